@@ -1,0 +1,2 @@
+//! The `ha` director: composes vrrp-core, ipvs-sys and healthcheck.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Health-check engine for real servers.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Linux IPVS over generic netlink.
+#![forbid(unsafe_code)]
