@@ -1,0 +1,3 @@
+//! One module per `ha` subcommand.
+
+pub mod simulate;
