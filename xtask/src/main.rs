@@ -1,20 +1,45 @@
 //! Developer automation: `cargo xtask <command>`.
 //!
 //! - `test`: every test the project has: format, lints, the workspace's tests (privileged ones
-//!   included when run as root), fuzz targets built. `.ci/run` calls exactly this.
+//!   included when run as root), then the real-kernel IPVS tests in the VM. `.ci/run` calls
+//!   exactly this.
+//! - `vm-test [-- TEST-ARGS]`: builds `ipvs-sys`'s `kernel` test binary, boots the VM and runs it
+//!   there with `--include-ignored --test-threads=1` (plus TEST-ARGS, e.g. a test name filter).
+//! - `vm-run [--add HOST-PATH]... -- COMMAND`: runs a shell command in the VM (added binaries go
+//!   to `/xtask/bin`, which is on PATH); exits with its status.
+//! - `vm-shell [--add HOST-PATH]...`: an interactive shell in the VM (Ctrl-A x quits qemu).
+//! - `vm-bench [-- BENCH-ARGS]`: the IPVS programming benchmark (ours vs `ipvsadm -R`) in the VM.
 
-use std::process::{Command, ExitCode};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use xtask::vm::{self, host, Initramfs, Kernel, Vm};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  test                               run every test (fmt, clippy, workspace tests, VM tests)
+  vm-test [-- TEST-ARGS]             run ipvs-sys's real-kernel tests in the IPVS test VM
+  vm-run [--add PATH]... -- COMMAND  run a shell command in the VM, exit with its status
+  vm-shell [--add PATH]...           interactive shell in the VM (Ctrl-A x quits)
+  vm-bench [-- BENCH-ARGS]           IPVS programming benchmark in the VM (ours vs ipvsadm -R)
+
+environment:
+  XTASK_VM_TIMEOUT=SECONDS           kill the VM after this long (default 900)
+  XTASK_VM_KERNEL_PACKAGE=NAME       kernel package to boot (default: what linux-image-cloud-amd64 depends on)
+  CI=true                            fail, instead of skipping loudly, when the VM cannot run here";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
-        Some("test") => test(&args[1..]),
+        Some("test") => test(rest),
+        Some("vm-test") => vm_test(after_dashes(rest)).map_err(|e| e.to_string()),
+        Some("vm-run") => vm_run(rest),
+        Some("vm-shell") => vm_shell(rest),
+        Some("vm-bench") => vm_bench(after_dashes(rest)).map_err(|e| e.to_string()),
         _ => {
-            eprintln!(
-                "usage: cargo xtask <command>\n\n\
-                 commands:\n  \
-                 test    run every test (fmt, clippy, workspace tests, fuzz build)"
-            );
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -24,6 +49,14 @@ fn main() -> ExitCode {
             eprintln!("xtask: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The arguments after a leading `--`, or all of them.
+fn after_dashes(args: &[String]) -> &[String] {
+    match args.first().map(String::as_str) {
+        Some("--") => &args[1..],
+        _ => args,
     }
 }
 
@@ -59,5 +92,185 @@ fn test(_args: &[String]) -> Result<(), String> {
         &["build", "-p", "vrrp-core", "--no-default-features"],
     )?;
     run("cargo", &["test", "--workspace"])?;
+    match vm_test(&[]) {
+        Ok(()) => Ok(()),
+        Err(error) if error.is_environment() && !in_ci() => {
+            eprintln!(
+                "\n\
+                 ************************************************************************\n\
+                 * SKIPPED: the IPVS VM tests cannot run on this host:                  *\n\
+                 *   {error}\n\
+                 * With CI=true this is a failure. Run `cargo xtask vm-test` as root.   *\n\
+                 ************************************************************************\n"
+            );
+            Ok(())
+        }
+        Err(error) => Err(format!("VM tests: {error}")),
+    }
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
+}
+
+/// Prepares the host and returns the kernel to boot.
+fn prepare() -> Result<(PathBuf, Kernel), vm::Error> {
+    host::ensure_packages()?;
+    let cache = vm::cache_dir();
+    let kernel = Kernel::fetch(&cache)?;
+    Ok((cache, kernel))
+}
+
+/// Builds the guest named `name`, boots it, echoes its console and returns its exit status.
+fn boot(cache: &Path, kernel: &Kernel, name: &str, guest: Initramfs) -> Result<i32, vm::Error> {
+    let initrd = guest.write_cpio(&cache.join(format!("{name}.cpio")))?;
+    eprintln!(
+        "xtask: booting {} with {}",
+        kernel.package,
+        initrd.display()
+    );
+    Vm::new(kernel, initrd).run(|line| println!("{line}"))
+}
+
+fn vm_test(test_args: &[String]) -> Result<(), vm::Error> {
+    let (cache, kernel) = prepare()?;
+    let tests = cargo_executable(
+        &["test", "-p", "ipvs-sys", "--test", "kernel", "--no-run"],
+        "kernel",
+    )?;
+    let mut guest = Initramfs::with_base(&kernel, cache.join("guest-vm-test"))?;
+    guest.add_binary(&tests, "/xtask/bin/ipvs-sys-kernel")?;
+    guest.set_payload(&format!(
+        "export XTASK_VM=1 RUST_BACKTRACE=1\n\
+         /xtask/bin/ipvs-sys-kernel --include-ignored --test-threads=1 {}\n",
+        shell_words(test_args)
+    ));
+    match boot(&cache, &kernel, "guest-vm-test", guest)? {
+        0 => Ok(()),
+        code => Err(vm::Error::GuestFailed(code)),
+    }
+}
+
+fn vm_bench(bench_args: &[String]) -> Result<(), vm::Error> {
+    let (cache, kernel) = prepare()?;
+    let bench = cargo_executable(
+        &[
+            "build",
+            "--release",
+            "-p",
+            "ipvs-sys",
+            "--example",
+            "ipvs_vm_bench",
+        ],
+        "ipvs_vm_bench",
+    )?;
+    let mut guest = Initramfs::with_base(&kernel, cache.join("guest-vm-bench"))?;
+    guest.add_binary(&bench, "/xtask/bin/ipvs_vm_bench")?;
+    guest.set_payload(&format!(
+        "export XTASK_VM=1\n/xtask/bin/ipvs_vm_bench {}\n",
+        shell_words(bench_args)
+    ));
+    match boot(&cache, &kernel, "guest-vm-bench", guest)? {
+        0 => Ok(()),
+        code => Err(vm::Error::GuestFailed(code)),
+    }
+}
+
+/// Splits `[--add PATH]... [--] REST...` into the paths and the rest.
+fn added_binaries(args: &[String]) -> Result<(Vec<PathBuf>, &[String]), String> {
+    let mut added = Vec::new();
+    let mut index = 0;
+    while let Some(arg) = args.get(index) {
+        match arg.as_str() {
+            "--add" => {
+                let path = args.get(index + 1).ok_or("--add needs a path")?;
+                added.push(PathBuf::from(path));
+                index += 2;
+            }
+            "--" => return Ok((added, &args[index + 1..])),
+            _ => break,
+        }
+    }
+    Ok((added, &args[index..]))
+}
+
+fn guest_with(
+    cache: &Path,
+    kernel: &Kernel,
+    name: &str,
+    added: &[PathBuf],
+) -> Result<Initramfs, vm::Error> {
+    let mut guest = Initramfs::with_base(kernel, cache.join(name))?;
+    for path in added {
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        guest.add_binary(path, &format!("/xtask/bin/{file_name}"))?;
+    }
+    Ok(guest)
+}
+
+fn vm_run(args: &[String]) -> Result<(), String> {
+    let (added, command) = added_binaries(args)?;
+    if command.is_empty() {
+        return Err("vm-run needs a command after --".into());
+    }
+    let (cache, kernel) = prepare().map_err(|e| e.to_string())?;
+    let mut guest =
+        guest_with(&cache, &kernel, "guest-vm-run", &added).map_err(|e| e.to_string())?;
+    // Joined unquoted on purpose: `vm-run -- 'ipvsadm -Ln | head'` is a shell pipeline.
+    guest.set_payload(&format!("export XTASK_VM=1\n{}\n", command.join(" ")));
+    match boot(&cache, &kernel, "guest-vm-run", guest).map_err(|e| e.to_string())? {
+        0 => Ok(()),
+        code => Err(format!("guest command exited with status {code}")),
+    }
+}
+
+fn vm_shell(args: &[String]) -> Result<(), String> {
+    let (added, _) = added_binaries(args)?;
+    let (cache, kernel) = prepare().map_err(|e| e.to_string())?;
+    let mut guest =
+        guest_with(&cache, &kernel, "guest-vm-shell", &added).map_err(|e| e.to_string())?;
+    guest.set_payload(
+        "export XTASK_VM=1\n\
+         echo 'xtask: IPVS test VM; exit the shell to power off (or Ctrl-A x)'\n\
+         setsid cttyhack sh -l\n",
+    );
+    let initrd = guest
+        .write_cpio(&cache.join("guest-vm-shell.cpio"))
+        .map_err(|e| e.to_string())?;
+    Vm::new(&kernel, initrd)
+        .run_interactive()
+        .map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Runs `cargo ARGS --message-format=json-render-diagnostics` and returns the executable of
+/// the target named `target`.
+fn cargo_executable(args: &[&str], target: &str) -> Result<PathBuf, vm::Error> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(args)
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(vm::workspace_root())
+        .stderr(Stdio::inherit());
+    eprintln!("+ cargo {}", args.join(" "));
+    let stdout = host::output(&mut command)?;
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| message["target"]["name"] == target)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| vm::Error::NoExecutable(format!("cargo {}", args.join(" "))))
+}
+
+/// Quotes each argument for `sh`.
+fn shell_words(args: &[String]) -> String {
+    args.iter()
+        .map(|arg| format!("'{}'", arg.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
