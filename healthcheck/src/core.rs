@@ -1,0 +1,441 @@
+//! The deterministic scheduling and up/down core: no sockets, no clock.
+//!
+//! [`Scheduler`] decides when each checker runs and what its results mean; the engine
+//! (or a test with virtual time) performs the checks. Its methods, by group:
+//!
+//! - getters: [`Scheduler::is_up`], [`Scheduler::weight`], [`Scheduler::check_count`];
+//! - inputs: [`Scheduler::replace`] (a new configuration), [`Scheduler::handle_result`]
+//!   (a finished check);
+//! - outputs: [`Scheduler::poll_start`] (a check that is due), [`Scheduler::poll_event`]
+//!   (an up/down/weight event), [`Scheduler::poll_timeout`] (when to call again).
+//!
+//! After every input, the caller drains `poll_start` and `poll_event` until both return
+//! `None`, then sleeps until `poll_timeout`. Calling `poll_start` early is harmless.
+//!
+//! Semantics (keepalived's, plus explicit rise/fall):
+//! - a checker goes down after `fall` consecutive failures (default `retry + 1`) and up
+//!   after `rise` consecutive successes (default 1);
+//! - while a checker is between states (failures counted but still up, or successes counted
+//!   but still down) it runs every `delay_before_retry`; otherwise every `delay_loop`,
+//!   counted from the end of the previous run;
+//! - a real server is up when all of its checkers are;
+//! - `replace` keeps the state of every checker whose identity ([`CheckId`]) is unchanged.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::config::{CheckId, CheckerConfig, RealServerConfig, RealServerId};
+use crate::outcome::{DownCause, Event, Failure, Outcome, UpCause, WeightChange};
+use crate::Error;
+
+/// Names one run of one checker; results for a superseded run are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CheckToken {
+    slot: usize,
+    generation: u64,
+}
+
+/// A check the caller should run now.
+#[derive(Debug, Clone)]
+pub struct DueCheck {
+    pub token: CheckToken,
+    pub id: CheckId,
+    pub config: Arc<CheckerConfig>,
+    /// When it was scheduled to run: the caller's lateness is `now - due`.
+    pub due: Instant,
+}
+
+#[derive(Debug)]
+struct Slot {
+    id: CheckId,
+    config: Arc<CheckerConfig>,
+    generation: u64,
+    up: bool,
+    passes: u32,
+    fails: u32,
+    /// `Some` while waiting to run; `None` while running.
+    due: Option<Instant>,
+    weight: Option<WeightChange>,
+}
+
+#[derive(Debug)]
+struct ServerState {
+    base_weight: u32,
+    up: bool,
+    weight: u32,
+    slots: Vec<usize>,
+}
+
+/// The scheduling and state core. See the module documentation.
+#[derive(Debug)]
+pub struct Scheduler {
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    by_id: HashMap<CheckId, usize>,
+    servers: HashMap<RealServerId, ServerState>,
+    /// Due times; entries whose slot moved on (new generation or due) are skipped.
+    queue: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    events: VecDeque<Event>,
+    rng: SmallRng,
+    next_generation: u64,
+}
+
+impl Scheduler {
+    /// An empty scheduler; `seed` drives the `warmup` spread, so runs are reproducible.
+    pub fn new(seed: u64) -> Self {
+        Scheduler {
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            servers: HashMap::new(),
+            queue: BinaryHeap::new(),
+            events: VecDeque::new(),
+            rng: SmallRng::seed_from_u64(seed),
+            next_generation: 0,
+        }
+    }
+
+    /// Whether the real server is up, `None` if it is not configured.
+    pub fn is_up(&self, server: &RealServerId) -> Option<bool> {
+        self.servers.get(server).map(|s| s.up)
+    }
+
+    /// The real server's effective weight, `None` if it is not configured.
+    pub fn weight(&self, server: &RealServerId) -> Option<u32> {
+        self.servers.get(server).map(|s| s.weight)
+    }
+
+    /// Number of configured checkers.
+    pub fn check_count(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Replaces the whole configuration. Checkers and servers whose identity is unchanged
+    /// keep their state; a checker whose options changed keeps its state and runs at once
+    /// with the new options. New servers report their initial state as an event.
+    pub fn replace(&mut self, servers: Vec<RealServerConfig>, now: Instant) -> Result<(), Error> {
+        validate(&servers)?;
+        let seen: HashMap<&RealServerId, ()> = servers.iter().map(|s| (&s.id, ())).collect();
+        let wanted: HashMap<CheckId, ()> = servers
+            .iter()
+            .flat_map(|s| {
+                s.checkers.iter().map(|c| {
+                    (
+                        CheckId {
+                            server: s.id.clone(),
+                            checker: c.name.clone(),
+                        },
+                        (),
+                    )
+                })
+            })
+            .collect();
+        let gone: Vec<CheckId> = self
+            .by_id
+            .keys()
+            .filter(|id| !wanted.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(slot) = self.by_id.remove(&id) {
+                self.slots[slot] = None;
+                self.free.push(slot);
+            }
+        }
+        self.servers.retain(|id, _| seen.contains_key(id));
+        drop(seen);
+
+        for server in servers {
+            let is_new = !self.servers.contains_key(&server.id);
+            let mut slots = Vec::with_capacity(server.checkers.len());
+            for checker in server.checkers {
+                let id = CheckId {
+                    server: server.id.clone(),
+                    checker: checker.name.clone(),
+                };
+                slots.push(self.upsert_check(id, checker, now));
+            }
+            let state = self
+                .servers
+                .entry(server.id.clone())
+                .or_insert(ServerState {
+                    base_weight: server.weight,
+                    up: true,
+                    weight: server.weight,
+                    slots: Vec::new(),
+                });
+            state.base_weight = server.weight;
+            state.slots = slots;
+            if is_new {
+                let (up, cause) = self.aggregate(&server.id);
+                let weight = self.effective_weight(&server.id);
+                let state = self.servers.get_mut(&server.id).expect("just inserted");
+                state.up = up;
+                state.weight = weight;
+                self.events.push_back(match cause {
+                    None => Event::Up {
+                        server: server.id,
+                        cause: UpCause::Initial,
+                    },
+                    Some(checker) => Event::Down {
+                        server: server.id,
+                        cause: DownCause::Alpha { checker },
+                    },
+                });
+            } else {
+                self.evaluate(&server.id, None);
+            }
+        }
+        Ok(())
+    }
+
+    fn upsert_check(&mut self, id: CheckId, config: CheckerConfig, now: Instant) -> usize {
+        if let Some(&index) = self.by_id.get(&id) {
+            let slot = self.slots[index].as_mut().expect("indexed slot exists");
+            if *slot.config != config {
+                slot.config = Arc::new(config);
+                slot.generation = self.next_generation;
+                self.next_generation += 1;
+                slot.due = Some(now);
+                self.queue.push(Reverse((now, index, slot.generation)));
+            }
+            return index;
+        }
+        let due = now + self.warmup_delay(config.timing.warmup);
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let slot = Slot {
+            id: id.clone(),
+            up: !config.timing.alpha,
+            config: Arc::new(config),
+            generation,
+            passes: 0,
+            fails: 0,
+            due: Some(due),
+            weight: None,
+        };
+        let index = match self.free.pop() {
+            Some(index) => {
+                self.slots[index] = Some(slot);
+                index
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        };
+        self.by_id.insert(id, index);
+        self.queue.push(Reverse((due, index, generation)));
+        index
+    }
+
+    fn warmup_delay(&mut self, warmup: Option<Duration>) -> Duration {
+        match warmup {
+            Some(span) if !span.is_zero() => Duration::from_nanos(
+                self.rng
+                    .random_range(0..span.as_nanos().min(u64::MAX as u128) as u64),
+            ),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Takes the next check that is due at `now`, marking it as running.
+    pub fn poll_start(&mut self, now: Instant) -> Option<DueCheck> {
+        while let Some(&Reverse((due, index, generation))) = self.queue.peek() {
+            if due > now {
+                return None;
+            }
+            self.queue.pop();
+            let Some(slot) = self.slots.get_mut(index).and_then(Option::as_mut) else {
+                continue;
+            };
+            if slot.generation != generation || slot.due != Some(due) {
+                continue;
+            }
+            slot.due = None;
+            return Some(DueCheck {
+                token: CheckToken {
+                    slot: index,
+                    generation,
+                },
+                id: slot.id.clone(),
+                config: slot.config.clone(),
+                due,
+            });
+        }
+        None
+    }
+
+    /// When the next check is due; `None` when nothing is scheduled.
+    #[must_use]
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((due, index, generation))) = self.queue.peek() {
+            match self.slots.get(index).and_then(Option::as_ref) {
+                Some(slot) if slot.generation == generation && slot.due == Some(due) => {
+                    return Some(due)
+                }
+                _ => {
+                    self.queue.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// The next event for the director.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Records the result of a check started by [`Scheduler::poll_start`]. Results for a
+    /// checker that was removed or reconfigured since are ignored (returns false).
+    pub fn handle_result(&mut self, token: CheckToken, outcome: Outcome, now: Instant) -> bool {
+        let Some(slot) = self.slots.get_mut(token.slot).and_then(Option::as_mut) else {
+            return false;
+        };
+        if slot.generation != token.generation || slot.due.is_some() {
+            return false;
+        }
+        let timing = &slot.config.timing;
+        let mut transition_failure = None;
+        let between_states = match outcome {
+            Outcome::Pass(weight) => {
+                slot.fails = 0;
+                slot.passes = slot.passes.saturating_add(1);
+                slot.weight = weight;
+                if !slot.up && slot.passes >= timing.rise_count() {
+                    slot.up = true;
+                }
+                !slot.up
+            }
+            Outcome::Fail(failure) => {
+                slot.passes = 0;
+                slot.fails = slot.fails.saturating_add(1);
+                slot.weight = None;
+                if slot.config.log_all_failures {
+                    self.events.push_back(Event::CheckFailed {
+                        check: slot.id.clone(),
+                        failure: failure.clone(),
+                    });
+                }
+                if slot.up && slot.fails >= timing.fall_count() {
+                    slot.up = false;
+                    transition_failure = Some(failure);
+                }
+                slot.up
+            }
+        };
+        let interval = if between_states {
+            timing.delay_before_retry
+        } else {
+            timing.delay_loop
+        };
+        let due = now + interval;
+        slot.due = Some(due);
+        self.queue
+            .push(Reverse((due, token.slot, token.generation)));
+        let server = slot.id.server.clone();
+        let checker = slot.id.checker.clone();
+        self.evaluate(&server, Some((checker, transition_failure)));
+        true
+    }
+
+    /// Up when all checkers are; otherwise the first down checker's name.
+    fn aggregate(&self, server: &RealServerId) -> (bool, Option<String>) {
+        let state = &self.servers[server];
+        for &index in &state.slots {
+            let slot = self.slots[index].as_ref().expect("server slot exists");
+            if !slot.up {
+                return (false, Some(slot.id.checker.clone()));
+            }
+        }
+        (true, None)
+    }
+
+    fn effective_weight(&self, server: &RealServerId) -> u32 {
+        let state = &self.servers[server];
+        let mut set = None;
+        let mut offset: i64 = 0;
+        for &index in &state.slots {
+            match self.slots[index].as_ref().and_then(|s| s.weight) {
+                Some(WeightChange::Set(w)) if set.is_none() => set = Some(w),
+                Some(WeightChange::Offset(o)) => offset = offset.saturating_add(o),
+                _ => {}
+            }
+        }
+        let weight = i64::from(set.unwrap_or(state.base_weight)).saturating_add(offset);
+        weight.clamp(0, i64::from(u32::MAX)) as u32
+    }
+
+    /// Re-derives the server's state after a change, emitting events for what moved.
+    /// `changed` is the checker that just reported, and its failure if it went down.
+    fn evaluate(&mut self, server: &RealServerId, changed: Option<(String, Option<Failure>)>) {
+        let (up, first_down) = self.aggregate(server);
+        let weight = self.effective_weight(server);
+        let state = self
+            .servers
+            .get_mut(server)
+            .expect("evaluated server exists");
+        if up != state.up {
+            state.up = up;
+            let event = if up {
+                let cause = match changed {
+                    Some((checker, _)) => UpCause::Recovered { checker },
+                    None => UpCause::CheckerRemoved,
+                };
+                Event::Up {
+                    server: server.clone(),
+                    cause,
+                }
+            } else {
+                let cause = match changed {
+                    Some((checker, Some(failure))) => DownCause::Failed { checker, failure },
+                    _ => DownCause::Alpha {
+                        checker: first_down.unwrap_or_default(),
+                    },
+                };
+                Event::Down {
+                    server: server.clone(),
+                    cause,
+                }
+            };
+            self.events.push_back(event);
+        }
+        if weight != state.weight {
+            state.weight = weight;
+            self.events.push_back(Event::Weight {
+                server: server.clone(),
+                weight,
+            });
+        }
+    }
+}
+
+/// Refuses a configuration with a real server twice or two checkers of the same name on
+/// one real server: their identities would collide.
+pub fn validate(servers: &[RealServerConfig]) -> Result<(), Error> {
+    let mut seen = std::collections::HashSet::new();
+    for server in servers {
+        if !seen.insert(&server.id) {
+            return Err(Error::BadConfig {
+                what: format!("real server {}", server.id),
+                cause: "configured twice".into(),
+            });
+        }
+        let mut names = std::collections::HashSet::new();
+        for checker in &server.checkers {
+            if !names.insert(checker.name.as_str()) {
+                return Err(Error::BadConfig {
+                    what: format!("real server {}", server.id),
+                    cause: format!("two checkers named {:?}", checker.name),
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,299 @@
+//! The engine: the [`Scheduler`] and the checkers on a tokio runtime of their own.
+//!
+//! The director starts it once, calls [`Engine::replace`] on every (re)load and reads
+//! [`Event`]s from the [`EventReceiver`]. Both directions are unbounded channels: neither
+//! the engine nor the director (its VRRP thread included) ever waits on the other.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::checkers::Checker;
+use crate::config::{CheckId, RealServerConfig};
+use crate::core::{validate, CheckToken, Scheduler};
+use crate::outcome::{Event, Outcome};
+use crate::Error;
+
+/// Where the director reads events: `try_recv` from a poll loop, `recv().await` from
+/// async code, `blocking_recv` from a thread of its own.
+pub type EventReceiver = mpsc::UnboundedReceiver<Event>;
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Threads of the engine's runtime. 1 (the default) runs everything on one thread,
+    /// which is the cheapest per check; more spread TLS and scripts over cores.
+    pub worker_threads: usize,
+    /// Seed of the `warmup` spread; `None` picks one at random.
+    pub seed: Option<u64>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            worker_threads: 1,
+            seed: None,
+        }
+    }
+}
+
+enum Command {
+    Replace(Vec<RealServerConfig>, HashMap<CheckId, Arc<Checker>>),
+    Shutdown,
+}
+
+/// Width of one lateness histogram bucket.
+const BUCKET: Duration = Duration::from_micros(50);
+/// Buckets up to 100 ms; later starts all land in the last one.
+const BUCKETS: usize = 2001;
+
+/// Counters the engine keeps for visibility and benchmarks.
+#[derive(Debug)]
+pub struct EngineStats {
+    started: AtomicU64,
+    completed: AtomicU64,
+    failed: AtomicU64,
+    /// How late each check started against its schedule, in [`BUCKET`]s.
+    lateness: Box<[AtomicU64]>,
+}
+
+impl EngineStats {
+    fn new() -> Self {
+        EngineStats {
+            started: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            lateness: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Checks started since the engine started.
+    pub fn started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// Checks finished (passed or failed).
+    pub fn completed(&self) -> u64 {
+        self.completed.load(Ordering::Relaxed)
+    }
+
+    /// Checks that failed.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// The `q` quantile (0.0-1.0) of start lateness, to 50 µs; `None` before any start.
+    /// Anything at or past 100 ms reads as 100 ms.
+    pub fn lateness_quantile(&self, q: f64) -> Option<Duration> {
+        let counts: Vec<u64> = self
+            .lateness
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((total as f64) * q.clamp(0.0, 1.0)).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (bucket, count) in counts.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                return Some(BUCKET * (bucket as u32 + 1));
+            }
+        }
+        Some(BUCKET * BUCKETS as u32)
+    }
+
+    /// Forgets the lateness recorded so far (e.g. after a warm-up phase).
+    pub fn reset_lateness(&self) {
+        for c in self.lateness.iter() {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
+    fn record_start(&self, lateness: Duration) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        let bucket = ((lateness.as_nanos() / BUCKET.as_nanos()) as usize).min(BUCKETS - 1);
+        self.lateness[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The running engine. Dropping it stops the runtime and joins its thread.
+#[derive(Debug)]
+pub struct Engine {
+    commands: mpsc::UnboundedSender<Command>,
+    thread: Option<JoinHandle<()>>,
+    stats: Arc<EngineStats>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Replace(servers, _) => write!(f, "Replace({} servers)", servers.len()),
+            Command::Shutdown => write!(f, "Shutdown"),
+        }
+    }
+}
+
+impl Engine {
+    /// Starts the engine on a thread (and runtime) of its own, with no checks yet.
+    pub fn start(options: EngineOptions) -> Result<(Engine, EventReceiver), Error> {
+        let runtime = if options.worker_threads <= 1 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(options.worker_threads)
+                .thread_name("healthcheck")
+                .enable_all()
+                .build()
+        }
+        .map_err(Error::Runtime)?;
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, events) = mpsc::unbounded_channel();
+        let stats = Arc::new(EngineStats::new());
+        let seed = options.seed.unwrap_or_else(rand::random);
+        let driver_stats = stats.clone();
+        let thread = std::thread::Builder::new()
+            .name("healthcheck".into())
+            .spawn(move || {
+                runtime.block_on(drive(
+                    Scheduler::new(seed),
+                    command_rx,
+                    event_tx,
+                    driver_stats,
+                ))
+            })
+            .map_err(Error::Runtime)?;
+        Ok((
+            Engine {
+                commands,
+                thread: Some(thread),
+                stats,
+            },
+            events,
+        ))
+    }
+
+    /// Replaces the whole set of checks. Validation (duplicate identities, regexes, TLS
+    /// files, users) happens here, so a bad configuration changes nothing. Checks whose
+    /// identity is unchanged keep their state: no spurious down/up on reload.
+    pub fn replace(&self, servers: Vec<RealServerConfig>) -> Result<(), Error> {
+        validate(&servers)?;
+        let mut checkers = HashMap::new();
+        for server in &servers {
+            for config in &server.checkers {
+                let id = CheckId {
+                    server: server.id.clone(),
+                    checker: config.name.clone(),
+                };
+                let checker = Checker::new(&id.to_string(), Arc::new(config.clone()))?;
+                checkers.insert(id, Arc::new(checker));
+            }
+        }
+        self.commands
+            .send(Command::Replace(servers, checkers))
+            .map_err(|_| Error::Stopped)
+    }
+
+    /// Counters and lateness, updated live.
+    pub fn stats(&self) -> &Arc<EngineStats> {
+        &self.stats
+    }
+
+    /// Stops the engine and waits for its thread; in-flight checks are abandoned.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn drive(
+    mut scheduler: Scheduler,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<Event>,
+    stats: Arc<EngineStats>,
+) {
+    let (result_tx, mut results) = mpsc::unbounded_channel::<(CheckToken, Outcome)>();
+    let mut checkers: HashMap<CheckId, Arc<Checker>> = HashMap::new();
+    loop {
+        let now = Instant::now();
+        while let Some(due) = scheduler.poll_start(now) {
+            stats.record_start(now.saturating_duration_since(due.due));
+            let Some(checker) = checkers.get(&due.id).cloned() else {
+                continue;
+            };
+            let results = result_tx.clone();
+            let real_server = due.id.server.real_server;
+            tokio::spawn(async move {
+                let outcome = checker.run(real_server).await;
+                let _ = results.send((due.token, outcome));
+            });
+        }
+        while let Some(event) = scheduler.poll_event() {
+            log(&event);
+            // The director dropping its receiver is not the engine's problem.
+            let _ = events.send(event);
+        }
+        let deadline = scheduler.poll_timeout();
+        tokio::select! {
+            biased;
+            command = commands.recv() => match command {
+                Some(Command::Replace(servers, new_checkers)) => {
+                    checkers = new_checkers;
+                    if let Err(e) = scheduler.replace(servers, Instant::now()) {
+                        tracing::error!("health-check reload refused: {e}");
+                    }
+                }
+                Some(Command::Shutdown) | None => return,
+            },
+            Some((token, outcome)) = results.recv() => {
+                let mut next = Some((token, outcome));
+                // Take every result already waiting before scheduling again.
+                while let Some((token, outcome)) = next {
+                    stats.completed.fetch_add(1, Ordering::Relaxed);
+                    if matches!(outcome, Outcome::Fail(_)) {
+                        stats.failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    scheduler.handle_result(token, outcome, Instant::now());
+                    next = results.try_recv().ok();
+                }
+            }
+            _ = sleep_until(deadline) => {}
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn log(event: &Event) {
+    match event {
+        Event::Up { .. } => tracing::info!("{event}"),
+        Event::Down { .. } => tracing::warn!("{event}"),
+        Event::Weight { .. } => tracing::info!("{event}"),
+        Event::CheckFailed { .. } => tracing::warn!("{event}"),
+    }
+}
