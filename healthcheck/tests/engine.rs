@@ -1,0 +1,123 @@
+//! The engine on its own runtime thread, against real listeners: events with reasons,
+//! reload keeping state, bad reloads refused.
+
+use std::time::Duration;
+
+use healthcheck::config::*;
+use healthcheck::{DownCause, Engine, EngineOptions, Event, EventReceiver, Failure, UpCause};
+
+fn tcp_checker(delay_loop_ms: u64) -> CheckerConfig {
+    let mut c = CheckerConfig::new("TCP_CHECK#0", CheckKind::Tcp);
+    c.timing.delay_loop = Duration::from_millis(delay_loop_ms);
+    c.timing.delay_before_retry = Duration::from_millis(delay_loop_ms);
+    c.timing.connect_timeout = Duration::from_millis(500);
+    c.timing.retry = 0;
+    c
+}
+
+fn server(addr: std::net::SocketAddr, checkers: Vec<CheckerConfig>) -> RealServerConfig {
+    RealServerConfig {
+        id: RealServerId {
+            virtual_server: "vs1".into(),
+            real_server: addr,
+        },
+        weight: 1,
+        checkers,
+    }
+}
+
+fn next(events: &mut EventReceiver) -> Event {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Ok(event) = events.try_recv() {
+            return event;
+        }
+        assert!(std::time::Instant::now() < deadline, "no event within 5 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn engine_reports_initial_up_then_down_with_the_reason_when_the_listener_goes() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (engine, mut events) = Engine::start(EngineOptions {
+        worker_threads: 1,
+        seed: Some(1),
+    })
+    .unwrap();
+    engine
+        .replace(vec![server(addr, vec![tcp_checker(50)])])
+        .unwrap();
+    assert!(matches!(
+        next(&mut events),
+        Event::Up {
+            cause: UpCause::Initial,
+            ..
+        }
+    ));
+    // Let a few checks pass, then close the listener: refused, down.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        events.try_recv().is_err(),
+        "no flapping while the listener is there"
+    );
+    drop(listener);
+    match next(&mut events) {
+        Event::Down {
+            server,
+            cause: DownCause::Failed { checker, failure },
+        } => {
+            assert_eq!(server.real_server, addr);
+            assert_eq!(checker, "TCP_CHECK#0");
+            assert_eq!(failure, Failure::Refused);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(engine.stats().completed() >= 3);
+    assert!(engine.stats().lateness_quantile(0.99).is_some());
+    engine.shutdown();
+}
+
+#[test]
+fn engine_reload_keeps_state_and_refuses_bad_configuration() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (engine, mut events) = Engine::start(EngineOptions {
+        worker_threads: 2,
+        seed: Some(2),
+    })
+    .unwrap();
+    let config = vec![server(closed, vec![tcp_checker(50)])];
+    engine.replace(config.clone()).unwrap();
+    assert!(matches!(next(&mut events), Event::Up { .. }));
+    assert!(matches!(next(&mut events), Event::Down { .. }));
+    // The same configuration again: still down, no event.
+    engine.replace(config.clone()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        events.try_recv().is_err(),
+        "reload of an unchanged config is silent"
+    );
+    // A bad regex is refused before anything changes.
+    let mut bad = CheckerConfig::new(
+        "HTTP_GET#0",
+        CheckKind::Http(HttpCheck {
+            urls: vec![UrlCheck {
+                path: "/".into(),
+                regex: Some("(".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+    );
+    bad.timing.delay_loop = Duration::from_millis(50);
+    let err = engine
+        .replace(vec![server(closed, vec![tcp_checker(50), bad])])
+        .unwrap_err();
+    assert!(err.to_string().contains("regex"), "{err}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(events.try_recv().is_err());
+}
