@@ -1,2 +1,55 @@
-//! Linux IPVS over generic netlink.
+//! Linux IPVS over generic netlink: typed messages, a pipelined client, a reconciler, and
+//! ipvsadm's text formats.
+//!
+//! - [`message`]: the "IPVS" generic netlink family (version 1) from the kernel's
+//!   `include/uapi/linux/ip_vs.h`, every command and attribute, unknown ones kept.
+//! - [`model`]: services, destinations, sync daemons, timeouts, and a whole table
+//!   ([`IpvsState`]).
+//! - [`Ipvs`]: the client. Family id resolved at run time, optionally inside a network
+//!   namespace; [`Ipvs::apply`] sends many changes per `sendmsg` and matches the ACKs back.
+//! - [`reconcile`]: the ordered operations that turn the kernel's table into a desired one.
+//! - [`ipvsadm`]: `ipvsadm -Ln` and `ipvsadm -S -n` output, and reading saved rules.
+//!
+//! ```no_run
+//! use ipvs_sys::{Destination, ForwardMethod, Ipvs, IpvsState, Service, ServiceKey, VirtualService};
+//!
+//! let key = ServiceKey::tcp("192.168.2.200:80".parse().unwrap());
+//! let mut desired = IpvsState::default();
+//! desired.services.push(VirtualService {
+//!     service: Service::new(key, "rr").persistent(50),
+//!     destinations: vec![
+//!         Destination::new("192.168.2.11:80".parse().unwrap(), ForwardMethod::Route, 1),
+//!         Destination::new("192.168.2.12:80".parse().unwrap(), ForwardMethod::Route, 1),
+//!     ],
+//! });
+//! let mut ipvs = Ipvs::new()?;
+//! let plan = ipvs.plan(&desired)?;
+//! print!("{plan}");
+//! for result in ipvs.apply(&plan.ops)? {
+//!     result?;
+//! }
+//! # Ok::<(), ipvs_sys::Error>(())
+//! ```
 #![forbid(unsafe_code)]
+
+pub mod client;
+pub mod constants;
+pub mod error;
+pub mod ipvsadm;
+pub mod message;
+pub mod model;
+pub mod ops;
+pub mod reconcile;
+pub mod transport;
+
+pub use client::Ipvs;
+pub use error::Error;
+pub use message::{IpvsCmd, IpvsCmdAttr, IpvsMessage};
+pub use model::{
+    AddressFamily, DaemonState, DestCounters, Destination, ForwardMethod, Info, IpvsState, Netmask,
+    Protocol, Service, ServiceFlags, ServiceKey, Stats, SyncDaemon, Timeouts, Tunnel,
+    TunnelChecksum, TunnelType, VirtualService,
+};
+pub use ops::Op;
+pub use reconcile::{plan, Plan};
+pub use transport::{NetlinkTransport, Transport};

@@ -1,0 +1,579 @@
+//! ipvsadm's text formats: the `ipvsadm -Ln` listing, the `ipvsadm -S -n` save format, and
+//! reading rules files (`ipvsadm -R` input) into an [`IpvsState`], so existing rules import.
+//!
+//! The printers follow ipvsadm 1.31 byte for byte, including its sort order (services by
+//! firewall mark, family, protocol, address, port; destinations by address, port) with its
+//! 32-bit wrapping comparisons.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use crate::model::{
+    AddressFamily, Destination, ForwardMethod, Info, IpvsState, Netmask, Protocol, Service,
+    ServiceFlags, ServiceKey, Tunnel, TunnelChecksum, TunnelType, VirtualService,
+};
+use crate::ops::Op;
+use crate::Error;
+
+/// ipvsadm's default scheduler.
+pub const DEFAULT_SCHEDULER: &str = "wlc";
+/// ipvsadm's default persistence timeout (`-p` without a value).
+pub const DEFAULT_PERSISTENT_TIMEOUT: u32 = 300;
+
+/// `ipvsadm -Ln` output for `state`, sorted as ipvsadm sorts.
+pub fn format_list(state: &IpvsState, info: &Info) -> String {
+    let (major, minor, patch) = info.version_triple();
+    let mut out = format!(
+        "IP Virtual Server version {major}.{minor}.{patch} (size={})\n",
+        info.conn_tab_size
+    );
+    out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
+    out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+    for vs in sorted_services(state) {
+        let s = &vs.service;
+        let _ = write!(out, "{} {}", list_service_name(&s.key), s.scheduler);
+        let sched_flags = sched_flag_names(s);
+        if !sched_flags.is_empty() {
+            let _ = write!(out, " ({sched_flags})");
+        }
+        if s.flags.contains(ServiceFlags::PERSISTENT) {
+            let _ = write!(out, " persistent {}", s.timeout);
+            if let Some(mask) = netmask_text(s) {
+                let _ = write!(out, " mask {mask}");
+            }
+            if let Some(pe) = s.pe_name.as_deref().filter(|p| !p.is_empty()) {
+                let _ = write!(out, " pe {pe}");
+            }
+        }
+        if s.flags.contains(ServiceFlags::ONE_PACKET) {
+            out.push_str(" ops");
+        }
+        out.push('\n');
+        for d in sorted_dests(&vs.destinations) {
+            let _ = writeln!(
+                out,
+                "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
+                addr_text(d.addr),
+                d.forward.name(),
+                d.weight as i32,
+                d.counters.active,
+                d.counters.inactive
+            );
+        }
+    }
+    out
+}
+
+/// `ipvsadm -S -n` output for `state`: one `-A` line per service, one `-a` per destination.
+/// Like ipvsadm, thresholds are not saved.
+pub fn format_save(state: &IpvsState) -> String {
+    let mut out = String::new();
+    for vs in sorted_services(state) {
+        out.push_str(&service_rule("-A", &vs.service));
+        out.push('\n');
+        for d in sorted_dests(&vs.destinations) {
+            out.push_str(&dest_rule("-a", &vs.service.key, d, false));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The ipvsadm command equivalent to `op`, without the program name.
+pub fn command_line(op: &Op) -> String {
+    match op {
+        Op::AddService(s) => service_rule("-A", s),
+        Op::EditService(s) => service_rule("-E", s),
+        Op::DeleteService(k) => format!("-D {}", rule_service_name(k)),
+        Op::AddDest(k, d) => dest_rule("-a", k, d, true),
+        Op::EditDest(k, d) => dest_rule("-e", k, d, true),
+        Op::DeleteDest(k, a) => format!("-d {} -r {}", rule_service_name(k), addr_text(*a)),
+        Op::Flush => "-C".to_string(),
+        Op::Zero(None) => "-Z".to_string(),
+        Op::Zero(Some(k)) => format!("-Z {}", rule_service_name(k)),
+        Op::SetTimeouts(t) => format!("--set {} {} {}", t.tcp, t.tcp_fin, t.udp),
+        Op::StartDaemon(d) => {
+            let mut s = format!(
+                "--start-daemon {} --mcast-interface {} --syncid {}",
+                d.state.name(),
+                d.interface,
+                d.sync_id
+            );
+            if let Some(v) = d.max_len {
+                let _ = write!(s, " --sync-maxlen {v}");
+            }
+            if let Some(v) = d.group {
+                let _ = write!(s, " --mcast-group {v}");
+            }
+            if let Some(v) = d.port {
+                let _ = write!(s, " --mcast-port {v}");
+            }
+            if let Some(v) = d.ttl {
+                let _ = write!(s, " --mcast-ttl {v}");
+            }
+            s
+        }
+        Op::StopDaemon(state) => format!("--stop-daemon {}", state.name()),
+    }
+}
+
+fn service_rule(cmd: &str, s: &Service) -> String {
+    let mut out = format!("{cmd} {} -s {}", rule_service_name(&s.key), s.scheduler);
+    if s.flags.contains(ServiceFlags::PERSISTENT) {
+        let _ = write!(out, " -p {}", s.timeout);
+        if let Some(mask) = netmask_text(s) {
+            let _ = write!(out, " -M {mask}");
+        }
+    }
+    if let Some(pe) = s.pe_name.as_deref().filter(|p| !p.is_empty()) {
+        let _ = write!(out, " --pe {pe}");
+    }
+    if s.flags.contains(ServiceFlags::ONE_PACKET) {
+        out.push_str(" -o");
+    }
+    let sched_flags = sched_flag_names(s);
+    if !sched_flags.is_empty() {
+        let _ = write!(out, " -b {sched_flags}");
+    }
+    out
+}
+
+fn dest_rule(cmd: &str, key: &ServiceKey, d: &Destination, thresholds: bool) -> String {
+    let switch = match d.forward {
+        ForwardMethod::Masq => "-m",
+        ForwardMethod::Tunnel => "-i",
+        ForwardMethod::Local | ForwardMethod::Route | ForwardMethod::Bypass => "-g",
+    };
+    let mut out = format!(
+        "{cmd} {} -r {} {switch} -w {}",
+        rule_service_name(key),
+        addr_text(d.addr),
+        d.weight as i32
+    );
+    if d.forward == ForwardMethod::Tunnel {
+        let csum = match d.tunnel.checksum {
+            TunnelChecksum::None => "--tun-nocsum",
+            TunnelChecksum::Checksum => "--tun-csum",
+            TunnelChecksum::RemoteChecksum => "--tun-remcsum",
+        };
+        match d.tunnel.kind {
+            TunnelType::Ipip => out.push_str(" --tun-type ipip"),
+            TunnelType::Gue => {
+                let _ = write!(out, " --tun-type gue --tun-port {} {csum}", d.tunnel.port);
+            }
+            TunnelType::Gre => {
+                let _ = write!(out, " --tun-type gre {csum}");
+            }
+        }
+    }
+    if thresholds {
+        if d.upper_threshold != 0 {
+            let _ = write!(out, " -x {}", d.upper_threshold);
+        }
+        if d.lower_threshold != 0 {
+            let _ = write!(out, " -y {}", d.lower_threshold);
+        }
+    }
+    out
+}
+
+/// `10.0.0.1:80` or `[2001:db8::1]:80`, as `addrport_to_anyname` with `-n`.
+fn addr_text(addr: SocketAddr) -> String {
+    match addr.ip() {
+        IpAddr::V4(ip) => format!("{ip}:{}", addr.port()),
+        IpAddr::V6(ip) => format!("[{ip}]:{}", addr.port()),
+    }
+}
+
+fn list_service_name(key: &ServiceKey) -> String {
+    match key {
+        ServiceKey::Inet { protocol, addr } => {
+            format!("{:<4} {}", protocol.name(), addr_text(*addr))
+        }
+        ServiceKey::Fwmark {
+            af: AddressFamily::Inet,
+            mark,
+        } => format!("FWM  {}", *mark as i32),
+        ServiceKey::Fwmark {
+            af: AddressFamily::Inet6,
+            mark,
+        } => format!("FWM  {} IPv6", *mark as i32),
+    }
+}
+
+fn rule_service_name(key: &ServiceKey) -> String {
+    match key {
+        ServiceKey::Inet { protocol, addr } => {
+            let opt = match protocol {
+                Protocol::Tcp => "-t",
+                Protocol::Udp => "-u",
+                Protocol::Sctp => "--sctp-service",
+            };
+            format!("{opt} {}", addr_text(*addr))
+        }
+        ServiceKey::Fwmark {
+            af: AddressFamily::Inet,
+            mark,
+        } => format!("-f {}", *mark as i32),
+        ServiceKey::Fwmark {
+            af: AddressFamily::Inet6,
+            mark,
+        } => format!("-f {} -6", *mark as i32),
+    }
+}
+
+/// The mask text when it is not the full /32 or /128.
+fn netmask_text(s: &Service) -> Option<String> {
+    match s.key.af() {
+        AddressFamily::Inet if s.netmask != Netmask::full(AddressFamily::Inet) => {
+            Some(s.netmask.as_ipv4().to_string())
+        }
+        AddressFamily::Inet6 if s.netmask != Netmask::full(AddressFamily::Inet6) => {
+            Some((s.netmask.0 as i32).to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Scheduler flag names as ipvsadm prints them, comma-separated.
+fn sched_flag_names(s: &Service) -> String {
+    let names: [&str; 3] = match s.scheduler.as_str() {
+        "sh" => ["sh-fallback", "sh-port", "flag-3"],
+        "mh" => ["mh-fallback", "mh-port", "flag-3"],
+        _ => ["flag-1", "flag-2", "flag-3"],
+    };
+    [
+        ServiceFlags::SCHED1,
+        ServiceFlags::SCHED2,
+        ServiceFlags::SCHED3,
+    ]
+    .iter()
+    .zip(names)
+    .filter(|(f, _)| s.flags.contains(**f))
+    .map(|(_, n)| n)
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+/// ipvsadm compares 32-bit words by subtracting them into an `int`; the same here, so the
+/// order matches even where that wraps.
+fn wrapping_cmp(a: u32, b: u32) -> Ordering {
+    (a.wrapping_sub(b) as i32).cmp(&0)
+}
+
+fn addr_words(ip: &IpAddr) -> Vec<u32> {
+    match ip {
+        IpAddr::V4(v4) => vec![u32::from(*v4)],
+        IpAddr::V6(v6) => v6
+            .octets()
+            .chunks(4)
+            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    }
+}
+
+fn cmp_addr(a: &IpAddr, b: &IpAddr) -> Ordering {
+    for (x, y) in addr_words(a).iter().zip(addr_words(b).iter()) {
+        let o = wrapping_cmp(*x, *y);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+fn sorted_services(state: &IpvsState) -> Vec<&VirtualService> {
+    let mut v: Vec<&VirtualService> = state.services.iter().collect();
+    v.sort_by(|a, b| {
+        let (ka, kb) = (&a.service.key, &b.service.key);
+        let mark = |k: &ServiceKey| match k {
+            ServiceKey::Fwmark { mark, .. } => *mark,
+            _ => 0,
+        };
+        let proto = |k: &ServiceKey| match k {
+            ServiceKey::Inet { protocol, .. } => u32::from(protocol.number()),
+            _ => 0,
+        };
+        wrapping_cmp(mark(ka), mark(kb))
+            .then(wrapping_cmp(
+                u32::from(ka.af().number()),
+                u32::from(kb.af().number()),
+            ))
+            .then(wrapping_cmp(proto(ka), proto(kb)))
+            .then_with(|| match (ka, kb) {
+                (ServiceKey::Inet { addr: x, .. }, ServiceKey::Inet { addr: y, .. }) => {
+                    cmp_addr(&x.ip(), &y.ip()).then(x.port().cmp(&y.port()))
+                }
+                _ => Ordering::Equal,
+            })
+    });
+    v
+}
+
+fn sorted_dests(dests: &[Destination]) -> Vec<&Destination> {
+    let mut v: Vec<&Destination> = dests.iter().collect();
+    v.sort_by(|a, b| cmp_addr(&a.addr.ip(), &b.addr.ip()).then(a.addr.port().cmp(&b.addr.port())));
+    v
+}
+
+/// Reads ipvsadm rules (the `ipvsadm -S -n` format, as `ipvsadm -R` takes it) into the
+/// table they describe. Understands `-A -E -D -a -e -d -C` with their short and long options;
+/// addresses must be numeric. Blank lines and `#` comments are skipped.
+pub fn parse_rules(text: &str) -> Result<IpvsState, Error> {
+    let mut state = IpvsState::default();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let content = raw.split('#').next().unwrap_or("").trim();
+        if content.is_empty() {
+            continue;
+        }
+        let mut words: Vec<&str> = content.split_whitespace().collect();
+        if words.first() == Some(&"ipvsadm") {
+            words.remove(0);
+        }
+        apply_rule(&mut state, &words).map_err(|reason| Error::Rules { line, reason })?;
+    }
+    Ok(state)
+}
+
+#[derive(Default)]
+struct RuleArgs {
+    command: Option<char>,
+    protocol: Option<Protocol>,
+    vaddr: Option<String>,
+    fwmark: Option<u32>,
+    ipv6: bool,
+    scheduler: Option<String>,
+    persistent: Option<u32>,
+    netmask: Option<String>,
+    pe: Option<String>,
+    ops: bool,
+    sched_flags: Option<String>,
+    real: Option<String>,
+    forward: Option<ForwardMethod>,
+    weight: Option<u32>,
+    upper: Option<u32>,
+    lower: Option<u32>,
+    tun_type: Option<TunnelType>,
+    tun_port: Option<u16>,
+    tun_csum: Option<TunnelChecksum>,
+}
+
+fn number<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("invalid {what} {v:?}: expected a number"))
+}
+
+fn apply_rule(state: &mut IpvsState, words: &[&str]) -> Result<(), String> {
+    let mut a = RuleArgs::default();
+    let mut i = 0;
+    let set_command = |a: &mut RuleArgs, c: char| -> Result<(), String> {
+        if a.command.is_some() {
+            return Err("more than one command on the line".into());
+        }
+        a.command = Some(c);
+        Ok(())
+    };
+    while i < words.len() {
+        let w = words[i];
+        let mut value = || -> Result<&str, String> {
+            i += 1;
+            words
+                .get(i)
+                .copied()
+                .ok_or_else(|| format!("option {w} needs a value"))
+        };
+        match w {
+            "-A" | "--add-service" => set_command(&mut a, 'A')?,
+            "-E" | "--edit-service" => set_command(&mut a, 'E')?,
+            "-D" | "--delete-service" => set_command(&mut a, 'D')?,
+            "-a" | "--add-server" => set_command(&mut a, 'a')?,
+            "-e" | "--edit-server" => set_command(&mut a, 'e')?,
+            "-d" | "--delete-server" => set_command(&mut a, 'd')?,
+            "-C" | "--clear" => set_command(&mut a, 'C')?,
+            "-t" | "--tcp-service" => {
+                a.protocol = Some(Protocol::Tcp);
+                a.vaddr = Some(value()?.to_string());
+            }
+            "-u" | "--udp-service" => {
+                a.protocol = Some(Protocol::Udp);
+                a.vaddr = Some(value()?.to_string());
+            }
+            "--sctp-service" => {
+                a.protocol = Some(Protocol::Sctp);
+                a.vaddr = Some(value()?.to_string());
+            }
+            "-f" | "--fwmark-service" => a.fwmark = Some(number("firewall mark", value()?)?),
+            "-6" | "--ipv6" => a.ipv6 = true,
+            "-s" | "--scheduler" => a.scheduler = Some(value()?.to_string()),
+            "-p" | "--persistent" => {
+                let next = words.get(i + 1).copied();
+                a.persistent = match next.and_then(|n| n.parse().ok()) {
+                    Some(t) => {
+                        i += 1;
+                        Some(t)
+                    }
+                    None => Some(DEFAULT_PERSISTENT_TIMEOUT),
+                };
+            }
+            "-M" | "--netmask" => a.netmask = Some(value()?.to_string()),
+            "--pe" => a.pe = Some(value()?.to_string()),
+            "-o" | "--ops" => a.ops = true,
+            "-b" | "--sched-flags" => a.sched_flags = Some(value()?.to_string()),
+            "-r" | "--real-server" => a.real = Some(value()?.to_string()),
+            "-g" | "--gatewaying" => a.forward = Some(ForwardMethod::Route),
+            "-i" | "--ipip" => a.forward = Some(ForwardMethod::Tunnel),
+            "-m" | "--masquerading" => a.forward = Some(ForwardMethod::Masq),
+            "-w" | "--weight" => a.weight = Some(number("weight", value()?)?),
+            "-x" | "--u-threshold" => a.upper = Some(number("upper threshold", value()?)?),
+            "-y" | "--l-threshold" => a.lower = Some(number("lower threshold", value()?)?),
+            "--tun-type" => {
+                a.tun_type = Some(match value()? {
+                    "ipip" => TunnelType::Ipip,
+                    "gue" => TunnelType::Gue,
+                    "gre" => TunnelType::Gre,
+                    other => return Err(format!("unknown tunnel type {other:?}")),
+                })
+            }
+            "--tun-port" => a.tun_port = Some(number("tunnel port", value()?)?),
+            "--tun-nocsum" => a.tun_csum = Some(TunnelChecksum::None),
+            "--tun-csum" => a.tun_csum = Some(TunnelChecksum::Checksum),
+            "--tun-remcsum" => a.tun_csum = Some(TunnelChecksum::RemoteChecksum),
+            other => return Err(format!("unknown option {other:?}")),
+        }
+        i += 1;
+    }
+    let command = a.command.ok_or("no command (-A, -a, ...) on the line")?;
+    if command == 'C' {
+        state.services.clear();
+        return Ok(());
+    }
+    let key = service_key(&a)?;
+    match command {
+        'A' | 'E' => {
+            let service = build_service(key, &a)?;
+            let existing = state.services.iter_mut().find(|s| s.service.key == key);
+            match (command, existing) {
+                ('A', Some(_)) => return Err(format!("service {key} defined twice")),
+                ('A', None) => state.services.push(VirtualService {
+                    service,
+                    destinations: Vec::new(),
+                }),
+                (_, Some(vs)) => vs.service = service,
+                (_, None) => return Err(format!("edit of undefined service {key}")),
+            }
+        }
+        'D' => {
+            let before = state.services.len();
+            state.services.retain(|s| s.service.key != key);
+            if state.services.len() == before {
+                return Err(format!("delete of undefined service {key}"));
+            }
+        }
+        _ => {
+            let real = a.real.as_deref().ok_or("destination command without -r")?;
+            let default_port = match key {
+                ServiceKey::Inet { addr, .. } => addr.port(),
+                ServiceKey::Fwmark { .. } => 0,
+            };
+            let addr = parse_addr(real, default_port)?;
+            let vs = state
+                .services
+                .iter_mut()
+                .find(|s| s.service.key == key)
+                .ok_or_else(|| format!("destination of undefined service {key}"))?;
+            let pos = vs.destinations.iter().position(|d| d.addr == addr);
+            match (command, pos) {
+                ('a', Some(_)) => return Err(format!("destination {addr} of {key} defined twice")),
+                ('a', None) => vs.destinations.push(build_dest(addr, &a)),
+                ('e', Some(p)) => vs.destinations[p] = build_dest(addr, &a),
+                ('d', Some(p)) => {
+                    vs.destinations.remove(p);
+                }
+                (_, None) => return Err(format!("no destination {addr} in service {key}")),
+                _ => unreachable!("commands are A E D a e d C"),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn service_key(a: &RuleArgs) -> Result<ServiceKey, String> {
+    match (a.protocol, &a.vaddr, a.fwmark) {
+        (Some(protocol), Some(v), None) => Ok(ServiceKey::Inet {
+            protocol,
+            addr: parse_addr(v, 0)?,
+        }),
+        (None, None, Some(mark)) => Ok(ServiceKey::Fwmark {
+            af: if a.ipv6 {
+                AddressFamily::Inet6
+            } else {
+                AddressFamily::Inet
+            },
+            mark,
+        }),
+        (None, None, None) => Err("no service (-t, -u, --sctp-service or -f)".into()),
+        _ => Err("more than one service given".into()),
+    }
+}
+
+fn build_service(key: ServiceKey, a: &RuleArgs) -> Result<Service, String> {
+    let mut s = Service::new(key, a.scheduler.as_deref().unwrap_or(DEFAULT_SCHEDULER));
+    if let Some(t) = a.persistent {
+        s = s.persistent(t);
+    }
+    if let Some(m) = &a.netmask {
+        s.netmask = match key.af() {
+            AddressFamily::Inet => Netmask(u32::from(
+                m.parse::<Ipv4Addr>()
+                    .map_err(|_| format!("invalid netmask {m:?}"))?,
+            )),
+            AddressFamily::Inet6 => Netmask(number("IPv6 prefix length", m)?),
+        };
+    }
+    s.pe_name = a.pe.clone();
+    if a.ops {
+        s.flags.insert(ServiceFlags::ONE_PACKET);
+    }
+    if let Some(flags) = &a.sched_flags {
+        for f in flags.split(',') {
+            s.flags.insert(match f {
+                "flag-1" | "sh-fallback" | "mh-fallback" => ServiceFlags::SCHED1,
+                "flag-2" | "sh-port" | "mh-port" => ServiceFlags::SCHED2,
+                "flag-3" => ServiceFlags::SCHED3,
+                other => return Err(format!("unknown scheduler flag {other:?}")),
+            });
+        }
+    }
+    Ok(s)
+}
+
+fn build_dest(addr: SocketAddr, a: &RuleArgs) -> Destination {
+    let mut d = Destination::new(
+        addr,
+        a.forward.unwrap_or(ForwardMethod::Route),
+        a.weight.unwrap_or(1),
+    );
+    d.upper_threshold = a.upper.unwrap_or(0);
+    d.lower_threshold = a.lower.unwrap_or(0);
+    if d.forward == ForwardMethod::Tunnel {
+        d.tunnel = Tunnel {
+            kind: a.tun_type.unwrap_or_default(),
+            port: a.tun_port.unwrap_or(0),
+            checksum: a.tun_csum.unwrap_or_default(),
+        };
+    }
+    d
+}
+
+/// `1.2.3.4`, `1.2.3.4:80`, `[2001:db8::1]`, `[2001:db8::1]:80`.
+fn parse_addr(text: &str, default_port: u16) -> Result<SocketAddr, String> {
+    if let Ok(sa) = text.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    let bare = text.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, default_port))
+        .map_err(|_| format!("invalid address {text:?} (numeric address[:port] expected)"))
+}

@@ -1,0 +1,139 @@
+//! Where netlink datagrams go: the kernel's generic netlink socket, or a test double.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
+
+use crate::Error;
+
+/// A datagram channel to generic netlink. The batching logic of [`crate::Ipvs`] runs over
+/// this trait so it can be tested with recorded kernel replies.
+pub trait Transport {
+    /// Sends one datagram holding one or more netlink messages.
+    fn send(&mut self, datagram: &[u8]) -> io::Result<()>;
+    /// Receives one datagram into `buf`, replacing its contents.
+    fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<()>;
+    /// How many requests one datagram may carry: the kernel queues one ACK per request in
+    /// the receive buffer and drops ACKs (ENOBUFS) once it is full.
+    fn max_batch_messages(&self) -> usize {
+        256
+    }
+    /// Largest datagram the kernel accepts from us (bounded by the send buffer).
+    fn max_batch_bytes(&self) -> usize {
+        64 * 1024
+    }
+}
+
+/// Receive buffer we ask for: room for several thousand queued ACKs.
+const RCVBUF_BYTES: usize = 32 * 1024 * 1024;
+/// Send buffer we ask for: one sendmsg carries a whole batch.
+const SNDBUF_BYTES: usize = 4 * 1024 * 1024;
+/// What one queued ACK costs in the receive buffer (skb truesize, rounded up).
+const ACK_TRUESIZE: usize = 1024;
+/// Largest reply datagram: dumps are at most 32 KiB per skb.
+const RECV_BYTES: usize = 64 * 1024;
+
+/// A `NETLINK_GENERIC` socket, with ACKs capped (no echo of the request) and buffers sized
+/// for batches.
+#[derive(Debug)]
+pub struct NetlinkTransport {
+    socket: Socket,
+    max_messages: usize,
+    max_bytes: usize,
+}
+
+impl NetlinkTransport {
+    /// Opens the socket in the caller's network namespace.
+    pub fn new() -> Result<Self, Error> {
+        let mut socket = Socket::new(NETLINK_GENERIC)
+            .map_err(|e| Error::io("open generic netlink socket", e))?;
+        socket
+            .bind_auto()
+            .map_err(|e| Error::io("bind generic netlink socket", e))?;
+        // Without CAP_ACK every error ACK echoes the whole request.
+        socket
+            .set_cap_ack(true)
+            .map_err(|e| Error::io("set NETLINK_CAP_ACK", e))?;
+        // Root may exceed rmem_max/wmem_max; others get what the sysctls allow.
+        let fd = socket.as_fd();
+        use nix::sys::socket::{setsockopt, sockopt};
+        if setsockopt(&fd, sockopt::RcvBufForce, &RCVBUF_BYTES).is_err() {
+            let _ = setsockopt(&fd, sockopt::RcvBuf, &RCVBUF_BYTES);
+        }
+        if setsockopt(&fd, sockopt::SndBufForce, &SNDBUF_BYTES).is_err() {
+            let _ = setsockopt(&fd, sockopt::SndBuf, &SNDBUF_BYTES);
+        }
+        let rcvbuf = socket.get_rx_buf_sz().unwrap_or(212_992);
+        let sndbuf = nix::sys::socket::getsockopt(&fd, sockopt::SndBuf).unwrap_or(212_992);
+        Ok(NetlinkTransport {
+            socket,
+            // Leave half the receive buffer for replies we do not count.
+            max_messages: (rcvbuf / 2 / ACK_TRUESIZE).clamp(8, 4096),
+            max_bytes: (sndbuf / 2).clamp(16 * 1024, 1024 * 1024),
+        })
+    }
+
+    /// Opens the socket inside the network namespace at `path` (e.g. `/run/netns/NAME` or
+    /// `/proc/PID/ns/net`). The socket stays in that namespace; the caller's thread does not
+    /// move.
+    pub fn in_netns(path: &Path) -> Result<Self, Error> {
+        let path = path.to_path_buf();
+        let shown = path.display().to_string();
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).map_err(|source| Error::Netns {
+                path: path.display().to_string(),
+                source,
+            })?;
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+                Error::Netns {
+                    path: path.display().to_string(),
+                    source: e.into(),
+                }
+            })?;
+            NetlinkTransport::new()
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(Error::Netns {
+                path: shown,
+                source: io::Error::other("namespace thread panicked"),
+            })
+        })
+    }
+}
+
+impl Transport for NetlinkTransport {
+    fn send(&mut self, datagram: &[u8]) -> io::Result<()> {
+        let kernel = SocketAddr::new(0, 0);
+        let sent = self.socket.send_to(datagram, &kernel, 0)?;
+        if sent != datagram.len() {
+            return Err(io::Error::other(format!(
+                "short netlink send: {sent} of {} bytes",
+                datagram.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        buf.clear();
+        buf.reserve(RECV_BYTES);
+        loop {
+            match self.socket.recv(buf, 0) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn max_batch_messages(&self) -> usize {
+        self.max_messages
+    }
+
+    fn max_batch_bytes(&self) -> usize {
+        self.max_bytes
+    }
+}
