@@ -14,6 +14,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check keepalived.conf files (like `keepalived -t`); with several files, cross-check
+    /// the nodes of one cluster for split-brain risks.
+    Check(crate::commands::check::CheckArgs),
     /// Run VRRP routers in the deterministic simulator and print a timeline.
     Simulate(crate::commands::simulate::SimulateArgs),
 }
@@ -22,6 +25,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check(args) => crate::commands::check::run(args),
         Command::Simulate(args) => crate::commands::simulate::run(args),
     }
 }

@@ -1,3 +1,4 @@
 //! One module per `ha` subcommand.
 
+pub mod check;
 pub mod simulate;

@@ -1,0 +1,522 @@
+//! Semantic checks keepalived makes on a parsed configuration, with its severities, plus
+//! the checks against this host (interfaces, local addresses), which are warnings unless
+//! `--host-checks` asks for errors: configurations are often checked on another machine.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use super::diag::{Diagnostic, Severity};
+use super::model::*;
+use super::parse::{vs_path, SpanIndex};
+use super::Options;
+
+/// Appends to `diags` every problem found in `c`.
+pub fn validate(c: &Config, spans: &SpanIndex, opts: &Options, diags: &mut Vec<Diagnostic>) {
+    let mut v = Validator {
+        c,
+        spans,
+        opts,
+        diags,
+    };
+    v.instances();
+    v.sync_groups();
+    v.global();
+    v.virtual_servers();
+}
+
+struct Validator<'a> {
+    c: &'a Config,
+    spans: &'a SpanIndex,
+    opts: &'a Options,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+/// The family of an instance: from its source address, else its first address.
+pub fn instance_family(vi: &VrrpInstance) -> Option<bool> {
+    vi.unicast_src_ip
+        .map(|a| a.is_ipv6())
+        .or_else(|| vi.virtual_ipaddress.first().map(|a| a.addr.is_ipv6()))
+        .or_else(|| vi.unicast_peers.first().map(|p| p.addr.is_ipv6()))
+}
+
+fn family_name(v6: bool) -> &'static str {
+    if v6 {
+        "IPv6"
+    } else {
+        "IPv4"
+    }
+}
+
+impl Validator<'_> {
+    fn host(&mut self, d: Diagnostic) {
+        let severity = if self.opts.host_checks {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
+        self.diags.push(Diagnostic { severity, ..d }.with_help(
+            "host checks are warnings by default; `ha check --host-checks` makes them errors",
+        ));
+    }
+
+    fn instances(&mut self) {
+        let g = &self.c.global_defs;
+        let scripts: HashSet<&str> = self
+            .c
+            .vrrp_scripts
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        let files: HashSet<&str> = self
+            .c
+            .vrrp_track_files
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        let procs: HashSet<&str> = self
+            .c
+            .vrrp_track_processes
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        // (interface, family, vrid) -> first instance using it.
+        let mut vrids: HashMap<(Option<&str>, bool, u8), &str> = HashMap::new();
+        for vi in &self.c.vrrp_instances {
+            let block = format!("vrrp_instance {}", vi.name);
+            let at = |k: &str| self.spans.field(&block, k);
+            let version = vi.effective_version(g);
+            let v6 = instance_family(vi).unwrap_or(false);
+            match vi.virtual_router_id {
+                None => self.diags.push(
+                    Diagnostic::error(
+                        "missing-vrid",
+                        self.spans.get(&block),
+                        format!("vrrp_instance `{}` has no `virtual_router_id`", vi.name),
+                    )
+                    .with_label("this instance cannot run without a VRID")
+                    .with_help("add `virtual_router_id N` (1-255, the same on every node of this instance)"),
+                ),
+                Some(id) => {
+                    let key = (vi.interface.as_deref(), v6, id);
+                    if let Some(first) = vrids.insert(key, &vi.name) {
+                        let mut d = Diagnostic::error(
+                            "duplicate-vrid",
+                            at("virtual_router_id"),
+                            format!(
+                                "VRID {id} is used by both `{first}` and `{}` on the same interface",
+                                vi.name
+                            ),
+                        )
+                        .with_label("second use of this VRID")
+                        .with_help("each instance on one interface and family needs its own VRID");
+                        if let Some(s) =
+                            self.spans.field(&format!("vrrp_instance {first}"), "virtual_router_id")
+                        {
+                            d = d.with_secondary(s, "first used here");
+                        }
+                        self.diags.push(d);
+                    }
+                }
+            }
+            if vi.interface.is_none() {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "missing-interface",
+                        self.spans.get(&block),
+                        format!("vrrp_instance `{}` has no `interface`", vi.name),
+                    )
+                    .with_label("keepalived falls back to `default_interface` (eth0)")
+                    .with_help("add `interface IFNAME`"),
+                );
+            }
+            if vi.nopreempt && vi.state == Some(VrrpState::Master) {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "nopreempt-master",
+                        at("nopreempt"),
+                        "`nopreempt` has no effect with `state MASTER`",
+                    )
+                    .with_label("ignored: a MASTER always takes over")
+                    .with_secondary(
+                        at("state").unwrap_or_else(|| at("nopreempt").expect("span")),
+                        "initial state set here",
+                    )
+                    .with_help("use `state BACKUP` on every node for `nopreempt` to work"),
+                );
+            }
+            // Address families.
+            for a in vi.virtual_ipaddress.iter() {
+                if a.addr.is_ipv6() != v6 {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            "vip-family",
+                            at("virtual_ipaddress"),
+                            format!(
+                                "{} address {} in an {} instance",
+                                family_name(a.addr.is_ipv6()),
+                                a.addr,
+                                family_name(v6)
+                            ),
+                        )
+                        .with_label("keepalived treats this as an excluded address")
+                        .with_help(
+                            "put addresses of the other family in `virtual_ipaddress_excluded`",
+                        ),
+                    );
+                }
+            }
+            for p in &vi.unicast_peers {
+                if p.addr.is_ipv6() != v6 {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "unicast-peer-family",
+                            at("unicast_peer"),
+                            format!(
+                                "unicast peer {} is {} but instance `{}` is {}",
+                                p.addr,
+                                family_name(p.addr.is_ipv6()),
+                                vi.name,
+                                family_name(v6)
+                            ),
+                        )
+                        .with_label("peer of the wrong address family")
+                        .with_help(
+                            "peers must be of the same family as `unicast_src_ip` and the VIPs",
+                        ),
+                    );
+                }
+            }
+            if version == 2 && v6 {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "ipv6-vrrpv2",
+                        self.spans
+                            .field(&block, "version")
+                            .or(self.spans.get(&block)),
+                        format!("IPv6 instance `{}` needs VRRP version 3", vi.name),
+                    )
+                    .with_label("keepalived switches this instance to version 3")
+                    .with_help("set `version 3` (or `vrrp_version 3` in global_defs)"),
+                );
+            }
+            // Advertisement interval.
+            let adv = vi.advert_int.as_micros();
+            if version == 2 && (adv % 1_000_000 != 0 || adv > 255_000_000) {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "advert-int",
+                        at("advert_int"),
+                        format!(
+                            "VRRPv2 `advert_int` {} is not whole seconds 1-255",
+                            vi.advert_int
+                        ),
+                    )
+                    .with_label("keepalived rounds this")
+                    .with_help(
+                        "VRRPv2 adverts are whole seconds; use `version 3` for sub-second adverts",
+                    ),
+                );
+            }
+            if version == 3 && (adv % 10_000 != 0 || !(10_000..=40_950_000).contains(&adv)) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "advert-int",
+                        at("advert_int"),
+                        format!("VRRPv3 `advert_int` {} out of range", vi.advert_int),
+                    )
+                    .with_label("not representable in centiseconds 1-4095")
+                    .with_help("VRRPv3 `advert_int` must be 0.01-40.95 seconds in steps of 0.01"),
+                );
+            }
+            if vi.authentication.is_some() {
+                if version == 3 {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            "auth-vrrpv3",
+                            at("authentication"),
+                            "VRRPv3 has no authentication; this block is ignored",
+                        )
+                        .with_label("ignored with version 3")
+                        .with_help("remove `authentication` (RFC 5798 removed it)"),
+                    );
+                } else if g.vrrp_strict || vi.strict_mode == Some(true) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "strict-auth",
+                            at("authentication"),
+                            "authentication is not allowed with `vrrp_strict`",
+                        )
+                        .with_label("RFC 3768 (as revised) forbids authentication")
+                        .with_help("remove `authentication` or `vrrp_strict`"),
+                    );
+                }
+            }
+            if (g.vrrp_strict || vi.strict_mode == Some(true)) && !vi.unicast_peers.is_empty() {
+                self.diags.push(
+                    Diagnostic::error(
+                        "strict-unicast",
+                        at("unicast_peer"),
+                        "unicast peers are not allowed with `vrrp_strict`",
+                    )
+                    .with_label("strict VRRP is multicast only")
+                    .with_help("remove `unicast_peer` or `vrrp_strict`"),
+                );
+            }
+            if !vi.unicast_peers.is_empty() {
+                if let Some(src) = vi.unicast_src_ip {
+                    if vi.unicast_peers.iter().any(|p| p.addr == src) {
+                        self.diags.push(
+                            Diagnostic::warning(
+                                "unicast-self-peer",
+                                at("unicast_peer"),
+                                format!("`unicast_peer` lists this node's own address {src}"),
+                            )
+                            .with_label("keepalived ignores a peer equal to unicast_src_ip"),
+                        );
+                    }
+                }
+            }
+            if vi.virtual_ipaddress.is_empty() {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "no-vip",
+                        self.spans.get(&block),
+                        format!("vrrp_instance `{}` has no `virtual_ipaddress`", vi.name),
+                    )
+                    .with_label("this instance moves no address"),
+                );
+            }
+            // References to tracked objects.
+            let refs: [(&[Track], &HashSet<&str>, &str, &str); 3] = [
+                (
+                    &vi.tracking.scripts,
+                    &scripts,
+                    "track_script",
+                    "vrrp_script",
+                ),
+                (&vi.tracking.files, &files, "track_file", "vrrp_track_file"),
+                (
+                    &vi.tracking.processes,
+                    &procs,
+                    "track_process",
+                    "vrrp_track_process",
+                ),
+            ];
+            for (list, known, keyword, def) in refs {
+                for t in list {
+                    if !known.contains(t.name.as_str()) {
+                        self.diags.push(
+                            Diagnostic::warning(
+                                "unknown-reference",
+                                at(keyword),
+                                format!("`{keyword}` names `{}`, which is not defined", t.name),
+                            )
+                            .with_label("keepalived ignores this entry")
+                            .with_help(format!("define `{def} {} {{ ... }}`", t.name)),
+                        );
+                    }
+                }
+            }
+            if self.opts.check_host {
+                self.host_instance(vi, &block);
+            }
+        }
+    }
+
+    fn host_instance(&mut self, vi: &VrrpInstance, block: &str) {
+        if let Some(ifname) = &vi.interface {
+            if !interface_exists(ifname) {
+                self.host(
+                    Diagnostic::warning(
+                        "no-such-interface",
+                        self.spans.field(block, "interface"),
+                        format!("interface `{ifname}` does not exist on this host"),
+                    )
+                    .with_label("not found in /sys/class/net"),
+                );
+            }
+        }
+        if let Some(src) = vi.unicast_src_ip {
+            if !address_is_local(src) {
+                self.host(
+                    Diagnostic::warning(
+                        "no-such-address",
+                        self.spans.field(block, "unicast_src_ip"),
+                        format!("`unicast_src_ip` {src} is not an address of this host"),
+                    )
+                    .with_label("cannot send adverts from this address here"),
+                );
+            }
+        }
+        if vi.priority == 255 {
+            for a in &vi.virtual_ipaddress {
+                if !address_is_local(a.addr) {
+                    self.host(
+                        Diagnostic::warning(
+                            "priority-owner",
+                            self.spans.field(block, "priority"),
+                            format!("priority 255 but {} is not an address of this host", a.addr),
+                        )
+                        .with_label("255 is reserved for the owner of the virtual addresses")
+                        .with_help("use a priority of 1-254 unless this node owns the addresses"),
+                    );
+                    break;
+                }
+            }
+        }
+    }
+
+    fn sync_groups(&mut self) {
+        let instances: HashSet<&str> = self
+            .c
+            .vrrp_instances
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect();
+        let mut member_of: HashMap<&str, &str> = HashMap::new();
+        for sg in &self.c.vrrp_sync_groups {
+            let block = format!("vrrp_sync_group {}", sg.name);
+            for m in &sg.group {
+                let span = self.spans.get(&format!("{block}/group/{m}"));
+                if !instances.contains(m.as_str()) {
+                    let mut d = Diagnostic::warning(
+                        "unknown-reference",
+                        span,
+                        format!(
+                            "sync group `{}` names instance `{m}`, which is not defined",
+                            sg.name
+                        ),
+                    )
+                    .with_label("keepalived ignores this member");
+                    if let Some(s) = closest(m, instances.iter().copied()) {
+                        d = d.with_help(format!("did you mean `{s}`?"));
+                    }
+                    self.diags.push(d);
+                } else if let Some(first) = member_of.insert(m, &sg.name) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "sync-group-overlap",
+                            span,
+                            format!(
+                                "instance `{m}` is in sync groups `{first}` and `{}`",
+                                sg.name
+                            ),
+                        )
+                        .with_label("an instance can be in one sync group only"),
+                    );
+                }
+            }
+            if sg.group.len() < 2 {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "sync-group-size",
+                        self.spans.get(&block),
+                        format!("sync group `{}` has fewer than two instances", sg.name),
+                    )
+                    .with_label("a sync group of one instance syncs nothing"),
+                );
+            }
+        }
+    }
+
+    fn global(&mut self) {
+        let g = &self.c.global_defs;
+        if let Some(d) = &g.lvs_sync_daemon {
+            if !self
+                .c
+                .vrrp_instances
+                .iter()
+                .any(|v| v.name == d.vrrp_instance)
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        "unknown-reference",
+                        self.spans.field("global_defs", "lvs_sync_daemon"),
+                        format!(
+                            "`lvs_sync_daemon` names instance `{}`, which is not defined",
+                            d.vrrp_instance
+                        ),
+                    )
+                    .with_label("the sync daemon follows this instance's state"),
+                );
+            }
+        }
+    }
+
+    fn virtual_servers(&mut self) {
+        let groups: HashSet<&str> = self
+            .c
+            .virtual_server_groups
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect();
+        for vs in &self.c.virtual_servers {
+            let block = vs_path(&vs.key);
+            if let VirtualServerKey::Group { name } = &vs.key {
+                if !groups.contains(name.as_str()) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "unknown-reference",
+                            self.spans.get(&block),
+                            format!("virtual_server_group `{name}` is not defined"),
+                        )
+                        .with_label("no such group")
+                        .with_help(format!("define `virtual_server_group {name} {{ ... }}`")),
+                    );
+                }
+            }
+            let total: i64 = vs.real_servers.iter().map(|r| i64::from(r.weight)).sum();
+            if !vs.real_servers.is_empty() && i64::from(vs.quorum) > total {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "quorum-unreachable",
+                        self.spans.field(&block, "quorum"),
+                        format!(
+                            "quorum {} exceeds the total real-server weight {total}",
+                            vs.quorum
+                        ),
+                    )
+                    .with_label("this virtual server can never be up"),
+                );
+            }
+            if let VirtualServerKey::Addr { port: vport, .. } = vs.key {
+                for rs in &vs.real_servers {
+                    let method = rs.lvs_method.unwrap_or(vs.lvs_method);
+                    if let (LbKind::Dr | LbKind::Tun { .. }, Some(p)) = (method, rs.port) {
+                        if vport != 0 && p != vport {
+                            let path = format!("{block}/real_server {} {p}", rs.ip);
+                            self.diags.push(
+                                Diagnostic::warning(
+                                    "port-remap",
+                                    self.spans.get(&path),
+                                    format!("real server port {p} differs from virtual server port {vport}"),
+                                )
+                                .with_label("DR and TUN cannot change the port")
+                                .with_help("use NAT to map ports, or give the real server the virtual server's port"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(s, _)| *s > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Whether the interface exists on this host.
+pub fn interface_exists(name: &str) -> bool {
+    !name.contains('/') && std::path::Path::new("/sys/class/net").join(name).exists()
+}
+
+/// Whether `addr` is configured on this host: binding a UDP socket to it succeeds only
+/// then (unless `ip_nonlocal_bind` is set, which makes this optimistic).
+pub fn address_is_local(addr: IpAddr) -> bool {
+    std::net::UdpSocket::bind((addr, 0)).is_ok()
+}
