@@ -46,6 +46,10 @@ enum Command {
     Shutdown,
 }
 
+/// tokio's timers fire on 1 ms ticks: a check due before the next tick starts now rather
+/// than a tick late.
+const TIMER_SLACK: Duration = Duration::from_millis(1);
+
 /// Width of one lateness histogram bucket.
 const BUCKET: Duration = Duration::from_micros(50);
 /// Buckets up to 100 ms; later starts all land in the last one.
@@ -236,7 +240,7 @@ async fn drive(
     let mut checkers: HashMap<CheckId, Arc<Checker>> = HashMap::new();
     loop {
         let now = Instant::now();
-        while let Some(due) = scheduler.poll_start(now) {
+        while let Some(due) = scheduler.poll_start(now + TIMER_SLACK) {
             stats.record_start(now.saturating_duration_since(due.due));
             let Some(checker) = checkers.get(&due.id).cloned() else {
                 continue;
@@ -284,7 +288,11 @@ async fn drive(
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        // Woken a tick early, the loop starts what is due within TIMER_SLACK: on time.
+        Some(deadline) => {
+            tokio::time::sleep_until(deadline.checked_sub(TIMER_SLACK).unwrap_or(deadline).into())
+                .await
+        }
         None => std::future::pending().await,
     }
 }

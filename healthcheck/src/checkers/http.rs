@@ -105,6 +105,8 @@ impl HttpChecker {
         let stream = super::net::tcp_connect(opts, target)
             .await
             .map_err(|e| Failure::from_io(&e))?;
+        // One small request, then wait for the answer: no batching wanted.
+        stream.set_nodelay(true).map_err(|e| Failure::from_io(&e))?;
         match &self.tls {
             None => self.exchange(url, host, target, stream).await,
             Some((tls, sni)) => {

@@ -43,17 +43,15 @@ pub(crate) fn socket(
     Ok(socket)
 }
 
-/// Connects a TCP stream to `target`.
+/// Connects a TCP stream to `target`. Checkers that talk set `TCP_NODELAY` themselves;
+/// `TCP_CHECK` saves the system call.
 pub(crate) async fn tcp_connect(
     opts: &ConnectOptions,
     target: SocketAddr,
 ) -> io::Result<TcpStream> {
     let socket = socket(opts, target, Type::STREAM, Some(Protocol::TCP))?;
     let stream = TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
-    let stream = stream.connect(target).await?;
-    // Checkers send one small request and wait for its answer: no batching wanted.
-    stream.set_nodelay(true)?;
-    Ok(stream)
+    stream.connect(target).await
 }
 
 /// A UDP socket connected to `target`, so that ICMP errors come back as socket errors.

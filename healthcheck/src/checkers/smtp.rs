@@ -29,6 +29,8 @@ async fn exchange(
     let stream = super::net::tcp_connect(opts, target)
         .await
         .map_err(|e| Failure::from_io(&e))?;
+    // One small request, then wait for the answer: no batching wanted.
+    stream.set_nodelay(true).map_err(|e| Failure::from_io(&e))?;
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     expect(&mut read, "banner", 220).await?;
