@@ -622,6 +622,17 @@ impl<'a> Lexer<'a> {
                 let (p, c) = chars[i];
                 match quote {
                     None if c.is_whitespace() || c == '{' || c == '}' => break,
+                    // An undefined `${NAME}` stays one word, braces included.
+                    None if c == '$' && chars.get(i + 1).is_some_and(|&(_, n)| n == '{') => {
+                        match chars[i..].iter().position(|&(_, x)| x == '}') {
+                            Some(len) => {
+                                text.extend(chars[i..=i + len].iter().map(|&(_, x)| x));
+                                i += len + 1;
+                                continue;
+                            }
+                            None => text.push(c),
+                        }
+                    }
                     None if c == '"' || c == '\'' => {
                         quote = Some((c, p));
                         quoted = true;

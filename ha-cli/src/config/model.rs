@@ -786,8 +786,6 @@ pub enum CheckerKind {
     },
     BfdCheck {
         name: String,
-        weight: Option<i32>,
-        reverse: bool,
     },
 }
 

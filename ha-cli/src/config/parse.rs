@@ -1452,8 +1452,6 @@ impl Parser<'_> {
             },
             _ => CheckerKind::BfdCheck {
                 name: String::new(),
-                weight: None,
-                reverse: false,
             },
         };
         let mut common = CheckerCommon::default();
@@ -1612,23 +1610,10 @@ impl Parser<'_> {
                     }
                     _ => false,
                 },
-                CheckerKind::BfdCheck {
-                    name,
-                    weight,
-                    reverse,
-                } => match key {
-                    "name" => {
-                        *name = self.string(s).unwrap_or_default();
-                        true
-                    }
-                    "weight" => {
-                        if let Some((w, r)) = self.weight(s) {
-                            (*weight, *reverse) = (Some(w), r);
-                        }
-                        true
-                    }
-                    _ => false,
-                },
+                CheckerKind::BfdCheck { name } if key == "name" => {
+                    *name = self.string(s).unwrap_or_default();
+                    true
+                }
                 _ => false,
             };
             if !handled {

@@ -732,14 +732,7 @@ impl Printer {
                 self.kv("track_file", track_file);
                 self.check_weight(*weight, *reverse);
             }
-            CheckerKind::BfdCheck {
-                name,
-                weight,
-                reverse,
-            } => {
-                self.kv("name", name);
-                self.check_weight(*weight, *reverse);
-            }
+            CheckerKind::BfdCheck { name } => self.kv("name", name),
         }
         self.raws(&k.other);
         self.close();

@@ -465,6 +465,35 @@ impl Validator<'_> {
                     );
                 }
             }
+            if let VirtualServerKey::Fwmark { .. } = vs.key {
+                if self.spans.get(&format!("{block}/protocol")).is_some() {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            "fwmark-protocol",
+                            self.spans.get(&format!("{block}/protocol")),
+                            "`protocol` is ignored for a fwmark virtual server",
+                        )
+                        .with_label("the firewall mark selects the packets"),
+                    );
+                }
+            }
+            for flag in &vs.sched_flags {
+                let needs = match flag.as_str() {
+                    "sh-port" | "sh-fallback" => "sh",
+                    "mh-port" | "mh-fallback" => "mh",
+                    _ => continue,
+                };
+                if vs.lvs_sched != needs {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            "scheduler-flag",
+                            self.spans.get(&format!("{block}/{flag}")),
+                            format!("`{flag}` only applies to the `{needs}` scheduler"),
+                        )
+                        .with_label(format!("ignored with `{}`", vs.lvs_sched)),
+                    );
+                }
+            }
             let total: i64 = vs.real_servers.iter().map(|r| i64::from(r.weight)).sum();
             if !vs.real_servers.is_empty() && i64::from(vs.quorum) > total {
                 self.diags.push(
