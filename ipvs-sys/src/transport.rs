@@ -42,9 +42,15 @@ pub struct NetlinkTransport {
     socket: Socket,
     max_messages: usize,
     max_bytes: usize,
+    recv_bytes: usize,
 }
 
 impl NetlinkTransport {
+    /// Sets the receive buffer passed to each `recv`; the kernel sizes dump replies to it.
+    pub fn set_recv_bytes(&mut self, bytes: usize) {
+        self.recv_bytes = bytes.max(4096);
+    }
+
     /// Opens the socket in the caller's network namespace.
     pub fn new() -> Result<Self, Error> {
         let mut socket = Socket::new(NETLINK_GENERIC)
@@ -72,6 +78,7 @@ impl NetlinkTransport {
             // Leave half the receive buffer for replies we do not count.
             max_messages: (rcvbuf / 2 / ACK_TRUESIZE).clamp(8, 4096),
             max_bytes: (sndbuf / 2).clamp(16 * 1024, 1024 * 1024),
+            recv_bytes: RECV_BYTES,
         })
     }
 
@@ -119,7 +126,7 @@ impl Transport for NetlinkTransport {
 
     fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
         buf.clear();
-        buf.reserve(RECV_BYTES);
+        buf.reserve(self.recv_bytes);
         loop {
             match self.socket.recv(buf, 0) {
                 Ok(_) => return Ok(()),
@@ -135,5 +142,50 @@ impl Transport for NetlinkTransport {
 
     fn max_batch_bytes(&self) -> usize {
         self.max_bytes
+    }
+}
+
+/// Which way a recorded datagram went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Sent,
+    Received,
+}
+
+/// Wraps a transport and keeps a copy of every datagram, e.g. to print a trace of what was
+/// said to the kernel or to capture test vectors.
+#[derive(Debug)]
+pub struct Recording<T> {
+    pub inner: T,
+    pub log: Vec<(Direction, Vec<u8>)>,
+}
+
+impl<T: Transport> Recording<T> {
+    pub fn new(inner: T) -> Self {
+        Recording {
+            inner,
+            log: Vec::new(),
+        }
+    }
+}
+
+impl<T: Transport> Transport for Recording<T> {
+    fn send(&mut self, datagram: &[u8]) -> io::Result<()> {
+        self.log.push((Direction::Sent, datagram.to_vec()));
+        self.inner.send(datagram)
+    }
+
+    fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        self.inner.recv(buf)?;
+        self.log.push((Direction::Received, buf.clone()));
+        Ok(())
+    }
+
+    fn max_batch_messages(&self) -> usize {
+        self.inner.max_batch_messages()
+    }
+
+    fn max_batch_bytes(&self) -> usize {
+        self.inner.max_batch_bytes()
     }
 }

@@ -1,0 +1,153 @@
+//! Talks to the running kernel's IPVS and prints what it sees; used to capture test vectors
+//! and to compare with ipvsadm inside the test VM (needs root and an IPVS kernel).
+//!
+//! - `ipvs_probe list`: the table in `ipvsadm -Ln` format.
+//! - `ipvs_probe save`: the table in `ipvsadm -S -n` format.
+//! - `ipvs_probe trace`: every datagram of a full dump (info, services, destinations,
+//!   timeouts, daemons), one `send HEX` / `recv HEX` line each.
+//! - `ipvs_probe plan FILE`: the plan from the kernel's table to the rules in FILE.
+//! - `ipvs_probe apply FILE`: applies that plan and prints each result.
+//! - `ipvs_probe bench SERVICES DESTS`: flush, apply a synthetic table, time it, replan.
+
+use std::time::Instant;
+
+use ipvs_sys::transport::{Direction, Recording};
+use ipvs_sys::{ipvsadm, Error, Ipvs, IpvsState, NetlinkTransport, Op};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("list") => {
+            let mut ipvs = Ipvs::new()?;
+            let info = ipvs.info()?;
+            print!("{}", ipvsadm::format_list(&ipvs.state()?, &info));
+        }
+        Some("save") => print!("{}", ipvsadm::format_save(&Ipvs::new()?.state()?)),
+        Some("trace") => {
+            let mut ipvs = Ipvs::with_transport(Recording::new(NetlinkTransport::new()?))?;
+            ipvs.info()?;
+            ipvs.state()?;
+            ipvs.timeouts()?;
+            ipvs.daemons()?;
+            for (dir, bytes) in &ipvs.transport_mut().log {
+                let tag = match dir {
+                    Direction::Sent => "send",
+                    Direction::Received => "recv",
+                };
+                println!("{tag} {}", hex(bytes));
+            }
+        }
+        Some(cmd @ ("plan" | "apply")) => {
+            let path = args.get(1).expect("usage: ipvs_probe plan|apply FILE");
+            let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+                what: format!("read {path}"),
+                source: e,
+            })?;
+            let desired = ipvsadm::parse_rules(&text)?;
+            let mut ipvs = Ipvs::new()?;
+            let plan = ipvs.plan(&desired)?;
+            print!("{plan}");
+            if cmd == "apply" {
+                for (op, result) in plan.ops.iter().zip(ipvs.apply(&plan.ops)?) {
+                    match result {
+                        Ok(()) => println!("ok    {op}"),
+                        Err(e) => println!("error {e}"),
+                    }
+                }
+            }
+        }
+        Some("micro") => {
+            let recv: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(65536);
+            let mut t = NetlinkTransport::new()?;
+            t.set_recv_bytes(recv);
+            let mut ipvs = Ipvs::with_transport(t)?;
+            ipvs.flush()?;
+            let desired = IpvsState::synthetic(1, 10);
+            ipvs.apply(&ipvs_sys::plan(&desired, &IpvsState::default()).ops)?;
+            let key = desired.services[0].service.key;
+            let n = 500;
+            let t = Instant::now();
+            for _ in 0..n {
+                ipvs.info()?;
+            }
+            println!("recv {recv}: get_info {:?} each", t.elapsed() / n);
+            let t = Instant::now();
+            for _ in 0..n {
+                ipvs.destinations(&key)?;
+            }
+            println!("recv {recv}: dest dump {:?} each", t.elapsed() / n);
+            let t = Instant::now();
+            for _ in 0..n {
+                ipvs.service(&key)?;
+            }
+            println!("recv {recv}: get_service {:?} each", t.elapsed() / n);
+            for dests in [0u32, 1, 10, 100] {
+                ipvs.flush()?;
+                let desired = IpvsState::synthetic(1, dests);
+                ipvs.apply(&ipvs_sys::plan(&desired, &IpvsState::default()).ops)?;
+                let key = desired.services[0].service.key;
+                let t = Instant::now();
+                for _ in 0..200 {
+                    ipvs.destinations(&key)?;
+                }
+                println!("dest dump of {dests} dests: {:?} each", t.elapsed() / 200);
+            }
+            ipvs.flush()?;
+        }
+        Some("bench") => {
+            let services: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+            let dests: u32 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10);
+            let desired = IpvsState::synthetic(services, dests);
+            let mut ipvs = Ipvs::new()?;
+            ipvs.flush()?;
+            let t = Instant::now();
+            let plan = ipvs.plan(&desired)?;
+            let results = ipvs.apply(&plan.ops)?;
+            let full = t.elapsed();
+            let failed = results.iter().filter(|r| r.is_err()).count();
+            println!("apply {} ops: {:?} ({failed} failed)", plan.ops.len(), full);
+            let t = Instant::now();
+            let listed = ipvs.services()?;
+            let t_services = t.elapsed();
+            let t = Instant::now();
+            for s in &listed {
+                ipvs.destinations(&s.key)?;
+            }
+            println!(
+                "dump: services {:?}, destinations of {} services {:?}",
+                t_services,
+                listed.len(),
+                t.elapsed()
+            );
+            let t = Instant::now();
+            let again = ipvs.plan(&desired)?;
+            println!("no-op plan: {:?} ({} ops)", t.elapsed(), again.ops.len());
+            let mut changed = desired.clone();
+            let mut n = 0;
+            for vs in changed.services.iter_mut().step_by(10) {
+                vs.destinations[0].weight = 5;
+                n += 1;
+            }
+            let t = Instant::now();
+            let plan = ipvs.plan(&changed)?;
+            let results = ipvs.apply(&plan.ops)?;
+            println!(
+                "1% change ({n} dests): {:?} ({} ops, {} failed)",
+                t.elapsed(),
+                plan.ops.len(),
+                results.iter().filter(|r| r.is_err()).count()
+            );
+            let ops: Vec<Op> = vec![Op::Flush];
+            ipvs.apply(&ops)?;
+        }
+        _ => {
+            eprintln!("usage: ipvs_probe list|save|trace|plan FILE|apply FILE|bench [S D]");
+            std::process::exit(2);
+        }
+    }
+    Ok(())
+}
