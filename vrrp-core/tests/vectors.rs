@@ -1,0 +1,252 @@
+//! keepalived 2.2.7's captures: every VRRP packet parses and re-emits byte for byte, and the
+//! mismatch captures produce keepalived's diagnostics.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use vrrp_core::wire::{ChecksumContext, Packet, Repr, Version};
+use vrrp_core::{
+    Authentication, Command, DropReason, Event, Instance, InstanceConfig, RxInfo, State,
+};
+
+fn ctx(c: &Captured) -> ChecksumContext {
+    ChecksumContext {
+        src: c.source,
+        dst: c.destination,
+        v3_ipv4_pseudo_header: true,
+    }
+}
+
+#[test]
+fn every_captured_advert_parses_and_reemits_byte_for_byte() {
+    let mut total = 0;
+    for name in all_captures() {
+        let packets = read_vrrp_packets(&name);
+        assert!(!packets.is_empty(), "{name}: no VRRP packets");
+        for c in &packets {
+            let packet = Packet::new_checked(&c.vrrp[..]).unwrap();
+            let repr = Repr::parse(&packet, &ctx(c))
+                .unwrap_or_else(|e| panic!("{name} frame {}: {e}", c.index));
+            let mut out = vec![0u8; repr.buffer_len()];
+            repr.emit(&mut Packet::new_unchecked(&mut out[..]), &ctx(c))
+                .unwrap();
+            assert_eq!(out, c.vrrp, "{name} frame {}", c.index);
+            assert_eq!(
+                c.ttl, 255,
+                "{name} frame {}: keepalived sends TTL 255",
+                c.index
+            );
+            assert_eq!(
+                c.tos, 0xc0,
+                "{name} frame {}: keepalived sends TOS 0xc0",
+                c.index
+            );
+            total += 1;
+        }
+    }
+    assert!(total > 100, "only {total} adverts found");
+}
+
+#[test]
+fn vmac_capture_comes_from_the_virtual_mac() {
+    let packets = read_vrrp_packets("vmac.pcap");
+    let vrid = packets[0].vrrp[1];
+    assert_eq!(packets[0].source_mac, [0x00, 0x00, 0x5e, 0x00, 0x01, vrid]);
+}
+
+/// The capture's first advert from `source`, as the receiving node's configuration: the same
+/// VRID, version, interval, authentication and addresses, priority 90, primary 10.99.0.12.
+fn receiver_like(c: &Captured) -> InstanceConfig {
+    let packet = Packet::new_checked(&c.vrrp[..]).unwrap();
+    let repr = Repr::parse(&packet, &ctx(c)).unwrap();
+    let mut cfg = InstanceConfig::new(
+        repr.version,
+        repr.vrid,
+        90,
+        ip("10.99.0.12"),
+        repr.addresses().collect(),
+    );
+    cfg.advert_interval = repr.interval();
+    if repr.auth_type == vrrp_core::wire::AuthType::SimplePassword {
+        cfg.authentication = Authentication::Password(repr.auth_data);
+    }
+    cfg
+}
+
+/// Feeds every advert of ns1 (10.99.0.11) in `capture` to a started backup built by `configure`,
+/// and returns the instance's events.
+fn replay_to_ns2(
+    capture: &str,
+    configure: impl FnOnce(&mut InstanceConfig),
+) -> (Instance, Vec<Event>) {
+    let packets: Vec<_> = read_vrrp_packets(capture)
+        .into_iter()
+        .filter(|c| c.source == ip("10.99.0.11"))
+        .collect();
+    let mut cfg = receiver_like(&packets[0]);
+    configure(&mut cfg);
+    let mut instance = Instance::new(cfg).unwrap();
+    let t0 = packets[0].time_us;
+    instance.handle_command(at_us(0), Command::Start);
+    let mut events = Vec::new();
+    for c in &packets {
+        let rx = RxInfo {
+            source: c.source,
+            destination: c.destination,
+            ttl: c.ttl,
+        };
+        instance.handle_packet(at_us(c.time_us - t0), &rx, &c.vrrp);
+        while let Some(e) = instance.poll_event() {
+            events.push(e);
+        }
+    }
+    (instance, events)
+}
+
+fn first_drop(events: &[Event]) -> (DropReason, String) {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::PacketDropped { reason, .. } => Some((*reason, reason.to_string())),
+            _ => None,
+        })
+        .expect("a dropped packet")
+}
+
+#[test]
+fn misconf_advert_int_is_dropped_with_keepalived_message() {
+    let (i, events) = replay_to_ns2("misconf_advert_int.pcap", |c| {
+        c.advert_interval = Duration::from_secs(2)
+    });
+    let (_, msg) = first_drop(&events);
+    assert_eq!(
+        msg,
+        "advertisement interval mismatch mine=2 sec rcv'd=1 sec"
+    );
+    assert!(i.statistics().adv_interval_errors > 0);
+}
+
+#[test]
+fn misconf_auth_pass_is_dropped_with_keepalived_message() {
+    let (i, events) = replay_to_ns2("misconf_auth_pass.pcap", |c| {
+        c.authentication = Authentication::password("2222")
+    });
+    assert_eq!(
+        first_drop(&events),
+        (
+            DropReason::AuthFailure,
+            "received an invalid passwd!".into()
+        )
+    );
+    assert!(i.statistics().auth_failures > 0);
+}
+
+#[test]
+fn misconf_auth_type_is_dropped_with_keepalived_message() {
+    let (i, events) = replay_to_ns2("misconf_auth_type.pcap", |c| {
+        c.authentication = Authentication::None
+    });
+    assert_eq!(first_drop(&events).1, "received a 1 auth, expecting 0!");
+    assert!(i.statistics().auth_type_mismatch > 0);
+}
+
+#[test]
+fn misconf_vip_count_is_dropped_with_keepalived_message() {
+    let (i, events) = replay_to_ns2("misconf_vip_count.pcap", |c| {
+        c.virtual_addresses.push(ip("10.99.0.201"))
+    });
+    assert_eq!(
+        first_drop(&events).1,
+        "received an unexpected ip number count 1, expected 2!"
+    );
+    assert!(i.statistics().address_list_errors > 0);
+}
+
+#[test]
+fn misconf_vip_addr_is_dropped_with_keepalived_message() {
+    let (i, events) = replay_to_ns2("misconf_vip_addr.pcap", |c| {
+        c.virtual_addresses = vec![ip("10.99.0.201")]
+    });
+    assert_eq!(
+        first_drop(&events).1,
+        "ip address associated with VRID 51 not present in MASTER advert: 10.99.0.201"
+    );
+    assert!(i.statistics().address_list_errors > 0);
+}
+
+#[test]
+fn misconf_version_is_dropped_with_keepalived_message() {
+    let (i, events) = replay_to_ns2("misconf_version.pcap", |c| {
+        c.version = Version::V3;
+        c.authentication = Authentication::None;
+    });
+    assert_eq!(
+        first_drop(&events).1,
+        "wrong version. Received 2 and expect 3"
+    );
+    assert!(i.statistics().version_errors > 0);
+}
+
+#[test]
+fn misconf_v2_cases_leave_the_receiver_to_become_master_as_keepalived_did() {
+    // keepalived: "in every v2 case both nodes ended up MASTER (split brain)".
+    for (capture, change) in [
+        ("misconf_advert_int.pcap", 0),
+        ("misconf_auth_pass.pcap", 1),
+        ("misconf_vip_count.pcap", 2),
+        ("misconf_vip_addr.pcap", 3),
+    ] {
+        let (mut i, _) = replay_to_ns2(capture, |c| match change {
+            0 => c.advert_interval = Duration::from_secs(2),
+            1 => c.authentication = Authentication::password("2222"),
+            2 => c.virtual_addresses.push(ip("10.99.0.201")),
+            _ => c.virtual_addresses = vec![ip("10.99.0.201")],
+        });
+        let down = i.master_down_interval();
+        i.handle_timeout(at_us(0) + down);
+        assert_eq!(i.state(), State::Master, "{capture}");
+    }
+}
+
+#[test]
+fn misconf_v3_advert_int_is_adopted_by_the_backup() {
+    let (i, events) = replay_to_ns2("misconf_v3_advert_int.pcap", |c| {
+        c.advert_interval = Duration::from_secs(2)
+    });
+    let msg = events
+        .iter()
+        .find_map(|e| matches!(e, Event::MasterIntervalChanged { .. }).then(|| e.to_string()))
+        .expect("interval adopted");
+    assert_eq!(
+        msg,
+        "advertisement interval updated from 2000ms to 1000ms by master"
+    );
+    assert_eq!(i.state(), State::Backup);
+    assert_eq!(i.master_advert_interval(), Duration::from_secs(1));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, Event::PacketDropped { .. })));
+}
+
+#[test]
+fn keepalived_v3_timing_matches_the_rfc() {
+    // v3.pcap: 10 cs adverts from the master; the gap between adverts is the interval.
+    let packets: Vec<_> = read_vrrp_packets("v3.pcap")
+        .into_iter()
+        .filter(|c| c.source == ip("10.99.0.11") && c.vrrp[2] != 0)
+        .collect();
+    let gaps: Vec<u64> = packets
+        .windows(2)
+        .map(|w| w[1].time_us - w[0].time_us)
+        .collect();
+    let typical = {
+        let mut g = gaps.clone();
+        g.sort();
+        g[g.len() / 2]
+    };
+    assert!(
+        (99_000..=101_500).contains(&typical),
+        "median gap {typical} µs"
+    );
+}
