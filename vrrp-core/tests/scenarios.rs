@@ -49,10 +49,10 @@ fn pair(a: InstanceConfig, b: InstanceConfig) -> Sim {
 fn last_sent(sim: &Sim, node: usize, before: vrrp_core::Instant) -> vrrp_core::Instant {
     sim.trace()
         .iter()
+        .rev()
         .filter(|e| e.node == Some(node) && e.at <= before)
-        .filter(|e| matches!(e.kind, TraceKind::Sent { priority, .. } if priority > 0))
+        .find(|e| matches!(e.kind, TraceKind::Sent { priority, .. } if priority > 0))
         .map(|e| e.at)
-        .last()
         .expect("an advert")
 }
 
