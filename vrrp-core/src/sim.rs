@@ -466,8 +466,21 @@ impl Sim {
         self.drain(d.to);
     }
 
-    /// Takes everything a node's instance wants to send or say.
+    /// Takes everything a node's instance wants to say or send. Events are traced first so a
+    /// state change reads before the advert it caused at the same instant.
     fn drain(&mut self, n: NodeId) {
+        while let Some(event) = self.nodes[n]
+            .instance
+            .as_mut()
+            .and_then(Instance::poll_event)
+        {
+            let kind = match event {
+                Event::StateChanged(t) => TraceKind::State(t),
+                Event::PacketDropped { from, reason } => TraceKind::Dropped { from, reason },
+                other => TraceKind::Event(other),
+            };
+            self.push_trace(Some(n), kind);
+        }
         loop {
             let Some(instance) = self.nodes[n].instance.as_mut() else {
                 return;
@@ -496,18 +509,6 @@ impl Sim {
                     self.push_trace(Some(n), TraceKind::Gratuitous { repeat })
                 }
             }
-        }
-        while let Some(event) = self.nodes[n]
-            .instance
-            .as_mut()
-            .and_then(Instance::poll_event)
-        {
-            let kind = match event {
-                Event::StateChanged(t) => TraceKind::State(t),
-                Event::PacketDropped { from, reason } => TraceKind::Dropped { from, reason },
-                other => TraceKind::Event(other),
-            };
-            self.push_trace(Some(n), kind);
         }
     }
 
