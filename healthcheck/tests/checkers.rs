@@ -60,6 +60,41 @@ async fn tcp_check_honours_connect_port_and_connect_ip() {
     );
 }
 
+/// SO_MARK and SO_BINDTODEVICE need CAP_NET_ADMIN / CAP_NET_RAW.
+fn require_root(test: &str) -> bool {
+    if nix::unistd::Uid::effective().is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test} needs root under CI"
+    );
+    eprintln!("SKIPPED {test}: not root");
+    false
+}
+
+#[tokio::test]
+async fn tcp_check_applies_bind_if_and_fwmark() {
+    if !require_root("tcp_check_applies_bind_if_and_fwmark") {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = CheckerConfig::new("test", CheckKind::Tcp);
+    config.connect.bind_if = Some("lo".into());
+    config.connect.fwmark = Some(0x42);
+    let check = Checker::new("test", Arc::new(config.clone())).unwrap();
+    assert_eq!(
+        check.run(listener.local_addr().unwrap()).await,
+        Outcome::Pass(None)
+    );
+    config.connect.bind_if = Some("nosuchdev0".into());
+    let check = Checker::new("test", Arc::new(config)).unwrap();
+    assert!(matches!(
+        fail(check.run(listener.local_addr().unwrap()).await),
+        Failure::Io(text) if text.contains("No such device")
+    ));
+}
+
 #[tokio::test]
 async fn tcp_check_times_out_when_the_syn_is_dropped() {
     // A listener whose accept queue is full drops further SYNs: the connect hangs.
@@ -955,12 +990,7 @@ async fn misc_check_missing_program_and_signals_are_failures() {
 #[tokio::test]
 async fn misc_check_runs_as_script_user() {
     // Needs root to switch user.
-    if !nix::unistd::Uid::effective().is_root() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "misc_check_runs_as_script_user needs root under CI"
-        );
-        eprintln!("SKIPPED misc_check_runs_as_script_user: not root");
+    if !require_root("misc_check_runs_as_script_user") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
