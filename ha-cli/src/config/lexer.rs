@@ -282,7 +282,9 @@ impl<'a> Lexer<'a> {
             self.repeat(m, depth);
             return;
         }
-        let (expanded, changed) = self.substitute(&m, 0);
+        let Some((expanded, changed)) = self.substitute(&m, 0) else {
+            return;
+        };
         if changed {
             // The substituted text may hold several lines, definitions or conditionals.
             let mut start = 0;
@@ -490,10 +492,11 @@ impl<'a> Lexer<'a> {
     }
 
     /// Replaces `$NAME` (followed by whitespace or the end) and `${NAME}`; returns the text
-    /// and whether anything changed. Undefined parameters are left as they are.
-    fn substitute(&mut self, m: &Mapped, depth: usize) -> (Mapped, bool) {
+    /// and whether anything changed. Undefined parameters are left as they are. `None`:
+    /// endless recursion, reported once; the line is dropped.
+    fn substitute(&mut self, m: &Mapped, depth: usize) -> Option<(Mapped, bool)> {
         if !m.text.contains('$') {
-            return (m.clone(), false);
+            return Some((m.clone(), false));
         }
         let bytes = m.text.as_bytes();
         let mut out = Mapped {
@@ -547,7 +550,7 @@ impl<'a> Lexer<'a> {
                     )
                     .with_help("a parameter probably refers to itself"),
                 );
-                return (m.clone(), false);
+                return None;
             }
             out.text.push_str(&m.text[copied..i]);
             out.origin.extend_from_slice(&m.origin[copied..i]);
@@ -556,7 +559,7 @@ impl<'a> Lexer<'a> {
                 origin: Vec::new(),
             };
             value_m.push_str(&value, span);
-            let (expanded, _) = self.substitute(&value_m, depth + 1);
+            let (expanded, _) = self.substitute(&value_m, depth + 1)?;
             out.text.push_str(&expanded.text);
             out.origin.extend_from_slice(&expanded.origin);
             changed = true;
@@ -565,7 +568,7 @@ impl<'a> Lexer<'a> {
         }
         out.text.push_str(&m.text[copied..]);
         out.origin.extend_from_slice(&m.origin[copied..]);
-        (out, changed)
+        Some((out, changed))
     }
 
     fn value_of(&self, name: &str, args: &[String]) -> Option<String> {

@@ -103,15 +103,26 @@ impl Parser<'_> {
     where
         T: FromStr + PartialOrd + Display + Copy,
     {
+        // An option inside the arguments (`weight W`, `port P`) is named by the word
+        // before its value; a keyword's own value by the keyword.
+        let what = match i.checked_sub(1).and_then(|p| n.args.get(p)) {
+            Some(prev) => prev.text.clone(),
+            None => n.key.text.clone(),
+        };
         let s = self.arg(n, i, "a number")?;
         match s.parse::<T>() {
             Ok(v) if v >= lo && v <= hi => Some(v),
             _ => {
+                let range = if lo.to_string().starts_with('-') {
+                    format!("from {lo} to {hi}")
+                } else {
+                    format!("in {lo}-{hi}")
+                };
                 self.bad_value(
                     n,
                     i,
-                    format!("invalid `{}` value `{s}`", n.key.text),
-                    format!("`{}` must be a whole number in {lo}-{hi}", n.key.text),
+                    format!("invalid `{what}` value `{s}`"),
+                    format!("`{what}` must be a whole number {range}"),
                 );
                 None
             }
@@ -636,6 +647,8 @@ impl Parser<'_> {
                         d = d.with_help(format!("did you mean `{s}`?"));
                     }
                     self.push(d);
+                    // What follows may be this option's value; do not guess.
+                    break;
                 }
             }
             i += if takes_value { 2 } else { 1 };
@@ -643,10 +656,14 @@ impl Parser<'_> {
         Some(ip)
     }
 
-    fn tracks(&mut self, n: &Node) -> Vec<Track> {
+    /// Entries of a `track_*` block; `limit` is keepalived's weight bound (253 for
+    /// scripts, interfaces and BFD, 254 for files and processes).
+    fn tracks(&mut self, n: &Node, path: &str, limit: i32) -> Vec<Track> {
         let mut out = Vec::new();
         for t in self.block(n) {
             self.no_block(t);
+            self.spans
+                .insert(format!("{path}/{}/{}", n.key.text, t.key.text), t.key.span);
             let mut track = Track {
                 name: t.key.text.clone(),
                 weight: None,
@@ -656,7 +673,7 @@ impl Parser<'_> {
             while i < t.args.len() {
                 match t.args[i].text.as_str() {
                     "weight" => {
-                        track.weight = self.num(t, i + 1, -254i32, 254);
+                        track.weight = self.num(t, i + 1, -limit, limit);
                         i += 2;
                     }
                     "reverse" => {
@@ -681,9 +698,9 @@ impl Parser<'_> {
     }
 
     /// `weight W [reverse]` of scripts and tracked objects.
-    fn weight(&mut self, s: &Node) -> Option<(i32, bool)> {
+    fn weight(&mut self, s: &Node, limit: i32) -> Option<(i32, bool)> {
         self.extra_args(s, 2);
-        let w = self.num(s, 0, -254i32, 254)?;
+        let w = self.num(s, 0, -limit, limit)?;
         let reverse = match s.arg(1) {
             None | Some("noreverse") => false,
             Some("reverse") => true,
@@ -715,13 +732,13 @@ impl Parser<'_> {
         true
     }
 
-    fn tracking(&mut self, s: &Node, t: &mut Tracking) -> bool {
+    fn tracking(&mut self, s: &Node, t: &mut Tracking, path: &str) -> bool {
         match s.key.text.as_str() {
-            "track_interface" => t.interfaces.extend(self.tracks(s)),
-            "track_script" => t.scripts.extend(self.tracks(s)),
-            "track_file" => t.files.extend(self.tracks(s)),
-            "track_process" => t.processes.extend(self.tracks(s)),
-            "track_bfd" => t.bfds.extend(self.tracks(s)),
+            "track_interface" => t.interfaces.extend(self.tracks(s, path, 253)),
+            "track_script" => t.scripts.extend(self.tracks(s, path, 253)),
+            "track_file" => t.files.extend(self.tracks(s, path, 254)),
+            "track_process" => t.processes.extend(self.tracks(s, path, 254)),
+            "track_bfd" => t.bfds.extend(self.tracks(s, path, 253)),
             _ => return false,
         }
         true
@@ -750,7 +767,7 @@ impl Parser<'_> {
                 "interval" => v.interval = self.timer(s).unwrap_or(v.interval),
                 "timeout" => v.timeout = self.timer(s),
                 "weight" => {
-                    if let Some((w, r)) = self.weight(s) {
+                    if let Some((w, r)) = self.weight(s, 253) {
                         (v.weight, v.weight_reverse) = (w, r);
                     }
                 }
@@ -791,7 +808,7 @@ impl Parser<'_> {
             match s.key.text.as_str() {
                 "file" => t.file = self.string(s).unwrap_or_default(),
                 "weight" => {
-                    if let Some((w, r)) = self.weight(s) {
+                    if let Some((w, r)) = self.weight(s, 254) {
                         (t.weight, t.weight_reverse) = (w, r);
                     }
                 }
@@ -834,7 +851,7 @@ impl Parser<'_> {
                 "process" => t.process = s.args.iter().map(|a| a.text.clone()).collect(),
                 "full_command" => t.full_command = self.flag(s),
                 "weight" => {
-                    if let Some((w, r)) = self.weight(s) {
+                    if let Some((w, r)) = self.weight(s, 254) {
                         (t.weight, t.weight_reverse) = (w, r);
                     }
                 }
@@ -879,7 +896,7 @@ impl Parser<'_> {
         };
         for s in self.block(n) {
             self.note_field(&path, s);
-            if self.notify(s, &mut g.notify) || self.tracking(s, &mut g.tracking) {
+            if self.notify(s, &mut g.notify) || self.tracking(s, &mut g.tracking, &path) {
                 continue;
             }
             match s.key.text.as_str() {
@@ -905,7 +922,7 @@ impl Parser<'_> {
         let mut v = VrrpInstance::new(name);
         for s in self.block(n) {
             self.note_field(&path, s);
-            if self.notify(s, &mut v.notify) || self.tracking(s, &mut v.tracking) {
+            if self.notify(s, &mut v.notify) || self.tracking(s, &mut v.tracking, &path) {
                 continue;
             }
             match s.key.text.as_str() {
@@ -974,6 +991,8 @@ impl Parser<'_> {
                 "unicast_src_ip" | "mcast_src_ip" => v.unicast_src_ip = self.ip(s),
                 "unicast_peer" => {
                     for p in self.block(s) {
+                        self.spans
+                            .insert(format!("{path}/unicast_peer/{}", p.key.text), p.key.span);
                         if let Some(peer) = self.unicast_peer(p) {
                             v.unicast_peers.push(peer);
                         }
@@ -1059,9 +1078,11 @@ impl Parser<'_> {
     fn authentication(&mut self, n: &Node) -> Option<Authentication> {
         let mut auth_type = None;
         let mut auth_pass = None;
+        let mut saw_type = false;
         for s in self.block(n) {
             match s.key.text.as_str() {
                 "auth_type" => {
+                    saw_type = true;
                     self.extra_args(s, 1);
                     auth_type = match self.arg(s, 0, "PASS or AH") {
                         Some("PASS") => Some(AuthType::Pass),
@@ -1122,6 +1143,7 @@ impl Parser<'_> {
                 );
                 None
             }
+            (None, _) if saw_type => None,
             (None, _) => {
                 self.push(
                     Diagnostic::error(
@@ -1603,7 +1625,7 @@ impl Parser<'_> {
                         true
                     }
                     "weight" => {
-                        if let Some((w, r)) = self.weight(s) {
+                        if let Some((w, r)) = self.weight(s, 254) {
                             (*weight, *reverse) = (Some(w), r);
                         }
                         true

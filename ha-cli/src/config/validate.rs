@@ -170,7 +170,9 @@ impl Validator<'_> {
                     self.diags.push(
                         Diagnostic::error(
                             "unicast-peer-family",
-                            at("unicast_peer"),
+                            self.spans
+                                .get(&format!("{block}/unicast_peer/{}", p.addr))
+                                .or(at("unicast_peer")),
                             format!(
                                 "unicast peer {} is {} but instance `{}` is {}",
                                 p.addr,
@@ -305,14 +307,22 @@ impl Validator<'_> {
             for (list, known, keyword, def) in refs {
                 for t in list {
                     if !known.contains(t.name.as_str()) {
+                        let span = self
+                            .spans
+                            .get(&format!("{block}/{keyword}/{}", t.name))
+                            .or(at(keyword));
+                        let help = match closest(&t.name, known.iter().copied()) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("define `{def} {} {{ ... }}`", t.name),
+                        };
                         self.diags.push(
                             Diagnostic::warning(
                                 "unknown-reference",
-                                at(keyword),
+                                span,
                                 format!("`{keyword}` names `{}`, which is not defined", t.name),
                             )
                             .with_label("keepalived ignores this entry")
-                            .with_help(format!("define `{def} {} {{ ... }}`", t.name)),
+                            .with_help(help),
                         );
                     }
                 }

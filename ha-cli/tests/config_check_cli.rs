@@ -1,0 +1,119 @@
+//! `ha check` as a user runs it: exit codes, rendered output, `--print`, `--json`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/examples");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/config");
+
+fn ha(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ha"))
+        .arg("check")
+        .args(args)
+        .output()
+        .expect("run ha")
+}
+
+fn example(name: &str) -> String {
+    PathBuf::from(EXAMPLES).join(name).display().to_string()
+}
+
+fn temp_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ha-check-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn valid_pair_exits_zero() {
+    let out = ha(&[&example("lvs1.conf"), &example("lvs2.conf")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("0 error(s), 0 warning(s), 0 split-brain finding(s)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn split_brain_exits_three_and_names_the_finding() {
+    let lvs2 = std::fs::read_to_string(example("lvs2.conf")).unwrap();
+    let bad = temp_file(
+        "lvs2-master.conf",
+        &lvs2
+            .replace("state BACKUP", "state MASTER")
+            .replace("priority 90", "priority 100"),
+    );
+    let out = ha(&[&example("lvs1.conf"), bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("error[both-master-equal-priority]"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn invalid_config_exits_one_with_rendered_error() {
+    let path = format!("{DATA}/diagnostics/priority-range.conf");
+    let out = ha(&["--no-host-checks", "-f", &path]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error[invalid-value]: invalid `priority` value `256`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("priority-range.conf:4:14"), "{stderr}");
+    // Warnings alone pass, unless denied.
+    let path = format!("{DATA}/diagnostics/typo-keyword.conf");
+    assert_eq!(ha(&["--no-host-checks", &path]).status.code(), Some(0));
+    assert_eq!(
+        ha(&["--no-host-checks", "--deny-warnings", &path])
+            .status
+            .code(),
+        Some(1)
+    );
+    // Unreadable file.
+    assert_eq!(ha(&["/nonexistent/keepalived.conf"]).status.code(), Some(1));
+    // Usage error from clap.
+    assert_eq!(ha(&["--no-such-flag"]).status.code(), Some(2));
+}
+
+#[test]
+fn print_output_rechecks_clean_and_json_parses() {
+    let full = format!("{DATA}/valid/full.conf");
+    let out = ha(&["--no-host-checks", "--print", &full]);
+    assert_eq!(out.status.code(), Some(0));
+    let printed = temp_file("printed.conf", &String::from_utf8_lossy(&out.stdout));
+    let again = ha(&["--no-host-checks", "--print", printed.to_str().unwrap()]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(again.stdout, out.stdout);
+
+    let out = ha(&["--no-host-checks", "--json", &full]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["global_defs"]["router_id"], "lb-a");
+}
+
+#[test]
+fn config_id_selects_conditional_lines() {
+    let path = temp_file(
+        "cond.conf",
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n @a priority 200\n @b priority 50\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n",
+    );
+    let out = ha(&[
+        "--no-host-checks",
+        "--json",
+        "-i",
+        "b",
+        path.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["vrrp_instances"][0]["priority"], 50);
+}
