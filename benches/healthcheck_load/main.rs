@@ -3,8 +3,11 @@
 //! checks/s, peak RSS and p99 start lateness against the schedule.
 //!
 //! ```sh
-//! cargo run --release -p benches --bin healthcheck_load -- [--tcp 10000] [--http 2000] [--seconds 20]
+//! cargo run --release -p benches --bin healthcheck_load -- [--tcp 10000] [--http 2000] [--seconds 20] [--reset]
 //! ```
+//!
+//! `--reset` closes checker connections with a reset (`ConnectOptions::reset_on_close`)
+//! instead of keepalived's FIN.
 //!
 //! The listeners run in a child process (this binary with `serve`), so the CPU and RSS
 //! reported are the engine's alone. All traffic stays on loopback.
@@ -56,6 +59,7 @@ fn main() {
         return;
     }
     let seconds = arg(&args, "--seconds", 20) as u64;
+    let reset = args.iter().any(|a| a == "--reset");
 
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -74,11 +78,14 @@ fn main() {
         .unwrap();
     assert_eq!(ready.trim(), "ready", "listener process failed");
 
-    println!("healthcheck_load: {tcp} TCP_CHECK + {http} HTTP_GET targets, delay_loop 1 s, {seconds} s measured");
+    println!(
+        "healthcheck_load: {tcp} TCP_CHECK + {http} HTTP_GET targets, delay_loop 1 s, {seconds} s measured, close with {}",
+        if reset { "RST" } else { "FIN" }
+    );
     if tcp > 0 {
         run_phase(
             "TCP_CHECK",
-            targets(1, tcp, TCP_PORT, CheckKind::Tcp),
+            targets(1, tcp, TCP_PORT, CheckKind::Tcp, reset),
             seconds,
         );
     }
@@ -90,19 +97,30 @@ fn main() {
             }],
             ..Default::default()
         });
-        run_phase("HTTP_GET", targets(2, http, HTTP_PORT, kind), seconds);
+        run_phase(
+            "HTTP_GET",
+            targets(2, http, HTTP_PORT, kind, reset),
+            seconds,
+        );
     }
     let _ = child.kill();
     let _ = child.wait();
 }
 
-fn targets(net: u8, count: usize, port: u16, kind: CheckKind) -> Vec<RealServerConfig> {
+fn targets(
+    net: u8,
+    count: usize,
+    port: u16,
+    kind: CheckKind,
+    reset: bool,
+) -> Vec<RealServerConfig> {
     (0..count)
         .map(|n| {
             let mut checker = CheckerConfig::new("check", kind.clone());
             checker.timing.delay_loop = Duration::from_secs(1);
             checker.timing.warmup = Some(Duration::from_secs(1));
             checker.timing.connect_timeout = Duration::from_secs(2);
+            checker.connect.reset_on_close = reset;
             RealServerConfig {
                 id: RealServerId {
                     virtual_server: "bench".into(),

@@ -23,6 +23,8 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,7 +46,7 @@ pub struct CheckToken {
 #[derive(Debug, Clone)]
 pub struct DueCheck {
     pub token: CheckToken,
-    pub id: CheckId,
+    pub id: Arc<CheckId>,
     pub config: Arc<CheckerConfig>,
     /// When it was scheduled to run: the caller's lateness is `now - due`.
     pub due: Instant,
@@ -52,7 +54,7 @@ pub struct DueCheck {
 
 #[derive(Debug)]
 struct Slot {
-    id: CheckId,
+    id: Arc<CheckId>,
     config: Arc<CheckerConfig>,
     generation: u64,
     up: bool,
@@ -76,8 +78,8 @@ struct ServerState {
 pub struct Scheduler {
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
-    by_id: HashMap<CheckId, usize>,
-    servers: HashMap<RealServerId, ServerState>,
+    by_id: FxHashMap<CheckId, usize>,
+    servers: FxHashMap<RealServerId, ServerState>,
     /// Due times; entries whose slot moved on (new generation or due) are skipped.
     queue: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     events: VecDeque<Event>,
@@ -91,8 +93,8 @@ impl Scheduler {
         Scheduler {
             slots: Vec::new(),
             free: Vec::new(),
-            by_id: HashMap::new(),
-            servers: HashMap::new(),
+            by_id: FxHashMap::default(),
+            servers: FxHashMap::default(),
             queue: BinaryHeap::new(),
             events: VecDeque::new(),
             rng: SmallRng::seed_from_u64(seed),
@@ -210,7 +212,7 @@ impl Scheduler {
         let generation = self.next_generation;
         self.next_generation += 1;
         let slot = Slot {
-            id: id.clone(),
+            id: Arc::new(id.clone()),
             up: !config.timing.alpha,
             config: Arc::new(config),
             generation,
@@ -319,7 +321,7 @@ impl Scheduler {
                 slot.weight = None;
                 if slot.config.log_all_failures {
                     self.events.push_back(Event::CheckFailed {
-                        check: slot.id.clone(),
+                        check: (*slot.id).clone(),
                         failure: failure.clone(),
                     });
                 }
@@ -339,9 +341,8 @@ impl Scheduler {
         slot.due = Some(due);
         self.queue
             .push(Reverse((due, token.slot, token.generation)));
-        let server = slot.id.server.clone();
-        let checker = slot.id.checker.clone();
-        self.evaluate(&server, Some((checker, transition_failure)));
+        let id = slot.id.clone();
+        self.evaluate(&id.server, Some((&id.checker, transition_failure)));
         true
     }
 
@@ -374,7 +375,7 @@ impl Scheduler {
 
     /// Re-derives the server's state after a change, emitting events for what moved.
     /// `changed` is the checker that just reported, and its failure if it went down.
-    fn evaluate(&mut self, server: &RealServerId, changed: Option<(String, Option<Failure>)>) {
+    fn evaluate(&mut self, server: &RealServerId, changed: Option<(&str, Option<Failure>)>) {
         let (up, first_down) = self.aggregate(server);
         let weight = self.effective_weight(server);
         let state = self
@@ -385,7 +386,9 @@ impl Scheduler {
             state.up = up;
             let event = if up {
                 let cause = match changed {
-                    Some((checker, _)) => UpCause::Recovered { checker },
+                    Some((checker, _)) => UpCause::Recovered {
+                        checker: checker.to_string(),
+                    },
                     None => UpCause::CheckerRemoved,
                 };
                 Event::Up {
@@ -394,7 +397,10 @@ impl Scheduler {
                 }
             } else {
                 let cause = match changed {
-                    Some((checker, Some(failure))) => DownCause::Failed { checker, failure },
+                    Some((checker, Some(failure))) => DownCause::Failed {
+                        checker: checker.to_string(),
+                        failure,
+                    },
                     _ => DownCause::Alpha {
                         checker: first_down.unwrap_or_default(),
                     },

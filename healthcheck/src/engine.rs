@@ -4,7 +4,6 @@
 //! [`Event`]s from the [`EventReceiver`]. Both directions are unbounded channels: neither
 //! the engine nor the director (its VRRP thread included) ever waits on the other.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -41,8 +40,10 @@ impl Default for EngineOptions {
     }
 }
 
+type CheckerMap = rustc_hash::FxHashMap<CheckId, Arc<Checker>>;
+
 enum Command {
-    Replace(Vec<RealServerConfig>, HashMap<CheckId, Arc<Checker>>),
+    Replace(Vec<RealServerConfig>, CheckerMap),
     Shutdown,
 }
 
@@ -190,7 +191,7 @@ impl Engine {
     /// identity is unchanged keep their state: no spurious down/up on reload.
     pub fn replace(&self, servers: Vec<RealServerConfig>) -> Result<(), Error> {
         validate(&servers)?;
-        let mut checkers = HashMap::new();
+        let mut checkers = CheckerMap::default();
         for server in &servers {
             for config in &server.checkers {
                 let id = CheckId {
@@ -237,12 +238,12 @@ async fn drive(
     stats: Arc<EngineStats>,
 ) {
     let (result_tx, mut results) = mpsc::unbounded_channel::<(CheckToken, Outcome)>();
-    let mut checkers: HashMap<CheckId, Arc<Checker>> = HashMap::new();
+    let mut checkers: CheckerMap = CheckerMap::default();
     loop {
         let now = Instant::now();
         while let Some(due) = scheduler.poll_start(now + TIMER_SLACK) {
             stats.record_start(now.saturating_duration_since(due.due));
-            let Some(checker) = checkers.get(&due.id).cloned() else {
+            let Some(checker) = checkers.get(&*due.id).cloned() else {
                 continue;
             };
             let results = result_tx.clone();

@@ -60,6 +60,25 @@ async fn tcp_check_honours_connect_port_and_connect_ip() {
     );
 }
 
+#[tokio::test]
+async fn tcp_check_reset_on_close_leaves_no_time_wait_but_a_reset() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        stream.read(&mut [0u8; 16]).await
+    });
+    let mut config = CheckerConfig::new("test", CheckKind::Tcp);
+    config.connect.reset_on_close = true;
+    let check = Checker::new("test", Arc::new(config)).unwrap();
+    assert_eq!(check.run(addr).await, Outcome::Pass(None));
+    let read = server.await.unwrap();
+    assert_eq!(
+        read.unwrap_err().kind(),
+        std::io::ErrorKind::ConnectionReset
+    );
+}
+
 /// SO_MARK and SO_BINDTODEVICE need CAP_NET_ADMIN / CAP_NET_RAW.
 fn require_root(test: &str) -> bool {
     if nix::unistd::Uid::effective().is_root() {

@@ -78,7 +78,7 @@ impl Harness {
             self.now = self.now.max(next);
             while let Some(due) = self.scheduler.poll_start(self.now) {
                 let t = self.now - self.start;
-                self.runs.push((t, due.id.clone()));
+                self.runs.push((t, (*due.id).clone()));
                 let outcome = world(&due.id, t);
                 assert!(self.scheduler.handle_result(due.token, outcome, self.now));
             }

@@ -24,6 +24,9 @@ pub(crate) fn socket(
     if let Some(device) = &opts.bind_if {
         socket.bind_device(Some(device.as_bytes()))?;
     }
+    if opts.reset_on_close && ty == Type::STREAM {
+        socket.set_linger(Some(std::time::Duration::ZERO))?;
+    }
     if let Some(mark) = opts.fwmark {
         socket.set_mark(mark)?;
     }
