@@ -223,7 +223,8 @@ pub struct HttpCheck {
     pub protocol: HttpProtocol,
     /// `SSL_GET` options; `None` for plain `HTTP_GET`.
     pub tls: Option<TlsOptions>,
-    /// Largest body read for `digest`/`regex`, default 1 MiB; a larger body is a failure.
+    /// Largest body read for `digest`/`regex`; a larger body is a failure. 0 (the
+    /// `Default`) means [`HttpCheck::DEFAULT_MAX_BODY`], 1 MiB.
     pub max_body: usize,
 }
 

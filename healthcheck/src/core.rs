@@ -52,6 +52,21 @@ pub struct DueCheck {
     pub due: Instant,
 }
 
+/// One checker's state, as [`Scheduler::status`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckStatus {
+    pub id: CheckId,
+    /// `TCP_CHECK`, `HTTP_GET`, ...
+    pub keyword: &'static str,
+    pub up: bool,
+    pub consecutive_passes: u32,
+    pub consecutive_failures: u32,
+    /// The most recent failure, kept after recovery.
+    pub last_failure: Option<Failure>,
+    /// A run is in progress.
+    pub running: bool,
+}
+
 #[derive(Debug)]
 struct Slot {
     id: Arc<CheckId>,
@@ -63,6 +78,7 @@ struct Slot {
     /// `Some` while waiting to run; `None` while running.
     due: Option<Instant>,
     weight: Option<WeightChange>,
+    last_failure: Option<Failure>,
 }
 
 #[derive(Debug)]
@@ -110,6 +126,26 @@ impl Scheduler {
     /// The real server's effective weight, `None` if it is not configured.
     pub fn weight(&self, server: &RealServerId) -> Option<u32> {
         self.servers.get(server).map(|s| s.weight)
+    }
+
+    /// Every checker's state, sorted by identity: for the control socket and logs.
+    pub fn status(&self) -> Vec<CheckStatus> {
+        let mut status: Vec<CheckStatus> = self
+            .slots
+            .iter()
+            .flatten()
+            .map(|slot| CheckStatus {
+                id: (*slot.id).clone(),
+                keyword: slot.config.kind.keyword(),
+                up: slot.up,
+                consecutive_passes: slot.passes,
+                consecutive_failures: slot.fails,
+                last_failure: slot.last_failure.clone(),
+                running: slot.due.is_none(),
+            })
+            .collect();
+        status.sort_by(|a, b| a.id.cmp(&b.id));
+        status
     }
 
     /// Number of configured checkers.
@@ -220,6 +256,7 @@ impl Scheduler {
             fails: 0,
             due: Some(due),
             weight: None,
+            last_failure: None,
         };
         let index = match self.free.pop() {
             Some(index) => {
@@ -319,6 +356,7 @@ impl Scheduler {
                 slot.passes = 0;
                 slot.fails = slot.fails.saturating_add(1);
                 slot.weight = None;
+                slot.last_failure = Some(failure.clone());
                 if slot.config.log_all_failures {
                     self.events.push_back(Event::CheckFailed {
                         check: (*slot.id).clone(),

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::checkers::Checker;
 use crate::config::{CheckId, RealServerConfig};
-use crate::core::{validate, CheckToken, Scheduler};
+use crate::core::{validate, CheckStatus, CheckToken, Scheduler};
 use crate::outcome::{Event, Outcome};
 use crate::Error;
 
@@ -44,6 +44,7 @@ type CheckerMap = rustc_hash::FxHashMap<CheckId, Arc<Checker>>;
 
 enum Command {
     Replace(Vec<RealServerConfig>, CheckerMap),
+    Status(oneshot::Sender<Vec<CheckStatus>>),
     Shutdown,
 }
 
@@ -140,6 +141,7 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Replace(servers, _) => write!(f, "Replace({} servers)", servers.len()),
+            Command::Status(_) => write!(f, "Status"),
             Command::Shutdown => write!(f, "Shutdown"),
         }
     }
@@ -207,6 +209,17 @@ impl Engine {
             .map_err(|_| Error::Stopped)
     }
 
+    /// Asks for every checker's state. The answer comes on the returned channel
+    /// (`.await` it, or `blocking_recv` outside a runtime), so the caller never waits on
+    /// the engine unless it chooses to.
+    pub fn request_status(&self) -> Result<oneshot::Receiver<Vec<CheckStatus>>, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Status(reply))
+            .map_err(|_| Error::Stopped)?;
+        Ok(answer)
+    }
+
     /// Counters and lateness, updated live.
     pub fn stats(&self) -> &Arc<EngineStats> {
         &self.stats
@@ -267,6 +280,9 @@ async fn drive(
                     if let Err(e) = scheduler.replace(servers, Instant::now()) {
                         tracing::error!("health-check reload refused: {e}");
                     }
+                }
+                Some(Command::Status(reply)) => {
+                    let _ = reply.send(scheduler.status());
                 }
                 Some(Command::Shutdown) | None => return,
             },

@@ -36,7 +36,7 @@ pub use crate::checkers::Checker;
 pub use crate::config::{
     CheckId, CheckKind, CheckerConfig, RealServerConfig, RealServerId, Timing,
 };
-pub use crate::core::{CheckToken, DueCheck, Scheduler};
+pub use crate::core::{CheckStatus, CheckToken, DueCheck, Scheduler};
 pub use crate::engine::{Engine, EngineOptions, EngineStats, EventReceiver};
 pub use crate::error::Error;
 pub use crate::outcome::{DownCause, Event, Failure, Outcome, UpCause, WeightChange};

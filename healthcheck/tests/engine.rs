@@ -75,6 +75,11 @@ fn engine_reports_initial_up_then_down_with_the_reason_when_the_listener_goes() 
         other => panic!("{other:?}"),
     }
     assert!(engine.stats().completed() >= 3);
+    let status = engine.request_status().unwrap().blocking_recv().unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].keyword, "TCP_CHECK");
+    assert!(!status[0].up);
+    assert_eq!(status[0].last_failure, Some(Failure::Refused));
     assert!(engine.stats().lateness_quantile(0.99).is_some());
     engine.shutdown();
 }
