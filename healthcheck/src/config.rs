@@ -262,6 +262,48 @@ pub struct UrlCheck {
     pub virtualhost: Option<String>,
 }
 
+impl UrlCheck {
+    /// Parses a `digest` value: 32 hex digits.
+    pub fn parse_digest(text: &str) -> Result<[u8; 16], crate::Error> {
+        let bytes = HexPattern::parse_bytes(text)?;
+        bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| crate::Error::BadConfig {
+                what: format!("digest {text:?}"),
+                cause: format!("{} bytes, an MD5 digest has 16", b.len()),
+            })
+    }
+
+    /// Parses `status_code` values: `200`, `200-299`, several separated by spaces or commas.
+    pub fn parse_status_codes(
+        text: &str,
+    ) -> Result<Vec<std::ops::RangeInclusive<u16>>, crate::Error> {
+        let bad = |cause: String| crate::Error::BadConfig {
+            what: format!("status_code {text:?}"),
+            cause,
+        };
+        let code = |word: &str| -> Result<u16, crate::Error> {
+            word.parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+                .ok_or_else(|| bad(format!("{word:?} is not a status code (100-599)")))
+        };
+        text.split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|w| !w.is_empty())
+            .map(|word| match word.split_once('-') {
+                Some((low, high)) => {
+                    let (low, high) = (code(low)?, code(high)?);
+                    if low > high {
+                        return Err(bad(format!("range {word} is backwards")));
+                    }
+                    Ok(low..=high)
+                }
+                None => code(word).map(|c| c..=c),
+            })
+            .collect()
+    }
+}
+
 /// `SSL_GET` TLS options. Verification is off by default, as in keepalived.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsOptions {

@@ -1087,3 +1087,19 @@ async fn file_check_reads_state_and_weight_from_the_file() {
         matches!(fail(file(2, false).run(any).await), Failure::File(text) if text.contains("weight"))
     );
 }
+
+#[test]
+fn digest_and_status_code_values_parse_like_keepalived_config() {
+    assert_eq!(
+        UrlCheck::parse_digest("9e107d9d372bb6826bd81d3542a419d6").unwrap(),
+        md5_of("The quick brown fox jumps over the lazy dog")
+    );
+    assert!(UrlCheck::parse_digest("9e10").is_err());
+    assert_eq!(
+        UrlCheck::parse_status_codes("200-299 301,302").unwrap(),
+        vec![200..=299, 301..=301, 302..=302]
+    );
+    assert!(UrlCheck::parse_status_codes("299-200").is_err());
+    assert!(UrlCheck::parse_status_codes("abc").is_err());
+    assert!(UrlCheck::parse_status_codes("700").is_err());
+}
