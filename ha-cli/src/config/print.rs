@@ -23,7 +23,10 @@ pub fn quote(s: &str) -> String {
                 && !c.is_control()
                 && !matches!(c, '"' | '\'' | '#' | '!' | '{' | '}' | '\\')
         });
-    if plain {
+    // At the start of a line these would be read as a conditional (`@`), a definition or
+    // substitution (`$`), a loop (`~`) or an include: quote them wherever they are.
+    let special_start = s.starts_with(['@', '$', '~']) || s.starts_with("include");
+    if plain && !special_start {
         return s.to_string();
     }
     let mut q = String::with_capacity(s.len() + 2);
