@@ -3,7 +3,7 @@
 //! checks/s, peak RSS and p99 start lateness against the schedule.
 //!
 //! ```sh
-//! cargo run --release -p benches --bin healthcheck_load -- [--tcp 10000] [--http 2000] [--seconds 20] [--reset]
+//! cargo run --release -p benches --bin healthcheck_load -- [--tcp 10000] [--http 2000] [--seconds 20] [--reset] [--nice -10]
 //! ```
 //!
 //! `--reset` closes checker connections with a reset (`ConnectOptions::reset_on_close`)
@@ -60,6 +60,12 @@ fn main() {
     }
     let seconds = arg(&args, "--seconds", 20) as u64;
     let reset = args.iter().any(|a| a == "--reset");
+    // keepalived's checker_priority for the engine thread, e.g. `--nice -10`.
+    let nice = args
+        .iter()
+        .position(|a| a == "--nice")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse::<i32>().expect("--nice wants a number"));
 
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -87,6 +93,7 @@ fn main() {
             "TCP_CHECK",
             targets(1, tcp, TCP_PORT, CheckKind::Tcp, reset),
             seconds,
+            nice,
         );
     }
     if http > 0 {
@@ -101,6 +108,7 @@ fn main() {
             "HTTP_GET",
             targets(2, http, HTTP_PORT, kind, reset),
             seconds,
+            nice,
         );
     }
     let _ = child.kill();
@@ -144,11 +152,12 @@ fn peak_rss_mib() -> f64 {
     getrusage(UsageWho::RUSAGE_SELF).unwrap().max_rss() as f64 / 1024.0
 }
 
-fn run_phase(name: &str, servers: Vec<RealServerConfig>, seconds: u64) {
+fn run_phase(name: &str, servers: Vec<RealServerConfig>, seconds: u64, nice: Option<i32>) {
     let count = servers.len();
     let (engine, mut events) = Engine::start(EngineOptions {
         worker_threads: 1,
         seed: Some(4),
+        nice,
     })
     .unwrap();
     engine.replace(servers).unwrap();

@@ -29,6 +29,9 @@ pub struct EngineOptions {
     pub worker_threads: usize,
     /// Seed of the `warmup` spread; `None` picks one at random.
     pub seed: Option<u64>,
+    /// keepalived's `checker_priority`: the nice value (-20..19) of the engine's threads,
+    /// so checks start on time on a busy director. `None` keeps the caller's.
+    pub nice: Option<i32>,
 }
 
 impl Default for EngineOptions {
@@ -36,6 +39,7 @@ impl Default for EngineOptions {
         EngineOptions {
             worker_threads: 1,
             seed: None,
+            nice: None,
         }
     }
 }
@@ -155,9 +159,11 @@ impl Engine {
                 .enable_all()
                 .build()
         } else {
+            let nice = options.nice;
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(options.worker_threads)
                 .thread_name("healthcheck")
+                .on_thread_start(move || set_nice(nice))
                 .enable_all()
                 .build()
         }
@@ -167,9 +173,11 @@ impl Engine {
         let stats = Arc::new(EngineStats::new());
         let seed = options.seed.unwrap_or_else(rand::random);
         let driver_stats = stats.clone();
+        let nice = options.nice;
         let thread = std::thread::Builder::new()
             .name("healthcheck".into())
             .spawn(move || {
+                set_nice(nice);
                 runtime.block_on(drive(
                     Scheduler::new(seed),
                     command_rx,
@@ -299,6 +307,16 @@ async fn drive(
                 }
             }
             _ = sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// Sets the calling thread's nice value (Linux applies it per thread).
+fn set_nice(nice: Option<i32>) {
+    if let Some(nice) = nice {
+        let thread = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(thread), nice) {
+            tracing::warn!("health-check engine: cannot set checker_priority {nice}: {e}");
         }
     }
 }

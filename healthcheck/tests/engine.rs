@@ -44,6 +44,7 @@ fn engine_reports_initial_up_then_down_with_the_reason_when_the_listener_goes() 
     let (engine, mut events) = Engine::start(EngineOptions {
         worker_threads: 1,
         seed: Some(1),
+        nice: Some(-5),
     })
     .unwrap();
     engine
@@ -76,6 +77,12 @@ fn engine_reports_initial_up_then_down_with_the_reason_when_the_listener_goes() 
     }
     assert!(engine.stats().completed() >= 3);
     let status = engine.request_status().unwrap().blocking_recv().unwrap();
+    if nix::unistd::Uid::effective().is_root() {
+        // checker_priority applied to the engine's thread.
+        // (Other tests' engine threads run beside this one, at the default nice 0.)
+        let nice = engine_threads_nice();
+        assert!(nice.contains(&-5), "{nice:?}");
+    }
     assert_eq!(status.len(), 1);
     assert_eq!(status[0].keyword, "TCP_CHECK");
     assert!(!status[0].up);
@@ -93,6 +100,7 @@ fn engine_reload_keeps_state_and_refuses_bad_configuration() {
     let (engine, mut events) = Engine::start(EngineOptions {
         worker_threads: 2,
         seed: Some(2),
+        nice: None,
     })
     .unwrap();
     let config = vec![server(closed, vec![tcp_checker(50)])];
@@ -125,4 +133,23 @@ fn engine_reload_keeps_state_and_refuses_bad_configuration() {
     assert!(err.to_string().contains("regex"), "{err}");
     std::thread::sleep(Duration::from_millis(200));
     assert!(events.try_recv().is_err());
+}
+
+/// The nice values of this process's threads named `healthcheck`, from /proc.
+fn engine_threads_nice() -> Vec<i64> {
+    let mut nice = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim() == "healthcheck" {
+            let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+            // Field 19 (nice), counted after the parenthesised command name.
+            if let Some(end) = stat.rfind(')') {
+                if let Some(value) = stat[end + 2..].split(' ').nth(16) {
+                    nice.push(value.parse().unwrap());
+                }
+            }
+        }
+    }
+    nice
 }
