@@ -27,6 +27,7 @@ commands:
 environment:
   XTASK_VM_TIMEOUT=SECONDS           kill the VM after this long (default 900)
   XTASK_VM_KERNEL_PACKAGE=NAME       kernel package to boot (default: what linux-image-cloud-amd64 depends on)
+  XTASK_VM_KEEP=1                    keep the staged guest and its cpio under target/vm-cache/guests
   CI=true                            fail, instead of skipping loudly, when the VM cannot run here";
 
 fn main() -> ExitCode {
@@ -92,9 +93,15 @@ fn test(_args: &[String]) -> Result<(), String> {
         &["build", "-p", "vrrp-core", "--no-default-features"],
     )?;
     run("cargo", &["test", "--workspace"])?;
-    match vm_test(&[]) {
+    skip_if_unavailable(vm_test(&[]), in_ci())
+}
+
+/// Outside CI, a host that cannot run the VM (no root to install packages, no kernel package
+/// to download) skips the VM tests loudly; in CI, and for any failure of the tests, it fails.
+fn skip_if_unavailable(result: Result<(), vm::Error>, in_ci: bool) -> Result<(), String> {
+    match result {
         Ok(()) => Ok(()),
-        Err(error) if error.is_environment() && !in_ci() => {
+        Err(error) if error.is_environment() && !in_ci => {
             eprintln!(
                 "\n\
                  ************************************************************************\n\
@@ -121,15 +128,24 @@ fn prepare() -> Result<(PathBuf, Kernel), vm::Error> {
     Ok((cache, kernel))
 }
 
-/// Builds the guest named `name`, boots it, echoes its console and returns its exit status.
-fn boot(cache: &Path, kernel: &Kernel, name: &str, guest: Initramfs) -> Result<i32, vm::Error> {
-    let initrd = guest.write_cpio(&cache.join(format!("{name}.cpio")))?;
+/// Packs the staged guest, boots it, echoes its console and returns its exit status. The
+/// staging files are removed afterwards unless `XTASK_VM_KEEP=1`.
+fn boot(kernel: &Kernel, staging: &Path, guest: Initramfs) -> Result<i32, vm::Error> {
+    let keep = host::env_nonempty("XTASK_VM_KEEP").is_some_and(|v| v != "0");
+    let initrd = guest.write_cpio(&staging.with_extension("cpio"))?;
+    if !keep {
+        let _ = std::fs::remove_dir_all(staging);
+    }
     eprintln!(
         "xtask: booting {} with {}",
         kernel.package,
         initrd.display()
     );
-    Vm::new(kernel, initrd).run(|line| println!("{line}"))
+    let result = Vm::new(kernel, initrd.clone()).run(|line| println!("{line}"));
+    if !keep {
+        let _ = std::fs::remove_file(&initrd);
+    }
+    result
 }
 
 fn vm_test(test_args: &[String]) -> Result<(), vm::Error> {
@@ -138,14 +154,15 @@ fn vm_test(test_args: &[String]) -> Result<(), vm::Error> {
         &["test", "-p", "ipvs-sys", "--test", "kernel", "--no-run"],
         "kernel",
     )?;
-    let mut guest = Initramfs::with_base(&kernel, cache.join("guest-vm-test"))?;
+    let staging = vm::scratch_path(&cache, "vm-test");
+    let mut guest = Initramfs::with_base(&kernel, staging.clone())?;
     guest.add_binary(&tests, "/xtask/bin/ipvs-sys-kernel")?;
     guest.set_payload(&format!(
         "export XTASK_VM=1 RUST_BACKTRACE=1\n\
          /xtask/bin/ipvs-sys-kernel --include-ignored --test-threads=1 {}\n",
         shell_words(test_args)
     ));
-    match boot(&cache, &kernel, "guest-vm-test", guest)? {
+    match boot(&kernel, &staging, guest)? {
         0 => Ok(()),
         code => Err(vm::Error::GuestFailed(code)),
     }
@@ -164,13 +181,14 @@ fn vm_bench(bench_args: &[String]) -> Result<(), vm::Error> {
         ],
         "ipvs_vm_bench",
     )?;
-    let mut guest = Initramfs::with_base(&kernel, cache.join("guest-vm-bench"))?;
+    let staging = vm::scratch_path(&cache, "vm-bench");
+    let mut guest = Initramfs::with_base(&kernel, staging.clone())?;
     guest.add_binary(&bench, "/xtask/bin/ipvs_vm_bench")?;
     guest.set_payload(&format!(
         "export XTASK_VM=1\n/xtask/bin/ipvs_vm_bench {}\n",
         shell_words(bench_args)
     ));
-    match boot(&cache, &kernel, "guest-vm-bench", guest)? {
+    match boot(&kernel, &staging, guest)? {
         0 => Ok(()),
         code => Err(vm::Error::GuestFailed(code)),
     }
@@ -194,13 +212,8 @@ fn added_binaries(args: &[String]) -> Result<(Vec<PathBuf>, &[String]), String> 
     Ok((added, &args[index..]))
 }
 
-fn guest_with(
-    cache: &Path,
-    kernel: &Kernel,
-    name: &str,
-    added: &[PathBuf],
-) -> Result<Initramfs, vm::Error> {
-    let mut guest = Initramfs::with_base(kernel, cache.join(name))?;
+fn guest_with(staging: &Path, kernel: &Kernel, added: &[PathBuf]) -> Result<Initramfs, vm::Error> {
+    let mut guest = Initramfs::with_base(kernel, staging.to_path_buf())?;
     for path in added {
         let file_name = path
             .file_name()
@@ -217,11 +230,11 @@ fn vm_run(args: &[String]) -> Result<(), String> {
         return Err("vm-run needs a command after --".into());
     }
     let (cache, kernel) = prepare().map_err(|e| e.to_string())?;
-    let mut guest =
-        guest_with(&cache, &kernel, "guest-vm-run", &added).map_err(|e| e.to_string())?;
+    let staging = vm::scratch_path(&cache, "vm-run");
+    let mut guest = guest_with(&staging, &kernel, &added).map_err(|e| e.to_string())?;
     // Joined unquoted on purpose: `vm-run -- 'ipvsadm -Ln | head'` is a shell pipeline.
     guest.set_payload(&format!("export XTASK_VM=1\n{}\n", command.join(" ")));
-    match boot(&cache, &kernel, "guest-vm-run", guest).map_err(|e| e.to_string())? {
+    match boot(&kernel, &staging, guest).map_err(|e| e.to_string())? {
         0 => Ok(()),
         code => Err(format!("guest command exited with status {code}")),
     }
@@ -230,20 +243,20 @@ fn vm_run(args: &[String]) -> Result<(), String> {
 fn vm_shell(args: &[String]) -> Result<(), String> {
     let (added, _) = added_binaries(args)?;
     let (cache, kernel) = prepare().map_err(|e| e.to_string())?;
-    let mut guest =
-        guest_with(&cache, &kernel, "guest-vm-shell", &added).map_err(|e| e.to_string())?;
+    let staging = vm::scratch_path(&cache, "vm-shell");
+    let mut guest = guest_with(&staging, &kernel, &added).map_err(|e| e.to_string())?;
     guest.set_payload(
         "export XTASK_VM=1\n\
          echo 'xtask: IPVS test VM; exit the shell to power off (or Ctrl-A x)'\n\
          setsid cttyhack sh -l\n",
     );
     let initrd = guest
-        .write_cpio(&cache.join("guest-vm-shell.cpio"))
+        .write_cpio(&staging.with_extension("cpio"))
         .map_err(|e| e.to_string())?;
-    Vm::new(&kernel, initrd)
-        .run_interactive()
-        .map_err(|e| e.to_string())?;
-    Ok(())
+    let _ = std::fs::remove_dir_all(&staging);
+    let status = Vm::new(&kernel, initrd.clone()).run_interactive();
+    let _ = std::fs::remove_file(&initrd);
+    status.map(drop).map_err(|e| e.to_string())
 }
 
 /// Runs `cargo ARGS --message-format=json-render-diagnostics` and returns the executable of
@@ -273,4 +286,49 @@ fn shell_words(args: &[String]) -> String {
         .map(|arg| format!("'{}'", arg.replace('\'', r"'\''")))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn shell_words_quote_for_sh() {
+        assert_eq!(
+            shell_words(&strings(&["--exact", "it's"])),
+            r"'--exact' 'it'\''s'"
+        );
+        assert_eq!(shell_words(&[]), "");
+    }
+
+    #[test]
+    fn added_binaries_then_command() {
+        let args = strings(&["--add", "/a/ha", "--add", "b", "--", "ha", "run"]);
+        let (added, rest) = added_binaries(&args).unwrap();
+        assert_eq!(added, [PathBuf::from("/a/ha"), PathBuf::from("b")]);
+        assert_eq!(rest, strings(&["ha", "run"]));
+        let args = strings(&["ipvsadm", "-Ln"]);
+        assert_eq!(added_binaries(&args).unwrap().1, args);
+        assert!(added_binaries(&strings(&["--add"])).is_err());
+    }
+
+    #[test]
+    fn unavailable_vm_skips_outside_ci_only() {
+        let missing = || Err(vm::Error::PackagesMissing(vec!["qemu-system-x86".into()]));
+        assert!(skip_if_unavailable(missing(), false).is_ok());
+        assert!(skip_if_unavailable(missing(), true).is_err());
+        // Failing tests never skip.
+        assert!(skip_if_unavailable(Err(vm::Error::GuestFailed(101)), false).is_err());
+        assert!(skip_if_unavailable(Ok(()), true).is_ok());
+    }
+
+    #[test]
+    fn after_dashes_strips_one_separator() {
+        assert_eq!(after_dashes(&strings(&["--", "x"])), strings(&["x"]));
+        assert_eq!(after_dashes(&strings(&["x"])), strings(&["x"]));
+    }
 }

@@ -154,9 +154,10 @@ fn newest_cached(kernels: &Path) -> Option<String> {
     cached.pop().map(|(_, package)| package)
 }
 
-/// `apt-get download` + `dpkg -x` into `dir` (via a temporary sibling, renamed when complete).
+/// `apt-get download` + `dpkg -x` into `dir`, via a sibling private to this process that is
+/// renamed when complete (a concurrent run that finished first wins).
 fn download(package: &str, dir: &Path) -> Result<()> {
-    let partial = dir.with_extension("partial");
+    let partial = dir.with_extension(format!("partial-{}", std::process::id()));
     if partial.exists() {
         fs::remove_dir_all(&partial).map_err(io_error(&partial))?;
     }
@@ -165,7 +166,14 @@ fn download(package: &str, dir: &Path) -> Result<()> {
         Command::new("apt-get")
             .args(["download", "-q", package])
             .current_dir(&partial),
-    )?;
+    )
+    .map_err(|error| {
+        let _ = fs::remove_dir_all(&partial);
+        Error::Kernel {
+            package: package.into(),
+            reason: format!("cannot download it: {error}"),
+        }
+    })?;
     let deb = fs::read_dir(&partial)
         .map_err(io_error(&partial))?
         .flatten()
@@ -178,6 +186,9 @@ fn download(package: &str, dir: &Path) -> Result<()> {
     host::run(Command::new("dpkg").arg("-x").arg(&deb).arg(&partial))?;
     fs::remove_file(&deb).map_err(io_error(&deb))?;
     fs::write(partial.join(COMPLETE_MARKER), package).map_err(io_error(&partial))?;
+    if dir.join(COMPLETE_MARKER).is_file() {
+        return fs::remove_dir_all(&partial).map_err(io_error(&partial));
+    }
     if dir.exists() {
         fs::remove_dir_all(dir).map_err(io_error(dir))?;
     }

@@ -19,9 +19,10 @@
 //! vm::host::ensure_packages()?;
 //! let cache = vm::cache_dir();
 //! let kernel = Kernel::fetch(&cache)?;
-//! let mut guest = Initramfs::with_base(&kernel, cache.join("guest-example"))?;
+//! let staging = vm::scratch_path(&cache, "example");
+//! let mut guest = Initramfs::with_base(&kernel, staging.clone())?;
 //! guest.set_payload("ipvsadm -Ln");
-//! let initrd = guest.write_cpio(&cache.join("guest-example.cpio"))?;
+//! let initrd = guest.write_cpio(&staging.with_extension("cpio"))?;
 //! let code = Vm::new(&kernel, initrd).run(|line| println!("{line}"))?;
 //! assert_eq!(code, 0);
 //! # Ok(()) }
@@ -103,6 +104,32 @@ pub fn cache_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
     target.join("vm-cache")
+}
+
+/// A staging path for guest `name` private to this process, under `cache/guests/`, so
+/// concurrent runs sharing a target directory do not overwrite each other's initramfs.
+/// Leftovers of processes that are gone are removed on the way.
+pub fn scratch_path(cache: &Path, name: &str) -> PathBuf {
+    let guests = cache.join("guests");
+    if let Ok(entries) = std::fs::read_dir(&guests) {
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let pid = file_name
+                .to_str()
+                .and_then(|n| n.rsplit('-').next())
+                .and_then(|tail| tail.split('.').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+            }
+        }
+    }
+    guests.join(format!("{name}-{}", std::process::id()))
 }
 
 /// The workspace root, known at compile time from this crate's manifest.
