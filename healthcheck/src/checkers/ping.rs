@@ -63,13 +63,23 @@ pub(crate) fn is_reply(packet: &[u8], v6: bool, ident: Option<u16>, seq: u16) ->
         && packet[field::SEQ] == seq.to_be_bytes()
 }
 
-fn open(opts: &ConnectOptions, target: SocketAddr) -> io::Result<(UdpSocket, bool)> {
+/// Opens the ICMP socket: a datagram one if allowed (or `raw` is forced), raw otherwise.
+fn open(
+    opts: &ConnectOptions,
+    target: SocketAddr,
+    force_raw: bool,
+) -> io::Result<(UdpSocket, bool)> {
     let protocol = if target.is_ipv4() {
         Protocol::ICMPV4
     } else {
         Protocol::ICMPV6
     };
-    let (socket, raw) = match super::net::socket(opts, target, Type::DGRAM, Some(protocol)) {
+    let datagram = if force_raw {
+        Err(io::Error::from(io::ErrorKind::PermissionDenied))
+    } else {
+        super::net::socket(opts, target, Type::DGRAM, Some(protocol))
+    };
+    let (socket, raw) = match datagram {
         Ok(socket) => (socket, false),
         Err(e)
             if matches!(e.kind(), io::ErrorKind::PermissionDenied)
@@ -88,15 +98,20 @@ fn open(opts: &ConnectOptions, target: SocketAddr) -> io::Result<(UdpSocket, boo
 }
 
 pub(crate) async fn check(opts: &ConnectOptions, target: SocketAddr) -> Outcome {
-    match exchange(opts, target).await {
+    match exchange(opts, target, false).await {
         Ok(()) => Outcome::Pass(None),
         Err(failure) => Outcome::Fail(failure),
     }
 }
 
-async fn exchange(opts: &ConnectOptions, target: SocketAddr) -> Result<(), Failure> {
+async fn exchange(
+    opts: &ConnectOptions,
+    target: SocketAddr,
+    force_raw: bool,
+) -> Result<(), Failure> {
     let v6 = target.is_ipv6();
-    let (socket, raw) = open(opts, target).map_err(|e| Failure::Io(format!("ICMP socket: {e}")))?;
+    let (socket, raw) =
+        open(opts, target, force_raw).map_err(|e| Failure::Io(format!("ICMP socket: {e}")))?;
     let ident: u16 = rand::random();
     let seq: u16 = rand::random();
     socket
@@ -140,6 +155,31 @@ mod tests {
             0,
             "a packet with its checksum sums to zero"
         );
+    }
+
+    /// The raw-socket path, used where unprivileged ICMP sockets are not allowed.
+    #[tokio::test]
+    async fn raw_socket_echo_to_loopback_v4_and_v6() {
+        if !nix::unistd::Uid::effective().is_root() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "raw ICMP needs root under CI"
+            );
+            eprintln!("SKIPPED raw_socket_echo_to_loopback_v4_and_v6: not root");
+            return;
+        }
+        let opts = ConnectOptions::default();
+        for target in ["127.0.0.1:0", "[::1]:0"] {
+            let target: SocketAddr = target.parse().unwrap();
+            let (_, raw) = open(&opts, target, true).unwrap();
+            assert!(raw);
+            let result = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                exchange(&opts, target, true),
+            )
+            .await;
+            assert_eq!(result, Ok(Ok(())), "{target}");
+        }
     }
 
     #[test]
