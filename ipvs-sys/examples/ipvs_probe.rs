@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use ipvs_sys::transport::{Direction, Recording};
-use ipvs_sys::{ipvsadm, Error, Ipvs, IpvsState, NetlinkTransport, Op};
+use ipvs_sys::{ipvsadm, Error, Ipvs, IpvsState, NetlinkTransport, Reconciler};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -102,47 +102,58 @@ fn main() -> Result<(), Error> {
             let services: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
             let dests: u32 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10);
             let desired = IpvsState::synthetic(services, dests);
+            let mut changed = desired.clone();
+            for vs in changed.services.iter_mut().step_by(10) {
+                vs.destinations[0].weight = 5;
+            }
             let mut ipvs = Ipvs::new()?;
+            let failed = |r: &[Result<(), Error>]| r.iter().filter(|r| r.is_err()).count();
+
             ipvs.flush()?;
+            let mut rec = Reconciler::new();
+            let t = Instant::now();
+            let (plan, results) = ipvs.reconcile(&mut rec, &desired)?;
+            let full = t.elapsed();
+            println!(
+                "full apply from empty: {full:?} ({} ops, {} failed)",
+                plan.ops.len(),
+                failed(&results)
+            );
+            let t = Instant::now();
+            let (plan, _) = ipvs.reconcile(&mut rec, &desired)?;
+            let noop = t.elapsed();
+            println!(
+                "no-op reconcile (known table): {noop:?} ({} ops) = {:.2}% of full",
+                plan.ops.len(),
+                100.0 * noop.as_secs_f64() / full.as_secs_f64()
+            );
+            let t = Instant::now();
+            let plan = ipvs.plan(&desired)?;
+            let verified = t.elapsed();
+            println!(
+                "no-op reconcile (kernel re-read): {verified:?} ({} ops) = {:.2}% of full",
+                plan.ops.len(),
+                100.0 * verified.as_secs_f64() / full.as_secs_f64()
+            );
+            let t = Instant::now();
+            let (plan, results) = ipvs.reconcile(&mut rec, &changed)?;
+            println!(
+                "1% change reconcile (known table): {:?} ({} ops, {} failed)",
+                t.elapsed(),
+                plan.ops.len(),
+                failed(&results)
+            );
             let t = Instant::now();
             let plan = ipvs.plan(&desired)?;
             let results = ipvs.apply(&plan.ops)?;
-            let full = t.elapsed();
-            let failed = results.iter().filter(|r| r.is_err()).count();
-            println!("apply {} ops: {:?} ({failed} failed)", plan.ops.len(), full);
-            let t = Instant::now();
-            let listed = ipvs.services()?;
-            let t_services = t.elapsed();
-            let t = Instant::now();
-            for s in &listed {
-                ipvs.destinations(&s.key)?;
-            }
             println!(
-                "dump: services {:?}, destinations of {} services {:?}",
-                t_services,
-                listed.len(),
-                t.elapsed()
-            );
-            let t = Instant::now();
-            let again = ipvs.plan(&desired)?;
-            println!("no-op plan: {:?} ({} ops)", t.elapsed(), again.ops.len());
-            let mut changed = desired.clone();
-            let mut n = 0;
-            for vs in changed.services.iter_mut().step_by(10) {
-                vs.destinations[0].weight = 5;
-                n += 1;
-            }
-            let t = Instant::now();
-            let plan = ipvs.plan(&changed)?;
-            let results = ipvs.apply(&plan.ops)?;
-            println!(
-                "1% change ({n} dests): {:?} ({} ops, {} failed)",
+                "1% change back (kernel re-read): {:?} ({} ops, {} failed)",
                 t.elapsed(),
                 plan.ops.len(),
-                results.iter().filter(|r| r.is_err()).count()
+                failed(&results)
             );
-            let ops: Vec<Op> = vec![Op::Flush];
-            ipvs.apply(&ops)?;
+            ipvs.flush()?;
+            print!("{}", ipvsadm::format_save(&desired));
         }
         _ => {
             eprintln!("usage: ipvs_probe list|save|trace|plan FILE|apply FILE|bench [S D]");

@@ -23,7 +23,7 @@ use crate::model::{
     VirtualService,
 };
 use crate::ops::Op;
-use crate::reconcile::{plan, Plan};
+use crate::reconcile::{plan, Plan, Reconciler};
 use crate::transport::{NetlinkTransport, Transport};
 use crate::Error;
 
@@ -271,6 +271,28 @@ impl<T: Transport> Ipvs<T> {
     pub fn plan(&mut self, desired: &IpvsState) -> Result<Plan, Error> {
         let current = self.state()?;
         Ok(plan(desired, &current))
+    }
+
+    /// Makes the kernel's table equal `desired` and returns what was done with one result per
+    /// operation. Plans against what `reconciler` knows the kernel holds, reading the kernel's
+    /// table only when that is unknown; a steady-state call with nothing to change sends
+    /// nothing at all.
+    pub fn reconcile(
+        &mut self,
+        reconciler: &mut Reconciler,
+        desired: &IpvsState,
+    ) -> Result<(Plan, Vec<Result<(), Error>>), Error> {
+        if reconciler.known().is_none() {
+            reconciler.set_known(self.state()?);
+        }
+        let current = reconciler.known().expect("just read");
+        let plan = plan(desired, current);
+        if plan.is_empty() {
+            return Ok((plan, Vec::new()));
+        }
+        let results = self.apply(&plan.ops)?;
+        reconciler.record(&plan.ops, &results);
+        Ok((plan, results))
     }
 
     /// Sends `ops` in order, many per `sendmsg`, and returns one result per operation, in the

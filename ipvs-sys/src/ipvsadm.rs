@@ -358,6 +358,7 @@ struct RuleArgs {
     tun_type: Option<TunnelType>,
     tun_port: Option<u16>,
     tun_csum: Option<TunnelChecksum>,
+    services_given: usize,
 }
 
 fn number<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, String> {
@@ -393,18 +394,24 @@ fn apply_rule(state: &mut IpvsState, words: &[&str]) -> Result<(), String> {
             "-d" | "--delete-server" => set_command(&mut a, 'd')?,
             "-C" | "--clear" => set_command(&mut a, 'C')?,
             "-t" | "--tcp-service" => {
+                a.services_given += 1;
                 a.protocol = Some(Protocol::Tcp);
                 a.vaddr = Some(value()?.to_string());
             }
             "-u" | "--udp-service" => {
+                a.services_given += 1;
                 a.protocol = Some(Protocol::Udp);
                 a.vaddr = Some(value()?.to_string());
             }
             "--sctp-service" => {
+                a.services_given += 1;
                 a.protocol = Some(Protocol::Sctp);
                 a.vaddr = Some(value()?.to_string());
             }
-            "-f" | "--fwmark-service" => a.fwmark = Some(number("firewall mark", value()?)?),
+            "-f" | "--fwmark-service" => {
+                a.services_given += 1;
+                a.fwmark = Some(number("firewall mark", value()?)?);
+            }
             "-6" | "--ipv6" => a.ipv6 = true,
             "-s" | "--scheduler" => a.scheduler = Some(value()?.to_string()),
             "-p" | "--persistent" => {
@@ -500,6 +507,9 @@ fn apply_rule(state: &mut IpvsState, words: &[&str]) -> Result<(), String> {
 }
 
 fn service_key(a: &RuleArgs) -> Result<ServiceKey, String> {
+    if a.services_given > 1 {
+        return Err("more than one service given".into());
+    }
     match (a.protocol, &a.vaddr, a.fwmark) {
         (Some(protocol), Some(v), None) => Ok(ServiceKey::Inet {
             protocol,

@@ -42,6 +42,10 @@ pub mod ops;
 pub mod reconcile;
 pub mod transport;
 
+/// The netlink crates this one builds on, for callers that handle the messages directly.
+pub use netlink_packet_core;
+pub use netlink_packet_generic;
+
 pub use client::Ipvs;
 pub use error::Error;
 pub use message::{IpvsCmd, IpvsCmdAttr, IpvsMessage};
@@ -51,5 +55,5 @@ pub use model::{
     TunnelChecksum, TunnelType, VirtualService,
 };
 pub use ops::Op;
-pub use reconcile::{plan, Plan};
+pub use reconcile::{plan, Plan, Reconciler};
 pub use transport::{NetlinkTransport, Transport};

@@ -24,8 +24,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::{
-    parse_string, parse_u16, parse_u16_be, parse_u32, parse_u64, parse_u8, DecodeError, DefaultNla,
-    Emitable, Nla, NlaBuffer, NlasIterator, Parseable, ParseableParametrized,
+    parse_u16, parse_u16_be, parse_u32, parse_u64, parse_u8, DecodeError, DefaultNla, Emitable,
+    Nla, NlaBuffer, NlasIterator, Parseable, ParseableParametrized,
 };
 use netlink_packet_generic::{GenlFamily, GenlHeader};
 
@@ -200,6 +200,18 @@ fn parse_nested<T>(
         out.push(parse(&nla).map_err(|e| DecodeError::from(format!("{what}: {e}")))?);
     }
     Ok(out)
+}
+
+/// A NUL-terminated string as `nla_put_string` writes it (and the kernel's NLA_NUL_STRING
+/// policy demands). Anything else is refused, so a parsed message re-emits to the same length.
+fn parse_cstring(v: &[u8]) -> Result<String, DecodeError> {
+    match v.split_last() {
+        Some((0, text)) if !text.contains(&0) => String::from_utf8(text.to_vec())
+            .map_err(|e| DecodeError::from(format!("string attribute: {e}"))),
+        _ => Err(DecodeError::from(
+            "string attribute is not a single NUL-terminated string",
+        )),
+    }
 }
 
 fn emit_u16(buf: &mut [u8], v: u16) {
@@ -523,7 +535,7 @@ impl ServiceAttr {
             IPVS_SVC_ATTR_ADDR => Addr(InetAddr::from_bytes(v)?),
             IPVS_SVC_ATTR_PORT => Port(parse_u16_be(v)?),
             IPVS_SVC_ATTR_FWMARK => Fwmark(parse_u32(v)?),
-            IPVS_SVC_ATTR_SCHED_NAME => SchedName(parse_string(v)?),
+            IPVS_SVC_ATTR_SCHED_NAME => SchedName(parse_cstring(v)?),
             IPVS_SVC_ATTR_FLAGS => {
                 if v.len() != 8 {
                     return Err(DecodeError::invalid_number(8, v.len()));
@@ -536,7 +548,7 @@ impl ServiceAttr {
             IPVS_SVC_ATTR_TIMEOUT => Timeout(parse_u32(v)?),
             IPVS_SVC_ATTR_NETMASK => Netmask(parse_array4(v)?),
             IPVS_SVC_ATTR_STATS => Stats(parse_nested(v, "service stats", StatsAttr::parse)?),
-            IPVS_SVC_ATTR_PE_NAME => PeName(parse_string(v)?),
+            IPVS_SVC_ATTR_PE_NAME => PeName(parse_cstring(v)?),
             IPVS_SVC_ATTR_STATS64 => Stats64(parse_nested(v, "service stats64", StatsAttr::parse)?),
             _ => Other(DefaultNla::parse(nla)?),
         })
@@ -718,7 +730,7 @@ impl DaemonAttr {
         let v = nla.value();
         Ok(match nla.kind() {
             IPVS_DAEMON_ATTR_STATE => State(parse_u32(v)?),
-            IPVS_DAEMON_ATTR_MCAST_IFN => McastIfn(parse_string(v)?),
+            IPVS_DAEMON_ATTR_MCAST_IFN => McastIfn(parse_cstring(v)?),
             IPVS_DAEMON_ATTR_SYNC_ID => SyncId(parse_u32(v)?),
             IPVS_DAEMON_ATTR_SYNC_MAXLEN => SyncMaxlen(parse_u16(v)?),
             IPVS_DAEMON_ATTR_MCAST_GROUP => McastGroup(Ipv4Addr::from(parse_array4(v)?)),

@@ -97,3 +97,125 @@ pub fn plan(desired: &IpvsState, current: &IpvsState) -> Plan {
     );
     Plan { ops }
 }
+
+/// Remembers what the kernel's table is known to hold, so that a steady-state reconcile
+/// plans against memory instead of dumping every destination (the kernel's dump costs more
+/// per destination than adding it). Used with [`crate::Ipvs::reconcile`].
+///
+/// The first reconcile, and the first after [`Reconciler::forget`] or after any refused
+/// operation, reads the kernel's table. Changes made behind this process's back (ipvsadm by
+/// hand) are seen at the next read: call `forget` periodically to bound that.
+#[derive(Clone, Debug, Default)]
+pub struct Reconciler {
+    known: Option<IpvsState>,
+}
+
+impl Reconciler {
+    pub fn new() -> Self {
+        Reconciler::default()
+    }
+
+    /// Makes the next reconcile read the kernel's table again.
+    pub fn forget(&mut self) {
+        self.known = None;
+    }
+
+    /// The table the kernel is known to hold, if known.
+    pub fn known(&self) -> Option<&IpvsState> {
+        self.known.as_ref()
+    }
+
+    /// Sets the known table, e.g. right after reading it from the kernel.
+    pub fn set_known(&mut self, state: IpvsState) {
+        self.known = Some(state);
+    }
+
+    /// Records the outcome of applying `ops`: each accepted operation updates the known
+    /// table; if any was refused or its outcome is unknown, the table is forgotten.
+    pub fn record(&mut self, ops: &[Op], results: &[Result<(), crate::Error>]) {
+        if results.iter().any(|r| r.is_err()) {
+            self.known = None;
+            return;
+        }
+        if let Some(state) = &mut self.known {
+            for op in ops {
+                if !apply_to(state, op) {
+                    self.known = None;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Applies an accepted operation to a table, as the kernel did; `false` if the table cannot
+/// say what the operation did (so it should be re-read).
+pub fn apply_to(state: &mut IpvsState, op: &Op) -> bool {
+    use crate::model::VirtualService;
+    let index = |state: &IpvsState, key: &ServiceKey| {
+        state.services.iter().position(|s| s.service.key == *key)
+    };
+    match op {
+        Op::AddService(s) => {
+            if index(state, &s.key).is_some() {
+                return false;
+            }
+            let mut service = s.clone();
+            service.stats = None;
+            state.services.push(VirtualService {
+                service,
+                destinations: Vec::new(),
+            });
+        }
+        Op::EditService(s) => match index(state, &s.key) {
+            Some(i) => {
+                let stats = state.services[i].service.stats;
+                state.services[i].service = s.clone();
+                state.services[i].service.stats = stats;
+            }
+            None => return false,
+        },
+        Op::DeleteService(k) => match index(state, k) {
+            Some(i) => {
+                state.services.remove(i);
+            }
+            None => return false,
+        },
+        Op::AddDest(k, d) | Op::EditDest(k, d) => {
+            let Some(i) = index(state, k) else {
+                return false;
+            };
+            let dests = &mut state.services[i].destinations;
+            match (dests.iter_mut().find(|x| x.addr == d.addr), op) {
+                (None, Op::AddDest(..)) => {
+                    let mut d = d.clone();
+                    d.counters = Default::default();
+                    d.stats = None;
+                    dests.push(d);
+                }
+                (Some(x), Op::EditDest(..)) => {
+                    let (counters, stats) = (x.counters, x.stats);
+                    *x = d.clone();
+                    x.counters = counters;
+                    x.stats = stats;
+                }
+                _ => return false,
+            }
+        }
+        Op::DeleteDest(k, a) => {
+            let Some(i) = index(state, k) else {
+                return false;
+            };
+            let dests = &mut state.services[i].destinations;
+            match dests.iter().position(|x| x.addr == *a) {
+                Some(j) => {
+                    dests.remove(j);
+                }
+                None => return false,
+            }
+        }
+        Op::Flush => state.services.clear(),
+        Op::Zero(_) | Op::SetTimeouts(_) | Op::StartDaemon(_) | Op::StopDaemon(_) => {}
+    }
+    true
+}

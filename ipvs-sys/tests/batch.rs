@@ -357,3 +357,42 @@ fn real_kernel_replies_reemit_byte_for_byte() {
     }
     assert!(frames >= 15, "only {frames} IPVS frames in the trace");
 }
+
+#[test]
+fn steady_state_reconcile_sends_nothing() {
+    let mut ipvs = Ipvs::with_family_id(FakeKernel::new(|_| 0), FAMILY);
+    let mut reconciler = ipvs_sys::Reconciler::new();
+    reconciler.set_known(IpvsState::default()); // as read from an empty kernel
+    let desired = IpvsState::synthetic(3, 4);
+    let (plan, results) = ipvs.reconcile(&mut reconciler, &desired).unwrap();
+    assert_eq!((plan.ops.len(), results.len()), (15, 15));
+    assert!(results.iter().all(|r| r.is_ok()));
+    assert_eq!(reconciler.known(), Some(&desired));
+    let sent_before = ipvs.transport_mut().sent.len();
+    let (plan, results) = ipvs.reconcile(&mut reconciler, &desired).unwrap();
+    assert!(plan.is_empty() && results.is_empty());
+    assert_eq!(
+        ipvs.transport_mut().sent.len(),
+        sent_before,
+        "no kernel traffic"
+    );
+
+    let mut changed = desired.clone();
+    changed.services[1].destinations[2].weight = 0;
+    let (plan, _) = ipvs.reconcile(&mut reconciler, &changed).unwrap();
+    assert_eq!(plan.ops.len(), 1);
+    assert!(matches!(plan.ops[0], Op::EditDest(..)));
+    assert_eq!(reconciler.known(), Some(&changed));
+}
+
+#[test]
+fn a_refused_operation_makes_the_reconciler_reread() {
+    let mut ipvs = Ipvs::with_family_id(FakeKernel::new(|_| 17), FAMILY);
+    let mut reconciler = ipvs_sys::Reconciler::new();
+    reconciler.set_known(IpvsState::default());
+    let (_, results) = ipvs
+        .reconcile(&mut reconciler, &IpvsState::synthetic(1, 1))
+        .unwrap();
+    assert!(results.iter().all(|r| r.is_err()));
+    assert!(reconciler.known().is_none());
+}

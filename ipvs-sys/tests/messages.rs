@@ -289,3 +289,146 @@ fn invalid_inputs_are_errors_not_panics() {
     }
     assert!(seen >= 4, "expected invalid-*.bin vectors, found {seen}");
 }
+
+mod round_trip {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn other(min_kind: u16) -> impl Strategy<Value = DefaultNla> {
+        (min_kind..300u16, prop::collection::vec(any::<u8>(), 0..12))
+            .prop_map(|(kind, value)| DefaultNla::new(kind, value))
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        "[a-z0-9_]{0,15}"
+    }
+
+    fn addr() -> impl Strategy<Value = InetAddr> {
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 4..=4),
+            prop::collection::vec(any::<u8>(), 16..=16),
+        ]
+        .prop_map(|b| InetAddr::from_bytes(&b).unwrap())
+    }
+
+    fn stat() -> impl Strategy<Value = StatsAttr> {
+        let value = prop_oneof![
+            any::<u32>().prop_map(StatValue::U32),
+            any::<u64>().prop_map(StatValue::U64)
+        ];
+        (0u8..11, value, other(12)).prop_map(|(which, v, o)| match which {
+            0 => StatsAttr::Conns(v),
+            1 => StatsAttr::InPkts(v),
+            2 => StatsAttr::OutPkts(v),
+            3 => StatsAttr::InBytes(v),
+            4 => StatsAttr::OutBytes(v),
+            5 => StatsAttr::Cps(v),
+            6 => StatsAttr::InPps(v),
+            7 => StatsAttr::OutPps(v),
+            8 => StatsAttr::InBps(v),
+            9 => StatsAttr::OutBps(v),
+            _ => StatsAttr::Other(o),
+        })
+    }
+
+    fn service_attr() -> impl Strategy<Value = ServiceAttr> {
+        prop_oneof![
+            any::<u16>().prop_map(ServiceAttr::Af),
+            any::<u16>().prop_map(ServiceAttr::Protocol),
+            addr().prop_map(ServiceAttr::Addr),
+            any::<u16>().prop_map(ServiceAttr::Port),
+            any::<u32>().prop_map(ServiceAttr::Fwmark),
+            name().prop_map(ServiceAttr::SchedName),
+            (any::<u32>(), any::<u32>())
+                .prop_map(|(flags, mask)| ServiceAttr::Flags(FlagsAttr { flags, mask })),
+            any::<u32>().prop_map(ServiceAttr::Timeout),
+            any::<[u8; 4]>().prop_map(ServiceAttr::Netmask),
+            prop::collection::vec(stat(), 0..4).prop_map(ServiceAttr::Stats),
+            name().prop_map(ServiceAttr::PeName),
+            prop::collection::vec(stat(), 0..4).prop_map(ServiceAttr::Stats64),
+            other(13).prop_map(ServiceAttr::Other),
+        ]
+    }
+
+    fn dest_attr() -> impl Strategy<Value = DestAttr> {
+        prop_oneof![
+            addr().prop_map(DestAttr::Addr),
+            any::<u16>().prop_map(DestAttr::Port),
+            any::<u32>().prop_map(DestAttr::FwdMethod),
+            any::<u32>().prop_map(DestAttr::Weight),
+            any::<u32>().prop_map(DestAttr::UpperThreshold),
+            any::<u32>().prop_map(DestAttr::LowerThreshold),
+            any::<u32>().prop_map(DestAttr::ActiveConns),
+            any::<u32>().prop_map(DestAttr::InactiveConns),
+            any::<u32>().prop_map(DestAttr::PersistentConns),
+            prop::collection::vec(stat(), 0..4).prop_map(DestAttr::Stats),
+            any::<u16>().prop_map(DestAttr::AddrFamily),
+            prop::collection::vec(stat(), 0..4).prop_map(DestAttr::Stats64),
+            any::<u8>().prop_map(DestAttr::TunType),
+            any::<u16>().prop_map(DestAttr::TunPort),
+            any::<u16>().prop_map(DestAttr::TunFlags),
+            other(16).prop_map(DestAttr::Other),
+        ]
+    }
+
+    fn daemon_attr() -> impl Strategy<Value = DaemonAttr> {
+        prop_oneof![
+            any::<u32>().prop_map(DaemonAttr::State),
+            name().prop_map(DaemonAttr::McastIfn),
+            any::<u32>().prop_map(DaemonAttr::SyncId),
+            any::<u16>().prop_map(DaemonAttr::SyncMaxlen),
+            any::<[u8; 4]>().prop_map(|b| DaemonAttr::McastGroup(b.into())),
+            any::<[u8; 16]>().prop_map(|b| DaemonAttr::McastGroup6(b.into())),
+            any::<u16>().prop_map(DaemonAttr::McastPort),
+            any::<u8>().prop_map(DaemonAttr::McastTtl),
+            other(9).prop_map(DaemonAttr::Other),
+        ]
+    }
+
+    fn message() -> impl Strategy<Value = IpvsMessage> {
+        let command_attr = prop_oneof![
+            prop::collection::vec(service_attr(), 0..6).prop_map(IpvsCmdAttr::Service),
+            prop::collection::vec(dest_attr(), 0..6).prop_map(IpvsCmdAttr::Dest),
+            prop::collection::vec(daemon_attr(), 0..6).prop_map(IpvsCmdAttr::Daemon),
+            any::<u32>().prop_map(IpvsCmdAttr::TimeoutTcp),
+            any::<u32>().prop_map(IpvsCmdAttr::TimeoutTcpFin),
+            any::<u32>().prop_map(IpvsCmdAttr::TimeoutUdp),
+            other(7).prop_map(IpvsCmdAttr::Other),
+        ];
+        let info_attr = prop_oneof![
+            any::<u32>().prop_map(IpvsCmdAttr::InfoVersion),
+            any::<u32>().prop_map(IpvsCmdAttr::InfoConnTabSize),
+            other(3).prop_map(IpvsCmdAttr::Other),
+        ];
+        prop_oneof![
+            (
+                (1u8..=17).prop_filter("not info", |c| *c != 14 && *c != 15),
+                prop::collection::vec(command_attr, 0..4)
+            )
+                .prop_map(|(cmd, nlas)| IpvsMessage::new(cmd.into(), nlas)),
+            (14u8..=15, prop::collection::vec(info_attr, 0..3))
+                .prop_map(|(cmd, nlas)| IpvsMessage::new(cmd.into(), nlas)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn emit_then_parse_is_identity(msg in message()) {
+            let bytes = emit(&msg);
+            let back = IpvsMessage::parse_with_param(
+                &bytes[..],
+                GenlHeader { cmd: msg.cmd.into(), version: 1 },
+            ).unwrap();
+            prop_assert_eq!(&back, &msg);
+            prop_assert_eq!(emit(&back), bytes);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(cmd in any::<u8>(), bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            if let Ok(msg) = IpvsMessage::parse_with_param(&bytes[..], GenlHeader { cmd, version: 1 }) {
+                let again = emit(&msg);
+                prop_assert!(again.len() <= bytes.len());
+            }
+        }
+    }
+}

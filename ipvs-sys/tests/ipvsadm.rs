@@ -1,0 +1,116 @@
+//! ipvsadm text formats: the rules reader against written rules files, its errors, and the
+//! printers on tables built here (the real-kernel vectors are checked in `batch.rs`).
+
+use ipvs_sys::{ipvsadm, Error, ForwardMethod, Info, IpvsState, TunnelChecksum, TunnelType};
+
+fn data(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn long_options_defaults_and_edits_are_understood() {
+    let state = ipvsadm::parse_rules(&data("rules-long-options.txt")).unwrap();
+    assert_eq!(
+        ipvsadm::format_save(&state),
+        data("rules-long-options.saved.txt")
+    );
+    let udp = &state.services[1];
+    assert_eq!(udp.destinations[0].upper_threshold, 1000);
+    assert_eq!(udp.destinations[0].lower_threshold, 800);
+    let tunnel = &state.services[2].destinations[0];
+    assert_eq!(tunnel.forward, ForwardMethod::Tunnel);
+    assert_eq!(tunnel.tunnel.kind, TunnelType::Gue);
+    assert_eq!(tunnel.tunnel.checksum, TunnelChecksum::RemoteChecksum);
+}
+
+#[test]
+fn saved_rules_read_back_to_the_same_text() {
+    for name in ["kernel-6.1-ipvsadm-S-n.txt", "rules-long-options.saved.txt"] {
+        let text = data(name);
+        let state = ipvsadm::parse_rules(&text).unwrap();
+        assert_eq!(ipvsadm::format_save(&state), text, "{name}");
+    }
+}
+
+#[test]
+fn bad_rules_name_the_line_and_the_cause() {
+    let cases = [
+        (
+            "-A -t 10.0.0.1:80 -s rr\n-A -t 10.0.0.1:80 -s rr\n",
+            2,
+            "service TCP 10.0.0.1:80 defined twice",
+        ),
+        (
+            "-a -t 10.0.0.1:80 -r 10.1.1.1 -g\n",
+            1,
+            "destination of undefined service TCP 10.0.0.1:80",
+        ),
+        (
+            "\n\n-A -t 10.0.0.1:80 --frobnicate\n",
+            3,
+            "unknown option \"--frobnicate\"",
+        ),
+        (
+            "-A -t web.example:80\n",
+            1,
+            "invalid address \"web.example:80\" (numeric address[:port] expected)",
+        ),
+        ("-A -t 10.0.0.1:80 -s\n", 1, "option -s needs a value"),
+        (
+            "-t 10.0.0.1:80\n",
+            1,
+            "no command (-A, -a, ...) on the line",
+        ),
+        (
+            "-A -t 10.0.0.1:80 -u 10.0.0.1:53\n",
+            1,
+            "more than one service given",
+        ),
+        (
+            "-A -t 10.0.0.1:80 -w x\n",
+            1,
+            "invalid weight \"x\": expected a number",
+        ),
+    ];
+    for (text, line, reason) in cases {
+        match ipvsadm::parse_rules(text) {
+            Err(Error::Rules { line: l, reason: r }) => {
+                assert_eq!((l, r.as_str()), (line, reason), "{text:?}")
+            }
+            other => panic!("{text:?}: expected a rules error, got {other:?}"),
+        }
+    }
+    let err = ipvsadm::parse_rules("-D -t 10.0.0.1:80\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ipvsadm rules, line 1: delete of undefined service TCP 10.0.0.1:80"
+    );
+}
+
+#[test]
+fn listing_of_an_empty_table() {
+    let info = Info {
+        version: 0x010201,
+        conn_tab_size: 4096,
+    };
+    assert_eq!(
+        ipvsadm::format_list(&IpvsState::default(), &info),
+        "IP Virtual Server version 1.2.1 (size=4096)\n\
+         Prot LocalAddress:Port Scheduler Flags\n  \
+         -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+    );
+}
+
+#[test]
+fn synthetic_table_saves_as_ipvsadm_would() {
+    let text = ipvsadm::format_save(&IpvsState::synthetic(2, 2));
+    assert_eq!(
+        text,
+        "-A -t 10.0.0.0:80 -s rr\n\
+         -a -t 10.0.0.0:80 -r 172.16.0.0:80 -g -w 1\n\
+         -a -t 10.0.0.0:80 -r 172.16.0.1:80 -g -w 1\n\
+         -A -t 10.0.0.1:80 -s rr\n\
+         -a -t 10.0.0.1:80 -r 172.16.0.0:80 -g -w 1\n\
+         -a -t 10.0.0.1:80 -r 172.16.0.1:80 -g -w 1\n"
+    );
+}
