@@ -164,7 +164,7 @@ fn run_phase(name: &str, servers: Vec<RealServerConfig>, seconds: u64, nice: Opt
     // Warm up: the first round spreads over 1 s; wait for it and a little more.
     std::thread::sleep(Duration::from_secs(3));
     let stats = engine.stats().clone();
-    stats.reset_lateness();
+    stats.reset_histograms();
     let (c0, f0, cpu0, t0) = (
         stats.completed(),
         stats.failed(),
@@ -188,6 +188,11 @@ fn run_phase(name: &str, servers: Vec<RealServerConfig>, seconds: u64, nice: Opt
     let user = (cpu1.0 - cpu0.0) / elapsed.as_secs_f64();
     let sys = (cpu1.1 - cpu0.1) / elapsed.as_secs_f64();
     let cpu = user + sys;
+    let d = |q| {
+        stats
+            .duration_quantile(q)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    };
     let q = |q| {
         stats
             .lateness_quantile(q)
@@ -195,7 +200,8 @@ fn run_phase(name: &str, servers: Vec<RealServerConfig>, seconds: u64, nice: Opt
     };
     println!(
         "{name}: {count} targets: {rate:.0} checks/s, {} failed, {downs} down events; CPU {:.1}% of one core \
-         (user {:.1}% + sys {:.1}%; {:.2}% per 1,000 checks/s); peak RSS {:.1} MiB; start lateness p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
+         (user {:.1}% + sys {:.1}%; {:.2}% per 1,000 checks/s); peak RSS {:.1} MiB; start lateness p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms; \
+         check duration p50 {:.2} ms, p99 {:.2} ms",
         f1 - f0,
         cpu * 100.0,
         user * 100.0,
@@ -205,6 +211,8 @@ fn run_phase(name: &str, servers: Vec<RealServerConfig>, seconds: u64, nice: Opt
         q(0.5),
         q(0.99),
         q(0.999),
+        d(0.5),
+        d(0.99),
     );
     let _ = std::io::stdout().flush();
     engine.shutdown();

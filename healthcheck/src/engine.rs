@@ -56,10 +56,48 @@ enum Command {
 /// than a tick late.
 const TIMER_SLACK: Duration = Duration::from_millis(1);
 
-/// Width of one lateness histogram bucket.
+/// Width of one histogram bucket.
 const BUCKET: Duration = Duration::from_micros(50);
-/// Buckets up to 100 ms; later starts all land in the last one.
+/// Buckets up to 100 ms; anything later lands in the last one.
 const BUCKETS: usize = 2001;
+
+/// A histogram of durations in 50 µs buckets up to 100 ms, updated without locks.
+#[derive(Debug)]
+struct Histogram(Box<[AtomicU64]>);
+
+impl Histogram {
+    fn new() -> Self {
+        Histogram((0..BUCKETS).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    fn record(&self, value: Duration) {
+        let bucket = ((value.as_nanos() / BUCKET.as_nanos()) as usize).min(BUCKETS - 1);
+        self.0[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn quantile(&self, q: f64) -> Option<Duration> {
+        let counts: Vec<u64> = self.0.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((total as f64) * q.clamp(0.0, 1.0)).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (bucket, count) in counts.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                return Some(BUCKET * (bucket as u32 + 1));
+            }
+        }
+        Some(BUCKET * BUCKETS as u32)
+    }
+
+    fn reset(&self) {
+        for c in self.0.iter() {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
 
 /// Counters the engine keeps for visibility and benchmarks.
 #[derive(Debug)]
@@ -67,8 +105,10 @@ pub struct EngineStats {
     started: AtomicU64,
     completed: AtomicU64,
     failed: AtomicU64,
-    /// How late each check started against its schedule, in [`BUCKET`]s.
-    lateness: Box<[AtomicU64]>,
+    /// How late each check started against its schedule.
+    lateness: Histogram,
+    /// How long each check ran.
+    duration: Histogram,
 }
 
 impl EngineStats {
@@ -77,7 +117,8 @@ impl EngineStats {
             started: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            lateness: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            lateness: Histogram::new(),
+            duration: Histogram::new(),
         }
     }
 
@@ -99,37 +140,23 @@ impl EngineStats {
     /// The `q` quantile (0.0-1.0) of start lateness, to 50 µs; `None` before any start.
     /// Anything at or past 100 ms reads as 100 ms.
     pub fn lateness_quantile(&self, q: f64) -> Option<Duration> {
-        let counts: Vec<u64> = self
-            .lateness
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect();
-        let total: u64 = counts.iter().sum();
-        if total == 0 {
-            return None;
-        }
-        let rank = ((total as f64) * q.clamp(0.0, 1.0)).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (bucket, count) in counts.iter().enumerate() {
-            seen += count;
-            if seen >= rank {
-                return Some(BUCKET * (bucket as u32 + 1));
-            }
-        }
-        Some(BUCKET * BUCKETS as u32)
+        self.lateness.quantile(q)
     }
 
-    /// Forgets the lateness recorded so far (e.g. after a warm-up phase).
-    pub fn reset_lateness(&self) {
-        for c in self.lateness.iter() {
-            c.store(0, Ordering::Relaxed);
-        }
+    /// The `q` quantile of check run time, as [`EngineStats::lateness_quantile`].
+    pub fn duration_quantile(&self, q: f64) -> Option<Duration> {
+        self.duration.quantile(q)
+    }
+
+    /// Forgets the lateness and durations recorded so far (e.g. after a warm-up phase).
+    pub fn reset_histograms(&self) {
+        self.lateness.reset();
+        self.duration.reset();
     }
 
     fn record_start(&self, lateness: Duration) {
         self.started.fetch_add(1, Ordering::Relaxed);
-        let bucket = ((lateness.as_nanos() / BUCKET.as_nanos()) as usize).min(BUCKETS - 1);
-        self.lateness[bucket].fetch_add(1, Ordering::Relaxed);
+        self.lateness.record(lateness);
     }
 }
 
@@ -269,8 +296,11 @@ async fn drive(
             };
             let results = result_tx.clone();
             let real_server = due.id.server.real_server;
+            let stats = stats.clone();
             tokio::spawn(async move {
+                let began = Instant::now();
                 let outcome = checker.run(real_server).await;
+                stats.duration.record(began.elapsed());
                 let _ = results.send((due.token, outcome));
             });
         }
