@@ -118,8 +118,9 @@ fn dest(addr: &str, forward: ForwardMethod, weight: u32) -> Destination {
 }
 
 /// Rules touching every feature ipvsadm can save: schedulers and their flags, persistence
-/// with netmask, one-packet scheduling, UDP, firewall marks of both families, IPv6, every
-/// forwarding method, tunnel types and checksums, weight 0, thresholds.
+/// with netmask and with the SIP engine, one-packet scheduling, UDP and SCTP, firewall marks
+/// of both families, IPv6, every forwarding method, tunnel types and checksums, weight 0,
+/// thresholds.
 const RULES: &str = "\
 -A -t 10.1.0.1:80 -s rr
 -a -t 10.1.0.1:80 -r 10.2.0.1:8080 -m -w 1
@@ -138,6 +139,10 @@ const RULES: &str = "\
 -a -t 10.1.0.5:80 -r 10.2.0.8:80 -g -w 0
 -A -f 7 -6 -s lblcr
 -a -f 7 -6 -r [2001:db8:1::9]:0 -g -w 1
+-A --sctp-service 10.1.0.7:9000 -s rr
+-a --sctp-service 10.1.0.7:9000 -r 10.2.0.9:9000 -m -w 1
+-A -u 10.1.0.6:5060 -s rr -p 60 --pe sip
+-a -u 10.1.0.6:5060 -r 10.2.0.10:5060 -g -w 1
 ";
 
 /// What `ipvsadm -S -n` prints after `ipvsadm -R` of [`RULES`] (ipvsadm 1.31, kernel 6.1).
@@ -153,6 +158,10 @@ const RULES_SAVED: &str = "\
 -a -u 10.1.0.3:53 -r 10.2.0.4:53 -i -w 1 --tun-type ipip
 -a -u 10.1.0.3:53 -r 10.2.0.6:53 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum
 -a -u 10.1.0.3:53 -r 10.2.0.7:53 -i -w 1 --tun-type gre --tun-csum
+-A -u 10.1.0.6:5060 -s rr -p 60 --pe sip
+-a -u 10.1.0.6:5060 -r 10.2.0.10:5060 -g -w 1
+-A --sctp-service 10.1.0.7:9000 -s rr
+-a --sctp-service 10.1.0.7:9000 -r 10.2.0.9:9000 -m -w 1
 -A -t [2001:db8::1]:80 -s wrr
 -a -t [2001:db8::1]:80 -r [2001:db8:1::2]:80 -m -w 4
 -A -f 7 -6 -s lblcr
@@ -439,7 +448,7 @@ fn dump_of_ipvsadm_restore_prints_as_ipvsadm_and_reapplies_with_zero_diff() {
     assert_table(&mut ipvs, RULES_SAVED);
 
     let dumped = ipvs.state().expect("dump");
-    assert_eq!(dumped.object_count(), 17);
+    assert_eq!(dumped.object_count(), 21);
     assert!(
         ipvs.plan(&dumped).expect("plan").is_empty(),
         "dump differs from itself"
@@ -874,8 +883,43 @@ fn nat_round_robin_alternates_between_real_servers() {
         &lab_service(lab::NAT_VIP, ForwardMethod::Masq, lab::NAT_PORT),
     );
     assert_alternates(&lab.who_answers(lab::NAT_VIP, 80, 6));
-    let listing = ipvsadm(&["-Ln", "--stats"]);
-    assert!(listing.contains("TCP  10.0.1.100:80"), "{listing}");
+
+    // Counters: ours and ipvsadm's agree, and zeroing clears both. The kernel folds its
+    // per-CPU counters into what it reports every 2 s, so read ours, ipvsadm's, ours again
+    // and take a reading only when all three agree.
+    let key = tcp(&format!("{}:80", lab::NAT_VIP));
+    let ours = |ipvs: &mut Ipvs| ipvs.service(&key).expect("get").stats.expect("stats").conns;
+    let theirs = || {
+        let listing = ipvsadm(&["-Ln", "--stats", "--exact"]);
+        let line = listing
+            .lines()
+            .find(|line| line.starts_with("TCP  10.0.1.100:80"))
+            .unwrap_or_else(|| panic!("service missing from\n{listing}"))
+            .to_string();
+        line.split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let wait = std::time::Duration::from_secs(10);
+    let agreed = |ipvs: &mut Ipvs, wanted: u64| {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let (before, listed, after) = (ours(ipvs), theirs(), ours(ipvs));
+            if before == listed && listed == after && after == wanted {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "connections: ours {before}/{after}, ipvsadm {listed}, wanted {wanted}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    agreed(&mut ipvs, 6);
+    ipvs.zero(Some(&key)).expect("zero");
+    agreed(&mut ipvs, 0);
     ipvs.flush().expect("flush");
 }
 

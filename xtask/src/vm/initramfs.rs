@@ -12,7 +12,7 @@ use super::kernel::Kernel;
 use super::qemu::RESULT_SENTINEL;
 use super::{io_error, Error, Result};
 
-/// Modules every guest loads: IPVS with all its schedulers (the guest cannot autoload them:
+/// Modules every guest loads: IPVS with all its schedulers and the SIP persistence engine (the guest cannot autoload them:
 /// there is no modules.dep), veth and bridge for namespace topologies. Their dependencies
 /// (libcrc32c, nf_defrag_*, nf_conntrack, ...) come first automatically.
 pub const BASE_MODULES: &[&str] = &[
@@ -30,6 +30,7 @@ pub const BASE_MODULES: &[&str] = &[
     "ip_vs_mh",
     "ip_vs_sed",
     "ip_vs_nq",
+    "ip_vs_pe_sip",
     "veth",
     "bridge",
 ];
