@@ -119,7 +119,7 @@ impl HttpChecker {
                 let stream = connector
                     .connect(name, stream)
                     .await
-                    .map_err(|e| Failure::Tls(e.to_string()))?;
+                    .map_err(|e| Failure::Tls(chain(&e)))?;
                 self.exchange(url, host, target, stream).await
             }
         }
@@ -138,7 +138,7 @@ impl HttpChecker {
         let path = &url.config.path;
         let (mut sender, conn) = http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
             .await
-            .map_err(|e| Failure::Protocol(e.to_string()))?;
+            .map_err(|e| Failure::Protocol(chain(&e)))?;
         let host = match host {
             Some(host) => host.to_string(),
             None => target.to_string(),
@@ -165,7 +165,7 @@ impl HttpChecker {
             let response = sender
                 .send_request(request)
                 .await
-                .map_err(|e| Failure::Protocol(format!("{path}: {e}")))?;
+                .map_err(|e| Failure::Protocol(format!("{path}: {}", chain(&e))))?;
             let status = response.status().as_u16();
             let accepted = if url.config.status_code.is_empty() {
                 (200..=299).contains(&status)
@@ -189,7 +189,8 @@ impl HttpChecker {
             let mut kept = Vec::new();
             let mut length = 0usize;
             while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| Failure::Protocol(format!("{path}: body: {e}")))?;
+                let frame =
+                    frame.map_err(|e| Failure::Protocol(format!("{path}: body: {}", chain(&e))))?;
                 if let Some(data) = frame.data_ref() {
                     length += data.len();
                     if length > self.max_body {
@@ -233,6 +234,21 @@ impl HttpChecker {
             _ = &mut conn => work.await,
         }
     }
+}
+
+/// An error and its causes, `outer: inner: ...`: hyper's own text hides the cause.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn hex(bytes: &[u8]) -> String {
