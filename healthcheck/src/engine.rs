@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::checkers::Checker;
 use crate::config::{CheckId, RealServerConfig};
 use crate::core::{validate, CheckStatus, CheckToken, Scheduler};
-use crate::outcome::{Event, Outcome};
+use crate::outcome::{Event, Failure, Outcome};
 use crate::Error;
 
 /// Where the director reads events: `try_recv` from a poll loop, `recv().await` from
@@ -292,6 +292,11 @@ async fn drive(
         while let Some(due) = scheduler.poll_start(now + TIMER_SLACK) {
             stats.record_start(now.saturating_duration_since(due.due));
             let Some(checker) = checkers.get(&*due.id).cloned() else {
+                // Cannot happen (servers and checkers arrive together), but a check left
+                // "running" would never run again: fail it visibly instead.
+                let failure = Failure::Io(format!("{}: no prepared checker", due.id));
+                tracing::error!("{failure}");
+                scheduler.handle_result(due.token, Outcome::Fail(failure), now);
                 continue;
             };
             let results = result_tx.clone();

@@ -1103,3 +1103,34 @@ fn digest_and_status_code_values_parse_like_keepalived_config() {
     assert!(UrlCheck::parse_status_codes("abc").is_err());
     assert!(UrlCheck::parse_status_codes("700").is_err());
 }
+
+#[tokio::test]
+async fn tcp_and_http_checks_work_over_ipv6_loopback() {
+    let listener = TcpListener::bind("[::1]:0").await.unwrap();
+    assert_eq!(
+        checker(CheckKind::Tcp, 1000)
+            .run(listener.local_addr().unwrap())
+            .await,
+        Outcome::Pass(None)
+    );
+    let listener = TcpListener::bind("[::1]:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let head = read_head(&mut stream).await;
+        // The Host header carries the bracketed IPv6 literal.
+        let status = if head
+            .to_ascii_lowercase()
+            .contains(&format!("host: {addr}\r\n"))
+        {
+            "200 OK"
+        } else {
+            "400 Bad"
+        };
+        stream.write_all(&response(status, "v6")).await.unwrap();
+    });
+    assert_eq!(
+        checker(http(vec![url("/")]), 1000).run(addr).await,
+        Outcome::Pass(None)
+    );
+}
