@@ -210,20 +210,22 @@ impl Scheduler {
             state.base_weight = server.weight;
             state.slots = slots;
             if is_new {
-                let (up, cause) = self.aggregate(&server.id);
-                let weight = self.effective_weight(&server.id);
                 let state = self.servers.get_mut(&server.id).expect("just inserted");
+                let (up, first_down) = aggregate(&self.slots, state);
                 state.up = up;
-                state.weight = weight;
-                self.events.push_back(match cause {
-                    None => Event::Up {
+                state.weight = effective_weight(&self.slots, state);
+                self.events.push_back(if up {
+                    Event::Up {
                         server: server.id,
                         cause: UpCause::Initial,
-                    },
-                    Some(checker) => Event::Down {
+                    }
+                } else {
+                    Event::Down {
                         server: server.id,
-                        cause: DownCause::Alpha { checker },
-                    },
+                        cause: DownCause::Alpha {
+                            checker: checker_name(&self.slots, first_down),
+                        },
+                    }
                 });
             } else {
                 self.evaluate(&server.id, None);
@@ -384,42 +386,15 @@ impl Scheduler {
         true
     }
 
-    /// Up when all checkers are; otherwise the first down checker's name.
-    fn aggregate(&self, server: &RealServerId) -> (bool, Option<String>) {
-        let state = &self.servers[server];
-        for &index in &state.slots {
-            let slot = self.slots[index].as_ref().expect("server slot exists");
-            if !slot.up {
-                return (false, Some(slot.id.checker.clone()));
-            }
-        }
-        (true, None)
-    }
-
-    fn effective_weight(&self, server: &RealServerId) -> u32 {
-        let state = &self.servers[server];
-        let mut set = None;
-        let mut offset: i64 = 0;
-        for &index in &state.slots {
-            match self.slots[index].as_ref().and_then(|s| s.weight) {
-                Some(WeightChange::Set(w)) if set.is_none() => set = Some(w),
-                Some(WeightChange::Offset(o)) => offset = offset.saturating_add(o),
-                _ => {}
-            }
-        }
-        let weight = i64::from(set.unwrap_or(state.base_weight)).saturating_add(offset);
-        weight.clamp(0, i64::from(u32::MAX)) as u32
-    }
-
     /// Re-derives the server's state after a change, emitting events for what moved.
     /// `changed` is the checker that just reported, and its failure if it went down.
     fn evaluate(&mut self, server: &RealServerId, changed: Option<(&str, Option<Failure>)>) {
-        let (up, first_down) = self.aggregate(server);
-        let weight = self.effective_weight(server);
         let state = self
             .servers
             .get_mut(server)
             .expect("evaluated server exists");
+        let (up, first_down) = aggregate(&self.slots, state);
+        let weight = effective_weight(&self.slots, state);
         if up != state.up {
             state.up = up;
             let event = if up {
@@ -440,7 +415,7 @@ impl Scheduler {
                         failure,
                     },
                     _ => DownCause::Alpha {
-                        checker: first_down.unwrap_or_default(),
+                        checker: checker_name(&self.slots, first_down),
                     },
                 };
                 Event::Down {
@@ -458,6 +433,38 @@ impl Scheduler {
             });
         }
     }
+}
+
+/// Up when all of the server's checkers are; otherwise the first down checker's slot.
+fn aggregate(slots: &[Option<Slot>], state: &ServerState) -> (bool, Option<usize>) {
+    for &index in &state.slots {
+        if slots[index].as_ref().is_some_and(|slot| !slot.up) {
+            return (false, Some(index));
+        }
+    }
+    (true, None)
+}
+
+fn checker_name(slots: &[Option<Slot>], index: Option<usize>) -> String {
+    index
+        .and_then(|i| slots[i].as_ref())
+        .map(|slot| slot.id.checker.clone())
+        .unwrap_or_default()
+}
+
+/// The configured weight, replaced by the first `Set` and moved by every `Offset`.
+fn effective_weight(slots: &[Option<Slot>], state: &ServerState) -> u32 {
+    let mut set = None;
+    let mut offset: i64 = 0;
+    for &index in &state.slots {
+        match slots[index].as_ref().and_then(|s| s.weight) {
+            Some(WeightChange::Set(w)) if set.is_none() => set = Some(w),
+            Some(WeightChange::Offset(o)) => offset = offset.saturating_add(o),
+            _ => {}
+        }
+    }
+    let weight = i64::from(set.unwrap_or(state.base_weight)).saturating_add(offset);
+    weight.clamp(0, i64::from(u32::MAX)) as u32
 }
 
 /// Refuses a configuration with a real server twice or two checkers of the same name on
