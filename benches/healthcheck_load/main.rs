@@ -6,6 +6,8 @@
 //! cargo run --release -p benches --bin healthcheck_load -- [--tcp 10000] [--http 2000] [--seconds 20] [--reset] [--nice -10]
 //! ```
 //!
+//! `healthcheck_load core [--tcp N]` times the scheduling core alone in virtual time.
+//!
 //! `--reset` closes checker connections with a reset (`ConnectOptions::reset_on_close`)
 //! instead of keepalived's FIN.
 //!
@@ -56,6 +58,10 @@ fn main() {
     let http = arg(&args, "--http", 2_000);
     if args.get(1).map(String::as_str) == Some("serve") {
         serve(tcp, http);
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("core") {
+        core_only(tcp.max(1));
         return;
     }
     let seconds = arg(&args, "--seconds", 20) as u64;
@@ -216,6 +222,38 @@ fn run_phase(name: &str, servers: Vec<RealServerConfig>, seconds: u64, nice: Opt
     );
     let _ = std::io::stdout().flush();
     engine.shutdown();
+}
+
+/// The scheduling core alone, in virtual time: what one check costs before any socket.
+fn core_only(count: usize) {
+    let mut scheduler = healthcheck::Scheduler::new(4);
+    let start = Instant::now();
+    scheduler
+        .replace(targets(1, count, TCP_PORT, CheckKind::Tcp, false), start)
+        .unwrap();
+    while scheduler.poll_event().is_some() {}
+    let rounds = 100;
+    let end = start + Duration::from_secs(rounds);
+    let mut now = start;
+    let mut checks = 0u64;
+    let began = Instant::now();
+    while let Some(next) = scheduler.poll_timeout() {
+        if next > end {
+            break;
+        }
+        now = now.max(next);
+        while let Some(due) = scheduler.poll_start(now) {
+            scheduler.handle_result(due.token, healthcheck::Outcome::Pass(None), now);
+            checks += 1;
+        }
+        while scheduler.poll_event().is_some() {}
+    }
+    let spent = began.elapsed();
+    println!(
+        "core only: {count} checks x {rounds} virtual seconds: {checks} checks in {:.3} s of CPU time, {:.0} ns per check",
+        spent.as_secs_f64(),
+        spent.as_nanos() as f64 / checks as f64
+    );
 }
 
 /// The listener process: accept-and-close TCP listeners, and HTTP listeners answering 200.
