@@ -9,6 +9,23 @@
 //! - [`Engine`]: the core and the checkers on a tokio runtime on threads of its own,
 //!   reporting [`Event`]s through a channel that never blocks either side.
 //!
+//! keepalived keywords and where they live:
+//!
+//! | keepalived | here |
+//! |---|---|
+//! | `real_server IP PORT`, `weight` | [`RealServerConfig`] |
+//! | `delay_loop`, `connect_timeout`, `retry`, `delay_before_retry`, `warmup`, `alpha` (+ `rise`, `fall`) | [`Timing`] |
+//! | `connect_ip`, `connect_port`, `bindto`, `bind_port`, `bind_if`, `fwmark` | [`config::ConnectOptions`] |
+//! | `log_all_failures` | [`CheckerConfig::log_all_failures`] |
+//! | `TCP_CHECK`, `PING_CHECK` | [`CheckKind::Tcp`], [`CheckKind::Ping`] |
+//! | `HTTP_GET`, `SSL_GET`: `url { path digest status_code regex regex_no_match virtualhost }`, `http_protocol`, `enable_sni` | [`config::HttpCheck`], [`config::UrlCheck`], [`config::TlsOptions`] |
+//! | `UDP_CHECK`: `payload`, `require_reply` | [`config::UdpCheck`], [`config::HexPattern`] |
+//! | `DNS_CHECK`: `type`, `name` | [`config::DnsCheck`] |
+//! | `SMTP_CHECK`: `helo_name` | [`config::SmtpCheck`] |
+//! | `MISC_CHECK`: `misc_path`, `misc_timeout`, `misc_dynamic`, `user` | [`config::MiscCheck`] |
+//! | `FILE_CHECK`: `file`, `weight`, `reverse` | [`config::FileCheck`] |
+//! | `checker_priority` | [`EngineOptions::nice`] |
+//!
 //! ```no_run
 //! use healthcheck::{config::*, Engine, EngineOptions};
 //! let (engine, mut events) = Engine::start(EngineOptions::default())?;
