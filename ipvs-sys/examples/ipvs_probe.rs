@@ -110,6 +110,19 @@ fn main() -> Result<(), Error> {
             let failed = |r: &[Result<(), Error>]| r.iter().filter(|r| r.is_err()).count();
 
             ipvs.flush()?;
+            let t = Instant::now();
+            let ops = ipvs_sys::plan(&desired, &IpvsState::default()).ops;
+            let t_plan = t.elapsed();
+            let t = Instant::now();
+            let mut buf = Vec::new();
+            for (seq, op) in ops.iter().enumerate() {
+                op.encode(&mut buf, 0x22, 5, seq as u32);
+            }
+            println!(
+                "cpu only: plan {t_plan:?}, encode {:?} ({} bytes)",
+                t.elapsed(),
+                buf.len()
+            );
             let mut rec = Reconciler::new();
             let t = Instant::now();
             let (plan, results) = ipvs.reconcile(&mut rec, &desired)?;

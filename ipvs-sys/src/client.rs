@@ -311,13 +311,7 @@ impl<T: Transport> Ipvs<T> {
             while next < ops.len() && next - start < max_messages {
                 let before = self.tx.len();
                 let seq = self.next_seq();
-                encode_request(
-                    &mut self.tx,
-                    self.family_id,
-                    ops[next].to_message(),
-                    NLM_F_REQUEST | NLM_F_ACK,
-                    seq,
-                );
+                ops[next].encode(&mut self.tx, self.family_id, NLM_F_REQUEST | NLM_F_ACK, seq);
                 if self.tx.len() > max_bytes && next > start {
                     // Over the limit: this one opens the next batch.
                     self.tx.truncate(before);

@@ -40,6 +40,25 @@ impl fmt::Display for Plan {
     }
 }
 
+/// Finds the destination with `addr` in `list`, looking first at `hint` (tables usually list
+/// destinations in the same order), then scanning short lists, then through `index`.
+fn find_dest<'a>(
+    list: &'a [Destination],
+    hint: usize,
+    addr: SocketAddr,
+    index: &mut Option<HashMap<SocketAddr, usize>>,
+) -> Option<&'a Destination> {
+    if let Some(d) = list.get(hint).filter(|d| d.addr == addr) {
+        return Some(d);
+    }
+    if list.len() <= 32 {
+        return list.iter().find(|d| d.addr == addr);
+    }
+    let index =
+        index.get_or_insert_with(|| list.iter().enumerate().map(|(i, d)| (d.addr, i)).collect());
+    index.get(&addr).map(|&i| &list[i])
+}
+
 /// The operations that make `current` equal `desired` (counters ignored).
 pub fn plan(desired: &IpvsState, current: &IpvsState) -> Plan {
     let current_by_key: HashMap<&ServiceKey, usize> = current
@@ -52,9 +71,13 @@ pub fn plan(desired: &IpvsState, current: &IpvsState) -> Plan {
     let mut dest_deletions = Vec::new();
     let mut kept = vec![false; current.services.len()];
 
-    for want in &desired.services {
+    for (position, want) in desired.services.iter().enumerate() {
         let key = want.service.key;
-        let Some(&index) = current_by_key.get(&key) else {
+        let index = match current.services.get(position) {
+            Some(c) if c.service.key == key => Some(position),
+            _ => current_by_key.get(&key).copied(),
+        };
+        let Some(index) = index else {
             ops.push(Op::AddService(want.service.clone()));
             ops.extend(
                 want.destinations
@@ -68,23 +91,20 @@ pub fn plan(desired: &IpvsState, current: &IpvsState) -> Plan {
         if !want.service.same_config(&have.service) {
             ops.push(Op::EditService(want.service.clone()));
         }
-        let have_dests: HashMap<SocketAddr, &Destination> =
-            have.destinations.iter().map(|d| (d.addr, d)).collect();
-        for d in &want.destinations {
-            match have_dests.get(&d.addr) {
+        let mut have_index = None;
+        for (i, d) in want.destinations.iter().enumerate() {
+            match find_dest(&have.destinations, i, d.addr, &mut have_index) {
                 None => ops.push(Op::AddDest(key, d.clone())),
                 Some(h) if !d.same_config(h) => ops.push(Op::EditDest(key, d.clone())),
                 Some(_) => {}
             }
         }
-        let wanted: std::collections::HashSet<SocketAddr> =
-            want.destinations.iter().map(|d| d.addr).collect();
-        dest_deletions.extend(
-            have.destinations
-                .iter()
-                .filter(|d| !wanted.contains(&d.addr))
-                .map(|d| Op::DeleteDest(key, d.addr)),
-        );
+        let mut want_index = None;
+        for (i, h) in have.destinations.iter().enumerate() {
+            if find_dest(&want.destinations, i, h.addr, &mut want_index).is_none() {
+                dest_deletions.push(Op::DeleteDest(key, h.addr));
+            }
+        }
     }
     ops.extend(dest_deletions);
     ops.extend(

@@ -432,3 +432,147 @@ mod round_trip {
         }
     }
 }
+
+mod direct_encoding {
+    use super::*;
+    use ipvs_sys::client::encode_request;
+    use ipvs_sys::{
+        AddressFamily, DaemonState, Op, ServiceFlags, Timeouts, Tunnel, TunnelChecksum, TunnelType,
+    };
+    use proptest::prelude::*;
+    use std::net::{IpAddr, SocketAddr};
+
+    fn typed(op: &Op, seq: u32) -> Vec<u8> {
+        let mut buf = Vec::new();
+        encode_request(&mut buf, 0x1d, op.to_message(), 0x5, seq);
+        buf
+    }
+
+    fn direct(op: &Op, seq: u32) -> Vec<u8> {
+        let mut buf = vec![0xEE; 3]; // appends after what is there
+        op.encode(&mut buf, 0x1d, 0x5, seq);
+        buf.split_off(3)
+    }
+
+    fn ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<[u8; 4]>().prop_map(IpAddr::from),
+            any::<[u8; 16]>().prop_map(IpAddr::from)
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = ServiceKey> {
+        prop_oneof![
+            (ip(), any::<u16>(), 0u8..3).prop_map(|(ip, port, p)| ServiceKey::Inet {
+                protocol: [
+                    ipvs_sys::Protocol::Tcp,
+                    ipvs_sys::Protocol::Udp,
+                    ipvs_sys::Protocol::Sctp
+                ][p as usize],
+                addr: SocketAddr::new(ip, port),
+            }),
+            (any::<bool>(), any::<u32>()).prop_map(|(v6, mark)| ServiceKey::Fwmark {
+                af: if v6 {
+                    AddressFamily::Inet6
+                } else {
+                    AddressFamily::Inet
+                },
+                mark,
+            }),
+        ]
+    }
+
+    fn service() -> impl Strategy<Value = Service> {
+        (
+            key(),
+            "[a-z]{0,15}",
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            prop::option::of("[a-z]{1,15}"),
+        )
+            .prop_map(|(key, sched, flags, timeout, mask, pe)| {
+                let mut s = Service::new(key, &sched);
+                s.flags = ServiceFlags(flags);
+                s.timeout = timeout;
+                s.netmask = Netmask(mask);
+                s.pe_name = pe;
+                s
+            })
+    }
+
+    fn dest() -> impl Strategy<Value = Destination> {
+        (
+            ip(),
+            any::<u16>(),
+            0u8..5,
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            0u8..3,
+            any::<u16>(),
+            0u8..3,
+        )
+            .prop_map(|(ip, port, fwd, w, u, l, tt, tp, tc)| {
+                let forward = [
+                    ForwardMethod::Masq,
+                    ForwardMethod::Local,
+                    ForwardMethod::Tunnel,
+                    ForwardMethod::Route,
+                    ForwardMethod::Bypass,
+                ][fwd as usize];
+                let mut d = Destination::new(SocketAddr::new(ip, port), forward, w);
+                d.upper_threshold = u;
+                d.lower_threshold = l;
+                d.tunnel = Tunnel {
+                    kind: [TunnelType::Ipip, TunnelType::Gue, TunnelType::Gre][tt as usize],
+                    port: tp,
+                    checksum: [
+                        TunnelChecksum::None,
+                        TunnelChecksum::Checksum,
+                        TunnelChecksum::RemoteChecksum,
+                    ][tc as usize],
+                };
+                d
+            })
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            service().prop_map(Op::AddService),
+            service().prop_map(Op::EditService),
+            key().prop_map(Op::DeleteService),
+            (key(), dest()).prop_map(|(k, d)| Op::AddDest(k, d)),
+            (key(), dest()).prop_map(|(k, d)| Op::EditDest(k, d)),
+            (key(), ip(), any::<u16>())
+                .prop_map(|(k, ip, p)| Op::DeleteDest(k, SocketAddr::new(ip, p))),
+            Just(Op::Flush),
+            prop::option::of(key()).prop_map(Op::Zero),
+            Just(Op::SetTimeouts(Timeouts {
+                tcp: 900,
+                tcp_fin: 120,
+                udp: 300
+            })),
+            Just(Op::StopDaemon(DaemonState::Master)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn direct_encoding_equals_the_typed_messages(op in op(), seq in any::<u32>()) {
+            prop_assert_eq!(direct(&op, seq), typed(&op, seq));
+        }
+    }
+
+    #[test]
+    fn synthetic_table_encodes_identically() {
+        let state = ipvs_sys::IpvsState::synthetic(20, 5);
+        for (seq, op) in ipvs_sys::plan(&state, &Default::default())
+            .ops
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(direct(op, seq as u32), typed(op, seq as u32), "{op}");
+        }
+    }
+}

@@ -285,3 +285,19 @@ proptest! {
         prop_assert_eq!(service_ops, all_keys.len() - unchanged);
     }
 }
+
+#[test]
+fn large_services_in_kernel_order_plan_only_the_differences() {
+    let desired = IpvsState::synthetic(2, 100);
+    let mut current = desired.clone();
+    // The kernel lists destinations newest first.
+    for vs in &mut current.services {
+        vs.destinations.reverse();
+    }
+    current.services[1].destinations.remove(10);
+    current.services[1].destinations[20].weight = 7;
+    let p = plan(&desired, &current);
+    assert_eq!(p.ops.len(), 2, "{p}");
+    assert!(p.ops.iter().any(|o| matches!(o, Op::AddDest(..))));
+    assert!(p.ops.iter().any(|o| matches!(o, Op::EditDest(..))));
+}
