@@ -250,7 +250,7 @@ fn core_only(count: usize) {
     }
     let spent = began.elapsed();
     println!(
-        "core only: {count} checks x {rounds} virtual seconds: {checks} checks in {:.3} s of CPU time, {:.0} ns per check",
+        "core only: {count} checks x {rounds} virtual seconds: {checks} checks in {:.3} s wall time, {:.0} ns per check",
         spent.as_secs_f64(),
         spent.as_nanos() as f64 / checks as f64
     );

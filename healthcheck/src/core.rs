@@ -69,6 +69,8 @@ pub struct CheckStatus {
 
 #[derive(Debug)]
 struct Slot {
+    /// Index of its real server in `Scheduler::servers`.
+    server: usize,
     id: Arc<CheckId>,
     config: Arc<CheckerConfig>,
     generation: u64,
@@ -83,6 +85,7 @@ struct Slot {
 
 #[derive(Debug)]
 struct ServerState {
+    id: RealServerId,
     base_weight: u32,
     up: bool,
     weight: u32,
@@ -95,7 +98,10 @@ pub struct Scheduler {
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
     by_id: FxHashMap<CheckId, usize>,
-    servers: FxHashMap<RealServerId, ServerState>,
+    /// Real servers by index (slots name theirs), and the index by identity.
+    servers: Vec<Option<ServerState>>,
+    free_servers: Vec<usize>,
+    server_index: FxHashMap<RealServerId, usize>,
     /// Due times; entries whose slot moved on (new generation or due) are skipped.
     queue: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     events: VecDeque<Event>,
@@ -110,7 +116,9 @@ impl Scheduler {
             slots: Vec::new(),
             free: Vec::new(),
             by_id: FxHashMap::default(),
-            servers: FxHashMap::default(),
+            servers: Vec::new(),
+            free_servers: Vec::new(),
+            server_index: FxHashMap::default(),
             queue: BinaryHeap::new(),
             events: VecDeque::new(),
             rng: SmallRng::seed_from_u64(seed),
@@ -120,12 +128,17 @@ impl Scheduler {
 
     /// Whether the real server is up, `None` if it is not configured.
     pub fn is_up(&self, server: &RealServerId) -> Option<bool> {
-        self.servers.get(server).map(|s| s.up)
+        self.server(server).map(|s| s.up)
     }
 
     /// The real server's effective weight, `None` if it is not configured.
     pub fn weight(&self, server: &RealServerId) -> Option<u32> {
-        self.servers.get(server).map(|s| s.weight)
+        self.server(server).map(|s| s.weight)
+    }
+
+    fn server(&self, id: &RealServerId) -> Option<&ServerState> {
+        let index = *self.server_index.get(id)?;
+        self.servers[index].as_ref()
     }
 
     /// Every checker's state, sorted by identity: for the control socket and logs.
@@ -185,32 +198,55 @@ impl Scheduler {
                 self.free.push(slot);
             }
         }
-        self.servers.retain(|id, _| seen.contains_key(id));
+        let gone: Vec<RealServerId> = self
+            .server_index
+            .keys()
+            .filter(|id| !seen.contains_key(id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(index) = self.server_index.remove(&id) {
+                self.servers[index] = None;
+                self.free_servers.push(index);
+            }
+        }
         drop(seen);
 
         for server in servers {
-            let is_new = !self.servers.contains_key(&server.id);
+            let existing = self.server_index.get(&server.id).copied();
+            let index = existing.unwrap_or_else(|| {
+                let state = ServerState {
+                    id: server.id.clone(),
+                    base_weight: server.weight,
+                    up: true,
+                    weight: server.weight,
+                    slots: Vec::new(),
+                };
+                let index = match self.free_servers.pop() {
+                    Some(index) => {
+                        self.servers[index] = Some(state);
+                        index
+                    }
+                    None => {
+                        self.servers.push(Some(state));
+                        self.servers.len() - 1
+                    }
+                };
+                self.server_index.insert(server.id.clone(), index);
+                index
+            });
             let mut slots = Vec::with_capacity(server.checkers.len());
             for checker in server.checkers {
                 let id = CheckId {
                     server: server.id.clone(),
                     checker: checker.name.clone(),
                 };
-                slots.push(self.upsert_check(id, checker, now));
+                slots.push(self.upsert_check(id, checker, index, now));
             }
-            let state = self
-                .servers
-                .entry(server.id.clone())
-                .or_insert(ServerState {
-                    base_weight: server.weight,
-                    up: true,
-                    weight: server.weight,
-                    slots: Vec::new(),
-                });
+            let state = self.servers[index].as_mut().expect("indexed server exists");
             state.base_weight = server.weight;
             state.slots = slots;
-            if is_new {
-                let state = self.servers.get_mut(&server.id).expect("just inserted");
+            if existing.is_none() {
                 let (up, first_down) = aggregate(&self.slots, state);
                 state.up = up;
                 state.weight = effective_weight(&self.slots, state);
@@ -228,13 +264,19 @@ impl Scheduler {
                     }
                 });
             } else {
-                self.evaluate(&server.id, None);
+                self.evaluate(index, None);
             }
         }
         Ok(())
     }
 
-    fn upsert_check(&mut self, id: CheckId, config: CheckerConfig, now: Instant) -> usize {
+    fn upsert_check(
+        &mut self,
+        id: CheckId,
+        config: CheckerConfig,
+        server: usize,
+        now: Instant,
+    ) -> usize {
         if let Some(&index) = self.by_id.get(&id) {
             let slot = self.slots[index].as_mut().expect("indexed slot exists");
             if *slot.config != config {
@@ -250,6 +292,7 @@ impl Scheduler {
         let generation = self.next_generation;
         self.next_generation += 1;
         let slot = Slot {
+            server,
             id: Arc::new(id.clone()),
             up: !config.timing.alpha,
             config: Arc::new(config),
@@ -381,17 +424,16 @@ impl Scheduler {
         slot.due = Some(due);
         self.queue
             .push(Reverse((due, token.slot, token.generation)));
-        let id = slot.id.clone();
-        self.evaluate(&id.server, Some((&id.checker, transition_failure)));
+        let (server, id) = (slot.server, slot.id.clone());
+        self.evaluate(server, Some((&id.checker, transition_failure)));
         true
     }
 
     /// Re-derives the server's state after a change, emitting events for what moved.
     /// `changed` is the checker that just reported, and its failure if it went down.
-    fn evaluate(&mut self, server: &RealServerId, changed: Option<(&str, Option<Failure>)>) {
-        let state = self
-            .servers
-            .get_mut(server)
+    fn evaluate(&mut self, server: usize, changed: Option<(&str, Option<Failure>)>) {
+        let state = self.servers[server]
+            .as_mut()
             .expect("evaluated server exists");
         let (up, first_down) = aggregate(&self.slots, state);
         let weight = effective_weight(&self.slots, state);
@@ -405,7 +447,7 @@ impl Scheduler {
                     None => UpCause::CheckerRemoved,
                 };
                 Event::Up {
-                    server: server.clone(),
+                    server: state.id.clone(),
                     cause,
                 }
             } else {
@@ -419,7 +461,7 @@ impl Scheduler {
                     },
                 };
                 Event::Down {
-                    server: server.clone(),
+                    server: state.id.clone(),
                     cause,
                 }
             };
@@ -428,7 +470,7 @@ impl Scheduler {
         if weight != state.weight {
             state.weight = weight;
             self.events.push_back(Event::Weight {
-                server: server.clone(),
+                server: state.id.clone(),
                 weight,
             });
         }
