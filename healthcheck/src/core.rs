@@ -80,7 +80,8 @@ struct Slot {
     /// `Some` while waiting to run; `None` while running.
     due: Option<Instant>,
     weight: Option<WeightChange>,
-    last_failure: Option<Failure>,
+    /// Boxed: rare, and large next to the hot fields.
+    last_failure: Option<Box<Failure>>,
 }
 
 #[derive(Debug)]
@@ -153,7 +154,7 @@ impl Scheduler {
                 up: slot.up,
                 consecutive_passes: slot.passes,
                 consecutive_failures: slot.fails,
-                last_failure: slot.last_failure.clone(),
+                last_failure: slot.last_failure.as_deref().cloned(),
                 running: slot.due.is_none(),
             })
             .collect();
@@ -401,7 +402,7 @@ impl Scheduler {
                 slot.passes = 0;
                 slot.fails = slot.fails.saturating_add(1);
                 slot.weight = None;
-                slot.last_failure = Some(failure.clone());
+                slot.last_failure = Some(Box::new(failure.clone()));
                 if slot.config.log_all_failures {
                     self.events.push_back(Event::CheckFailed {
                         check: (*slot.id).clone(),

@@ -161,6 +161,9 @@ impl EngineStats {
 }
 
 /// The running engine. Dropping it stops the runtime and joins its thread.
+///
+/// Each running check holds one socket (or a script's pipes): the director should allow
+/// at least as many open files (`RLIMIT_NOFILE`) as there are checkers, plus its own.
 #[derive(Debug)]
 pub struct Engine {
     commands: mpsc::UnboundedSender<Command>,
