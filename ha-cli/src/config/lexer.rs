@@ -37,47 +37,105 @@ pub struct LexOptions {
     pub config_id: String,
 }
 
+/// Where each byte of a [`Mapped`] text came from: a stretch of one file (the common
+/// case, costing nothing per byte), or one span per byte after a substitution.
+#[derive(Debug, Clone)]
+enum Origin {
+    Source { file: FileId, offset: usize },
+    Map(Vec<Span>),
+}
+
 /// Text with the source span of each byte, so substitutions keep positions.
 #[derive(Debug, Clone)]
 struct Mapped {
     text: String,
-    origin: Vec<Span>,
+    origin: Origin,
 }
 
 impl Mapped {
     fn from_source(file: FileId, offset: usize, text: &str) -> Self {
-        let origin = (0..text.len())
-            .map(|i| Span::new(file, offset + i..offset + i + 1))
-            .collect();
         Mapped {
             text: text.to_string(),
-            origin,
+            origin: Origin::Source { file, offset },
+        }
+    }
+
+    fn empty() -> Self {
+        Mapped {
+            text: String::new(),
+            origin: Origin::Map(Vec::new()),
+        }
+    }
+
+    fn at(&self, i: usize) -> Span {
+        match &self.origin {
+            Origin::Source { file, offset } => Span::new(*file, offset + i..offset + i + 1),
+            Origin::Map(v) => v[i],
         }
     }
 
     fn slice(&self, start: usize, end: usize) -> Mapped {
+        let origin = match &self.origin {
+            Origin::Source { file, offset } => Origin::Source {
+                file: *file,
+                offset: offset + start,
+            },
+            Origin::Map(v) => Origin::Map(v[start..end].to_vec()),
+        };
         Mapped {
             text: self.text[start..end].to_string(),
-            origin: self.origin[start..end].to_vec(),
+            origin,
         }
     }
 
-    fn trim_start(&self) -> Mapped {
-        let start = self.text.len() - self.text.trim_start().len();
-        self.slice(start, self.text.len())
+    /// Drops bytes `..n` in place (no copy of the rest of the line).
+    fn advance(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.text.drain(..n);
+        match &mut self.origin {
+            Origin::Source { offset, .. } => *offset += n,
+            Origin::Map(v) => {
+                v.drain(..n);
+            }
+        }
     }
 
+    fn trim_start(mut self) -> Mapped {
+        let n = self.text.len() - self.text.trim_start().len();
+        self.advance(n);
+        self
+    }
+
+    /// The source span of bytes `start..end` (at least one byte, clamped to the text).
     fn span(&self, start: usize, end: usize) -> Span {
-        let end = end.max(start + 1).min(self.origin.len());
-        if start >= end {
-            return self.origin.last().copied().unwrap_or(Span::new(0, 0..0));
+        let len = self.text.len();
+        if len == 0 {
+            return match &self.origin {
+                Origin::Source { file, offset } => Span::new(*file, *offset..*offset),
+                Origin::Map(_) => Span::new(0, 0..0),
+            };
         }
-        self.origin[start].to(self.origin[end - 1])
+        let start = start.min(len - 1);
+        let end = end.max(start + 1).min(len);
+        self.at(start).to(self.at(end - 1))
     }
 
+    /// Appends bytes `start..end` of `other`, keeping their origins.
+    fn extend_from(&mut self, other: &Mapped, start: usize, end: usize) {
+        self.text.push_str(&other.text[start..end]);
+        if let Origin::Map(v) = &mut self.origin {
+            v.extend((start..end).map(|i| other.at(i)));
+        }
+    }
+
+    /// Appends `text`, all of it coming from `span`.
     fn push_str(&mut self, text: &str, span: Span) {
         self.text.push_str(text);
-        self.origin.extend(std::iter::repeat_n(span, text.len()));
+        if let Origin::Map(v) = &mut self.origin {
+            v.extend(std::iter::repeat_n(span, text.len()));
+        }
     }
 }
 
@@ -124,6 +182,7 @@ struct Lexer<'a> {
     dirs: Vec<PathBuf>,
     include_stack: Vec<PathBuf>,
     out: Vec<Vec<Token>>,
+    chars: Vec<(usize, char)>,
 }
 
 impl<'a> Lexer<'a> {
@@ -141,6 +200,7 @@ impl<'a> Lexer<'a> {
             dirs: Vec::new(),
             include_stack: Vec::new(),
             out: Vec::new(),
+            chars: Vec::new(),
         }
     }
 
@@ -248,7 +308,8 @@ impl<'a> Lexer<'a> {
             if (id == self.opts.config_id) == negate {
                 return;
             }
-            m = m.slice(word_end, m.text.len()).trim_start();
+            m.advance(word_end);
+            m = m.trim_start();
             if m.text.is_empty() {
                 return;
             }
@@ -499,10 +560,7 @@ impl<'a> Lexer<'a> {
             return Some((m.clone(), false));
         }
         let bytes = m.text.as_bytes();
-        let mut out = Mapped {
-            text: String::with_capacity(m.text.len()),
-            origin: Vec::with_capacity(m.text.len()),
-        };
+        let mut out = Mapped::empty();
         let mut changed = false;
         let mut i = 0;
         let mut copied = 0;
@@ -552,22 +610,16 @@ impl<'a> Lexer<'a> {
                 );
                 return None;
             }
-            out.text.push_str(&m.text[copied..i]);
-            out.origin.extend_from_slice(&m.origin[copied..i]);
-            let mut value_m = Mapped {
-                text: String::new(),
-                origin: Vec::new(),
-            };
+            out.extend_from(m, copied, i);
+            let mut value_m = Mapped::empty();
             value_m.push_str(&value, span);
             let (expanded, _) = self.substitute(&value_m, depth + 1)?;
-            out.text.push_str(&expanded.text);
-            out.origin.extend_from_slice(&expanded.origin);
+            out.extend_from(&expanded, 0, expanded.text.len());
             changed = true;
             i = end;
             copied = end;
         }
-        out.text.push_str(&m.text[copied..]);
-        out.origin.extend_from_slice(&m.origin[copied..]);
+        out.extend_from(m, copied, m.text.len());
         Some((out, changed))
     }
 
@@ -600,7 +652,10 @@ impl<'a> Lexer<'a> {
 
     fn tokenize(&mut self, m: &Mapped) -> Vec<Token> {
         let mut tokens = Vec::new();
-        let chars: Vec<(usize, char)> = m.text.char_indices().collect();
+        // Reused between lines: this runs once per line of the configuration.
+        let mut chars = std::mem::take(&mut self.chars);
+        chars.clear();
+        chars.extend(m.text.char_indices());
         let mut i = 0;
         while i < chars.len() {
             let (pos, c) = chars[i];
@@ -668,6 +723,7 @@ impl<'a> Lexer<'a> {
                 quoted,
             });
         }
+        self.chars = chars;
         tokens
     }
 }

@@ -1,6 +1,8 @@
 //! Statement tree to typed [`Config`], reporting every malformed value with its span.
 
-use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::fmt::Display;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -10,26 +12,80 @@ use super::keywords as kw;
 use super::model::*;
 use super::syntax::Node;
 
-/// Where things are in the source, for diagnostics after parsing: keyed by a path such as
-/// `vrrp_instance VI_1` (the block's header) or `vrrp_instance VI_1/priority` (a keyword).
+/// Where things are in the source, for diagnostics after parsing. Blocks and list entries
+/// are keyed by a path such as `vrrp_instance VI_1` or `vrrp_instance VI_1/track_script/chk`;
+/// the keywords of a block are looked up with [`SpanIndex::field`].
 #[derive(Debug, Clone, Default)]
 pub struct SpanIndex {
-    map: HashMap<String, Span>,
+    map: FxHashMap<String, Span>,
+    fields: FxHashMap<String, Vec<(&'static str, Span)>>,
 }
 
 impl SpanIndex {
+    /// The span of a block header or list entry.
     pub fn get(&self, path: &str) -> Option<Span> {
         self.map.get(path).copied()
     }
 
+    /// The span of the first `keyword` statement in `block`.
+    pub fn exact_field(&self, block: &str, keyword: &str) -> Option<Span> {
+        self.fields
+            .get(block)?
+            .iter()
+            .find(|(k, _)| *k == keyword)
+            .map(|(_, s)| *s)
+    }
+
     /// The span of `keyword` in block `block`, else the block's header.
     pub fn field(&self, block: &str, keyword: &str) -> Option<Span> {
-        self.get(&format!("{block}/{keyword}"))
-            .or_else(|| self.get(block))
+        self.exact_field(block, keyword).or_else(|| self.get(block))
     }
 
     fn insert(&mut self, path: String, span: Span) {
         self.map.entry(path).or_insert(span);
+    }
+}
+
+/// Every keyword keepalived knows, interned so that recording where each statement is
+/// costs no allocation.
+fn intern(word: &str) -> Option<&'static str> {
+    static ALL: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        [
+            kw::TOP,
+            kw::GLOBAL,
+            kw::INSTANCE,
+            kw::SCRIPT,
+            kw::TRACK_FILE,
+            kw::TRACK_PROCESS,
+            kw::SYNC_GROUP,
+            kw::VIRTUAL_SERVER,
+            kw::REAL_SERVER,
+            kw::CHECKER_COMMON,
+            kw::CHECKER_SPECIFIC,
+            kw::URL,
+            kw::AUTH,
+        ]
+        .into_iter()
+        .flatten()
+        .copied()
+        .collect()
+    })
+    .get(word)
+    .copied()
+}
+
+/// The keyword spans of one block, collected while it is parsed.
+#[derive(Default)]
+struct Fields(Vec<(&'static str, Span)>);
+
+impl Fields {
+    fn note(&mut self, n: &Node) {
+        if let Some(k) = intern(&n.key.text) {
+            if !self.0.iter().any(|(x, _)| *x == k) {
+                self.0.push((k, n.span()));
+            }
+        }
     }
 }
 
@@ -302,9 +358,8 @@ impl Parser<'_> {
         false
     }
 
-    fn note_field(&mut self, block: &str, n: &Node) {
-        self.spans
-            .insert(format!("{block}/{}", n.key.text), n.span());
+    fn save_fields(&mut self, block: String, fields: Fields) {
+        self.spans.fields.insert(block, fields.0);
     }
 
     pub fn config(&mut self, nodes: &[Node]) -> Config {
@@ -390,8 +445,9 @@ impl Parser<'_> {
     }
 
     fn global_defs(&mut self, n: &Node, g: &mut GlobalDefs) {
+        let mut fields = Fields::default();
         for s in self.block(n) {
-            self.note_field("global_defs", s);
+            fields.note(s);
             match s.key.text.as_str() {
                 "router_id" => g.router_id = self.string(s),
                 "notification_email" => {
@@ -509,6 +565,7 @@ impl Parser<'_> {
                 _ => self.other(s, &[kw::GLOBAL], &mut g.other, "`global_defs`"),
             }
         }
+        self.save_fields("global_defs".to_string(), fields);
     }
 
     fn script_user(&mut self, s: &Node) -> Option<ScriptUser> {
@@ -760,8 +817,9 @@ impl Parser<'_> {
             init_fail: false,
             other: Vec::new(),
         };
+        let mut fields = Fields::default();
         for s in self.block(n) {
-            self.note_field(&path, s);
+            fields.note(s);
             match s.key.text.as_str() {
                 "script" => v.script = self.command(s).unwrap_or_default(),
                 "interval" => v.interval = self.timer(s).unwrap_or(v.interval),
@@ -778,6 +836,7 @@ impl Parser<'_> {
                 _ => self.other(s, &[kw::SCRIPT], &mut v.other, "`vrrp_script`"),
             }
         }
+        self.save_fields(path.clone(), fields);
         if v.script.is_empty() {
             self.push(
                 Diagnostic::error(
@@ -803,8 +862,9 @@ impl Parser<'_> {
             init_file: None,
             other: Vec::new(),
         };
+        let mut fields = Fields::default();
         for s in self.block(n) {
-            self.note_field(&path, s);
+            fields.note(s);
             match s.key.text.as_str() {
                 "file" => t.file = self.string(s).unwrap_or_default(),
                 "weight" => {
@@ -816,6 +876,7 @@ impl Parser<'_> {
                 _ => self.other(s, &[kw::TRACK_FILE], &mut t.other, "`vrrp_track_file`"),
             }
         }
+        self.save_fields(path.clone(), fields);
         if t.file.is_empty() {
             self.push(
                 Diagnostic::error(
@@ -845,8 +906,9 @@ impl Parser<'_> {
             fork_delay: None,
             other: Vec::new(),
         };
+        let mut fields = Fields::default();
         for s in self.block(n) {
-            self.note_field(&path, s);
+            fields.note(s);
             match s.key.text.as_str() {
                 "process" => t.process = s.args.iter().map(|a| a.text.clone()).collect(),
                 "full_command" => t.full_command = self.flag(s),
@@ -868,6 +930,7 @@ impl Parser<'_> {
                 ),
             }
         }
+        self.save_fields(path.clone(), fields);
         if t.process.is_empty() {
             self.push(
                 Diagnostic::error(
@@ -894,8 +957,9 @@ impl Parser<'_> {
             sync_group_tracking_weight: false,
             other: Vec::new(),
         };
+        let mut fields = Fields::default();
         for s in self.block(n) {
-            self.note_field(&path, s);
+            fields.note(s);
             if self.notify(s, &mut g.notify) || self.tracking(s, &mut g.tracking, &path) {
                 continue;
             }
@@ -913,6 +977,7 @@ impl Parser<'_> {
                 _ => self.other(s, &[kw::SYNC_GROUP], &mut g.other, "`vrrp_sync_group`"),
             }
         }
+        self.save_fields(path.clone(), fields);
         Some(g)
     }
 
@@ -920,8 +985,9 @@ impl Parser<'_> {
         let name = self.named(n, "vrrp_instance")?;
         let path = format!("vrrp_instance {name}");
         let mut v = VrrpInstance::new(name);
+        let mut fields = Fields::default();
         for s in self.block(n) {
-            self.note_field(&path, s);
+            fields.note(s);
             if self.notify(s, &mut v.notify) || self.tracking(s, &mut v.tracking, &path) {
                 continue;
             }
@@ -1034,6 +1100,7 @@ impl Parser<'_> {
                 _ => self.other(s, &[kw::INSTANCE], &mut v.other, "`vrrp_instance`"),
             }
         }
+        self.save_fields(path.clone(), fields);
         Some(v)
     }
 
@@ -1292,8 +1359,9 @@ impl Parser<'_> {
         }
         self.spans.insert(path.clone(), n.span());
         let mut vs = VirtualServer::new(key);
+        let mut fields = Fields::default();
         for s in self.block(n) {
-            self.note_field(&path, s);
+            fields.note(s);
             match s.key.text.as_str() {
                 "delay_loop" => vs.delay_loop = self.timer(s).unwrap_or(vs.delay_loop),
                 "lb_algo" | "lvs_sched" => {
@@ -1384,6 +1452,7 @@ impl Parser<'_> {
                 _ => self.other(s, &[kw::VIRTUAL_SERVER], &mut vs.other, "`virtual_server`"),
             }
         }
+        self.save_fields(path.clone(), fields);
         Some(vs)
     }
 
@@ -1405,8 +1474,9 @@ impl Parser<'_> {
         }
         self.spans.insert(path.clone(), n.span());
         let mut rs = RealServer::new(ip, port);
+        let mut fields = Fields::default();
         for s in self.block(n) {
-            self.note_field(&path, s);
+            fields.note(s);
             match s.key.text.as_str() {
                 "weight" => rs.weight = self.num1(s, 0i32, 65535).unwrap_or(1),
                 "lvs_method" | "lb_kind" => rs.lvs_method = self.lb_kind(s),
@@ -1433,6 +1503,7 @@ impl Parser<'_> {
                 _ => self.other(s, &[kw::REAL_SERVER], &mut rs.other, "`real_server`"),
             }
         }
+        self.save_fields(path.clone(), fields);
         Some(rs)
     }
 

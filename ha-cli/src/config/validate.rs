@@ -476,11 +476,11 @@ impl Validator<'_> {
                 }
             }
             if let VirtualServerKey::Fwmark { .. } = vs.key {
-                if self.spans.get(&format!("{block}/protocol")).is_some() {
+                if self.spans.exact_field(&block, "protocol").is_some() {
                     self.diags.push(
                         Diagnostic::warning(
                             "fwmark-protocol",
-                            self.spans.get(&format!("{block}/protocol")),
+                            self.spans.exact_field(&block, "protocol"),
                             "`protocol` is ignored for a fwmark virtual server",
                         )
                         .with_label("the firewall mark selects the packets"),
@@ -497,7 +497,7 @@ impl Validator<'_> {
                     self.diags.push(
                         Diagnostic::warning(
                             "scheduler-flag",
-                            self.spans.get(&format!("{block}/{flag}")),
+                            self.spans.exact_field(&block, flag),
                             format!("`{flag}` only applies to the `{needs}` scheduler"),
                         )
                         .with_label(format!("ignored with `{}`", vs.lvs_sched)),
