@@ -148,7 +148,7 @@ fn static_script_track_and_sync_group_blocks() {
     assert_eq!((s.weight, s.rise, s.fall, s.init_fail), (-20, 2, 3, true));
     assert_eq!(s.user.as_ref().map(|u| u.user.as_str()), Some("nobody"));
 
-    let f = &c.vrrp_track_files[0];
+    let f = &c.track_files[0];
     assert_eq!(
         (f.name.as_str(), f.file.as_str()),
         ("maint", "/run/keepalived/maint")
@@ -434,13 +434,8 @@ fn virtual_server_real_server_and_checker_keywords() {
     );
 
     let fw = &c.virtual_servers[1];
-    assert_eq!(
-        fw.key,
-        VirtualServerKey::Fwmark {
-            mark: 7,
-            family: None
-        }
-    );
+    assert_eq!(fw.key, VirtualServerKey::Fwmark { mark: 7 });
+    assert_eq!(fw.ip_family, Some(IpFamily::Inet));
     let grp = &c.virtual_servers[2];
     assert_eq!(grp.key, VirtualServerKey::Group { name: "WEB".into() });
     assert_eq!(grp.sched_flags, ["sh-port"]);
@@ -485,7 +480,8 @@ fn defaults_are_keepalived_defaults() {
 #[test]
 fn aliases_and_layout_variants() {
     // `lvs_sched`/`lb_algo`, `lvs_method`/`lb_kind`, `mcast_src_ip`/`unicast_src_ip`,
-    // `nb_get_retry`/`retry`, a `{` on the next line, a block on one line.
+    // `nb_get_retry`/`retry`, `vrrp_track_file`/`track_file`, a `{` on the next line, a
+    // block on one line.
     let c = parse_clean(
         "vrrp_instance V\n{\n interface eth0\n virtual_router_id 1\n mcast_src_ip 10.0.0.2\n virtual_ipaddress { 10.0.0.1 }\n}\n\
          virtual_server 10.0.0.1 80 {\n lb_algo rr\n lb_kind DR\n real_server 10.0.1.1 80 {\n TCP_CHECK { nb_get_retry 4 }\n }\n}\n",
@@ -498,6 +494,8 @@ fn aliases_and_layout_variants() {
     let vs = &c.virtual_servers[0];
     assert_eq!((vs.lvs_sched.as_str(), vs.lvs_method), ("rr", LbKind::Dr));
     assert_eq!(vs.real_servers[0].checkers[0].common.retry, Some(4));
+    let c = parse_clean("vrrp_track_file f {\n file /tmp/f\n}\n");
+    assert_eq!(c.track_files[0].file, "/tmp/f");
 }
 
 #[test]

@@ -274,10 +274,7 @@ fn virtual_server(i: usize) -> impl Strategy<Value = VirtualServer> {
     (
         prop_oneof![
             (ip(), any::<u16>()).prop_map(|(ip, port)| VirtualServerKey::Addr { ip, port }),
-            Just(VirtualServerKey::Fwmark {
-                mark: i as u32 + 1,
-                family: None
-            }),
+            Just(VirtualServerKey::Fwmark { mark: i as u32 + 1 }),
         ],
         timer(),
         prop::sample::select(&["rr", "wrr", "lc", "wlc", "sh", "mh"][..]),

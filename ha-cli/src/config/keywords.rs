@@ -11,6 +11,7 @@ pub const TOP: &[&str] = &[
     "linkbeat_interfaces",
     "bfd_instance",
     "vrrp_script",
+    "track_file",
     "vrrp_track_file",
     "vrrp_track_process",
     "vrrp_sync_group",

@@ -76,7 +76,7 @@ pub struct Config {
     /// `static_rules { ... }`: each rule as its words (ip-rule(8) syntax).
     pub static_rules: Vec<Vec<String>>,
     pub vrrp_scripts: Vec<VrrpScript>,
-    pub vrrp_track_files: Vec<TrackFile>,
+    pub track_files: Vec<TrackFile>,
     pub vrrp_track_processes: Vec<TrackProcess>,
     pub vrrp_sync_groups: Vec<SyncGroup>,
     pub vrrp_instances: Vec<VrrpInstance>,
@@ -458,7 +458,7 @@ pub struct VrrpScript {
     pub other: Vec<RawStatement>,
 }
 
-/// `vrrp_track_file NAME { file PATH; weight W [reverse]; init_file [VALUE] [overwrite] }`.
+/// `track_file NAME { file PATH; weight W [reverse]; init_file [VALUE] [overwrite] }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackFile {
     pub name: String,
@@ -509,7 +509,7 @@ pub enum VirtualServerKey {
     /// `virtual_server IP PORT`.
     Addr { ip: IpAddr, port: u16 },
     /// `virtual_server fwmark MARK`.
-    Fwmark { mark: u32, family: Option<IpFamily> },
+    Fwmark { mark: u32 },
     /// `virtual_server group NAME`.
     Group { name: String },
 }
@@ -582,6 +582,9 @@ pub struct VirtualServer {
     pub lvs_method: LbKind,
     /// Scheduler flags (`flag-1`..`flag-3`, `sh-port`, `sh-fallback`, `mh-port`, ...).
     pub sched_flags: Vec<String>,
+    /// `ip_family inet|inet6`, for fwmark and group services whose real servers do not
+    /// tell the family; keepalived's default is IPv4.
+    pub ip_family: Option<IpFamily>,
     /// Default TCP.
     pub protocol: Protocol,
     /// `persistence_timeout` seconds; keepalived's value when only
@@ -623,6 +626,7 @@ impl VirtualServer {
             lvs_sched: "wlc".into(),
             lvs_method: LbKind::Nat,
             sched_flags: Vec::new(),
+            ip_family: None,
             protocol: Protocol::Tcp,
             persistence_timeout: None,
             persistence_granularity: None,

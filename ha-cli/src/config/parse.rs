@@ -381,9 +381,10 @@ impl Parser<'_> {
                         c.vrrp_scripts.push(s);
                     }
                 }
-                "vrrp_track_file" => {
+                // `vrrp_track_file` is keepalived's deprecated name for `track_file`.
+                "track_file" | "vrrp_track_file" => {
                     if let Some(s) = self.track_file(n) {
-                        c.vrrp_track_files.push(s);
+                        c.track_files.push(s);
                     }
                 }
                 "vrrp_track_process" => {
@@ -852,8 +853,8 @@ impl Parser<'_> {
     }
 
     fn track_file(&mut self, n: &Node) -> Option<TrackFile> {
-        let name = self.named(n, "vrrp_track_file")?;
-        let path = format!("vrrp_track_file {name}");
+        let name = self.named(n, "track_file")?;
+        let path = format!("track_file {name}");
         let mut t = TrackFile {
             name,
             file: String::new(),
@@ -868,12 +869,12 @@ impl Parser<'_> {
             match s.key.text.as_str() {
                 "file" => t.file = self.string(s).unwrap_or_default(),
                 "weight" => {
-                    if let Some((w, r)) = self.weight(s, 254) {
+                    if let Some((w, r)) = self.weight(s, i32::MAX) {
                         (t.weight, t.weight_reverse) = (w, r);
                     }
                 }
                 "init_file" => t.init_file = Some(s.args.iter().map(|a| a.text.clone()).collect()),
-                _ => self.other(s, &[kw::TRACK_FILE], &mut t.other, "`vrrp_track_file`"),
+                _ => self.other(s, &[kw::TRACK_FILE], &mut t.other, "`track_file`"),
             }
         }
         self.save_fields(path.clone(), fields);
@@ -882,7 +883,7 @@ impl Parser<'_> {
                 Diagnostic::error(
                     "missing-keyword",
                     Some(n.span()),
-                    format!("vrrp_track_file `{}` has no `file`", t.name),
+                    format!("track_file `{}` has no `file`", t.name),
                 )
                 .with_help("add `file /path/to/file`"),
             );
@@ -1335,7 +1336,7 @@ impl Parser<'_> {
             Some("fwmark") => {
                 let mark = self.num(n, 1, 1u32, u32::MAX)?;
                 self.extra_args(n, 2);
-                VirtualServerKey::Fwmark { mark, family: None }
+                VirtualServerKey::Fwmark { mark }
             }
             Some("group") => {
                 let name = self.arg(n, 1, "a group name")?.to_string();
@@ -1393,6 +1394,23 @@ impl Parser<'_> {
                 }
                 "flag-1" | "flag-2" | "flag-3" | "sh-port" | "sh-fallback" | "mh-port"
                 | "mh-fallback" => vs.sched_flags.push(s.key.text.clone()),
+                "ip_family" => {
+                    self.extra_args(s, 1);
+                    vs.ip_family = match self.arg(s, 0, "inet or inet6") {
+                        Some("inet") => Some(IpFamily::Inet),
+                        Some("inet6") => Some(IpFamily::Inet6),
+                        Some(other) => {
+                            self.bad_value(
+                                s,
+                                0,
+                                format!("invalid ip_family `{other}`"),
+                                "`ip_family` must be inet or inet6".into(),
+                            );
+                            None
+                        }
+                        None => None,
+                    }
+                }
                 "protocol" => {
                     self.extra_args(s, 1);
                     vs.protocol = match self.arg(s, 0, "TCP, UDP or SCTP") {
@@ -1752,7 +1770,7 @@ impl Parser<'_> {
                         Some(n.key.span),
                         "FILE_CHECK has no `track_file`",
                     )
-                    .with_help("add `track_file NAME` naming a vrrp_track_file"),
+                    .with_help("add `track_file NAME` naming a track_file block"),
                 );
             }
             _ => {}

@@ -163,8 +163,8 @@ impl Printer {
         for s in &c.vrrp_scripts {
             self.script(s);
         }
-        for t in &c.vrrp_track_files {
-            self.open(&["vrrp_track_file", &t.name]);
+        for t in &c.track_files {
+            self.open(&["track_file", &t.name]);
             self.kv("file", &t.file);
             self.weight(t.weight, t.weight_reverse, 1);
             if let Some(init) = &t.init_file {
@@ -571,7 +571,7 @@ impl Printer {
             VirtualServerKey::Addr { ip, port } => {
                 self.open(&["virtual_server", &ip.to_string(), &port.to_string()])
             }
-            VirtualServerKey::Fwmark { mark, .. } => {
+            VirtualServerKey::Fwmark { mark } => {
                 self.open(&["virtual_server", "fwmark", &mark.to_string()])
             }
             VirtualServerKey::Group { name } => self.open(&["virtual_server", "group", name]),
@@ -583,6 +583,11 @@ impl Printer {
         self.lb_kind("lvs_method", vs.lvs_method);
         for f in &vs.sched_flags {
             self.line(&[f]);
+        }
+        match vs.ip_family {
+            Some(IpFamily::Inet) => self.kv("ip_family", "inet"),
+            Some(IpFamily::Inet6) => self.kv("ip_family", "inet6"),
+            None => {}
         }
         self.kv(
             "protocol",

@@ -67,12 +67,7 @@ impl Validator<'_> {
             .iter()
             .map(|s| s.name.as_str())
             .collect();
-        let files: HashSet<&str> = self
-            .c
-            .vrrp_track_files
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
+        let files: HashSet<&str> = self.c.track_files.iter().map(|s| s.name.as_str()).collect();
         let procs: HashSet<&str> = self
             .c
             .vrrp_track_processes
@@ -296,7 +291,7 @@ impl Validator<'_> {
                     "track_script",
                     "vrrp_script",
                 ),
-                (&vi.tracking.files, &files, "track_file", "vrrp_track_file"),
+                (&vi.tracking.files, &files, "track_file", "track_file"),
                 (
                     &vi.tracking.processes,
                     &procs,
