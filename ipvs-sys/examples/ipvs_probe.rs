@@ -14,6 +14,24 @@ use std::time::Instant;
 use ipvs_sys::transport::{Direction, Recording};
 use ipvs_sys::{ipvsadm, Error, Ipvs, IpvsState, NetlinkTransport, Reconciler};
 
+/// The socket without `recvmmsg`: one `recv` per ACK, for comparison.
+struct OneAckPerRecv(NetlinkTransport);
+
+impl ipvs_sys::Transport for OneAckPerRecv {
+    fn send(&mut self, d: &[u8]) -> std::io::Result<()> {
+        self.0.send(d)
+    }
+    fn recv(&mut self, b: &mut Vec<u8>) -> std::io::Result<()> {
+        self.0.recv(b)
+    }
+    fn max_batch_messages(&self) -> usize {
+        self.0.max_batch_messages()
+    }
+    fn max_batch_bytes(&self) -> usize {
+        self.0.max_batch_bytes()
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -97,6 +115,28 @@ fn main() -> Result<(), Error> {
                 println!("dest dump of {dests} dests: {:?} each", t.elapsed() / 200);
             }
             ipvs.flush()?;
+        }
+        Some("ab") => {
+            let desired = IpvsState::synthetic(1000, 10);
+            let ops = ipvs_sys::plan(&desired, &IpvsState::default()).ops;
+            let mut mmsg = Ipvs::new()?;
+            let mut single = Ipvs::with_transport(OneAckPerRecv(NetlinkTransport::new()?))?;
+            for round in 0..3 {
+                mmsg.flush()?;
+                let t = Instant::now();
+                let r = mmsg.apply(&ops)?;
+                let a = t.elapsed();
+                mmsg.flush()?;
+                let t = Instant::now();
+                let r2 = single.apply(&ops)?;
+                let b = t.elapsed();
+                println!(
+                    "round {round}: recvmmsg {a:?} ({} failed), one recv per ACK {b:?} ({} failed)",
+                    r.iter().filter(|r| r.is_err()).count(),
+                    r2.iter().filter(|r| r.is_err()).count()
+                );
+            }
+            mmsg.flush()?;
         }
         Some("bench") => {
             let services: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);

@@ -140,7 +140,8 @@ impl<T: Transport> Ipvs<T> {
         Service::from_attrs(attrs)
     }
 
-    /// The destinations of one service, in kernel order.
+    /// The destinations of one service, in kernel order (newest first). The kernel answers
+    /// an unknown service with an empty list, not an error.
     pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, Error> {
         let msg = IpvsMessage::new(IpvsCmd::GetDest, vec![IpvsCmdAttr::Service(key.to_attrs())]);
         let replies = self
@@ -341,8 +342,10 @@ impl<T: Transport> Ipvs<T> {
         results: &mut [Option<Result<(), Error>>],
     ) -> Result<(), Error> {
         let mut pending = ops.len();
+        let mut datagrams = Vec::new();
         while pending > 0 {
-            if let Err(e) = self.transport.recv(&mut self.rx) {
+            datagrams.clear();
+            if let Err(e) = self.transport.recv_acks(&mut datagrams) {
                 if e.raw_os_error() == Some(nix_errno::ENOBUFS) {
                     // ACKs were dropped; which operations succeeded is unknown.
                     for r in results.iter_mut().filter(|r| r.is_none()) {
@@ -352,21 +355,23 @@ impl<T: Transport> Ipvs<T> {
                 }
                 return Err(Error::io("receive IPVS acknowledgements", e));
             }
-            for frame in Frames::new(&self.rx) {
-                let frame = frame?;
-                if frame.message_type != NLMSG_ERROR {
-                    continue;
-                }
-                let index = frame.seq.wrapping_sub(first_seq) as usize;
-                let Some(slot) = results.get_mut(index) else {
-                    continue; // a late reply to something earlier
-                };
-                if slot.is_none() {
-                    *slot = Some(match error_code(frame.payload)? {
-                        0 => Ok(()),
-                        errno => Err(Error::from_errno(&ops[index], errno)),
-                    });
-                    pending -= 1;
+            for datagram in &datagrams {
+                for frame in Frames::new(datagram) {
+                    let frame = frame?;
+                    if frame.message_type != NLMSG_ERROR {
+                        continue;
+                    }
+                    let index = frame.seq.wrapping_sub(first_seq) as usize;
+                    let Some(slot) = results.get_mut(index) else {
+                        continue; // a late reply to something earlier
+                    };
+                    if slot.is_none() {
+                        *slot = Some(match error_code(frame.payload)? {
+                            0 => Ok(()),
+                            errno => Err(Error::from_errno(&ops[index], errno)),
+                        });
+                        pending -= 1;
+                    }
                 }
             }
         }

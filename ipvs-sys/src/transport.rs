@@ -24,6 +24,14 @@ pub trait Transport {
     fn max_batch_bytes(&self) -> usize {
         64 * 1024
     }
+    /// Receives at least one small datagram (an ACK) and whatever more are already queued,
+    /// appending each to `out`. The default receives one.
+    fn recv_acks(&mut self, out: &mut Vec<Vec<u8>>) -> io::Result<()> {
+        let mut buf = Vec::new();
+        self.recv(&mut buf)?;
+        out.push(buf);
+        Ok(())
+    }
 }
 
 /// Receive buffer we ask for: room for several thousand queued ACKs.
@@ -32,6 +40,12 @@ const RCVBUF_BYTES: usize = 32 * 1024 * 1024;
 const SNDBUF_BYTES: usize = 4 * 1024 * 1024;
 /// What one queued ACK costs in the receive buffer (skb truesize, rounded up).
 const ACK_TRUESIZE: usize = 1024;
+/// ACKs taken per `recvmmsg`.
+const ACKS_PER_RECV: usize = 64;
+/// Room for one ACK: CAP_ACK makes them 36 bytes, error ones with a message a little more.
+const ACK_SLOT_BYTES: usize = 512;
+/// How long to wait for any reply before giving up.
+const RECV_TIMEOUT_SECS: i64 = 60;
 /// Largest reply datagram: dumps are at most 32 KiB per skb.
 const RECV_BYTES: usize = 64 * 1024;
 
@@ -71,6 +85,10 @@ impl NetlinkTransport {
         if setsockopt(&fd, sockopt::SndBufForce, &SNDBUF_BYTES).is_err() {
             let _ = setsockopt(&fd, sockopt::SndBuf, &SNDBUF_BYTES);
         }
+        // A kernel that never answers must not hang the caller forever.
+        let timeout = nix::sys::time::TimeVal::new(RECV_TIMEOUT_SECS, 0);
+        setsockopt(&fd, sockopt::ReceiveTimeout, &timeout)
+            .map_err(|e| Error::io("set SO_RCVTIMEO", e.into()))?;
         let rcvbuf = socket.get_rx_buf_sz().unwrap_or(212_992);
         let sndbuf = nix::sys::socket::getsockopt(&fd, sockopt::SndBuf).unwrap_or(212_992);
         Ok(NetlinkTransport {
@@ -140,6 +158,47 @@ impl Transport for NetlinkTransport {
         self.max_messages
     }
 
+    /// One `recvmmsg` takes up to [`ACKS_PER_RECV`] queued ACKs.
+    fn recv_acks(&mut self, out: &mut Vec<Vec<u8>>) -> io::Result<()> {
+        use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, NetlinkAddr};
+        use std::io::IoSliceMut;
+        use std::os::fd::AsRawFd;
+        let mut slots = vec![[0u8; ACK_SLOT_BYTES]; ACKS_PER_RECV];
+        loop {
+            let received: Result<Vec<(usize, bool)>, nix::errno::Errno> = {
+                let mut headers = MultiHeaders::<NetlinkAddr>::preallocate(ACKS_PER_RECV, None);
+                let mut iovs: Vec<[IoSliceMut; 1]> =
+                    slots.iter_mut().map(|s| [IoSliceMut::new(s)]).collect();
+                recvmmsg(
+                    self.socket.as_raw_fd(),
+                    &mut headers,
+                    iovs.iter_mut(),
+                    MsgFlags::MSG_WAITFORONE,
+                    None,
+                )
+                .map(|results| {
+                    results
+                        .map(|r| (r.bytes, r.flags.contains(MsgFlags::MSG_TRUNC)))
+                        .collect()
+                })
+            };
+            let sizes = match received {
+                Ok(sizes) => sizes,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            for (i, (len, truncated)) in sizes.into_iter().enumerate() {
+                if truncated {
+                    return Err(io::Error::other(format!(
+                        "netlink reply of {len} bytes does not fit an ACK slot"
+                    )));
+                }
+                out.push(slots[i][..len].to_vec());
+            }
+            return Ok(());
+        }
+    }
+
     fn max_batch_bytes(&self) -> usize {
         self.max_bytes
     }
@@ -187,5 +246,14 @@ impl<T: Transport> Transport for Recording<T> {
 
     fn max_batch_bytes(&self) -> usize {
         self.inner.max_batch_bytes()
+    }
+
+    fn recv_acks(&mut self, out: &mut Vec<Vec<u8>>) -> io::Result<()> {
+        let start = out.len();
+        self.inner.recv_acks(out)?;
+        for datagram in &out[start..] {
+            self.log.push((Direction::Received, datagram.clone()));
+        }
+        Ok(())
     }
 }

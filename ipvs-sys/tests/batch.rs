@@ -396,3 +396,10 @@ fn a_refused_operation_makes_the_reconciler_reread() {
     assert!(results.iter().all(|r| r.is_err()));
     assert!(reconciler.known().is_none());
 }
+
+#[test]
+fn the_client_can_move_between_threads() {
+    fn send<T: Send>() {}
+    send::<Ipvs>();
+    send::<ipvs_sys::Reconciler>();
+}
