@@ -114,6 +114,8 @@ fn host_checks_are_warnings_unless_asked() {
         got,
         [
             ("no-such-interface", false),
+            // `lo` exists, so no host warning, but keepalived refuses VRRP on it.
+            ("loopback-interface", true),
             ("no-such-address", false),
             ("priority-owner", false)
         ],
@@ -123,7 +125,7 @@ fn host_checks_are_warnings_unless_asked() {
     opts.host_checks = true;
     let l = parse_str("h.conf", text, &opts, &mut sources);
     assert!(l.diagnostics.iter().all(|d| d.is_error()));
-    assert_eq!(l.error_count(), 3);
+    assert_eq!(l.error_count(), 4);
 }
 
 #[test]

@@ -322,8 +322,100 @@ impl Validator<'_> {
                     }
                 }
             }
+            if vi.interface.as_deref() == Some("lo") {
+                self.diags.push(
+                    Diagnostic::error(
+                        "loopback-interface",
+                        at("interface"),
+                        "VRRP cannot run on the loopback interface",
+                    )
+                    .with_label("adverts on `lo` reach no other node")
+                    .with_help("use the interface that faces the other directors"),
+                );
+            }
+            if (g.vrrp_strict || vi.strict_mode == Some(true)) && vi.virtual_ipaddress.is_empty() {
+                self.diags.push(
+                    Diagnostic::error(
+                        "strict-no-vip",
+                        self.spans.get(&block),
+                        format!(
+                            "instance `{}` has no virtual address, which `vrrp_strict` forbids",
+                            vi.name
+                        ),
+                    )
+                    .with_label("strict VRRP needs at least one address"),
+                );
+            }
+            self.sync_group_weights(vi, &block);
             if self.opts.check_host {
                 self.host_instance(vi, &block);
+            }
+        }
+    }
+
+    /// keepalived ignores tracking weights of instances in a sync group (they would let
+    /// the members' priorities drift apart) unless the group has
+    /// `sync_group_tracking_weight`.
+    fn sync_group_weights(&mut self, vi: &VrrpInstance, block: &str) {
+        let Some(group) = self
+            .c
+            .vrrp_sync_groups
+            .iter()
+            .find(|g| g.group.iter().any(|m| *m == vi.name))
+        else {
+            return;
+        };
+        if group.sync_group_tracking_weight {
+            return;
+        }
+        let c = self.c;
+        let weighted = |list: &[Track], default: &dyn Fn(&str) -> i32| {
+            list.iter()
+                .find(|t| t.weight.unwrap_or_else(|| default(&t.name)) != 0)
+                .map(|t| t.name.clone())
+        };
+        let script_w = |n: &str| {
+            c.vrrp_scripts
+                .iter()
+                .find(|s| s.name == n)
+                .map_or(0, |s| s.weight)
+        };
+        let file_w = |n: &str| {
+            c.track_files
+                .iter()
+                .find(|f| f.name == n)
+                .map_or(0, |f| f.weight)
+        };
+        let proc_w = |n: &str| {
+            c.vrrp_track_processes
+                .iter()
+                .find(|p| p.name == n)
+                .map_or(0, |p| p.weight)
+        };
+        let found = [
+            ("track_interface", weighted(&vi.tracking.interfaces, &|_| 0)),
+            ("track_script", weighted(&vi.tracking.scripts, &script_w)),
+            ("track_file", weighted(&vi.tracking.files, &file_w)),
+            ("track_process", weighted(&vi.tracking.processes, &proc_w)),
+        ];
+        for (keyword, name) in found {
+            if let Some(name) = name {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "sync-group-weight",
+                        self.spans
+                            .get(&format!("{block}/{keyword}/{name}"))
+                            .or(self.spans.field(block, keyword)),
+                        format!(
+                            "the weight of `{name}` is ignored: `{}` is in sync group `{}`",
+                            vi.name, group.name
+                        ),
+                    )
+                    .with_label("a failure puts the instance in FAULT instead")
+                    .with_help(
+                        "add `sync_group_tracking_weight` to the sync group, or use weight 0",
+                    ),
+                );
             }
         }
     }
