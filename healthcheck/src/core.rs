@@ -511,7 +511,7 @@ fn effective_weight(slots: &[Option<Slot>], state: &ServerState) -> u32 {
 }
 
 /// Refuses a configuration with a real server twice or two checkers of the same name on
-/// one real server: their identities would collide.
+/// one real server (their identities would collide), or a zero interval or timeout.
 pub fn validate(servers: &[RealServerConfig]) -> Result<(), Error> {
     let mut seen = std::collections::HashSet::new();
     for server in servers {
@@ -523,6 +523,20 @@ pub fn validate(servers: &[RealServerConfig]) -> Result<(), Error> {
         }
         let mut names = std::collections::HashSet::new();
         for checker in &server.checkers {
+            let t = &checker.timing;
+            for (keyword, value) in [
+                ("delay_loop", t.delay_loop),
+                ("delay_before_retry", t.delay_before_retry),
+                ("connect_timeout", t.connect_timeout),
+            ] {
+                // A zero interval would re-run the check back to back, forever.
+                if value.is_zero() {
+                    return Err(Error::BadConfig {
+                        what: format!("real server {} checker {}", server.id, checker.name),
+                        cause: format!("{keyword} must be greater than 0"),
+                    });
+                }
+            }
             if !names.insert(checker.name.as_str()) {
                 return Err(Error::BadConfig {
                     what: format!("real server {}", server.id),

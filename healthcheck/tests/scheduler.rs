@@ -533,3 +533,24 @@ fn server_without_checkers_is_up() {
     );
     assert_eq!(s.poll_timeout(), None);
 }
+
+#[test]
+fn zero_intervals_and_timeouts_are_refused() {
+    let mut s = Scheduler::new(1);
+    let mut c = tcp("TCP_CHECK#0", 0, 1, 1);
+    let err = s
+        .replace(vec![real(1, vec![c.clone()])], Instant::now())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("delay_loop must be greater than 0"),
+        "{err}"
+    );
+    c.timing.delay_loop = SECOND;
+    c.timing.connect_timeout = Duration::ZERO;
+    let err = s
+        .replace(vec![real(1, vec![c])], Instant::now())
+        .unwrap_err();
+    assert!(err.to_string().contains("connect_timeout"), "{err}");
+    assert_eq!(s.check_count(), 0);
+}
