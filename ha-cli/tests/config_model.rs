@@ -173,7 +173,7 @@ fn static_script_track_and_sync_group_blocks() {
         g.notify.backup.as_deref(),
         Some("/etc/keepalived/notify.sh backup")
     );
-    assert!(g.global_tracking);
+    assert!(g.global_tracking && g.sync_group_tracking_weight);
     assert_eq!(g.smtp_alert, Some(true));
 }
 

@@ -361,7 +361,7 @@ impl Validator<'_> {
             .c
             .vrrp_sync_groups
             .iter()
-            .find(|g| g.group.iter().any(|m| *m == vi.name))
+            .find(|g| g.group.contains(&vi.name))
         else {
             return;
         };
