@@ -988,6 +988,34 @@ async fn misc_check_timeout_kills_the_whole_process_group() {
 }
 
 #[tokio::test]
+async fn misc_check_dropped_while_running_kills_the_script_group() {
+    // What happens to a running script when the engine drops the check (reload, shutdown).
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("child.pid");
+    let slow = script(
+        &dir,
+        "slow",
+        &format!("sleep 30 &\necho $! > {}\nwait", pid_file.display()),
+    );
+    let check = checker(misc(slow, false, None), 10_000);
+    let run = check.run(ANY.parse().unwrap());
+    assert!(tokio::time::timeout(Duration::from_millis(500), run)
+        .await
+        .is_err());
+    let child: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let state = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+    assert!(
+        state.is_empty() || state.contains(") Z "),
+        "child {child} still running: {state}"
+    );
+}
+
+#[tokio::test]
 async fn misc_check_missing_program_and_signals_are_failures() {
     let dir = tempfile::tempdir().unwrap();
     let any = ANY.parse().unwrap();

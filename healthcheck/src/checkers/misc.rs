@@ -64,16 +64,19 @@ impl MiscChecker {
             Ok(child) => child,
             Err(e) => return Outcome::Fail(Failure::ScriptSpawn(format!("{}: {e}", self.argv[0]))),
         };
-        let pid = child.id();
+        // Kills the script's whole process group if this future ends before the script
+        // does: on timeout, and when the engine drops the check (reload, shutdown).
+        let mut group = GroupGuard(child.id());
         let status = match tokio::time::timeout(timeout, child.wait()).await {
-            Ok(Ok(status)) => status,
+            Ok(Ok(status)) => {
+                group.disarm();
+                status
+            }
             Ok(Err(e)) => {
                 return Outcome::Fail(Failure::ScriptSpawn(format!("{}: wait: {e}", self.argv[0])))
             }
             Err(_) => {
-                if let Some(pid) = pid {
-                    let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-                }
+                group.kill();
                 let _ = child.wait().await;
                 return Outcome::Fail(Failure::Timeout(timeout));
             }
@@ -88,6 +91,29 @@ impl MiscChecker {
             (None, Some(signal)) => Outcome::Fail(Failure::ScriptSignal(signal)),
             (None, None) => Outcome::Fail(Failure::ScriptSpawn("no exit status".into())),
         }
+    }
+}
+
+/// The process group of a running script, killed on drop unless disarmed.
+struct GroupGuard(Option<u32>);
+
+impl GroupGuard {
+    fn kill(&mut self) {
+        if let Some(pid) = self.0.take() {
+            // The group id is the script's pid (`process_group(0)`). It may be gone already.
+            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+
+    /// The script exited by itself: what it left running is its own business.
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
