@@ -290,6 +290,9 @@ async fn drive(
 ) {
     let (result_tx, mut results) = mpsc::unbounded_channel::<(CheckToken, Outcome)>();
     let mut checkers: CheckerMap = CheckerMap::default();
+    // Running checks, so that a reload can stop those it removes or changes.
+    let mut running: rustc_hash::FxHashMap<CheckToken, (Arc<CheckId>, tokio::task::AbortHandle)> =
+        Default::default();
     loop {
         let now = Instant::now();
         while let Some(due) = scheduler.poll_start(now + TIMER_SLACK) {
@@ -305,12 +308,14 @@ async fn drive(
             let results = result_tx.clone();
             let real_server = due.id.server.real_server;
             let stats = stats.clone();
-            tokio::spawn(async move {
+            let token = due.token;
+            let task = tokio::spawn(async move {
                 let began = Instant::now();
                 let outcome = checker.run(real_server).await;
                 stats.duration.record(began.elapsed());
-                let _ = results.send((due.token, outcome));
+                let _ = results.send((token, outcome));
             });
+            running.insert(token, (due.id, task.abort_handle()));
         }
         while let Some(event) = scheduler.poll_event() {
             log(&event);
@@ -322,6 +327,18 @@ async fn drive(
             biased;
             command = commands.recv() => match command {
                 Some(Command::Replace(servers, new_checkers)) => {
+                    // Stop runs of checkers the reload removes or changes: their results
+                    // would be ignored, and a script or connection should not outlive them.
+                    running.retain(|_, (id, task)| {
+                        let kept = match (checkers.get(&**id), new_checkers.get(&**id)) {
+                            (Some(old), Some(new)) => old.config() == new.config(),
+                            _ => false,
+                        };
+                        if !kept {
+                            task.abort();
+                        }
+                        kept
+                    });
                     checkers = new_checkers;
                     if let Err(e) = scheduler.replace(servers, Instant::now()) {
                         tracing::error!("health-check reload refused: {e}");
@@ -340,6 +357,7 @@ async fn drive(
                     if matches!(outcome, Outcome::Fail(_)) {
                         stats.failed.fetch_add(1, Ordering::Relaxed);
                     }
+                    running.remove(&token);
                     scheduler.handle_result(token, outcome, Instant::now());
                     next = results.try_recv().ok();
                 }

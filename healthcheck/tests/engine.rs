@@ -153,3 +153,50 @@ fn engine_threads_nice() -> Vec<i64> {
     }
     nice
 }
+
+#[test]
+fn reload_removing_a_running_misc_check_kills_its_script() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("child.pid");
+    let script = dir.path().join("slow");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nsleep 30 &\necho $! > {}\nwait\n",
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut misc = CheckerConfig::new(
+        "MISC_CHECK#0",
+        CheckKind::Misc(MiscCheck {
+            path: script.display().to_string(),
+            timeout: Some(Duration::from_secs(30)),
+            ..Default::default()
+        }),
+    );
+    misc.timing.delay_loop = Duration::from_secs(60);
+    let addr = "127.0.0.1:1".parse().unwrap();
+    let (engine, _events) = Engine::start(EngineOptions::default()).unwrap();
+    engine.replace(vec![server(addr, vec![misc])]).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let child: i32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "script did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    engine.replace(vec![]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let state = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+    assert!(
+        state.is_empty() || state.contains(") Z "),
+        "child {child} still running: {state}"
+    );
+}
