@@ -244,7 +244,9 @@ fn vrrp_instance_keywords() {
             name: Some("vrrp.51".into())
         })
     );
-    assert!(v.vmac_xmit_base && v.dont_track_primary && v.old_unicast_checksum);
+    assert!(v.vmac_xmit_base && v.dont_track_primary);
+    assert_eq!(v.old_unicast_checksum, Some(UnicastChecksum::Old));
+    assert_eq!(v.kernel_rx_buf_size, Some(65536));
     let t = &v.tracking;
     assert_eq!(
         t.interfaces[0],
@@ -289,7 +291,6 @@ fn vrrp_instance_keywords() {
         (Some(3), Some(4))
     );
     assert_eq!(v.lower_prio_no_advert, Some(true));
-    assert_eq!(v.other[0].keyword, "kernel_rx_buf_size");
 
     let v6 = &c.vrrp_instances[1];
     assert_eq!(

@@ -119,7 +119,7 @@ fn instance(i: usize) -> impl Strategy<Value = VrrpInstance> {
             of(any::<bool>()),
             of(0u32..10000),
             vec(
-                raw(&["kernel_rx_buf_size", "debug", "vrf", "promote_secondaries"]),
+                raw(&["debug", "garp_extra_if", "linkbeat_use_polling"]),
                 0..2,
             ),
             vec(vec(word(), 1..4), 0..2),
@@ -163,7 +163,7 @@ fn instance(i: usize) -> impl Strategy<Value = VrrpInstance> {
             v.garp_master_delay = c.4;
             v.other = c.5;
             v.virtual_routes = c.6;
-            v.old_unicast_checksum = c.7;
+            v.old_unicast_checksum = c.7.then_some(UnicastChecksum::Never);
             v
         })
 }

@@ -365,8 +365,19 @@ pub struct VrrpInstance {
     pub lower_prio_no_advert: Option<bool>,
     pub higher_prio_send_advert: Option<bool>,
     pub strict_mode: Option<bool>,
-    /// VRRPv3 unicast checksum as keepalived < 2.2.0 computed it (`old_unicast_checksum`).
-    pub old_unicast_checksum: bool,
+    /// `old_unicast_checksum [never]`: the VRRPv3 unicast checksum of keepalived <= 1.3.6.
+    /// `None`: the current checksum, accepting the old one from peers (auto-detection).
+    pub old_unicast_checksum: Option<UnicastChecksum>,
+    /// `promote_secondaries`: set the kernel's promote_secondaries on the interface.
+    pub promote_secondaries: bool,
+    /// `down_timer_adverts N` (1-100): adverts missed before a backup takes over; default 3.
+    pub down_timer_adverts: Option<u32>,
+    /// `kernel_rx_buf_size BYTES` of the receive socket.
+    pub kernel_rx_buf_size: Option<u32>,
+    /// `vrf NAME` for the VMAC/ipvlan interface.
+    pub vrf: Option<String>,
+    /// `use_vmac_addr`: use the VMAC as the source MAC of the interface's own traffic.
+    pub use_vmac_addr: bool,
     pub check_unicast_src: bool,
     pub skip_check_adv_addr: Option<bool>,
     pub other: Vec<RawStatement>,
@@ -414,7 +425,12 @@ impl VrrpInstance {
             lower_prio_no_advert: None,
             higher_prio_send_advert: None,
             strict_mode: None,
-            old_unicast_checksum: false,
+            old_unicast_checksum: None,
+            promote_secondaries: false,
+            down_timer_adverts: None,
+            kernel_rx_buf_size: None,
+            vrf: None,
+            use_vmac_addr: false,
             check_unicast_src: false,
             skip_check_adv_addr: None,
             other: Vec::new(),
@@ -434,6 +450,16 @@ impl VrrpInstance {
             None => VrrpState::Backup,
         }
     }
+}
+
+/// `old_unicast_checksum [never]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnicastChecksum {
+    /// Send the old checksum.
+    Old,
+    /// Send the new checksum and never accept the old one.
+    Never,
 }
 
 /// `vrrp_script NAME { ... }`.

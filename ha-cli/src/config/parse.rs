@@ -1095,7 +1095,28 @@ impl Parser<'_> {
                 "lower_prio_no_advert" => v.lower_prio_no_advert = Some(self.flag(s)),
                 "higher_prio_send_advert" => v.higher_prio_send_advert = Some(self.flag(s)),
                 "strict_mode" => v.strict_mode = Some(self.flag(s)),
-                "old_unicast_checksum" => v.old_unicast_checksum = true,
+                "old_unicast_checksum" => {
+                    self.extra_args(s, 1);
+                    v.old_unicast_checksum = match s.arg(0) {
+                        None => Some(UnicastChecksum::Old),
+                        Some("never") => Some(UnicastChecksum::Never),
+                        Some(other) => {
+                            self.bad_value(
+                                s,
+                                0,
+                                format!("unexpected `{other}` after `old_unicast_checksum`"),
+                                "write `old_unicast_checksum` or `old_unicast_checksum never`"
+                                    .into(),
+                            );
+                            None
+                        }
+                    }
+                }
+                "promote_secondaries" => v.promote_secondaries = self.flag(s),
+                "down_timer_adverts" => v.down_timer_adverts = self.num1(s, 1u32, 100),
+                "kernel_rx_buf_size" => v.kernel_rx_buf_size = self.num1(s, 0u32, u32::MAX),
+                "vrf" => v.vrf = self.string(s),
+                "use_vmac_addr" => v.use_vmac_addr = self.flag(s),
                 "check_unicast_src" => v.check_unicast_src = self.flag(s),
                 "skip_check_adv_addr" => v.skip_check_adv_addr = Some(self.flag(s)),
                 _ => self.other(s, &[kw::INSTANCE], &mut v.other, "`vrrp_instance`"),

@@ -533,7 +533,16 @@ impl Printer {
         self.opt_bool("lower_prio_no_advert", v.lower_prio_no_advert);
         self.opt_bool("higher_prio_send_advert", v.higher_prio_send_advert);
         self.opt_bool("strict_mode", v.strict_mode);
-        self.flag("old_unicast_checksum", v.old_unicast_checksum);
+        match v.old_unicast_checksum {
+            Some(UnicastChecksum::Old) => self.line(&["old_unicast_checksum"]),
+            Some(UnicastChecksum::Never) => self.line(&["old_unicast_checksum", "never"]),
+            None => {}
+        }
+        self.flag("promote_secondaries", v.promote_secondaries);
+        self.opt("down_timer_adverts", &v.down_timer_adverts);
+        self.opt("kernel_rx_buf_size", &v.kernel_rx_buf_size);
+        self.opt("vrf", &v.vrf);
+        self.flag("use_vmac_addr", v.use_vmac_addr);
         self.flag("check_unicast_src", v.check_unicast_src);
         self.opt_bool("skip_check_adv_addr", v.skip_check_adv_addr);
         self.raws(&v.other);
