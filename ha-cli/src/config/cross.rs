@@ -16,6 +16,7 @@
 //! | `nopreempt-one-side` | `nopreempt` on one node only |
 //! | `nopreempt-with-master` | `nopreempt` with `state MASTER` (it needs BACKUP on all nodes) |
 //! | `unicast-peers-mismatch` | unicast peers that do not point at each other |
+//! | `mcast-group-mismatch` | multicast adverts sent to different groups |
 //! | `instance-on-one-node` | an instance only one node runs |
 
 use std::collections::BTreeSet;
@@ -326,6 +327,46 @@ fn instance_pair(
         );
     }
     unicast(a, b, x, y, out);
+    if x.unicast_peers.is_empty() && y.unicast_peers.is_empty() {
+        let group = |v: &VrrpInstance, g: &GlobalDefs| -> IpAddr {
+            v.mcast_dst_ip
+                .unwrap_or(if instance_family(v) == Some(true) {
+                    IpAddr::V6(g.vrrp_mcast_group6)
+                } else {
+                    IpAddr::V4(g.vrrp_mcast_group4)
+                })
+        };
+        let (ma, mb) = (group(x, ga), group(y, gb));
+        if ma != mb {
+            let at = |n: &NodeConfig<'_>, v: &VrrpInstance| {
+                span(n, v, "mcast_dst_ip")
+                    .filter(|_| v.mcast_dst_ip.is_some())
+                    .or_else(|| {
+                        let kw = if ma.is_ipv6() {
+                            "vrrp_mcast_group6"
+                        } else {
+                            "vrrp_mcast_group4"
+                        };
+                        n.loaded.spans.exact_field("global_defs", kw)
+                    })
+                    .or_else(|| span(n, v, "virtual_router_id"))
+            };
+            out.push(with_other(
+                finding(
+                    "mcast-group-mismatch",
+                    at(a, x),
+                    format!(
+                        "instance `{name}`: {} sends adverts to {ma} but {} to {mb}",
+                        a.name, b.name
+                    ),
+                )
+                .with_label(format!("{ma} here"))
+                .with_help("neither node hears the other: use one multicast group"),
+                at(b, y),
+                format!("{mb} here"),
+            ));
+        }
+    }
 }
 
 fn unicast(
