@@ -136,6 +136,15 @@ fn each_broken_variant_produces_exactly_its_finding() {
             format!("{b}{extra_instance}"),
         ),
         (
+            "mcast-group-mismatch",
+            a.clone(),
+            edit(
+                &b,
+                "router_id LVS_DEVEL\n",
+                "router_id LVS_DEVEL\n   vrrp_mcast_group4 224.0.0.19\n",
+            ),
+        ),
+        (
             "two-address-owners",
             edit(&a, "priority 100", "priority 255"),
             edit(&b, "priority 90", "priority 255"),
