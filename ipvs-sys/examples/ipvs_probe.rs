@@ -44,6 +44,22 @@ fn main() -> Result<(), Error> {
             let info = ipvs.info()?;
             print!("{}", ipvsadm::format_list(&ipvs.state()?, &info));
         }
+        Some("list-with") => {
+            let columns = match args.get(1).map(String::as_str) {
+                Some("stats") => ipvsadm::ListColumns::Stats,
+                Some("rate") => ipvsadm::ListColumns::Rate,
+                Some("thresholds") => ipvsadm::ListColumns::Thresholds,
+                Some("persistent-conn") => ipvsadm::ListColumns::PersistentConn,
+                _ => ipvsadm::ListColumns::Connections,
+            };
+            let exact = args.get(2).is_some_and(|a| a == "exact");
+            let mut ipvs = Ipvs::new()?;
+            let info = ipvs.info()?;
+            print!(
+                "{}",
+                ipvsadm::format_list_with(&ipvs.state()?, &info, columns, exact)
+            );
+        }
         Some("save") => print!("{}", ipvsadm::format_save(&Ipvs::new()?.state()?)),
         Some("trace") => {
             let mut ipvs = Ipvs::with_transport(Recording::new(NetlinkTransport::new()?))?;
@@ -117,26 +133,32 @@ fn main() -> Result<(), Error> {
             ipvs.flush()?;
         }
         Some("ab") => {
+            // Each apply in a fresh namespace: after a flush the kernel keeps deleted
+            // destinations in a trash list that every later add scans.
             let desired = IpvsState::synthetic(1000, 10);
             let ops = ipvs_sys::plan(&desired, &IpvsState::default()).ops;
-            let mut mmsg = Ipvs::new()?;
-            let mut single = Ipvs::with_transport(OneAckPerRecv(NetlinkTransport::new()?))?;
             for round in 0..3 {
-                mmsg.flush()?;
+                let transport =
+                    NetlinkTransport::in_netns(format!("/run/netns/a{round}").as_ref())?;
+                let mut mmsg = Ipvs::with_transport(transport)?;
                 let t = Instant::now();
                 let r = mmsg.apply(&ops)?;
                 let a = t.elapsed();
-                mmsg.flush()?;
+                let transport =
+                    NetlinkTransport::in_netns(format!("/run/netns/b{round}").as_ref())?;
+                let mut single = Ipvs::with_transport(OneAckPerRecv(transport))?;
                 let t = Instant::now();
                 let r2 = single.apply(&ops)?;
                 let b = t.elapsed();
+                if let Some(Err(e)) = r.iter().find(|r| r.is_err()) {
+                    println!("first error: {e}");
+                }
                 println!(
                     "round {round}: recvmmsg {a:?} ({} failed), one recv per ACK {b:?} ({} failed)",
                     r.iter().filter(|r| r.is_err()).count(),
                     r2.iter().filter(|r| r.is_err()).count()
                 );
             }
-            mmsg.flush()?;
         }
         Some("bench") => {
             let services: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);

@@ -21,48 +21,189 @@ pub const DEFAULT_SCHEDULER: &str = "wlc";
 /// ipvsadm's default persistence timeout (`-p` without a value).
 pub const DEFAULT_PERSISTENT_TIMEOUT: u32 = 300;
 
+/// Which columns an `ipvsadm -Ln` listing shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ListColumns {
+    /// Forward, Weight, ActiveConn, InActConn (plain `-Ln`).
+    #[default]
+    Connections,
+    /// Conns, InPkts, OutPkts, InBytes, OutBytes (`--stats`).
+    Stats,
+    /// CPS, InPPS, OutPPS, InBPS, OutBPS (`--rate`).
+    Rate,
+    /// Uthreshold, Lthreshold, ActiveConn, InActConn (`--thresholds`).
+    Thresholds,
+    /// Weight, PersistConn, ActiveConn, InActConn (`--persistent-conn`).
+    PersistentConn,
+}
+
 /// `ipvsadm -Ln` output for `state`, sorted as ipvsadm sorts.
 pub fn format_list(state: &IpvsState, info: &Info) -> String {
+    format_list_with(state, info, ListColumns::Connections, false)
+}
+
+/// `ipvsadm -Ln` with `--stats`, `--rate`, `--thresholds` or `--persistent-conn`, and
+/// `--exact` (full numbers instead of K/M/G/T).
+pub fn format_list_with(
+    state: &IpvsState,
+    info: &Info,
+    columns: ListColumns,
+    exact: bool,
+) -> String {
     let (major, minor, patch) = info.version_triple();
     let mut out = format!(
         "IP Virtual Server version {major}.{minor}.{patch} (size={})\n",
         info.conn_tab_size
     );
-    out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
-    out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+    let counters_title = |names: [&str; 5]| {
+        format!(
+            "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port\n",
+            "Prot LocalAddress:Port", names[0], names[1], names[2], names[3], names[4]
+        )
+    };
+    out.push_str(&match columns {
+        ListColumns::Connections => "Prot LocalAddress:Port Scheduler Flags\n  \
+            -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+            .to_string(),
+        ListColumns::Stats => counters_title(["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]),
+        ListColumns::Rate => counters_title(["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"]),
+        ListColumns::Thresholds => format!(
+            "{:<33} {:<10} {:<10} {:<10} {:<10}\n  -> RemoteAddress:Port\n",
+            "Prot LocalAddress:Port", "Uthreshold", "Lthreshold", "ActiveConn", "InActConn"
+        ),
+        ListColumns::PersistentConn => format!(
+            "{:<33} {:<9} {:<11} {:<10} {:<10}\n  -> RemoteAddress:Port\n",
+            "Prot LocalAddress:Port", "Weight", "PersistConn", "ActiveConn", "InActConn"
+        ),
+    });
     for vs in sorted_services(state) {
         let s = &vs.service;
-        let _ = write!(out, "{} {}", list_service_name(&s.key), s.scheduler);
-        let sched_flags = sched_flag_names(s);
-        if !sched_flags.is_empty() {
-            let _ = write!(out, " ({sched_flags})");
-        }
-        if s.flags.contains(ServiceFlags::PERSISTENT) {
-            let _ = write!(out, " persistent {}", s.timeout);
-            if let Some(mask) = netmask_text(s) {
-                let _ = write!(out, " mask {mask}");
+        let stats = s.stats.unwrap_or_default();
+        match columns {
+            ListColumns::Stats => {
+                let _ = write!(out, "{:<33}", list_service_name(&s.key));
+                for v in [
+                    stats.conns,
+                    stats.in_pkts,
+                    stats.out_pkts,
+                    stats.in_bytes,
+                    stats.out_bytes,
+                ] {
+                    largenum(&mut out, v, exact);
+                }
             }
-            if let Some(pe) = s.pe_name.as_deref().filter(|p| !p.is_empty()) {
-                let _ = write!(out, " pe {pe}");
+            ListColumns::Rate => {
+                let _ = write!(out, "{:<33}", list_service_name(&s.key));
+                for v in [
+                    stats.cps,
+                    stats.in_pps,
+                    stats.out_pps,
+                    stats.in_bps,
+                    stats.out_bps,
+                ] {
+                    largenum(&mut out, v, exact);
+                }
             }
-        }
-        if s.flags.contains(ServiceFlags::ONE_PACKET) {
-            out.push_str(" ops");
+            _ => service_summary(&mut out, s),
         }
         out.push('\n');
         for d in sorted_dests(&vs.destinations) {
-            let _ = writeln!(
-                out,
-                "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
-                addr_text(d.addr),
-                d.forward.name(),
-                d.weight as i32,
-                d.counters.active,
-                d.counters.inactive
-            );
+            let name = addr_text(d.addr);
+            let stats = d.stats.unwrap_or_default();
+            let c = &d.counters;
+            match columns {
+                ListColumns::Connections => {
+                    let _ = writeln!(
+                        out,
+                        "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
+                        name,
+                        d.forward.name(),
+                        d.weight as i32,
+                        c.active,
+                        c.inactive
+                    );
+                }
+                ListColumns::Stats => {
+                    let _ = write!(out, "  -> {name:<28}");
+                    for v in [
+                        stats.conns,
+                        stats.in_pkts,
+                        stats.out_pkts,
+                        stats.in_bytes,
+                        stats.out_bytes,
+                    ] {
+                        largenum(&mut out, v, exact);
+                    }
+                    out.push('\n');
+                }
+                ListColumns::Rate => {
+                    let _ = write!(
+                        out,
+                        "  -> {name:<28} {:>8} {:>8} {:>8}",
+                        stats.cps, stats.in_pps, stats.out_pps
+                    );
+                    largenum(&mut out, stats.in_bps, exact);
+                    largenum(&mut out, stats.out_bps, exact);
+                    out.push('\n');
+                }
+                ListColumns::Thresholds => {
+                    let _ = writeln!(
+                        out,
+                        "  -> {name:<28} {:<10} {:<10} {:<10} {:<10}",
+                        d.upper_threshold, d.lower_threshold, c.active, c.inactive
+                    );
+                }
+                ListColumns::PersistentConn => {
+                    let _ = writeln!(
+                        out,
+                        "  -> {name:<28} {:<9} {:<11} {:<10} {:<10}",
+                        d.weight, c.persistent, c.active, c.inactive
+                    );
+                }
+            }
         }
     }
     out
+}
+
+/// `TCP  10.0.0.1:80 wlc (flags) persistent 50 mask 255.255.255.0 pe sip ops`.
+fn service_summary(out: &mut String, s: &Service) {
+    let _ = write!(out, "{} {}", list_service_name(&s.key), s.scheduler);
+    let sched_flags = sched_flag_names(s);
+    if !sched_flags.is_empty() {
+        let _ = write!(out, " ({sched_flags})");
+    }
+    if s.flags.contains(ServiceFlags::PERSISTENT) {
+        let _ = write!(out, " persistent {}", s.timeout);
+        if let Some(mask) = netmask_text(s) {
+            let _ = write!(out, " mask {mask}");
+        }
+        if let Some(pe) = s.pe_name.as_deref().filter(|p| !p.is_empty()) {
+            let _ = write!(out, " pe {pe}");
+        }
+    }
+    if s.flags.contains(ServiceFlags::ONE_PACKET) {
+        out.push_str(" ops");
+    }
+}
+
+/// ipvsadm's `print_largenum`: 9 columns, scaled to K/M/G/T above 10^8 unless exact.
+fn largenum(out: &mut String, v: u64, exact: bool) {
+    let _ = if exact {
+        let digits = v.to_string().len();
+        let width = if digits <= 8 { 9 } else { digits + 1 };
+        write!(out, "{v:>width$}")
+    } else if v < 100_000_000 {
+        write!(out, "{v:>9}")
+    } else if v < 1_000_000_000 {
+        write!(out, "{:>8}K", v / 1000)
+    } else if v < 100_000_000_000 {
+        write!(out, "{:>8}M", v / 1_000_000)
+    } else if v < 100_000_000_000_000 {
+        write!(out, "{:>8}G", v / 1_000_000_000)
+    } else {
+        write!(out, "{:>8}T", v / 1_000_000_000_000)
+    };
 }
 
 /// `ipvsadm -S -n` output for `state`: one `-A` line per service, one `-a` per destination.

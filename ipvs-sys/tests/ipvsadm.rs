@@ -114,3 +114,36 @@ fn synthetic_table_saves_as_ipvsadm_would() {
          -a -t 10.0.0.1:80 -r 172.16.0.1:80 -g -w 1\n"
     );
 }
+
+#[test]
+fn stats_columns_scale_like_print_largenum() {
+    use ipvs_sys::ipvsadm::{format_list_with, ListColumns};
+    let mut state = IpvsState::synthetic(1, 1);
+    state.services[0].service.stats = Some(ipvs_sys::Stats {
+        conns: 99_999_999,
+        in_pkts: 123_456_789,
+        out_pkts: 12_345_678_901,
+        in_bytes: 12_345_678_901_234,
+        out_bytes: 123_456_789_012_345_678,
+        ..Default::default()
+    });
+    let info = Info {
+        version: 0x010201,
+        conn_tab_size: 4096,
+    };
+    let scaled = format_list_with(&state, &info, ListColumns::Stats, false);
+    let exact = format_list_with(&state, &info, ListColumns::Stats, true);
+    let line = |text: &str| text.lines().nth(3).unwrap().to_string();
+    assert_eq!(
+        line(&scaled),
+        "TCP  10.0.0.0:80                  99999999  123456K   12345M   12345G  123456T"
+    );
+    assert_eq!(
+        line(&exact),
+        "TCP  10.0.0.0:80                  99999999 123456789 12345678901 12345678901234 123456789012345678"
+    );
+    assert_eq!(
+        scaled.lines().nth(4).unwrap(),
+        "  -> 172.16.0.0:80                       0        0        0        0        0"
+    );
+}
