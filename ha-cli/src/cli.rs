@@ -20,7 +20,7 @@ pub enum Command {
     /// the nodes of one cluster for split-brain risks.
     Check(crate::commands::check::CheckArgs),
     /// Run VRRP routers in the deterministic simulator and print a timeline.
-    Simulate(crate::commands::simulate::SimulateArgs),
+    Simulate(Box<crate::commands::simulate::SimulateArgs>),
 }
 
 /// Parses the command line and runs the subcommand; the process exit code is its result.
@@ -28,6 +28,6 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => crate::commands::check::run(args),
-        Command::Simulate(args) => crate::commands::simulate::run(args),
+        Command::Simulate(args) => crate::commands::simulate::run(*args),
     }
 }

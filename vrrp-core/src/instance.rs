@@ -201,6 +201,10 @@ pub struct Instance {
     priority_adjustment: i32,
     /// RFC 5798 Master_Adver_Interval: ours as master, the master's as a v3 backup.
     master_adver_interval: Duration,
+    /// Skew_Time and Master_Down_Interval, recomputed when the priority or the interval
+    /// changes rather than on every advert (a 128-bit division is not free).
+    skew_time: Duration,
+    master_down_interval: Duration,
     master_address: Option<IpAddr>,
     master_priority: Option<u8>,
     faults: u8,
@@ -230,9 +234,11 @@ impl Instance {
                 IpAddr::V6(a) => address_bytes.extend_from_slice(&a.octets()),
             }
         }
-        Ok(Instance {
+        let mut instance = Instance {
             effective_priority: config.priority,
             master_adver_interval: config.advert_interval,
+            skew_time: Duration::ZERO,
+            master_down_interval: Duration::ZERO,
             config,
             address_bytes,
             state: State::Initialize,
@@ -249,7 +255,9 @@ impl Instance {
             events: Ring::new(),
             stats: Statistics::default(),
             last_transition: None,
-        })
+        };
+        instance.set_master_adver_interval(instance.config.advert_interval);
+        Ok(instance)
     }
 
     // ----- getters -----
@@ -295,21 +303,12 @@ impl Instance {
 
     /// RFC 5798 Skew_Time for the effective priority; RFC 3768's for v2.
     pub fn skew_time(&self) -> Duration {
-        let unit = match self.config.version {
-            Version::V2 => Duration::from_secs(1),
-            Version::V3 => self.master_adver_interval,
-        };
-        let nanos = (256 - u128::from(self.effective_priority)) * unit.as_nanos() / 256;
-        Duration::from_nanos(nanos as u64)
+        self.skew_time
     }
 
     /// RFC 5798 Master_Down_Interval: `down_timer_adverts` (3) intervals plus the skew time.
     pub fn master_down_interval(&self) -> Duration {
-        let interval = match self.config.version {
-            Version::V2 => self.config.advert_interval,
-            Version::V3 => self.master_adver_interval,
-        };
-        interval * u32::from(self.config.down_timer_adverts) + self.skew_time()
+        self.master_down_interval
     }
 
     pub fn statistics(&self) -> &Statistics {
@@ -636,7 +635,7 @@ impl Instance {
 
     fn backup_receive(&mut self, now: Instant, from: IpAddr, repr: &Repr<'_>) {
         if repr.priority == 0 {
-            self.timers.set(Timer::MasterDown, now + self.skew_time());
+            self.timers.set(Timer::MasterDown, now + self.skew_time);
             self.master_stopped = true;
             return;
         }
@@ -667,7 +666,7 @@ impl Instance {
                     from: self.master_adver_interval,
                     to: interval,
                 });
-                self.master_adver_interval = interval;
+                self.set_master_adver_interval(interval);
             }
         }
         if self.master_address != Some(from) || self.master_priority != Some(repr.priority) {
@@ -681,7 +680,7 @@ impl Instance {
         self.discarded_lower_priority = false;
         self.master_stopped = false;
         self.timers
-            .set(Timer::MasterDown, now + self.master_down_interval());
+            .set(Timer::MasterDown, now + self.master_down_interval);
     }
 
     fn master_receive(&mut self, now: Instant, from: IpAddr, repr: &Repr<'_>) {
@@ -701,7 +700,7 @@ impl Instance {
             if self.config.version == Version::V3 {
                 let interval = interval_from_field(Version::V3, repr.max_advert_interval);
                 if !interval.is_zero() {
-                    self.master_adver_interval = interval;
+                    self.set_master_adver_interval(interval);
                 }
             }
             self.become_backup(
@@ -788,7 +787,7 @@ impl Instance {
 
     /// The RFC's Startup event.
     fn startup(&mut self, now: Instant) {
-        self.master_adver_interval = self.config.advert_interval;
+        self.set_master_adver_interval(self.config.advert_interval);
         if !self.config.preempt_delay.is_zero() {
             self.preempt_deadline = Some(now + self.config.preempt_delay);
         }
@@ -817,7 +816,7 @@ impl Instance {
         if let Some(period) = garp.master_refresh {
             self.timers.set(Timer::GarpRefresh, now + period);
         }
-        self.master_adver_interval = self.config.advert_interval;
+        self.set_master_adver_interval(self.config.advert_interval);
         self.timers
             .set(Timer::Advert, now + self.config.advert_interval);
         self.master_address = Some(self.config.primary_address);
@@ -842,7 +841,7 @@ impl Instance {
         self.master_stopped = false;
         self.change_state(now, State::Backup, reason);
         self.timers
-            .set(Timer::MasterDown, now + self.master_down_interval());
+            .set(Timer::MasterDown, now + self.master_down_interval);
     }
 
     fn enter_fault(&mut self, now: Instant, cause: FaultCause) {
@@ -857,7 +856,7 @@ impl Instance {
     }
 
     fn leave_fault(&mut self, now: Instant) {
-        self.master_adver_interval = self.config.advert_interval;
+        self.set_master_adver_interval(self.config.advert_interval);
         if self.is_address_owner() {
             self.become_master(now, TransitionReason::FaultCleared);
         } else {
@@ -900,6 +899,7 @@ impl Instance {
             (i32::from(self.config.priority) + self.priority_adjustment).clamp(1, 254) as u8
         };
         if before != self.effective_priority {
+            self.set_master_adver_interval(self.master_adver_interval);
             self.push_event(Event::PriorityChanged {
                 from: before,
                 to: self.effective_priority,
@@ -910,6 +910,21 @@ impl Instance {
                 self.master_priority = Some(self.effective_priority);
             }
         }
+    }
+
+    /// Sets Master_Adver_Interval and recomputes the timings derived from it.
+    fn set_master_adver_interval(&mut self, interval: Duration) {
+        self.master_adver_interval = interval;
+        let (skew_unit, down_unit) = match self.config.version {
+            // RFC 3768: the skew is in seconds whatever the interval, and the down interval
+            // uses our own configured interval.
+            Version::V2 => (Duration::from_secs(1), self.config.advert_interval),
+            Version::V3 => (interval, interval),
+        };
+        let nanos = (256 - u128::from(self.effective_priority)) * skew_unit.as_nanos() / 256;
+        self.skew_time = Duration::from_nanos(nanos as u64);
+        self.master_down_interval =
+            down_unit * u32::from(self.config.down_timer_adverts) + self.skew_time;
     }
 
     // ----- output helpers -----

@@ -1,0 +1,40 @@
+//! Arbitrary bytes into the VRRP advertisement parser: no panic, and whatever parses re-emits
+//! to the same bytes (v3's reserved bits aside, which are not canonical).
+#![no_main]
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use libfuzzer_sys::fuzz_target;
+use vrrp_core::wire::{ChecksumContext, Packet, Repr, Version};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, bytes)) = data.split_first() else {
+        return;
+    };
+    let ctx = if selector & 1 == 0 {
+        ChecksumContext {
+            src: IpAddr::V4(Ipv4Addr::new(10, 99, 0, 11)),
+            dst: IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)),
+            v3_ipv4_pseudo_header: selector & 2 == 0,
+        }
+    } else {
+        ChecksumContext {
+            src: IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)),
+            dst: IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),
+            v3_ipv4_pseudo_header: true,
+        }
+    };
+    let Ok(packet) = Packet::new_checked(bytes) else {
+        return;
+    };
+    let Ok(repr) = Repr::parse(&packet, &ctx) else {
+        return;
+    };
+    let _ = repr.addresses().count();
+    let mut out = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut Packet::new_unchecked(&mut out[..]), &ctx)
+        .expect("a parsed advert re-emits");
+    let canonical = repr.version == Version::V2 || bytes[4] & 0xf0 == 0;
+    if canonical {
+        assert_eq!(out, bytes, "emit(parse(x)) != x");
+    }
+});
