@@ -250,3 +250,23 @@ fn keepalived_v3_timing_matches_the_rfc() {
         "median gap {typical} µs"
     );
 }
+
+#[test]
+fn checksum_negative_zero_verifies_and_reemits_as_zero() {
+    // Found by the vrrp_packet fuzz target: a v2 advert whose checksum field is 0xffff.
+    let input = std::fs::read(vectors_dir().join("../fuzz/checksum-negative-zero.bin")).unwrap();
+    let c = ChecksumContext {
+        src: ip("10.99.0.11"),
+        dst: ip("224.0.0.18"),
+        v3_ipv4_pseudo_header: true,
+    };
+    let bytes = &input[1..]; // the target's first byte selects the context
+    let repr = Repr::parse(&Packet::new_checked(bytes).unwrap(), &c).unwrap();
+    let mut out = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut Packet::new_unchecked(&mut out[..]), &c)
+        .unwrap();
+    assert_eq!(&bytes[6..8], [0xff, 0xff]);
+    assert_eq!(out[6..8], [0x00, 0x00]);
+    assert_eq!(out[..6], bytes[..6]);
+    assert_eq!(out[8..], bytes[8..]);
+}
