@@ -1,0 +1,98 @@
+//! Reading the ancillary data of `recvmsg`: the one place in ha-cli that needs `unsafe`.
+#![allow(unsafe_code)]
+
+use std::mem::MaybeUninit;
+
+/// A control-message buffer, zero-initialised so that it can be read back as bytes.
+pub struct ControlBuffer {
+    bytes: [MaybeUninit<u8>; 256],
+}
+
+impl ControlBuffer {
+    pub fn new() -> ControlBuffer {
+        ControlBuffer {
+            bytes: [MaybeUninit::new(0); 256],
+        }
+    }
+
+    pub fn as_uninit(&mut self) -> &mut [MaybeUninit<u8>] {
+        &mut self.bytes
+    }
+
+    /// The first `len` bytes (what the kernel reported it wrote).
+    pub fn filled(&self, len: usize) -> &[u8] {
+        let len = len.min(self.bytes.len());
+        // SAFETY: every element was initialised with `MaybeUninit::new(0)` in `new` and the
+        // kernel only ever writes initialised bytes into it, so all of them are initialised;
+        // `MaybeUninit<u8>` has the same layout as `u8`.
+        unsafe { &*(&self.bytes[..len] as *const [MaybeUninit<u8>] as *const [u8]) }
+    }
+}
+
+impl Default for ControlBuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Views an initialised byte buffer as the `MaybeUninit` slice socket2 receives into.
+pub fn bytes_as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`. The only writer through the returned
+    // slice is socket2's `recvmsg` (the kernel), which writes initialised bytes, so the bytes
+    // stay initialised for the owner of `buf`.
+    unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
+}
+
+/// One control message: level, type and data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cmsg<'a> {
+    pub level: i32,
+    pub kind: i32,
+    pub data: &'a [u8],
+}
+
+/// Iterates the control messages in `buf` (Linux layout: `struct cmsghdr` of a `size_t` length
+/// and two `int`s, data and messages aligned to `size_t`).
+pub fn messages(buf: &[u8]) -> impl Iterator<Item = Cmsg<'_>> {
+    const WORD: usize = std::mem::size_of::<usize>();
+    const HEADER: usize = (WORD + 8).div_ceil(WORD) * WORD;
+    let mut offset = 0;
+    std::iter::from_fn(move || {
+        let header = buf.get(offset..offset + HEADER)?;
+        let len = usize::from_ne_bytes(header[..WORD].try_into().ok()?);
+        let level = i32::from_ne_bytes(header[WORD..WORD + 4].try_into().ok()?);
+        let kind = i32::from_ne_bytes(header[WORD + 4..WORD + 8].try_into().ok()?);
+        if len < HEADER {
+            return None;
+        }
+        let data = buf.get(offset + HEADER..offset + len)?;
+        offset += len.div_ceil(WORD) * WORD;
+        Some(Cmsg { level, kind, data })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_two_messages() {
+        let mut buf = Vec::new();
+        for (kind, data) in [(52i32, 255i32.to_ne_bytes().to_vec()), (50, vec![1u8; 20])] {
+            let len = 16 + data.len();
+            buf.extend_from_slice(&len.to_ne_bytes());
+            buf.extend_from_slice(&41i32.to_ne_bytes());
+            buf.extend_from_slice(&kind.to_ne_bytes());
+            buf.extend_from_slice(&data);
+            while buf.len() % 8 != 0 {
+                buf.push(0);
+            }
+        }
+        let got: Vec<_> = messages(&buf).collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].kind, 52);
+        assert_eq!(got[0].data, 255i32.to_ne_bytes());
+        assert_eq!(got[1].data, [1u8; 20]);
+        assert_eq!(messages(&buf[..10]).count(), 0);
+    }
+}

@@ -1,0 +1,35 @@
+//! Network I/O of the director: raw VRRP sockets and the IP headers around adverts.
+
+mod cmsg;
+pub mod ipv4;
+pub mod vrrp_socket;
+
+use std::io;
+use std::net::IpAddr;
+
+pub use vrrp_socket::{interface_index, Received, VrrpSocket};
+
+/// Why a network operation failed, naming the interface and what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("interface {interface}: {source}")]
+    Interface {
+        interface: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("interface {interface}: cannot {what}: {source}")]
+    Socket {
+        interface: String,
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("interface {interface}: cannot send an advert to {destination}: {source}")]
+    Send {
+        interface: String,
+        destination: IpAddr,
+        #[source]
+        source: io::Error,
+    },
+}

@@ -1,0 +1,282 @@
+//! Raw sockets for IP protocol 112 on one interface.
+//!
+//! IPv4: the advert's IP header is built here (`IP_HDRINCL`) with TOS 0xc0, TTL 255, DF clear
+//! and an identification counting up from 1, as keepalived sends; received packets come with
+//! their IP header, which gives the TTL and destination. IPv6: the kernel builds the header
+//! with hop limit 255 and traffic class 0xc0; the hop limit and destination of received
+//! packets come from `IPV6_HOPLIMIT` / `IPV6_PKTINFO` control messages. Both sockets are bound
+//! to the interface, join the VRRP group on it and do not loop their own adverts back.
+
+use std::io::{self, Read};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::num::NonZeroU32;
+use std::ops::Range;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
+use vrrp_core::wire::{Family, IP_PROTOCOL_VRRP, MULTICAST_V4, MULTICAST_V6};
+use vrrp_core::RxInfo;
+
+use super::cmsg::{self, ControlBuffer};
+use super::ipv4;
+use super::NetError;
+
+const IPPROTO_IPV6: i32 = 41;
+const IPV6_PKTINFO: i32 = 50;
+const IPV6_HOPLIMIT: i32 = 52;
+
+/// A received advert: what the IP layer knew and where the VRRP message is in the buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub info: RxInfo,
+    pub payload: Range<usize>,
+    /// Interface index the packet arrived on (IPv6 only; 0 when unknown).
+    pub ifindex: u32,
+}
+
+/// One raw VRRP socket on one interface.
+#[derive(Debug)]
+pub struct VrrpSocket {
+    socket: Socket,
+    family: Family,
+    interface: String,
+    ifindex: u32,
+    source: IpAddr,
+    next_ip_id: u16,
+    send_buf: Vec<u8>,
+}
+
+/// Index of a network interface by name.
+pub fn interface_index(name: &str) -> Result<u32, NetError> {
+    nix::net::if_::if_nametoindex(name).map_err(|e| NetError::Interface {
+        interface: name.to_string(),
+        source: io::Error::from(e),
+    })
+}
+
+impl VrrpSocket {
+    /// Opens a socket on `interface` sending from `source` (the instance's primary address,
+    /// IPv6 link-local for VRRPv3 over IPv6), joined to the VRRP multicast group.
+    pub fn open(interface: &str, source: IpAddr) -> Result<VrrpSocket, NetError> {
+        let ifindex = interface_index(interface)?;
+        let family = Family::of(&source);
+        let ctx = |what: &'static str| {
+            let interface = interface.to_string();
+            move |source: io::Error| NetError::Socket {
+                interface,
+                what,
+                source,
+            }
+        };
+        let domain = match family {
+            Family::Ipv4 => Domain::IPV4,
+            Family::Ipv6 => Domain::IPV6,
+        };
+        let socket = Socket::new(
+            domain,
+            Type::RAW,
+            Some(Protocol::from(i32::from(IP_PROTOCOL_VRRP))),
+        )
+        .map_err(ctx(
+            "create a raw IP protocol 112 socket (needs CAP_NET_RAW)",
+        ))?;
+        socket
+            .bind_device(Some(interface.as_bytes()))
+            .map_err(ctx("bind to the interface"))?;
+        let index = NonZeroU32::new(ifindex).map(NonZeroU32::get).unwrap_or(0);
+        match family {
+            Family::Ipv4 => {
+                socket
+                    .set_header_included_v4(true)
+                    .map_err(ctx("set IP_HDRINCL"))?;
+                socket
+                    .set_multicast_loop_v4(false)
+                    .map_err(ctx("disable multicast loop"))?;
+                socket
+                    .join_multicast_v4_n(&MULTICAST_V4, &InterfaceIndexOrAddress::Index(index))
+                    .map_err(ctx("join 224.0.0.18"))?;
+            }
+            Family::Ipv6 => {
+                socket
+                    .set_multicast_hops_v6(255)
+                    .map_err(ctx("set the multicast hop limit"))?;
+                socket
+                    .set_unicast_hops_v6(255)
+                    .map_err(ctx("set the unicast hop limit"))?;
+                socket
+                    .set_tclass_v6(u32::from(ipv4::TOS_INTERNETWORK_CONTROL))
+                    .map_err(ctx("set the traffic class"))?;
+                socket
+                    .set_multicast_loop_v6(false)
+                    .map_err(ctx("disable multicast loop"))?;
+                socket
+                    .set_multicast_if_v6(index)
+                    .map_err(ctx("select the multicast interface"))?;
+                socket
+                    .join_multicast_v6(&MULTICAST_V6, index)
+                    .map_err(ctx("join ff02::12"))?;
+                socket
+                    .set_recv_hoplimit_v6(true)
+                    .map_err(ctx("ask for the hop limit"))?;
+                nix::sys::socket::setsockopt(
+                    &socket,
+                    nix::sys::socket::sockopt::Ipv6RecvPacketInfo,
+                    &true,
+                )
+                .map_err(io::Error::from)
+                .map_err(ctx("ask for the destination address"))?;
+                if let IpAddr::V6(src) = source {
+                    let scope = if is_link_local(&src) { ifindex } else { 0 };
+                    socket
+                        .bind(&SocketAddr::V6(SocketAddrV6::new(src, 0, 0, scope)).into())
+                        .map_err(ctx("bind the source address (is it on the interface?)"))?;
+                }
+            }
+        }
+        Ok(VrrpSocket {
+            socket,
+            family,
+            interface: interface.to_string(),
+            ifindex,
+            source,
+            next_ip_id: 1,
+            send_buf: vec![0u8; ipv4::HEADER_LEN + vrrp_core::wire::MAX_PACKET_LEN],
+        })
+    }
+
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// Sends a VRRP message to `destination` (the group or a unicast peer).
+    pub fn send(&mut self, destination: IpAddr, payload: &[u8]) -> Result<(), NetError> {
+        let err = |source| NetError::Send {
+            interface: self.interface.clone(),
+            destination,
+            source,
+        };
+        match (self.source, destination) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let mut header = [0u8; ipv4::HEADER_LEN];
+                ipv4::emit_header(&mut header, self.next_ip_id, src, dst, payload.len());
+                self.next_ip_id = self.next_ip_id.wrapping_add(1);
+                let len = ipv4::HEADER_LEN + payload.len();
+                self.send_buf[..ipv4::HEADER_LEN].copy_from_slice(&header);
+                self.send_buf[ipv4::HEADER_LEN..len].copy_from_slice(payload);
+                let to = SocketAddr::new(IpAddr::V4(dst), 0);
+                self.socket
+                    .send_to(&self.send_buf[..len], &to.into())
+                    .map_err(err)?;
+            }
+            (IpAddr::V6(_), IpAddr::V6(dst)) => {
+                let scope = if is_link_local(&dst) || dst.is_multicast() {
+                    self.ifindex
+                } else {
+                    0
+                };
+                let to = SocketAddr::V6(SocketAddrV6::new(dst, 0, 0, scope));
+                self.socket.send_to(payload, &to.into()).map_err(err)?;
+            }
+            _ => {
+                return Err(NetError::Send {
+                    interface: self.interface.clone(),
+                    destination,
+                    source: io::Error::new(io::ErrorKind::InvalidInput, "address family mismatch"),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives one packet into `buf`. Packets that are not well-formed IP are reported as an
+    /// `InvalidData` error, which the caller counts and ignores.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        match self.family {
+            Family::Ipv4 => {
+                let n = (&self.socket).read(buf)?;
+                let header = ipv4::parse_header(&buf[..n]).ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "truncated or malformed IPv4 header",
+                    )
+                })?;
+                Ok(Received {
+                    info: RxInfo {
+                        source: IpAddr::V4(header.src),
+                        destination: IpAddr::V4(header.dst),
+                        ttl: header.ttl,
+                    },
+                    payload: header.payload.0..header.payload.1,
+                    ifindex: self.ifindex,
+                })
+            }
+            Family::Ipv6 => {
+                let mut control = ControlBuffer::new();
+                let mut bufs = [socket2::MaybeUninitSlice::new(cmsg::bytes_as_uninit(buf))];
+                let mut from =
+                    socket2::SockAddr::from(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)));
+                let mut msg = socket2::MsgHdrMut::new()
+                    .with_addr(&mut from)
+                    .with_buffers(&mut bufs)
+                    .with_control(control.as_uninit());
+                let n = self.socket.recvmsg(&mut msg, 0)?;
+                let control_len = msg.control_len();
+                let source = from
+                    .as_socket_ipv6()
+                    .map(|a| *a.ip())
+                    .unwrap_or(Ipv6Addr::UNSPECIFIED);
+                let mut ttl = 0u8;
+                let mut destination = Ipv6Addr::UNSPECIFIED;
+                let mut ifindex = 0;
+                for m in cmsg::messages(control.filled(control_len)) {
+                    match (m.level, m.kind) {
+                        (IPPROTO_IPV6, IPV6_HOPLIMIT) if m.data.len() >= 4 => {
+                            ttl =
+                                i32::from_ne_bytes(m.data[..4].try_into().unwrap_or([0; 4])) as u8;
+                        }
+                        (IPPROTO_IPV6, IPV6_PKTINFO) if m.data.len() >= 20 => {
+                            let octets: [u8; 16] = m.data[..16].try_into().unwrap_or([0; 16]);
+                            destination = Ipv6Addr::from(octets);
+                            ifindex =
+                                u32::from_ne_bytes(m.data[16..20].try_into().unwrap_or([0; 4]));
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(Received {
+                    info: RxInfo {
+                        source: IpAddr::V6(source),
+                        destination: IpAddr::V6(destination),
+                        ttl,
+                    },
+                    payload: 0..n,
+                    ifindex,
+                })
+            }
+        }
+    }
+}
+
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+impl AsFd for VrrpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
+impl AsRawFd for VrrpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+}

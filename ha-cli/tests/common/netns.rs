@@ -1,0 +1,89 @@
+//! Network namespaces for privileged tests: created per test, deleted on drop.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::process::Command;
+
+/// Whether privileged tests can run here. Without root they are skipped loudly, and under
+/// `CI=true` that is a failure rather than a silent pass.
+pub fn require_root(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    let message = format!("{test}: needs root for network namespaces: NOT RUN");
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{message} (CI=true)");
+    }
+    eprintln!("\n*** {message} ***\n");
+    false
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip(8)");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A namespace that is deleted when dropped.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(tag: &str) -> Netns {
+        let name = format!("ha-{tag}-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        ip(&["netns", "add", &name]);
+        let ns = Netns { name };
+        ns.exec(&["ip", "link", "set", "lo", "up"]);
+        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"]);
+        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"]);
+        ns
+    }
+
+    /// Runs a command inside the namespace and asserts it succeeds.
+    pub fn exec(&self, args: &[&str]) {
+        let mut full = vec!["netns", "exec", &self.name];
+        full.extend_from_slice(args);
+        ip(&full);
+    }
+
+    /// Moves the calling thread into the namespace (sockets it opens then live there).
+    pub fn enter(&self) {
+        let f = File::open(format!("/var/run/netns/{}", self.name)).expect("netns file");
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// Two namespaces joined by a veth pair `eth0` <-> `eth0`, with the given IPv4 and link-local
+/// IPv6 addresses, up.
+pub fn veth_pair(tag: &str, a: (&str, &str), b: (&str, &str)) -> (Netns, Netns) {
+    let na = Netns::new(&format!("{tag}a"));
+    let nb = Netns::new(&format!("{tag}b"));
+    // Interface names are at most 15 bytes and live in the host namespace until moved.
+    let base = format!("v{tag}{}", std::process::id() % 100_000);
+    let (va, vb) = (format!("{base}a"), format!("{base}b"));
+    ip(&["link", "add", &va, "type", "veth", "peer", "name", &vb]);
+    ip(&["link", "set", &va, "netns", &na.name]);
+    ip(&["link", "set", &vb, "netns", &nb.name]);
+    for (ns, dev, (v4, v6)) in [(&na, &va, a), (&nb, &vb, b)] {
+        ns.exec(&["ip", "link", "set", dev, "name", "eth0"]);
+        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0"]);
+        ns.exec(&["ip", "addr", "add", v4, "dev", "eth0"]);
+        ns.exec(&["ip", "-6", "addr", "add", v6, "dev", "eth0", "nodad"]);
+        ns.exec(&["ip", "link", "set", "eth0", "up"]);
+    }
+    (na, nb)
+}
