@@ -1,12 +1,15 @@
-//! Network I/O of the director: raw VRRP sockets and the IP headers around adverts.
+//! Network I/O of the director: raw VRRP sockets, the IP headers around adverts, and
+//! rtnetlink for virtual addresses and link state.
 
 mod cmsg;
 pub mod ipv4;
+pub mod rtnl;
 pub mod vrrp_socket;
 
 use std::io;
 use std::net::IpAddr;
 
+pub use rtnl::{InterfaceAddress, LinkStatus, LinkWatcher, Rtnl, RtnlError};
 pub use vrrp_socket::{interface_index, Received, VrrpSocket};
 
 /// Why a network operation failed, naming the interface and what was being done.

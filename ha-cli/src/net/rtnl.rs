@@ -1,0 +1,339 @@
+//! rtnetlink for the director: virtual addresses (with label and scope), link state, and
+//! link-change notifications (a link going down puts its instances in Fault).
+
+use std::io;
+use std::net::IpAddr;
+
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage, State as OperState};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+/// rtnetlink multicast group of link changes (`RTMGRP_LINK`).
+const RTMGRP_LINK: u32 = 1;
+const EEXIST: i32 = 17;
+const ENOENT: i32 = 2;
+const EADDRNOTAVAIL: i32 = 99;
+const ESRCH: i32 = 3;
+
+/// Why an rtnetlink request failed, naming the object.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct RtnlError {
+    pub what: String,
+    #[source]
+    pub source: io::Error,
+}
+
+fn fail(what: impl Into<String>) -> impl FnOnce(io::Error) -> RtnlError {
+    let what = what.into();
+    move |source| RtnlError { what, source }
+}
+
+/// A virtual address as keepalived's `virtual_ipaddress` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceAddress {
+    pub ifindex: u32,
+    pub address: IpAddr,
+    pub prefix_len: u8,
+    /// `label` (IPv4 only): shown by `ip addr` as an alias name.
+    pub label: Option<String>,
+    /// `scope`: keepalived's default is global.
+    pub scope: AddressScope,
+}
+
+/// What a link is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkStatus {
+    pub ifindex: u32,
+    pub name: String,
+    /// Administratively up and the carrier is there (`IFF_UP` and `IFF_RUNNING`).
+    pub usable: bool,
+}
+
+/// A request/response rtnetlink socket.
+#[derive(Debug)]
+pub struct Rtnl {
+    socket: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+impl Rtnl {
+    pub fn open() -> Result<Rtnl, RtnlError> {
+        let mut socket = Socket::new(NETLINK_ROUTE).map_err(fail("open rtnetlink socket"))?;
+        socket.bind_auto().map_err(fail("bind rtnetlink socket"))?;
+        Ok(Rtnl {
+            socket,
+            seq: 0,
+            buf: Vec::with_capacity(64 * 1024),
+        })
+    }
+
+    /// Adds a virtual address. Returns `false` if it was already there.
+    pub fn add_address(&mut self, a: &InterfaceAddress) -> Result<bool, RtnlError> {
+        let msg = address_message(a);
+        let what = format!(
+            "add {}/{} to interface {}",
+            a.address, a.prefix_len, a.ifindex
+        );
+        match self.request(
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &what,
+        ) {
+            Ok(_) => Ok(true),
+            Err(e) if e.source.raw_os_error() == Some(EEXIST) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes a virtual address. Returns `false` if it was not there.
+    pub fn delete_address(&mut self, a: &InterfaceAddress) -> Result<bool, RtnlError> {
+        let msg = address_message(a);
+        let what = format!(
+            "delete {}/{} from interface {}",
+            a.address, a.prefix_len, a.ifindex
+        );
+        match self.request(RouteNetlinkMessage::DelAddress(msg), 0, &what) {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.source.raw_os_error(),
+                    Some(EADDRNOTAVAIL | ENOENT | ESRCH)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The addresses on an interface.
+    pub fn addresses(&mut self, ifindex: u32) -> Result<Vec<(IpAddr, u8)>, RtnlError> {
+        let replies = self.dump(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            &format!("list addresses of interface {ifindex}"),
+        )?;
+        let mut out = Vec::new();
+        for reply in replies {
+            if let RouteNetlinkMessage::NewAddress(m) = reply {
+                if m.header.index != ifindex {
+                    continue;
+                }
+                // IFA_LOCAL is the interface's own address on point-to-point links; IFA_ADDRESS
+                // otherwise.
+                let local = m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Local(ip) => Some(*ip),
+                    _ => None,
+                });
+                let address = local.or_else(|| {
+                    m.attributes.iter().find_map(|a| match a {
+                        AddressAttribute::Address(ip) => Some(*ip),
+                        _ => None,
+                    })
+                });
+                if let Some(ip) = address {
+                    out.push((ip, m.header.prefix_len));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every link and whether it is usable.
+    pub fn links(&mut self) -> Result<Vec<LinkStatus>, RtnlError> {
+        let replies = self.dump(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            "list links",
+        )?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewLink(m) => Some(link_status(&m)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    fn send(&mut self, msg: RouteNetlinkMessage, flags: u16, what: &str) -> Result<u32, RtnlError> {
+        let seq = self.next_seq();
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | flags;
+        header.sequence_number = seq;
+        let mut nl = NetlinkMessage::new(header, NetlinkPayload::from(msg));
+        nl.finalize();
+        let mut out = vec![0u8; nl.buffer_len()];
+        nl.serialize(&mut out);
+        self.socket
+            .send_to(&out, &SocketAddr::new(0, 0), 0)
+            .map_err(fail(format!("{what}: send")))?;
+        Ok(seq)
+    }
+
+    /// Sends a request with `NLM_F_ACK` and waits for its acknowledgement.
+    fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+        what: &str,
+    ) -> Result<(), RtnlError> {
+        let seq = self.send(msg, flags | NLM_F_ACK, what)?;
+        self.collect(seq, what).map(|_| ())
+    }
+
+    fn dump(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        what: &str,
+    ) -> Result<Vec<RouteNetlinkMessage>, RtnlError> {
+        let seq = self.send(msg, NLM_F_DUMP, what)?;
+        self.collect(seq, what)
+    }
+
+    /// Reads replies to `seq` until its ACK, error or end of dump.
+    fn collect(&mut self, seq: u32, what: &str) -> Result<Vec<RouteNetlinkMessage>, RtnlError> {
+        let mut replies = Vec::new();
+        loop {
+            self.buf.clear();
+            self.socket
+                .recv(&mut self.buf, 0)
+                .map_err(fail(format!("{what}: receive")))?;
+            let mut offset = 0;
+            while offset < self.buf.len() {
+                let parsed =
+                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[offset..])
+                        .map_err(|e| RtnlError {
+                            what: format!("{what}: reply"),
+                            source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+                        })?;
+                let len = parsed.header.length as usize;
+                if len == 0 {
+                    break;
+                }
+                offset += len.div_ceil(4) * 4;
+                if parsed.header.sequence_number != seq {
+                    continue;
+                }
+                match parsed.payload {
+                    NetlinkPayload::Done(_) => return Ok(replies),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(replies),
+                            Some(code) => Err(RtnlError {
+                                what: what.to_string(),
+                                source: io::Error::from_raw_os_error(-code.get()),
+                            }),
+                        }
+                    }
+                    NetlinkPayload::InnerMessage(m) => replies.push(m),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn address_message(a: &InterfaceAddress) -> AddressMessage {
+    let mut msg = AddressMessage::default();
+    msg.header.family = match a.address {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    msg.header.prefix_len = a.prefix_len;
+    msg.header.scope = a.scope;
+    msg.header.index = a.ifindex;
+    msg.attributes.push(AddressAttribute::Local(a.address));
+    if let IpAddr::V4(_) = a.address {
+        msg.attributes.push(AddressAttribute::Address(a.address));
+        if let Some(label) = &a.label {
+            msg.attributes.push(AddressAttribute::Label(label.clone()));
+        }
+    } else {
+        msg.attributes.push(AddressAttribute::Address(a.address));
+    }
+    msg
+}
+
+fn link_status(m: &LinkMessage) -> LinkStatus {
+    let name = m
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            LinkAttribute::IfName(n) => Some(n.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let oper_down = m.attributes.iter().any(|a| {
+        matches!(
+            a,
+            LinkAttribute::OperState(OperState::Down | OperState::LowerLayerDown)
+        )
+    });
+    let flags = m.header.flags;
+    LinkStatus {
+        ifindex: m.header.index,
+        name,
+        usable: flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::Running) && !oper_down,
+    }
+}
+
+/// A socket subscribed to link changes: each `next` blocks for the next change.
+#[derive(Debug)]
+pub struct LinkWatcher {
+    socket: Socket,
+    buf: Vec<u8>,
+}
+
+impl LinkWatcher {
+    pub fn open() -> Result<LinkWatcher, RtnlError> {
+        let mut socket = Socket::new(NETLINK_ROUTE).map_err(fail("open rtnetlink socket"))?;
+        socket
+            .bind(&SocketAddr::new(0, RTMGRP_LINK))
+            .map_err(fail("subscribe to link changes"))?;
+        Ok(LinkWatcher {
+            socket,
+            buf: Vec::with_capacity(16 * 1024),
+        })
+    }
+
+    /// The socket, to wait on it with poll alongside other sockets.
+    pub fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    /// Reads one datagram of notifications.
+    pub fn next(&mut self) -> Result<Vec<LinkStatus>, RtnlError> {
+        self.buf.clear();
+        self.socket
+            .recv(&mut self.buf, 0)
+            .map_err(fail("receive link changes"))?;
+        let mut out = Vec::new();
+        let mut offset = 0;
+        while offset < self.buf.len() {
+            let Ok(parsed) =
+                NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[offset..])
+            else {
+                break;
+            };
+            let len = parsed.header.length as usize;
+            if len == 0 {
+                break;
+            }
+            offset += len.div_ceil(4) * 4;
+            if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(m)) = parsed.payload {
+                out.push(link_status(&m));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,128 @@
+//! Virtual addresses and link state over rtnetlink in a namespace (privileged), checked
+//! against what `ip addr` shows.
+
+mod common;
+
+use std::process::Command;
+
+use common::netns::{require_root, veth_pair};
+use ha_cli::net::{interface_index, InterfaceAddress, LinkWatcher, Rtnl};
+use netlink_packet_route::address::AddressScope;
+
+fn ip_addr_show(ns: &str) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "ip", "addr", "show", "dev", "eth0"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn virtual_addresses_are_added_with_label_and_removed_idempotently() {
+    if !require_root("virtual_addresses_are_added_with_label_and_removed_idempotently") {
+        return;
+    }
+    let (na, _nb) = veth_pair(
+        "ra",
+        ("10.199.1.1/24", "fe80::a/64"),
+        ("10.199.1.2/24", "fe80::b/64"),
+    );
+    let ns = na.name.clone();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            na.enter();
+            let ifindex = interface_index("eth0").unwrap();
+            let mut rtnl = Rtnl::open().unwrap();
+            let vip = InterfaceAddress {
+                ifindex,
+                address: "10.199.1.200".parse().unwrap(),
+                prefix_len: 32,
+                label: Some("eth0:vi1".into()),
+                scope: AddressScope::Universe,
+            };
+            let vip6 = InterfaceAddress {
+                ifindex,
+                address: "2001:db8::200".parse().unwrap(),
+                prefix_len: 64,
+                label: None,
+                scope: AddressScope::Universe,
+            };
+            assert!(rtnl.add_address(&vip).unwrap());
+            assert!(
+                !rtnl.add_address(&vip).unwrap(),
+                "second add reports it was there"
+            );
+            assert!(rtnl.add_address(&vip6).unwrap());
+            let listed = rtnl.addresses(ifindex).unwrap();
+            assert!(listed.contains(&(vip.address, 32)), "{listed:?}");
+            assert!(listed.contains(&(vip6.address, 64)), "{listed:?}");
+            let shown = ip_addr_show(&ns);
+            assert!(
+                shown.contains("inet 10.199.1.200/32 scope global eth0:vi1"),
+                "{shown}"
+            );
+            assert!(
+                shown.contains("inet6 2001:db8::200/64 scope global"),
+                "{shown}"
+            );
+            assert!(rtnl.delete_address(&vip).unwrap());
+            assert!(
+                !rtnl.delete_address(&vip).unwrap(),
+                "second delete reports it was gone"
+            );
+            assert!(rtnl.delete_address(&vip6).unwrap());
+            let shown = ip_addr_show(&ns);
+            assert!(!shown.contains("10.199.1.200"), "{shown}");
+            assert!(!shown.contains("2001:db8::200"), "{shown}");
+        });
+    });
+}
+
+#[test]
+fn link_down_and_up_are_seen() {
+    if !require_root("link_down_and_up_are_seen") {
+        return;
+    }
+    let (na, _nb) = veth_pair(
+        "rl",
+        ("10.199.2.1/24", "fe80::a/64"),
+        ("10.199.2.2/24", "fe80::b/64"),
+    );
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            na.enter();
+            let ifindex = interface_index("eth0").unwrap();
+            let mut rtnl = Rtnl::open().unwrap();
+            let eth0 = |rtnl: &mut Rtnl| {
+                rtnl.links()
+                    .unwrap()
+                    .into_iter()
+                    .find(|l| l.ifindex == ifindex)
+                    .unwrap()
+            };
+            assert!(eth0(&mut rtnl).usable);
+            let mut watcher = LinkWatcher::open().unwrap();
+            na.exec(&["ip", "link", "set", "eth0", "down"]);
+            let change = loop {
+                let changes = watcher.next().unwrap();
+                if let Some(c) = changes.into_iter().find(|c| c.ifindex == ifindex) {
+                    break c;
+                }
+            };
+            assert_eq!(change.name, "eth0");
+            assert!(!change.usable);
+            assert!(!eth0(&mut rtnl).usable);
+            na.exec(&["ip", "link", "set", "eth0", "up"]);
+            let up = loop {
+                let changes = watcher.next().unwrap();
+                if let Some(c) = changes
+                    .into_iter()
+                    .find(|c| c.ifindex == ifindex && c.usable)
+                {
+                    break c;
+                }
+            };
+            assert!(up.usable);
+        });
+    });
+}
