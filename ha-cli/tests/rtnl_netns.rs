@@ -104,7 +104,7 @@ fn link_down_and_up_are_seen() {
             let mut watcher = LinkWatcher::open().unwrap();
             na.exec(&["ip", "link", "set", "eth0", "down"]);
             let change = loop {
-                let changes = watcher.next().unwrap();
+                let changes = watcher.next_changes().unwrap();
                 if let Some(c) = changes.into_iter().find(|c| c.ifindex == ifindex) {
                     break c;
                 }
@@ -114,7 +114,7 @@ fn link_down_and_up_are_seen() {
             assert!(!eth0(&mut rtnl).usable);
             na.exec(&["ip", "link", "set", "eth0", "up"]);
             let up = loop {
-                let changes = watcher.next().unwrap();
+                let changes = watcher.next_changes().unwrap();
                 if let Some(c) = changes
                     .into_iter()
                     .find(|c| c.ifindex == ifindex && c.usable)

@@ -253,13 +253,10 @@ fn address_message(a: &InterfaceAddress) -> AddressMessage {
     msg.header.scope = a.scope;
     msg.header.index = a.ifindex;
     msg.attributes.push(AddressAttribute::Local(a.address));
-    if let IpAddr::V4(_) = a.address {
-        msg.attributes.push(AddressAttribute::Address(a.address));
-        if let Some(label) = &a.label {
-            msg.attributes.push(AddressAttribute::Label(label.clone()));
-        }
-    } else {
-        msg.attributes.push(AddressAttribute::Address(a.address));
+    msg.attributes.push(AddressAttribute::Address(a.address));
+    // Labels are an IPv4 notion (interface aliases).
+    if let (true, Some(label)) = (a.address.is_ipv4(), &a.label) {
+        msg.attributes.push(AddressAttribute::Label(label.clone()));
     }
     msg
 }
@@ -287,7 +284,7 @@ fn link_status(m: &LinkMessage) -> LinkStatus {
     }
 }
 
-/// A socket subscribed to link changes: each `next` blocks for the next change.
+/// A socket subscribed to link changes: each `next_changes` blocks for the next ones.
 #[derive(Debug)]
 pub struct LinkWatcher {
     socket: Socket,
@@ -312,7 +309,7 @@ impl LinkWatcher {
     }
 
     /// Reads one datagram of notifications.
-    pub fn next(&mut self) -> Result<Vec<LinkStatus>, RtnlError> {
+    pub fn next_changes(&mut self) -> Result<Vec<LinkStatus>, RtnlError> {
         self.buf.clear();
         self.socket
             .recv(&mut self.buf, 0)
