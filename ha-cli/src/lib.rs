@@ -1,5 +1,5 @@
 //! The `ha` director: composes vrrp-core, ipvs-sys and healthcheck.
-// `unsafe` is denied everywhere but `net::cmsg`, which reads recvmsg's control messages.
+// `unsafe` is denied everywhere but `net::sys`, the system-call glue that cannot be written without it.
 #![deny(unsafe_code)]
 
 pub mod cli;

@@ -1,14 +1,16 @@
 //! Network I/O of the director: raw VRRP sockets, the IP headers around adverts, and
 //! rtnetlink for virtual addresses and link state.
 
-mod cmsg;
+pub mod garp;
 pub mod ipv4;
 pub mod rtnl;
+mod sys;
 pub mod vrrp_socket;
 
 use std::io;
 use std::net::IpAddr;
 
+pub use garp::{virtual_router_mac, GratuitousSender};
 pub use rtnl::{InterfaceAddress, LinkStatus, LinkWatcher, Rtnl, RtnlError};
 pub use vrrp_socket::{interface_index, Received, VrrpSocket};
 

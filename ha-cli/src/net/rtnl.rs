@@ -53,6 +53,8 @@ pub struct LinkStatus {
     pub name: String,
     /// Administratively up and the carrier is there (`IFF_UP` and `IFF_RUNNING`).
     pub usable: bool,
+    /// Hardware address, for Ethernet-like links.
+    pub mac: Option<[u8; 6]>,
 }
 
 /// A request/response rtnetlink socket.
@@ -276,8 +278,13 @@ fn link_status(m: &LinkMessage) -> LinkStatus {
             LinkAttribute::OperState(OperState::Down | OperState::LowerLayerDown)
         )
     });
+    let mac = m.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Address(bytes) => <[u8; 6]>::try_from(bytes.as_slice()).ok(),
+        _ => None,
+    });
     let flags = m.header.flags;
     LinkStatus {
+        mac,
         ifindex: m.header.index,
         name,
         usable: flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::Running) && !oper_down,

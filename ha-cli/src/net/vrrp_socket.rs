@@ -17,8 +17,8 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use vrrp_core::wire::{Family, IP_PROTOCOL_VRRP, MULTICAST_V4, MULTICAST_V6};
 use vrrp_core::RxInfo;
 
-use super::cmsg::{self, ControlBuffer};
 use super::ipv4;
+use super::sys::{self as cmsg, ControlBuffer};
 use super::NetError;
 
 const IPPROTO_IPV6: i32 = 41;

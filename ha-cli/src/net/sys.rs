@@ -1,7 +1,10 @@
-//! Reading the ancillary data of `recvmsg`: the one place in ha-cli that needs `unsafe`.
+//! The one place in ha-cli that needs `unsafe`: reading `recvmsg` control messages and building
+//! link-layer socket addresses. Each block says why it is sound.
 #![allow(unsafe_code)]
 
 use std::mem::MaybeUninit;
+
+use nix::libc;
 
 /// A control-message buffer, zero-initialised so that it can be read back as bytes.
 pub struct ControlBuffer {
@@ -41,6 +44,34 @@ pub fn bytes_as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
     // slice is socket2's `recvmsg` (the kernel), which writes initialised bytes, so the bytes
     // stay initialised for the owner of `buf`.
     unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
+}
+
+/// The `sockaddr_ll` of an `AF_PACKET` socket: interface, EtherType (host order) and, for
+/// sending, the destination hardware address.
+pub fn link_layer_address(ifindex: u32, ethertype: u16, destination: [u8; 6]) -> socket2::SockAddr {
+    let mut addr = [0u8; 8];
+    addr[..6].copy_from_slice(&destination);
+    let ll = libc::sockaddr_ll {
+        sll_family: libc::AF_PACKET as u16,
+        sll_protocol: ethertype.to_be(),
+        sll_ifindex: ifindex as i32,
+        sll_hatype: 0,
+        sll_pkttype: 0,
+        sll_halen: 6,
+        sll_addr: addr,
+    };
+    // SAFETY: `try_init` hands us a zeroed `sockaddr_storage`, which is larger than and
+    // suitably aligned for `sockaddr_ll`; we write one complete `sockaddr_ll` at its start and
+    // report exactly its size.
+    let ((), address) = unsafe {
+        socket2::SockAddr::try_init(|storage, len| {
+            std::ptr::write(storage.cast::<libc::sockaddr_ll>(), ll);
+            *len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            Ok(())
+        })
+    }
+    .expect("writing a sockaddr_ll cannot fail");
+    address
 }
 
 /// One control message: level, type and data.
