@@ -1,0 +1,526 @@
+//! The VRRP side of the director: vrrp-core instances driven by real sockets and timers on a
+//! thread of their own, so that scripts and health checks can never delay an advert.
+//!
+//! [`VrrpRunner::spawn`] opens one raw socket per (interface, family), one packet socket per
+//! interface for gratuitous ARPs / NAs, and an rtnetlink socket for the virtual addresses, then
+//! loops: wait (ppoll, nanosecond timeout) for a packet, a command or the earliest instance
+//! deadline; feed the instances; perform what they ask (send adverts, add or remove virtual
+//! addresses on state changes, announce them); publish events and a status snapshot.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags};
+use vrrp_core::{
+    Command, Event, FaultCause, Instance, InstanceConfig, State, Statistics, Transition, Transmit,
+    TRANSMIT_BUFFER_LEN,
+};
+
+use crate::net::{
+    interface_index, GratuitousSender, InterfaceAddress, LinkWatcher, NetError, Rtnl, RtnlError,
+    VrrpSocket,
+};
+
+/// What the runner needs to run one `vrrp_instance`.
+#[derive(Debug, Clone)]
+pub struct InstanceSpec {
+    /// The instance's name (`vrrp_instance NAME`).
+    pub name: String,
+    /// Interface the adverts go out on and come in from.
+    pub interface: String,
+    /// The protocol configuration; `primary_address` must be on `interface`.
+    pub config: InstanceConfig,
+    /// Addresses to add while master (`virtual_ipaddress` and `_excluded`).
+    pub addresses: Vec<VirtualAddress>,
+}
+
+/// One virtual address with its keepalived options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualAddress {
+    pub address: IpAddr,
+    pub prefix_len: u8,
+    /// `dev`: defaults to the instance's interface.
+    pub device: Option<String>,
+    pub label: Option<String>,
+    pub scope: netlink_packet_route::address::AddressScope,
+}
+
+/// Why the runner could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("instance {instance}: {source}")]
+    Net {
+        instance: String,
+        #[source]
+        source: NetError,
+    },
+    #[error("{0}")]
+    Rtnl(#[from] RtnlError),
+    #[error("VRRP thread: {0}")]
+    Thread(String),
+}
+
+/// Asks the runner thread to do something.
+#[derive(Debug, Clone)]
+pub enum RunnerCommand {
+    /// A command for the named instance.
+    Instance { name: String, command: Command },
+    /// Stop every instance gracefully (priority-0 adverts, addresses removed) and end.
+    Shutdown,
+}
+
+/// What an instance looks like from outside, refreshed after every change.
+#[derive(Debug, Clone)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub state: State,
+    pub priority: u8,
+    pub configured_priority: u8,
+    pub master_address: Option<IpAddr>,
+    pub addresses: Vec<IpAddr>,
+    pub statistics: Statistics,
+    pub last_transition: Option<Transition>,
+}
+
+/// An event from an instance, with the instance's name.
+#[derive(Debug, Clone)]
+pub struct RunnerEvent {
+    pub instance: String,
+    pub event: Event,
+}
+
+/// Handle to the VRRP thread.
+#[derive(Debug)]
+pub struct VrrpRunner {
+    commands: Sender<RunnerCommand>,
+    wake: OwnedFd,
+    status: Arc<Mutex<Vec<InstanceStatus>>>,
+    thread: Option<JoinHandle<Result<(), RunnerError>>>,
+}
+
+impl VrrpRunner {
+    /// Opens everything, starts the instances and returns the handle and the event stream.
+    pub fn spawn(
+        specs: Vec<InstanceSpec>,
+    ) -> Result<(VrrpRunner, Receiver<RunnerEvent>), RunnerError> {
+        let (events_tx, events_rx) = mpsc::channel();
+        let (commands_tx, commands_rx) = mpsc::channel();
+        let (wake_read, wake_write) =
+            nix::unistd::pipe().map_err(|e| RunnerError::Thread(e.to_string()))?;
+        let status = Arc::new(Mutex::new(Vec::new()));
+        let mut core = Core::open(specs, events_tx, Arc::clone(&status))?;
+        let thread = std::thread::Builder::new()
+            .name("vrrp".into())
+            .spawn(move || core.run(commands_rx, wake_read))
+            .map_err(|e| RunnerError::Thread(e.to_string()))?;
+        Ok((
+            VrrpRunner {
+                commands: commands_tx,
+                wake: wake_write,
+                status,
+                thread: Some(thread),
+            },
+            events_rx,
+        ))
+    }
+
+    /// Sends a command and wakes the thread.
+    pub fn command(&self, command: RunnerCommand) {
+        let _ = self.commands.send(command);
+        let _ = nix::unistd::write(&self.wake, &[1]);
+    }
+
+    /// The latest status of every instance.
+    pub fn status(&self) -> Vec<InstanceStatus> {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Graceful stop: priority-0 adverts, addresses removed, thread joined.
+    pub fn shutdown(mut self) -> Result<(), RunnerError> {
+        self.command(RunnerCommand::Shutdown);
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<(), RunnerError> {
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| RunnerError::Thread("VRRP thread panicked".into()))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for VrrpRunner {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.command(RunnerCommand::Shutdown);
+            let _ = self.join();
+        }
+    }
+}
+
+struct Member {
+    spec: InstanceSpec,
+    instance: Instance,
+    /// Index into `Core::sockets`.
+    socket: usize,
+    ifindex: u32,
+    /// Whether our addresses are currently installed.
+    addresses_installed: bool,
+}
+
+/// The state owned by the VRRP thread.
+struct Core {
+    members: Vec<Member>,
+    sockets: Vec<VrrpSocket>,
+    /// Per interface name: the gratuitous ARP / NA sender.
+    announcers: HashMap<String, GratuitousSender>,
+    rtnl: Rtnl,
+    /// Link changes: a link going down puts its instances in Fault.
+    links: LinkWatcher,
+    events: Sender<RunnerEvent>,
+    status: Arc<Mutex<Vec<InstanceStatus>>>,
+    epoch: std::time::Instant,
+    buf: Box<[u8; TRANSMIT_BUFFER_LEN]>,
+    rx: Vec<u8>,
+}
+
+impl Core {
+    fn open(
+        specs: Vec<InstanceSpec>,
+        events: Sender<RunnerEvent>,
+        status: Arc<Mutex<Vec<InstanceStatus>>>,
+    ) -> Result<Core, RunnerError> {
+        let mut rtnl = Rtnl::open()?;
+        // Subscribe before reading the current state so no change falls in between.
+        let watcher = LinkWatcher::open()?;
+        let links = rtnl.links()?;
+        let mut sockets: Vec<VrrpSocket> = Vec::new();
+        let mut announcers = HashMap::new();
+        let mut members = Vec::new();
+        for spec in specs {
+            let net = |source| RunnerError::Net {
+                instance: spec.name.clone(),
+                source,
+            };
+            let ifindex = interface_index(&spec.interface).map_err(net)?;
+            let family = spec.config.family();
+            let socket = match sockets
+                .iter()
+                .position(|s| s.interface() == spec.interface && s.family() == family)
+            {
+                Some(i) => i,
+                None => {
+                    sockets.push(
+                        VrrpSocket::open(&spec.interface, spec.config.primary_address)
+                            .map_err(net)?,
+                    );
+                    sockets.len() - 1
+                }
+            };
+            if !announcers.contains_key(&spec.interface) {
+                let mac = links
+                    .iter()
+                    .find(|l| l.ifindex == ifindex)
+                    .and_then(|l| l.mac)
+                    .unwrap_or([0; 6]);
+                let sender = GratuitousSender::open(&spec.interface, ifindex, mac).map_err(net)?;
+                announcers.insert(spec.interface.clone(), sender);
+            }
+            let instance = Instance::new(spec.config.clone())
+                .map_err(|e| RunnerError::Thread(format!("instance {}: {e}", spec.name)))?;
+            let usable = links.iter().any(|l| l.ifindex == ifindex && l.usable);
+            let mut member = Member {
+                spec,
+                instance,
+                socket,
+                ifindex,
+                addresses_installed: false,
+            };
+            if !usable {
+                member.instance.handle_command(
+                    vrrp_core::Instant::ZERO,
+                    Command::EnterFault(FaultCause::InterfaceDown),
+                );
+            }
+            members.push(member);
+        }
+        Ok(Core {
+            members,
+            sockets,
+            announcers,
+            rtnl,
+            links: watcher,
+            events,
+            status,
+            epoch: std::time::Instant::now(),
+            buf: Box::new([0; TRANSMIT_BUFFER_LEN]),
+            rx: vec![0; 65536],
+        })
+    }
+
+    fn now(&self) -> vrrp_core::Instant {
+        vrrp_core::Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64)
+    }
+
+    fn run(&mut self, commands: Receiver<RunnerCommand>, wake: OwnedFd) -> Result<(), RunnerError> {
+        let now = self.now();
+        for i in 0..self.members.len() {
+            self.members[i].instance.handle_command(now, Command::Start);
+            self.drain(i);
+        }
+        self.publish_status();
+        loop {
+            let deadline = self
+                .members
+                .iter()
+                .filter_map(|m| m.instance.poll_timeout())
+                .min();
+            let timeout = deadline.map(|d| d.saturating_duration_since(self.now()));
+            let ready = self.wait(&wake, timeout);
+            // Commands first: a shutdown must not wait behind packets.
+            let mut stop = false;
+            if ready.wake {
+                let mut sink = [0u8; 64];
+                let _ = nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&wake), &mut sink);
+            }
+            while let Ok(command) = commands.try_recv() {
+                match command {
+                    RunnerCommand::Shutdown => stop = true,
+                    RunnerCommand::Instance { name, command } => {
+                        let now = self.now();
+                        if let Some(i) = self.members.iter().position(|m| m.spec.name == name) {
+                            self.members[i].instance.handle_command(now, command);
+                            self.drain(i);
+                        }
+                    }
+                }
+            }
+            if stop {
+                self.shutdown();
+                return Ok(());
+            }
+            if ready.links {
+                self.link_changes();
+            }
+            for s in ready.sockets {
+                self.receive(s);
+            }
+            let now = self.now();
+            for i in 0..self.members.len() {
+                if self.members[i]
+                    .instance
+                    .poll_timeout()
+                    .is_some_and(|t| t <= now)
+                {
+                    self.members[i].instance.handle_timeout(now);
+                    self.drain(i);
+                }
+            }
+            self.publish_status();
+        }
+    }
+
+    fn wait(&self, wake: &OwnedFd, timeout: Option<Duration>) -> Ready {
+        let mut fds: Vec<PollFd<'_>> = self
+            .sockets
+            .iter()
+            .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
+            .collect();
+        fds.push(PollFd::new(wake.as_fd(), PollFlags::POLLIN));
+        fds.push(PollFd::new(self.links.socket().as_fd(), PollFlags::POLLIN));
+        let spec = timeout.map(nix::sys::time::TimeSpec::from_duration);
+        let mut ready = Ready::default();
+        if nix::poll::ppoll(&mut fds, spec, None).is_ok() {
+            let n = self.sockets.len();
+            for (i, fd) in fds.iter().enumerate() {
+                if fd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+                    if i == n {
+                        ready.wake = true;
+                    } else if i == n + 1 {
+                        ready.links = true;
+                    } else {
+                        ready.sockets.push(i);
+                    }
+                }
+            }
+        }
+        ready
+    }
+
+    fn link_changes(&mut self) {
+        let Ok(changes) = self.links.next_changes() else {
+            return;
+        };
+        let now = self.now();
+        for change in changes {
+            for i in 0..self.members.len() {
+                if self.members[i].ifindex != change.ifindex {
+                    continue;
+                }
+                let command = if change.usable {
+                    Command::LeaveFault(FaultCause::InterfaceDown)
+                } else {
+                    Command::EnterFault(FaultCause::InterfaceDown)
+                };
+                self.members[i].instance.handle_command(now, command);
+                self.drain(i);
+            }
+        }
+    }
+
+    fn receive(&mut self, s: usize) {
+        let Ok(got) = self.sockets[s].recv(&mut self.rx) else {
+            return;
+        };
+        let vrid = self.rx.get(got.payload.start + 1).copied();
+        let now = self.now();
+        for i in 0..self.members.len() {
+            let m = &mut self.members[i];
+            if m.socket == s && Some(m.spec.config.vrid) == vrid {
+                m.instance
+                    .handle_packet(now, &got.info, &self.rx[got.payload.clone()]);
+                self.drain(i);
+            }
+        }
+    }
+
+    /// Performs what member `i` asked for: state-change side effects first (addresses), then
+    /// adverts and announcements, then events for the caller.
+    fn drain(&mut self, i: usize) {
+        let mut events = Vec::new();
+        while let Some(e) = self.members[i].instance.poll_event() {
+            events.push(e);
+        }
+        for e in &events {
+            if let Event::StateChanged(t) = e {
+                if t.to == State::Master {
+                    self.install_addresses(i);
+                } else if t.from == State::Master {
+                    self.remove_addresses(i);
+                }
+            }
+        }
+        let socket = self.members[i].socket;
+        while let Some(t) = self.members[i].instance.poll_transmit(&mut self.buf) {
+            match t {
+                Transmit::Advertisement {
+                    destination, len, ..
+                } => {
+                    if let Err(e) = self.sockets[socket].send(destination, &self.buf[..len]) {
+                        report(&self.members[i].spec.name, &e.to_string());
+                    }
+                }
+                Transmit::Gratuitous { repeat } => {
+                    let m = &self.members[i];
+                    let addrs: Vec<IpAddr> = m.spec.addresses.iter().map(|a| a.address).collect();
+                    if let Some(sender) = self.announcers.get(&m.spec.interface) {
+                        if let Err(e) = sender.announce(&addrs, repeat) {
+                            report(&m.spec.name, &e.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        for event in events {
+            let _ = self.events.send(RunnerEvent {
+                instance: self.members[i].spec.name.clone(),
+                event,
+            });
+        }
+    }
+
+    fn interface_address(&self, i: usize, a: &VirtualAddress) -> InterfaceAddress {
+        let m = &self.members[i];
+        let ifindex = a
+            .device
+            .as_deref()
+            .and_then(|d| interface_index(d).ok())
+            .unwrap_or(m.ifindex);
+        InterfaceAddress {
+            ifindex,
+            address: a.address,
+            prefix_len: a.prefix_len,
+            label: a.label.clone(),
+            scope: a.scope,
+        }
+    }
+
+    fn install_addresses(&mut self, i: usize) {
+        for a in self.members[i].spec.addresses.clone() {
+            let ia = self.interface_address(i, &a);
+            if let Err(e) = self.rtnl.add_address(&ia) {
+                report(&self.members[i].spec.name, &e.to_string());
+            }
+        }
+        self.members[i].addresses_installed = true;
+    }
+
+    fn remove_addresses(&mut self, i: usize) {
+        if !self.members[i].addresses_installed {
+            return;
+        }
+        for a in self.members[i].spec.addresses.clone() {
+            let ia = self.interface_address(i, &a);
+            if let Err(e) = self.rtnl.delete_address(&ia) {
+                report(&self.members[i].spec.name, &e.to_string());
+            }
+        }
+        self.members[i].addresses_installed = false;
+    }
+
+    fn shutdown(&mut self) {
+        let now = self.now();
+        for i in 0..self.members.len() {
+            self.members[i]
+                .instance
+                .handle_command(now, Command::Shutdown);
+            self.drain(i);
+            self.remove_addresses(i);
+        }
+        self.publish_status();
+    }
+
+    fn publish_status(&self) {
+        let snapshot: Vec<InstanceStatus> = self
+            .members
+            .iter()
+            .map(|m| InstanceStatus {
+                name: m.spec.name.clone(),
+                interface: m.spec.interface.clone(),
+                vrid: m.spec.config.vrid,
+                state: m.instance.state(),
+                priority: m.instance.priority(),
+                configured_priority: m.spec.config.priority,
+                master_address: m.instance.master_address(),
+                addresses: m.spec.addresses.iter().map(|a| a.address).collect(),
+                statistics: m.instance.statistics().clone(),
+                last_transition: m.instance.last_transition(),
+            })
+            .collect();
+        if let Ok(mut s) = self.status.lock() {
+            *s = snapshot;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Ready {
+    sockets: Vec<usize>,
+    wake: bool,
+    links: bool,
+}
+
+/// Errors on the VRRP thread are reported, never fatal: the next advert or retry may succeed.
+fn report(instance: &str, message: &str) {
+    // Until `ha run` brings its logger, errors go to stderr like keepalived's `-l`.
+    eprintln!("({instance}) {message}");
+}

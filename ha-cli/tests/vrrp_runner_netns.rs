@@ -1,0 +1,137 @@
+//! Two VRRP runners in two namespaces (privileged): election, the VIP on the master only, a
+//! graceful failover, preemption, and link down -> Fault moving it.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::netns::{require_root, veth_pair, Netns};
+use ha_cli::vrrp::{InstanceSpec, RunnerCommand, VirtualAddress, VrrpRunner};
+use netlink_packet_route::address::AddressScope;
+use vrrp_core::wire::Version;
+use vrrp_core::{InstanceConfig, State};
+
+const VIP: &str = "10.199.4.200";
+
+fn spec(priority: u8, primary: &str) -> InstanceSpec {
+    let mut config = InstanceConfig::new(
+        Version::V3,
+        51,
+        priority,
+        primary.parse().unwrap(),
+        vec![VIP.parse().unwrap()],
+    );
+    config.advert_interval = Duration::from_millis(100);
+    InstanceSpec {
+        name: "VI_1".into(),
+        interface: "eth0".into(),
+        config,
+        addresses: vec![VirtualAddress {
+            address: VIP.parse().unwrap(),
+            prefix_len: 24,
+            device: None,
+            label: None,
+            scope: AddressScope::Universe,
+        }],
+    }
+}
+
+fn has_vip(ns: &Netns) -> bool {
+    let out = Command::new("ip")
+        .args([
+            "netns", "exec", &ns.name, "ip", "-4", "addr", "show", "dev", "eth0",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/24"))
+}
+
+fn start_in(ns: &Netns, spec: InstanceSpec) -> VrrpRunner {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            ns.enter();
+            VrrpRunner::spawn(vec![spec]).unwrap().0
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn state(r: &VrrpRunner) -> State {
+    r.status()[0].state
+}
+
+#[test]
+fn election_graceful_failover_preemption_and_fault_move_the_vip() {
+    if !require_root("election_graceful_failover_preemption_and_fault_move_the_vip") {
+        return;
+    }
+    let (na, nb) = veth_pair(
+        "vr",
+        ("10.199.4.1/24", "fe80::a/64"),
+        ("10.199.4.2/24", "fe80::b/64"),
+    );
+    let lvs1 = start_in(&na, spec(100, "10.199.4.1"));
+    let lvs2 = start_in(&nb, spec(90, "10.199.4.2"));
+    wait_until("lvs1 master", || {
+        state(&lvs1) == State::Master && state(&lvs2) == State::Backup
+    });
+    wait_until("VIP on lvs1", || has_vip(&na));
+    assert!(!has_vip(&nb));
+    assert_eq!(
+        lvs2.status()[0].master_address,
+        Some("10.199.4.1".parse().unwrap())
+    );
+
+    // Graceful: lvs1 sends priority 0 and removes the VIP; lvs2 takes over in skew time.
+    lvs1.shutdown().unwrap();
+    assert!(!has_vip(&na), "VIP removed on shutdown");
+    wait_until("lvs2 master", || state(&lvs2) == State::Master);
+    wait_until("VIP on lvs2", || has_vip(&nb));
+    let t = lvs2.status()[0].last_transition.unwrap();
+    assert_eq!(t.reason, vrrp_core::TransitionReason::MasterStopped);
+
+    // lvs1 comes back and preempts; then its link goes down (Fault) and lvs2 takes over.
+    let lvs1 = start_in(&na, spec(100, "10.199.4.1"));
+    wait_until("lvs1 preempts", || {
+        state(&lvs1) == State::Master && state(&lvs2) == State::Backup
+    });
+    wait_until("VIP back on lvs1 only", || has_vip(&na) && !has_vip(&nb));
+    lvs1.command(RunnerCommand::Instance {
+        name: "VI_1".into(),
+        command: vrrp_core::Command::EnterFault(vrrp_core::FaultCause::InterfaceDown),
+    });
+    wait_until("lvs1 fault, lvs2 master", || {
+        state(&lvs1) == State::Fault && state(&lvs2) == State::Master
+    });
+    wait_until("VIP on lvs2 only", || has_vip(&nb) && !has_vip(&na));
+    lvs1.command(RunnerCommand::Instance {
+        name: "VI_1".into(),
+        command: vrrp_core::Command::LeaveFault(vrrp_core::FaultCause::InterfaceDown),
+    });
+    wait_until("lvs1 back and preempting", || state(&lvs1) == State::Master);
+
+    // The link really going down: both ends of the veth lose carrier, both go to Fault and
+    // give up the VIP; when it comes back they elect lvs1 again.
+    na.exec(&["ip", "link", "set", "eth0", "down"]);
+    wait_until("link down -> Fault", || {
+        state(&lvs1) == State::Fault && state(&lvs2) == State::Fault
+    });
+    assert!(!has_vip(&na) && !has_vip(&nb));
+    na.exec(&["ip", "link", "set", "eth0", "up"]);
+    wait_until("link up -> lvs1 master again", || {
+        state(&lvs1) == State::Master && state(&lvs2) == State::Backup
+    });
+    drop(lvs1);
+    lvs2.shutdown().unwrap();
+    assert!(!has_vip(&nb));
+}
