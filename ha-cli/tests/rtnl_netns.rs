@@ -126,3 +126,45 @@ fn link_down_and_up_are_seen() {
         });
     });
 }
+
+#[test]
+fn vmac_is_a_private_macvlan_with_the_virtual_router_mac() {
+    if !require_root("vmac_is_a_private_macvlan_with_the_virtual_router_mac") {
+        return;
+    }
+    let (na, _nb) = veth_pair(
+        "rv",
+        ("10.199.6.1/24", "fe80::a/64"),
+        ("10.199.6.2/24", "fe80::b/64"),
+    );
+    let ns = na.name.clone();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            na.enter();
+            let parent = interface_index("eth0").unwrap();
+            let mut rtnl = Rtnl::open().unwrap();
+            let mac = ha_cli::net::virtual_router_mac(51, false);
+            let vmac = rtnl.create_vmac(parent, "vrrp.51", mac).unwrap();
+            // A second creation replaces the leftover of a crashed run.
+            let vmac = {
+                let again = rtnl.create_vmac(parent, "vrrp.51", mac).unwrap();
+                assert_ne!(again, vmac);
+                again
+            };
+            let out = Command::new("ip")
+                .args(["netns", "exec", &ns, "ip", "-d", "link", "show", "vrrp.51"])
+                .output()
+                .unwrap();
+            let shown = String::from_utf8_lossy(&out.stdout);
+            assert!(shown.contains("vrrp.51@eth0"), "{shown}");
+            assert!(shown.contains("link/ether 00:00:5e:00:01:33"), "{shown}");
+            assert!(shown.contains("macvlan mode private"), "{shown}");
+            assert!(
+                shown.contains("state UP") || shown.contains(",UP"),
+                "{shown}"
+            );
+            rtnl.delete_link(vmac).unwrap();
+            assert!(rtnl.links().unwrap().iter().all(|l| l.name != "vrrp.51"));
+        });
+    });
+}

@@ -9,7 +9,10 @@ use netlink_packet_core::{
     NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage, State as OperState};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
+    State as OperState,
+};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
@@ -160,6 +163,52 @@ impl Rtnl {
                 _ => None,
             })
             .collect())
+    }
+
+    /// Creates keepalived's VMAC: a macvlan in private mode on `parent` with the virtual router
+    /// MAC, up. Returns its interface index. An existing link of that name is replaced, as
+    /// keepalived does after a crash left one behind.
+    pub fn create_vmac(&mut self, parent: u32, name: &str, mac: [u8; 6]) -> Result<u32, RtnlError> {
+        if let Some(old) = self.links()?.into_iter().find(|l| l.name == name) {
+            self.delete_link(old.ifindex)?;
+        }
+        let mut msg = LinkMessage::default();
+        msg.header.flags = LinkFlags::Up;
+        msg.header.change_mask = LinkFlags::Up;
+        msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+        msg.attributes.push(LinkAttribute::Link(parent));
+        msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::MacVlan),
+            LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
+                MacVlanMode::Private,
+            )])),
+        ]));
+        let what = format!("create VMAC {name} on interface {parent}");
+        self.request(
+            RouteNetlinkMessage::NewLink(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &what,
+        )?;
+        self.links()?
+            .into_iter()
+            .find(|l| l.name == name)
+            .map(|l| l.ifindex)
+            .ok_or_else(|| RtnlError {
+                what,
+                source: io::Error::new(io::ErrorKind::NotFound, "created but not listed"),
+            })
+    }
+
+    /// Deletes a link (a VMAC on shutdown).
+    pub fn delete_link(&mut self, ifindex: u32) -> Result<(), RtnlError> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = ifindex;
+        self.request(
+            RouteNetlinkMessage::DelLink(msg),
+            0,
+            &format!("delete interface {ifindex}"),
+        )
     }
 
     fn next_seq(&mut self) -> u32 {
