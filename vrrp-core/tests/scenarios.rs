@@ -655,3 +655,92 @@ fn advert_bytes(config: InstanceConfig) -> Vec<u8> {
     }
     last.expect("advert")
 }
+
+#[test]
+fn master_sends_adverts_every_advertisement_interval_without_drift() {
+    let mut sim = pair(v3(100, "10.99.0.11"), v3(90, "10.99.0.12"));
+    sim.run_until(at_ms(5000));
+    let sent: Vec<_> = sim
+        .trace()
+        .iter()
+        .filter(|e| e.node == Some(0) && matches!(e.kind, TraceKind::Sent { .. }))
+        .map(|e| e.at)
+        .collect();
+    assert!(sent.len() > 40);
+    for w in sent.windows(2) {
+        assert_eq!(w[1] - w[0], ms(100));
+    }
+    // The backup never sends while the master is alive.
+    assert!(!sim
+        .trace()
+        .iter()
+        .any(|e| e.node == Some(1) && matches!(e.kind, TraceKind::Sent { .. })));
+}
+
+#[test]
+fn address_owner_discards_adverts_and_stays_master() {
+    let mut sim = pair(v3(255, "10.99.0.11"), v3(254, "10.99.0.12"));
+    sim.apply(Action::Partition(vec![vec![0], vec![1]]));
+    sim.run_until(at_ms(1000));
+    assert_eq!(sim.masters(0, 51), vec![0, 1]);
+    sim.apply(Action::Heal);
+    sim.run_until(at_ms(2000));
+    assert_eq!(sim.masters(0, 51), vec![0]);
+    let owner = sim.node(0).instance.as_ref().unwrap();
+    assert!(owner.statistics().owner_discards > 0);
+    assert_eq!(
+        owner.statistics().new_master_reason,
+        vrrp_core::NewMasterReason::Priority
+    );
+}
+
+#[test]
+fn accept_mode_only_as_master_and_only_when_owner_or_configured() {
+    let mut c = v3(100, "10.99.0.11");
+    c.accept = true;
+    let mut accept = Instance::new(c).unwrap();
+    let mut no_accept = Instance::new(v3(100, "10.99.0.11")).unwrap();
+    let mut owner = Instance::new(v3(255, "10.99.0.11")).unwrap();
+    for i in [&mut accept, &mut no_accept, &mut owner] {
+        i.handle_command(at_ms(0), Command::Start);
+        assert_eq!(i.accepts_virtual_address_traffic(), i.is_address_owner());
+        i.handle_timeout(at_ms(1000));
+        assert_eq!(i.state(), State::Master);
+    }
+    assert!(accept.accepts_virtual_address_traffic());
+    assert!(!no_accept.accepts_virtual_address_traffic());
+    assert!(owner.accepts_virtual_address_traffic());
+}
+
+#[test]
+fn ipv6_election_and_failover_with_the_ipv6_pseudo_header() {
+    let mk = |p, a: &str| {
+        let mut c = InstanceConfig::new(Version::V3, 51, p, ip(a), vec![ip("2001:db8::200")]);
+        c.advert_interval = ms(100);
+        c
+    };
+    let mut sim = pair(mk(100, "fe80::11"), mk(90, "fe80::12"));
+    sim.schedule(at_ms(3000), Action::Crash(0));
+    sim.run_until(at_ms(4000));
+    assert_eq!(sim.masters(0, 51), vec![1]);
+    let gap = became_master(&sim, 1) - last_sent(&sim, 0, at_ms(3000));
+    assert_eq!(gap, Duration::from_nanos(364_843_750));
+    let sent_to: Vec<_> = sim
+        .trace()
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::Sent { destination, .. } => Some(destination),
+            _ => None,
+        })
+        .collect();
+    assert!(sent_to.iter().all(|d| *d == ip("ff02::12")));
+    assert_eq!(
+        sim.node(1)
+            .instance
+            .as_ref()
+            .unwrap()
+            .statistics()
+            .checksum_errors,
+        0
+    );
+}
