@@ -80,6 +80,16 @@ fn codec(c: &mut Criterion) {
             Destination::from_attrs(msg.dest().unwrap(), ipvs_sys::AddressFamily::Inet).unwrap()
         })
     });
+    g.bench_function("dest_reply_direct", |b| {
+        b.iter(|| {
+            ipvs_sys::decode::destination_from_reply(
+                black_box(&reply[..]),
+                header,
+                ipvs_sys::AddressFamily::Inet,
+            )
+            .unwrap()
+        })
+    });
     g.finish();
 
     let mut changed = state.clone();

@@ -60,6 +60,63 @@ fn main() -> Result<(), Error> {
                 ipvsadm::format_list_with(&ipvs.state()?, &info, columns, exact)
             );
         }
+        Some("dumpcost") => {
+            let desired = IpvsState::synthetic(1000, 10);
+            let mut ipvs = Ipvs::with_transport(Recording::new(NetlinkTransport::new()?))?;
+            ipvs.flush()?;
+            ipvs.apply(&ipvs_sys::plan(&desired, &IpvsState::default()).ops)?;
+            ipvs.transport_mut().log.clear();
+            let t = Instant::now();
+            let state = ipvs.state()?;
+            let total = t.elapsed();
+            let replies: Vec<Vec<u8>> = ipvs
+                .transport_mut()
+                .log
+                .iter()
+                .filter(|(d, _)| *d == Direction::Received)
+                .map(|(_, b)| b.clone())
+                .collect();
+            let t = Instant::now();
+            let mut objects = 0;
+            for datagram in &replies {
+                let mut rest = datagram.as_slice();
+                while rest.len() >= 20 {
+                    let len = u32::from_ne_bytes(rest[..4].try_into().unwrap()) as usize;
+                    let kind = u16::from_ne_bytes(rest[4..6].try_into().unwrap());
+                    if kind > 0x10 && len <= rest.len() {
+                        use ipvs_sys::netlink_packet_core::ParseableParametrized;
+                        let header = ipvs_sys::netlink_packet_generic::GenlHeader {
+                            cmd: rest[16],
+                            version: rest[17],
+                        };
+                        if rest[16] == 5 {
+                            ipvs_sys::decode::destination_from_reply(
+                                &rest[20..len],
+                                header,
+                                ipvs_sys::AddressFamily::Inet,
+                            )?;
+                            objects += 1;
+                            rest = &rest[((len + 3) & !3).min(rest.len())..];
+                            continue;
+                        }
+                        let m = ipvs_sys::IpvsMessage::parse_with_param(&rest[20..len], header)
+                            .map_err(|e| Error::Malformed(e.to_string()))?;
+                        if let Some(s) = m.service() {
+                            ipvs_sys::Service::from_attrs(s)?;
+                            objects += 1;
+                        }
+                    }
+                    rest = &rest[((len + 3) & !3).min(rest.len())..];
+                }
+            }
+            println!(
+                "dump of {} objects: {total:?} in all, of which parsing {objects} objects {:?} ({} datagrams)",
+                state.object_count(),
+                t.elapsed(),
+                replies.len()
+            );
+            ipvs.flush()?;
+        }
         Some("save") => print!("{}", ipvsadm::format_save(&Ipvs::new()?.state()?)),
         Some("trace") => {
             let mut ipvs = Ipvs::with_transport(Recording::new(NetlinkTransport::new()?))?;

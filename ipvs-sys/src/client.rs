@@ -12,10 +12,11 @@ use netlink_packet_core::{
 };
 use netlink_packet_generic::{
     ctrl::{nlas::GenlCtrlAttrs, GenlCtrl, GenlCtrlCmd},
-    GenlFamily, GenlMessage,
+    GenlFamily, GenlHeader, GenlMessage,
 };
 
 use crate::constants::IPVS_GENL_NAME;
+use crate::decode::destination_from_reply;
 use crate::error::nix_errno;
 use crate::message::{IpvsCmd, IpvsCmdAttr, IpvsMessage};
 use crate::model::{
@@ -144,20 +145,32 @@ impl<T: Transport> Ipvs<T> {
     /// an unknown service with an empty list, not an error.
     pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, Error> {
         let msg = IpvsMessage::new(IpvsCmd::GetDest, vec![IpvsCmdAttr::Service(key.to_attrs())]);
-        let replies = self
-            .dump(msg, &format!("list destinations of service {key}"))
-            .map_err(|e| match e {
-                Error::Kernel {
-                    errno: nix_errno::ESRCH | nix_errno::EINVAL,
-                    ..
-                } => Error::NoSuchService(*key),
-                e => e,
-            })?;
-        replies
-            .iter()
-            .filter_map(|m| m.dest())
-            .map(|d| Destination::from_attrs(d, key.af()))
-            .collect()
+        let mut dests = Vec::new();
+        let af = key.af();
+        self.exchange_with(
+            msg,
+            NLM_F_REQUEST | NLM_F_DUMP,
+            &format!("list destinations of service {key}"),
+            |_, payload| {
+                let (genl, body) = payload.split_at_checked(4).ok_or_else(|| {
+                    Error::Malformed("destination reply without a genl header".into())
+                })?;
+                let header = GenlHeader {
+                    cmd: genl[0],
+                    version: genl[1],
+                };
+                dests.extend(destination_from_reply(body, header, af)?);
+                Ok(())
+            },
+        )
+        .map_err(|e| match e {
+            Error::Kernel {
+                errno: nix_errno::ESRCH | nix_errno::EINVAL,
+                ..
+            } => Error::NoSuchService(*key),
+            e => e,
+        })?;
+        Ok(dests)
     }
 
     /// The whole table: every service with its destinations.
@@ -402,13 +415,33 @@ impl<T: Transport> Ipvs<T> {
         flags: u16,
         what: &str,
     ) -> Result<Vec<IpvsMessage>, Error> {
+        let mut replies = Vec::new();
+        self.exchange_with(msg, flags, what, |bytes, _| {
+            let parsed = NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(bytes)
+                .map_err(|e| Error::Malformed(format!("{what}: {e}")))?;
+            if let NetlinkPayload::InnerMessage(genl) = parsed.payload {
+                replies.push(genl.payload);
+            }
+            Ok(())
+        })?;
+        Ok(replies)
+    }
+
+    /// Sends one request and hands each IPVS reply (whole message, and the part after the
+    /// netlink header) to `on_reply` until the final ACK or NLMSG_DONE.
+    fn exchange_with(
+        &mut self,
+        msg: IpvsMessage,
+        flags: u16,
+        what: &str,
+        mut on_reply: impl FnMut(&[u8], &[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let seq = self.next_seq();
         self.tx.clear();
         encode_request(&mut self.tx, self.family_id, msg, flags, seq);
         self.transport
             .send(&self.tx)
             .map_err(|e| Error::io(format!("{what}: send"), e))?;
-        let mut replies = Vec::new();
         loop {
             self.transport
                 .recv(&mut self.rx)
@@ -421,7 +454,7 @@ impl<T: Transport> Ipvs<T> {
                 match frame.message_type {
                     NLMSG_ERROR | NLMSG_DONE => {
                         return match error_code(frame.payload)? {
-                            0 => Ok(replies),
+                            0 => Ok(()),
                             errno => Err(Error::Kernel {
                                 op: what.to_string(),
                                 errno,
@@ -429,14 +462,7 @@ impl<T: Transport> Ipvs<T> {
                             }),
                         };
                     }
-                    t if t == self.family_id => {
-                        let parsed =
-                            NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(frame.bytes)
-                                .map_err(|e| Error::Malformed(format!("{what}: {e}")))?;
-                        if let NetlinkPayload::InnerMessage(genl) = parsed.payload {
-                            replies.push(genl.payload);
-                        }
-                    }
+                    t if t == self.family_id => on_reply(frame.bytes, frame.payload)?,
                     _ => {}
                 }
             }

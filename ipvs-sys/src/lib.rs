@@ -34,6 +34,7 @@
 
 pub mod client;
 pub mod constants;
+pub mod decode;
 pub mod error;
 pub mod ipvsadm;
 pub mod message;

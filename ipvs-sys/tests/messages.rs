@@ -350,7 +350,7 @@ mod round_trip {
         ]
     }
 
-    fn dest_attr() -> impl Strategy<Value = DestAttr> {
+    pub(super) fn dest_attr() -> impl Strategy<Value = DestAttr> {
         prop_oneof![
             addr().prop_map(DestAttr::Addr),
             any::<u16>().prop_map(DestAttr::Port),
@@ -573,6 +573,41 @@ mod direct_encoding {
             .enumerate()
         {
             assert_eq!(direct(op, seq as u32), typed(op, seq as u32), "{op}");
+        }
+    }
+}
+
+mod dump_decoding {
+    use super::*;
+    use ipvs_sys::decode::destination_from_reply;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The direct reader and the typed path agree on every destination reply, valid or
+        /// not (the direct one hands what it does not expect to the typed one).
+        #[test]
+        fn direct_and_typed_readers_agree(
+            attrs in prop::collection::vec(super::round_trip::dest_attr(), 0..20),
+            extra in prop::option::of(super::round_trip::dest_attr()),
+            v6 in any::<bool>(),
+        ) {
+            let af = if v6 { ipvs_sys::AddressFamily::Inet6 } else { ipvs_sys::AddressFamily::Inet };
+            let mut nlas = vec![IpvsCmdAttr::Dest(attrs)];
+            if let Some(e) = extra {
+                nlas.push(IpvsCmdAttr::Dest(vec![e]));
+            }
+            let body = emit(&IpvsMessage::new(IpvsCmd::NewDest, nlas));
+            let header = GenlHeader { cmd: 5, version: 1 };
+            let direct = destination_from_reply(&body, header, af);
+            let typed = IpvsMessage::parse_with_param(&body[..], header)
+                .ok()
+                .and_then(|m| m.dest().map(|d| Destination::from_attrs(d, af)));
+            match (direct, typed) {
+                (Ok(Some(a)), Some(Ok(b))) => prop_assert_eq!(a, b),
+                (Ok(None), None) => {}
+                (Err(_), Some(Err(_))) => {}
+                (a, b) => prop_assert!(false, "direct {:?} vs typed {:?}", a, b),
+            }
         }
     }
 }
