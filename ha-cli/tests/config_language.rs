@@ -406,3 +406,25 @@ fn substituted_tokens_point_at_their_parameter() {
     assert_eq!(sources.location(span), ("t.conf".into(), 4, 12));
     assert_eq!(sources.snippet(span), "$PRIO");
 }
+
+#[test]
+fn expansion_bombs_are_bounded() {
+    // Nested loops: 10^12 lines if unbounded.
+    let (_, diags) = lex_with("~SEQ(a, 1000000) ~SEQ(b, 1000000) $X=1\n", "");
+    assert_eq!(
+        diags.iter().filter(|d| d.code == "bad-repeat").count(),
+        1,
+        "{diags:?}"
+    );
+    // Each parameter doubles the previous one: 2^33 bytes if unbounded.
+    let mut text = String::from("$P0=xxxxxxxx\n");
+    for i in 1..=30 {
+        text.push_str(&format!("$P{i}=${{P{}}}${{P{}}}\n", i - 1, i - 1));
+    }
+    text.push_str("router_id ${P30}\n");
+    let (_, diags) = lex_with(&text, "");
+    assert!(
+        diags.iter().any(|d| d.code == "expansion-size"),
+        "{diags:?}"
+    );
+}

@@ -143,6 +143,10 @@ const MAX_DEPTH: usize = 32;
 const MAX_INCLUDE_DEPTH: usize = 16;
 /// Bounds `~SEQ` / `~LST` output so that a typo like `~SEQ(i, 1, 1000000000)` cannot hang.
 const MAX_REPEAT: u64 = 1 << 20;
+/// Bounds all `~SEQ` / `~LST` iterations of one load, nested loops included.
+const MAX_REPEAT_TOTAL: u64 = 1 << 20;
+/// Bounds one line after substitution (parameters can double in size at each level).
+const MAX_LINE_LEN: usize = 1 << 20;
 
 /// Reads `path` and everything it includes into lines of tokens.
 pub fn lex_file(
@@ -183,6 +187,8 @@ struct Lexer<'a> {
     include_stack: Vec<PathBuf>,
     out: Vec<Vec<Token>>,
     chars: Vec<(usize, char)>,
+    repeat_budget: u64,
+    budget_reported: bool,
 }
 
 impl<'a> Lexer<'a> {
@@ -201,6 +207,8 @@ impl<'a> Lexer<'a> {
             include_stack: Vec::new(),
             out: Vec::new(),
             chars: Vec::new(),
+            repeat_budget: MAX_REPEAT_TOTAL,
+            budget_reported: false,
         }
     }
 
@@ -545,6 +553,23 @@ impl<'a> Lexer<'a> {
             }
         }
         for (vars, values) in runs {
+            if self.repeat_budget == 0 {
+                if !self.budget_reported {
+                    self.budget_reported = true;
+                    self.diags.push(
+                        Diagnostic::error(
+                            "bad-repeat",
+                            Some(spec_span),
+                            format!(
+                                "~SEQ/~LST loops repeat more than {MAX_REPEAT_TOTAL} times in all"
+                            ),
+                        )
+                        .with_label("expansion stopped here"),
+                    );
+                }
+                return;
+            }
+            self.repeat_budget -= 1;
             for (var, value) in vars.iter().zip(values) {
                 self.params.insert(var.clone(), vec![value]);
             }
@@ -615,6 +640,17 @@ impl<'a> Lexer<'a> {
             value_m.push_str(&value, span);
             let (expanded, _) = self.substitute(&value_m, depth + 1)?;
             out.extend_from(&expanded, 0, expanded.text.len());
+            if out.text.len() > MAX_LINE_LEN {
+                self.diags.push(
+                    Diagnostic::error(
+                        "expansion-size",
+                        Some(span),
+                        format!("parameter `{name}` expands to more than {MAX_LINE_LEN} bytes"),
+                    )
+                    .with_help("parameters that repeat each other grow exponentially"),
+                );
+                return None;
+            }
             changed = true;
             i = end;
             copied = end;

@@ -747,7 +747,8 @@ pub struct CheckerCommon {
     /// Default 5 s.
     pub connect_timeout: Option<Timer>,
     pub fwmark: Option<u32>,
-    /// `retry` (alias `nb_get_retry`), default 1 (HTTP: 1; MISC: 0).
+    /// `retry` (alias `nb_get_retry`); default: the real server's, else the virtual
+    /// server's, else keepalived's per checker (1; DNS_CHECK 3; MISC_CHECK 0).
     pub retry: Option<u32>,
     /// Default 1 s.
     pub delay_before_retry: Option<Timer>,
