@@ -19,6 +19,8 @@ pub enum Command {
     /// Check keepalived.conf files (like `keepalived -t`); with several files, cross-check
     /// the nodes of one cluster for split-brain risks.
     Check(crate::commands::check::CheckArgs),
+    /// Run the director in the foreground from a keepalived.conf (VRRP side for now).
+    Run(crate::commands::run::RunArgs),
     /// Run VRRP routers in the deterministic simulator and print a timeline.
     Simulate(Box<crate::commands::simulate::SimulateArgs>),
 }
@@ -28,6 +30,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => crate::commands::check::run(args),
+        Command::Run(args) => crate::commands::run::run(args),
         Command::Simulate(args) => crate::commands::simulate::run(*args),
     }
 }

@@ -5,5 +5,6 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod director;
 pub mod net;
 pub mod vrrp;

@@ -1,4 +1,5 @@
 //! One module per `ha` subcommand.
 
 pub mod check;
+pub mod run;
 pub mod simulate;

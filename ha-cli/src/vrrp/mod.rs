@@ -272,6 +272,14 @@ impl Core {
     }
 
     fn run(&mut self, commands: Receiver<RunnerCommand>, wake: OwnedFd) -> Result<(), RunnerError> {
+        // A crashed predecessor may have left our addresses configured: a backup holding the
+        // VIP would answer ARP for it. Owners (priority 255) own them for real and keep them.
+        for i in 0..self.members.len() {
+            if !self.members[i].instance.is_address_owner() {
+                self.members[i].addresses_installed = true;
+                self.remove_addresses(i);
+            }
+        }
         let now = self.now();
         for i in 0..self.members.len() {
             self.members[i].instance.handle_command(now, Command::Start);

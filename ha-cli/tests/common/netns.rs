@@ -70,6 +70,16 @@ impl Drop for Netns {
 /// Two namespaces joined by a veth pair `eth0` <-> `eth0`, with the given IPv4 and link-local
 /// IPv6 addresses, up.
 pub fn veth_pair(tag: &str, a: (&str, &str), b: (&str, &str)) -> (Netns, Netns) {
+    veth_pair_named(tag, "eth0", a, b)
+}
+
+/// [`veth_pair`] with another interface name on both sides (e.g. `ens32` of the examples).
+pub fn veth_pair_named(
+    tag: &str,
+    ifname: &str,
+    a: (&str, &str),
+    b: (&str, &str),
+) -> (Netns, Netns) {
     let na = Netns::new(&format!("{tag}a"));
     let nb = Netns::new(&format!("{tag}b"));
     // Interface names are at most 15 bytes and live in the host namespace until moved.
@@ -79,11 +89,15 @@ pub fn veth_pair(tag: &str, a: (&str, &str), b: (&str, &str)) -> (Netns, Netns) 
     ip(&["link", "set", &va, "netns", &na.name]);
     ip(&["link", "set", &vb, "netns", &nb.name]);
     for (ns, dev, (v4, v6)) in [(&na, &va, a), (&nb, &vb, b)] {
-        ns.exec(&["ip", "link", "set", dev, "name", "eth0"]);
-        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0"]);
-        ns.exec(&["ip", "addr", "add", v4, "dev", "eth0"]);
-        ns.exec(&["ip", "-6", "addr", "add", v6, "dev", "eth0", "nodad"]);
-        ns.exec(&["ip", "link", "set", "eth0", "up"]);
+        ns.exec(&["ip", "link", "set", dev, "name", ifname]);
+        ns.exec(&[
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.{ifname}.accept_dad=0"),
+        ]);
+        ns.exec(&["ip", "addr", "add", v4, "dev", ifname]);
+        ns.exec(&["ip", "-6", "addr", "add", v6, "dev", ifname, "nodad"]);
+        ns.exec(&["ip", "link", "set", ifname, "up"]);
     }
     (na, nb)
 }

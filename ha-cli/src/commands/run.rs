@@ -1,0 +1,130 @@
+//! `ha run`: the director in the foreground (for systemd), VRRP side.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use nix::sys::signal::{SigSet, Signal};
+use vrrp_core::{Event, State};
+
+use crate::config::{self, SourceMap};
+use crate::director::{self, RtnlHost};
+use crate::net::Rtnl;
+use crate::vrrp::{RunnerEvent, VrrpRunner};
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Configuration file (keepalived.conf syntax).
+    #[arg(
+        short = 'f',
+        long = "use-file",
+        default_value = "/etc/keepalived/keepalived.conf"
+    )]
+    pub file: PathBuf,
+    /// keepalived's --config-id: selects `@id` lines (default: the short host name).
+    #[arg(short = 'i', long)]
+    pub config_id: Option<String>,
+}
+
+/// keepalived's state names, as its log lines and notify scripts use them.
+fn state_name(s: State) -> &'static str {
+    match s {
+        State::Initialize => "INIT",
+        State::Backup => "BACKUP",
+        State::Master => "MASTER",
+        State::Fault => "FAULT",
+        State::Stopped => "STOP",
+    }
+}
+
+fn log_event(e: &RunnerEvent) {
+    match &e.event {
+        Event::StateChanged(t) => eprintln!(
+            "({}) Entering {} STATE ({})",
+            e.instance,
+            state_name(t.to),
+            t.reason
+        ),
+        other => eprintln!("({}) {other}", e.instance),
+    }
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let mut opts = config::Options::for_this_host();
+    if let Some(id) = args.config_id {
+        opts.config_id = id;
+    }
+    let mut sources = SourceMap::default();
+    let loaded = config::load_file(&args.file, &opts, &mut sources);
+    if !loaded.diagnostics.is_empty() {
+        eprint!(
+            "{}",
+            config::diag::render(&loaded.diagnostics, &sources, false)
+        );
+    }
+    if loaded.has_errors() {
+        eprintln!(
+            "ha run: {} has {} error(s); not starting",
+            args.file.display(),
+            loaded.error_count()
+        );
+        return ExitCode::from(1);
+    }
+    // Signals are taken synchronously by this thread: block them before any thread starts so
+    // every thread inherits the mask.
+    let mut signals = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        signals.add(s);
+    }
+    if let Err(e) = signals.thread_block() {
+        eprintln!("ha run: cannot block signals: {e}");
+        return ExitCode::from(1);
+    }
+    let specs = match Rtnl::open().map_err(|e| e.to_string()).and_then(|rtnl| {
+        director::plan(&loaded.config, &mut RtnlHost(rtnl)).map_err(|e| e.to_string())
+    }) {
+        Ok(specs) => specs,
+        Err(e) => {
+            eprintln!("ha run: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let (runner, events) = match VrrpRunner::spawn(specs) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ha run: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let logger = std::thread::Builder::new()
+        .name("log".into())
+        .spawn(move || {
+            for e in events {
+                log_event(&e);
+            }
+        });
+    loop {
+        match signals.wait() {
+            Ok(Signal::SIGHUP) => {
+                // Reloading without disturbing unchanged instances is not implemented yet;
+                // say so rather than restart everything.
+                eprintln!("ha run: SIGHUP: reload is not supported yet; configuration unchanged");
+            }
+            Ok(_) => break,
+            Err(e) => {
+                eprintln!("ha run: waiting for signals: {e}");
+                break;
+            }
+        }
+    }
+    let result = runner.shutdown();
+    if let Ok(l) = logger {
+        let _ = l.join();
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ha run: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
