@@ -262,7 +262,11 @@ fn vm_shell(args: &[String]) -> Result<(), String> {
 /// Runs `cargo ARGS --message-format=json-render-diagnostics` and returns the executable of
 /// the target named `target`.
 fn cargo_executable(args: &[&str], target: &str) -> Result<PathBuf, vm::Error> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // The cargo running us, unless it vanished (rustup replacing the toolchain meanwhile).
+    let cargo = std::env::var("CARGO")
+        .ok()
+        .filter(|path| Path::new(path).is_file())
+        .unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .args(args)

@@ -132,9 +132,13 @@ pub fn scratch_path(cache: &Path, name: &str) -> PathBuf {
     guests.join(format!("{name}-{}", std::process::id()))
 }
 
-/// The workspace root, known at compile time from this crate's manifest.
+/// The workspace root: the parent of xtask's manifest directory, which `cargo run` passes at
+/// run time (the compile-time value goes stale when a build is reused from another checkout).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .expect("xtask lives one level below the workspace root")
         .to_path_buf()
