@@ -8,7 +8,18 @@
 //! - [`Ipvs`]: the client. Family id resolved at run time, optionally inside a network
 //!   namespace; [`Ipvs::apply`] sends many changes per `sendmsg` and matches the ACKs back.
 //! - [`reconcile`]: the ordered operations that turn the kernel's table into a desired one.
-//! - [`ipvsadm`]: `ipvsadm -Ln` and `ipvsadm -S -n` output, and reading saved rules.
+//! - [`ipvsadm`]: `ipvsadm -Ln` (also `--stats`, `--rate`, `--thresholds`,
+//!   `--persistent-conn`, `--exact`) and `ipvsadm -S -n` output, byte for byte as ipvsadm
+//!   1.31 prints them, and reading saved rules.
+//!
+//! ## Cost model
+//!
+//! Adding an object costs the kernel less than dumping it: a GET_DEST dump fills ~35
+//! attributes and two stats nests per destination. So [`Ipvs::plan`] (dump, then diff)
+//! costs more than applying the whole table from empty, while [`Ipvs::reconcile`] with a
+//! [`Reconciler`] plans against the table it knows it programmed and sends nothing when
+//! nothing changed. Use `plan` to inspect or to re-verify (say every few minutes, or after
+//! `Reconciler::forget`), `reconcile` on every configuration or health change.
 //!
 //! ```no_run
 //! use ipvs_sys::{Destination, ForwardMethod, Ipvs, IpvsState, Service, ServiceKey, VirtualService};

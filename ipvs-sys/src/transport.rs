@@ -158,7 +158,7 @@ impl Transport for NetlinkTransport {
         self.max_messages
     }
 
-    /// One `recvmmsg` takes up to [`ACKS_PER_RECV`] queued ACKs.
+    /// One `recvmmsg` takes up to 64 queued ACKs.
     fn recv_acks(&mut self, out: &mut Vec<Vec<u8>>) -> io::Result<()> {
         use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, NetlinkAddr};
         use std::io::IoSliceMut;
