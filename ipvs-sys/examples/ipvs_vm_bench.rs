@@ -9,18 +9,23 @@
 //! - our reconcile from empty: connect, dump, plan, apply;
 //! - a no-op reconcile of the same state (the dump dominates);
 //! - a reconcile that changes the weight of 1% of the destinations;
-//! - for the breakdown: our dump alone, `ipvsadm -S -n` (its dump), our apply alone.
+//! - for the breakdown: our dump alone, `ipvsadm -S -n` (its dump), our apply alone, and our
+//!   apply one request at a time (no pipelining), and a no-op plan against the cached table
+//!   (what a no-op costs when the caller trusts the state it last applied).
 //!
-//! After each programming step the table is checked with `ipvsadm -S -n`, so both sides are
-//! known to have built the same thing. Prints one `BENCH <name> <median ms>` line per
+//! Each "from empty" step runs in a new network namespace, i.e. a clean IPVS instance. After
+//! each programming step the table is checked with `ipvsadm -S -n`, so both sides are known
+//! to have built the same thing. Prints one `BENCH <name> <median ms>` line per
 //! measurement for scripts, then a summary with the ratios.
 
+use std::fs::File;
 use std::io::Write;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use ipvs_sys::ipvsadm::format_save;
 use ipvs_sys::{Ipvs, IpvsState, Op};
+use nix::sched::{unshare, CloneFlags};
 
 struct Options {
     services: u32,
@@ -68,14 +73,19 @@ fn ipvsadm(args: &[&str], stdin: Option<&str>) -> Result<String, String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run ipvsadm: {e}"))?;
-    if let Some(text) = stdin {
+    // Feed stdin from another thread: ipvsadm may fill its stderr pipe before reading all.
+    let feeder = stdin.map(|text| {
         let mut pipe = child.stdin.take().expect("stdin is piped");
-        pipe.write_all(text.as_bytes())
-            .map_err(|e| format!("ipvsadm {}: writing stdin: {e}", args.join(" ")))?;
-    }
+        let text = text.to_string();
+        std::thread::spawn(move || pipe.write_all(text.as_bytes()))
+    });
     let out = child
         .wait_with_output()
         .map_err(|e| format!("ipvsadm {}: {e}", args.join(" ")))?;
+    if let Some(feeder) = feeder {
+        // A write error here means ipvsadm exited early; its status says why.
+        let _ = feeder.join();
+    }
     if !out.status.success() {
         return Err(format!(
             "ipvsadm {} failed: {}",
@@ -98,6 +108,27 @@ fn verify(step: &str, expected: &str) -> Result<(), String> {
             expected.lines().count()
         ))
     }
+}
+
+/// Moves this (single) thread, and the processes it starts, into a new network namespace:
+/// a clean IPVS instance. Flushing instead would leave the deleted destinations in the
+/// kernel's trash list, which every later add searches, slowing whichever side runs next.
+/// The namespace stays alive while `keep` holds it.
+fn fresh_netns(keep: &mut Vec<File>) -> Result<(), String> {
+    unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare(CLONE_NEWNET): {e}"))?;
+    // Without an address the namespace has no local routing table, and the kernel then calls
+    // every destination address "not unicast".
+    let lo = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .map_err(|e| format!("cannot run ip: {e}"))?;
+    if !lo.success() {
+        return Err(format!("ip link set lo up: {lo}"));
+    }
+    let handle = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| format!("/proc/thread-self/ns/net: {e}"))?;
+    keep.push(handle);
+    Ok(())
 }
 
 /// Connects, dumps, plans and applies: what the director does on a configuration change.
@@ -199,14 +230,25 @@ fn run(options: &Options) -> Result<(), String> {
         name: "ipvsadm_save",
         times: vec![],
     };
+    let mut one_by_one = Sample {
+        name: "apply_one_by_one_from_empty",
+        times: vec![],
+    };
+    let mut plan_cached = Sample {
+        name: "plan_noop_against_cached_state",
+        times: vec![],
+    };
     let from_empty = ipvs_sys::plan(&desired, &IpvsState::default()).ops;
+    // Namespaces kept alive until the end, so that their cleanup does not run during a
+    // later measurement.
+    let mut namespaces = Vec::new();
     for round in 1..=options.rounds {
-        ipvsadm(&["-C"], None)?;
+        fresh_netns(&mut namespaces)?;
         let (t, _) = timed(|| ipvsadm(&["-R"], Some(&rules)))?;
         verify("after ipvsadm -R", &rules)?;
         ipvsadm_restore.times.push(t);
 
-        ipvsadm(&["-C"], None)?;
+        fresh_netns(&mut namespaces)?;
         let (t, ops) = timed(|| reconcile(&desired))?;
         verify("after our reconcile from empty", &rules)?;
         if ops != objects {
@@ -231,7 +273,8 @@ fn run(options: &Options) -> Result<(), String> {
         }
         one_percent.times.push(t);
 
-        // Where the time goes: the dump alone (ours and ipvsadm's), the apply alone.
+        // Where the time goes: the dump alone (ours and ipvsadm's), the apply alone, and the
+        // apply without pipelining.
         let mut ipvs = Ipvs::new().map_err(|e| e.to_string())?;
         let (t, state) = timed(|| ipvs.state().map_err(|e| e.to_string()))?;
         if state.object_count() != objects {
@@ -240,10 +283,31 @@ fn run(options: &Options) -> Result<(), String> {
         dump.times.push(t);
         let (t, _) = timed(|| ipvsadm(&["-S", "-n"], None))?;
         ipvsadm_dump.times.push(t);
-        ipvs.flush().map_err(|e| e.to_string())?;
+        // A no-op without the dump: planning against the table as last read or applied (the
+        // kernel holds `changed` now).
+        let (t, cached) = timed(|| Ok(ipvs_sys::plan(&changed, &state)))?;
+        if !cached.is_empty() {
+            return Err(format!("plan against the dump is not empty:\n{cached}"));
+        }
+        plan_cached.times.push(t);
+
+        fresh_netns(&mut namespaces)?;
+        let mut ipvs = Ipvs::new().map_err(|e| e.to_string())?;
         let (t, _) = timed(|| apply(&mut ipvs, &from_empty))?;
         verify("after applying the planned ops", &rules)?;
         apply_only.times.push(t);
+
+        // One request, one ACK, like ipvsadm and keepalived, but on one socket (libipvs
+        // opens a socket and resolves the family for every request).
+        fresh_netns(&mut namespaces)?;
+        let mut ipvs = Ipvs::new().map_err(|e| e.to_string())?;
+        let (t, _) = timed(|| {
+            from_empty
+                .iter()
+                .try_for_each(|op| ipvs.execute(op.clone()).map_err(|e| format!("{op}: {e}")))
+        })?;
+        verify("after applying one by one", &rules)?;
+        one_by_one.times.push(t);
 
         println!(
             "round {round}: ipvsadm -R {:.0} ms, ours {:.0} ms, no-op {:.0} ms, 1% ({changed_count} edits) {:.0} ms",
@@ -253,7 +317,7 @@ fn run(options: &Options) -> Result<(), String> {
             ms(*one_percent.times.last().unwrap()),
         );
     }
-    ipvsadm(&["-C"], None)?;
+    drop(namespaces);
 
     for sample in [
         &ipvsadm_restore,
@@ -261,8 +325,10 @@ fn run(options: &Options) -> Result<(), String> {
         &noop,
         &one_percent,
         &apply_only,
+        &one_by_one,
         &dump,
         &ipvsadm_dump,
+        &plan_cached,
     ] {
         println!(
             "BENCH {} median_ms={:.1} min_ms={:.1}",
@@ -273,6 +339,11 @@ fn run(options: &Options) -> Result<(), String> {
     }
     let speedup = ms(ipvsadm_restore.median()) / ms(full.median());
     let noop_share = 100.0 * ms(noop.median()) / ms(full.median());
+    println!(
+        "no-op without a dump (plan against the cached table): {:.1} ms = {:.2}% of a full apply",
+        ms(plan_cached.median()),
+        100.0 * ms(plan_cached.median()) / ms(full.median())
+    );
     println!(
         "SUMMARY {objects} objects: ours {:.0} ms vs ipvsadm -R {:.0} ms = {speedup:.1}x faster \
          (target >= 5x: {}); no-op reconcile {:.0} ms = {noop_share:.1}% of a full apply \
