@@ -21,6 +21,10 @@ pub enum Command {
     Check(crate::commands::check::CheckArgs),
     /// Run the director in the foreground from a keepalived.conf (VRRP side for now).
     Run(crate::commands::run::RunArgs),
+    /// Show a running director's instances (state, priorities, master, VIPs, counters).
+    Status(crate::commands::status::StatusArgs),
+    /// Ask a running director to reload its configuration.
+    Reload(crate::commands::status::ReloadArgs),
     /// Run VRRP routers in the deterministic simulator and print a timeline.
     Simulate(Box<crate::commands::simulate::SimulateArgs>),
 }
@@ -31,6 +35,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => crate::commands::check::run(args),
         Command::Run(args) => crate::commands::run::run(args),
+        Command::Status(args) => crate::commands::status::status(args),
+        Command::Reload(args) => crate::commands::status::reload(args),
         Command::Simulate(args) => crate::commands::simulate::run(*args),
     }
 }

@@ -21,11 +21,19 @@ fn example(name: &str) -> PathBuf {
 struct Director {
     child: Child,
     log: PathBuf,
+    socket: PathBuf,
 }
 
 impl Director {
     fn start(ns: &Netns, conf: &str) -> Director {
-        let log = std::env::temp_dir().join(format!("ha-run-{}-{conf}.log", std::process::id()));
+        let tmp = std::env::temp_dir();
+        let log = tmp.join(format!(
+            "ha-run-{}-{}-{conf}.log",
+            ns.name,
+            std::process::id()
+        ));
+        // Both directors share this machine's filesystem: each needs its own control socket.
+        let socket = tmp.join(format!("ha-{}-{conf}.sock", ns.name));
         let child = Command::new("ip")
             .args([
                 "netns",
@@ -36,11 +44,37 @@ impl Director {
                 "-f",
             ])
             .arg(example(conf))
+            .arg("--control-socket")
+            .arg(&socket)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        Director { child, log }
+        Director { child, log, socket }
+    }
+
+    /// `ha status --json` against this director.
+    fn status(&self) -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_ha"))
+            .args(["status", "--json", "--socket"])
+            .arg(&self.socket)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ha status: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn status_table(&self) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_ha"))
+            .args(["status", "--socket"])
+            .arg(&self.socket)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn signal(&mut self, signal: nix::sys::signal::Signal) {
@@ -57,6 +91,7 @@ impl Drop for Director {
     fn drop(&mut self) {
         self.signal(nix::sys::signal::Signal::SIGKILL);
         let _ = std::fs::remove_file(&self.log);
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
@@ -138,4 +173,109 @@ fn seed_configs_elect_fail_over_on_crash_and_stop_and_preempt() {
     let log = lvs2.log();
     assert!(log.contains("master sent priority 0"), "{log}");
     drop(lvs2);
+}
+
+/// A raw IPv4 socket in `ns` that sends hand-made VRRP packets with any TTL.
+fn inject(ns: &Netns, packets: &[(u8, Vec<u8>)]) {
+    use socket2::{Domain, Protocol, Socket, Type};
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            ns.enter();
+            let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
+            socket.set_header_included_v4(true).unwrap();
+            socket.bind_device(Some(b"ens32")).unwrap();
+            for (id, (ttl, payload)) in packets.iter().enumerate() {
+                let mut header = [0u8; 20];
+                ha_cli::net::ipv4::emit_header(
+                    &mut header,
+                    id as u16 + 1,
+                    "192.168.2.66".parse().unwrap(),
+                    "224.0.0.18".parse().unwrap(),
+                    payload.len(),
+                );
+                header[8] = *ttl;
+                let mut sum: u32 = 0;
+                header[10] = 0;
+                header[11] = 0;
+                for w in header.chunks(2) {
+                    sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
+                }
+                while sum > 0xffff {
+                    sum = (sum & 0xffff) + (sum >> 16);
+                }
+                header[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+                let mut frame = header.to_vec();
+                frame.extend_from_slice(payload);
+                let to: std::net::SocketAddr = "224.0.0.18:0".parse().unwrap();
+                socket.send_to(&frame, &to.into()).unwrap();
+            }
+        });
+    });
+}
+
+/// A VRRPv2 advert for VRID 51 with the given priority and password, checksum fixed.
+fn advert(priority: u8, password: &[u8; 4]) -> Vec<u8> {
+    let mut p = vec![0x21, 51, priority, 1, 1, 1, 0, 0, 192, 168, 2, 200];
+    p.extend_from_slice(password);
+    p.extend_from_slice(&[0, 0, 0, 0]);
+    let mut sum: u32 = p
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    p[6..8].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    p
+}
+
+#[test]
+fn spoofed_and_malformed_adverts_are_counted_in_ha_status_and_change_nothing() {
+    if !require_root("spoofed_and_malformed_adverts_are_counted_in_ha_status_and_change_nothing") {
+        return;
+    }
+    let (lvs1_ns, attacker) = veth_pair_named(
+        "hb",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.66/24", "fe80::66/64"),
+    );
+    let lvs1 = Director::start(&lvs1_ns, "lvs1.conf");
+    wait_until("lvs1 master", Duration::from_secs(8), || has_vip(&lvs1_ns));
+    let mut bad_checksum = advert(254, b"1111");
+    bad_checksum[6] ^= 0xff;
+    inject(
+        &attacker,
+        &[
+            (64, advert(254, b"1111")),  // wrong TTL: a routed, spoofed advert
+            (255, bad_checksum),         // damaged
+            (255, advert(254, b"2222")), // wrong password
+            (255, advert(254, b"1111")[..10].to_vec()), // truncated
+        ],
+    );
+    let counters =
+        |st: &serde_json::Value, k: &str| st["instances"][0]["statistics"][k].as_u64().unwrap();
+    wait_until(
+        "the four packets are counted",
+        Duration::from_secs(3),
+        || {
+            let st = lvs1.status();
+            counters(&st, "ip_ttl_errors") == 1
+                && counters(&st, "checksum_errors") == 1
+                && counters(&st, "auth_failures") == 1
+                && counters(&st, "packet_length_errors") == 1
+        },
+    );
+    let st = lvs1.status();
+    assert_eq!(st["instances"][0]["state"], "MASTER", "{st}");
+    assert_eq!(st["instances"][0]["master_address"], "192.168.2.10");
+    assert!(has_vip(&lvs1_ns));
+    let table = lvs1.status_table();
+    assert!(table.contains("MASTER"), "{table}");
+    let log = lvs1.log();
+    assert!(log.contains("received an invalid passwd!"), "{log}");
+    assert!(
+        log.contains("invalid TTL/HL. Received 64 and expect 255"),
+        "{log}"
+    );
 }

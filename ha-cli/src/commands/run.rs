@@ -4,12 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use nix::sys::signal::{SigSet, Signal};
-use vrrp_core::{Event, State};
+use vrrp_core::Event;
 
 use crate::config::{self, SourceMap};
+use crate::control;
 use crate::director::{self, RtnlHost};
 use crate::net::Rtnl;
-use crate::vrrp::{RunnerEvent, VrrpRunner};
+use crate::vrrp::{RunnerEvent, StatusHandle, VrrpRunner};
+use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -23,16 +25,27 @@ pub struct RunArgs {
     /// keepalived's --config-id: selects `@id` lines (default: the short host name).
     #[arg(short = 'i', long)]
     pub config_id: Option<String>,
+    /// Control socket for `ha status` and `ha reload` (root-only).
+    #[arg(long, default_value = control::DEFAULT_SOCKET)]
+    pub control_socket: PathBuf,
 }
 
-/// keepalived's state names, as its log lines and notify scripts use them.
-fn state_name(s: State) -> &'static str {
-    match s {
-        State::Initialize => "INIT",
-        State::Backup => "BACKUP",
-        State::Master => "MASTER",
-        State::Fault => "FAULT",
-        State::Stopped => "STOP",
+/// What the control socket sees of the running director.
+struct ControlView {
+    status: StatusHandle,
+}
+
+impl control::Director for ControlView {
+    fn status(&self) -> Vec<control::InstanceReport> {
+        control::report(&self.status.status(), self.status.now().as_nanos())
+    }
+
+    fn reload(&self) -> (bool, String) {
+        (
+            false,
+            "reload is not supported yet: restart the director to apply a new configuration"
+                .to_string(),
+        )
     }
 }
 
@@ -41,7 +54,7 @@ fn log_event(e: &RunnerEvent) {
         Event::StateChanged(t) => eprintln!(
             "({}) Entering {} STATE ({})",
             e.instance,
-            state_name(t.to),
+            control::state_name(t.to),
             t.reason
         ),
         other => eprintln!("({}) {other}", e.instance),
@@ -95,6 +108,15 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let view = Arc::new(ControlView {
+        status: runner.status_handle(),
+    });
+    if let Err(e) = control::serve(&args.control_socket, view) {
+        eprintln!(
+            "ha run: control socket {}: {e}; `ha status` will not reach this director",
+            args.control_socket.display()
+        );
+    }
     let logger = std::thread::Builder::new()
         .name("log".into())
         .spawn(move || {
@@ -117,6 +139,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     }
     let result = runner.shutdown();
+    let _ = std::fs::remove_file(&args.control_socket);
     if let Ok(l) = logger {
         let _ = l.join();
     }

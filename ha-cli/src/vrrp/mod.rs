@@ -96,12 +96,31 @@ pub struct RunnerEvent {
     pub event: Event,
 }
 
+/// A cheap, shareable view of the runner's status (for the control socket).
+#[derive(Debug, Clone)]
+pub struct StatusHandle {
+    status: Arc<Mutex<Vec<InstanceStatus>>>,
+    epoch: std::time::Instant,
+}
+
+impl StatusHandle {
+    /// The latest status of every instance.
+    pub fn status(&self) -> Vec<InstanceStatus> {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Now on the instances' clock (their transition times are on it).
+    pub fn now(&self) -> vrrp_core::Instant {
+        vrrp_core::Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64)
+    }
+}
+
 /// Handle to the VRRP thread.
 #[derive(Debug)]
 pub struct VrrpRunner {
     commands: Sender<RunnerCommand>,
     wake: OwnedFd,
-    status: Arc<Mutex<Vec<InstanceStatus>>>,
+    status: StatusHandle,
     thread: Option<JoinHandle<Result<(), RunnerError>>>,
 }
 
@@ -114,8 +133,11 @@ impl VrrpRunner {
         let (commands_tx, commands_rx) = mpsc::channel();
         let (wake_read, wake_write) =
             nix::unistd::pipe().map_err(|e| RunnerError::Thread(e.to_string()))?;
-        let status = Arc::new(Mutex::new(Vec::new()));
-        let mut core = Core::open(specs, events_tx, Arc::clone(&status))?;
+        let status = StatusHandle {
+            status: Arc::new(Mutex::new(Vec::new())),
+            epoch: std::time::Instant::now(),
+        };
+        let mut core = Core::open(specs, events_tx, status.clone())?;
         let thread = std::thread::Builder::new()
             .name("vrrp".into())
             .spawn(move || core.run(commands_rx, wake_read))
@@ -139,7 +161,12 @@ impl VrrpRunner {
 
     /// The latest status of every instance.
     pub fn status(&self) -> Vec<InstanceStatus> {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+        self.status.status()
+    }
+
+    /// A view of the status that outlives borrows of the runner.
+    pub fn status_handle(&self) -> StatusHandle {
+        self.status.clone()
     }
 
     /// Graceful stop: priority-0 adverts, addresses removed, thread joined.
@@ -187,8 +214,7 @@ struct Core {
     /// Link changes: a link going down puts its instances in Fault.
     links: LinkWatcher,
     events: Sender<RunnerEvent>,
-    status: Arc<Mutex<Vec<InstanceStatus>>>,
-    epoch: std::time::Instant,
+    status: StatusHandle,
     buf: Box<[u8; TRANSMIT_BUFFER_LEN]>,
     rx: Vec<u8>,
 }
@@ -197,7 +223,7 @@ impl Core {
     fn open(
         specs: Vec<InstanceSpec>,
         events: Sender<RunnerEvent>,
-        status: Arc<Mutex<Vec<InstanceStatus>>>,
+        status: StatusHandle,
     ) -> Result<Core, RunnerError> {
         let mut rtnl = Rtnl::open()?;
         // Subscribe before reading the current state so no change falls in between.
@@ -261,14 +287,13 @@ impl Core {
             links: watcher,
             events,
             status,
-            epoch: std::time::Instant::now(),
             buf: Box::new([0; TRANSMIT_BUFFER_LEN]),
             rx: vec![0; 65536],
         })
     }
 
     fn now(&self) -> vrrp_core::Instant {
-        vrrp_core::Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64)
+        self.status.now()
     }
 
     fn run(&mut self, commands: Receiver<RunnerCommand>, wake: OwnedFd) -> Result<(), RunnerError> {
@@ -514,7 +539,7 @@ impl Core {
                 last_transition: m.instance.last_transition(),
             })
             .collect();
-        if let Ok(mut s) = self.status.lock() {
+        if let Ok(mut s) = self.status.status.lock() {
             *s = snapshot;
         }
     }
