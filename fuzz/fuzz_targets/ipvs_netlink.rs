@@ -67,6 +67,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = ipvs.services();
         let mut ipvs = Ipvs::with_family_id(OneReply(Some(rest.to_vec())), 0x22);
         let _ = ipvs.apply(&[ipvs_sys::Op::Flush, ipvs_sys::Op::Zero(None)]);
+        let mut ipvs = Ipvs::with_family_id(OneReply(Some(rest.to_vec())), 0x22);
+        let _ = ipvs.destinations(&ServiceKey::tcp("127.0.0.1:1".parse().unwrap()));
         return;
     }
     let Some((&cmd, body)) = rest.split_first() else {
@@ -93,6 +95,16 @@ fuzz_target!(|data: &[u8]| {
             if let Some(d) = msg.dest() {
                 let _ = Destination::from_attrs(d, service.key.af()).map(|d| d.to_attrs());
             }
+        }
+    }
+    // The direct destination reader agrees with the typed one.
+    if let Some(d) = msg.dest() {
+        let af = ipvs_sys::AddressFamily::Inet;
+        let direct = ipvs_sys::decode::destination_from_reply(body, header, af);
+        match (direct, Destination::from_attrs(d, af)) {
+            (Ok(Some(a)), Ok(b)) => assert_eq!(a, b),
+            (Err(_), Err(_)) => {}
+            (a, b) => panic!("direct {a:?} vs typed {b:?}"),
         }
     }
     if let Some(d) = msg.daemon() {
