@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 /// A high-availability director: VRRP + IPVS, configured by keepalived.conf.
 #[derive(Debug, Parser)]
-#[command(name = "ha", version, about)]
+#[command(name = "ha", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -25,6 +25,10 @@ pub enum Command {
     Status(crate::commands::status::StatusArgs),
     /// Ask a running director to reload its configuration.
     Reload(crate::commands::status::ReloadArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff), e.g. `ha man > /usr/share/man/man8/ha.8`.
+    Man,
     /// Run VRRP routers in the deterministic simulator and print a timeline.
     Simulate(Box<crate::commands::simulate::SimulateArgs>),
 }
@@ -37,6 +41,24 @@ pub fn main() -> ExitCode {
         Command::Run(args) => crate::commands::run::run(args),
         Command::Status(args) => crate::commands::status::status(args),
         Command::Reload(args) => crate::commands::status::reload(args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "ha", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd)
+                .section("8")
+                .render(&mut std::io::stdout())
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ha man: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Simulate(args) => crate::commands::simulate::run(*args),
     }
 }

@@ -8,4 +8,5 @@ pub mod config;
 pub mod control;
 pub mod director;
 pub mod net;
+pub mod systemd;
 pub mod vrrp;

@@ -124,6 +124,9 @@ pub fn run(args: RunArgs) -> ExitCode {
                 log_event(&e);
             }
         });
+    if let Err(e) = crate::systemd::notify("READY=1") {
+        eprintln!("ha run: cannot tell systemd we are ready: {e}");
+    }
     loop {
         match signals.wait() {
             Ok(Signal::SIGHUP) => {
@@ -138,6 +141,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         }
     }
+    let _ = crate::systemd::notify("STOPPING=1");
     let result = runner.shutdown();
     let _ = std::fs::remove_file(&args.control_socket);
     if let Ok(l) = logger {
