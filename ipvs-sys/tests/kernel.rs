@@ -767,6 +767,18 @@ fn destination_of_missing_service_is_a_typed_error_and_changes_nothing() {
         matches!(error, Error::NoSuchService(k) if k == missing),
         "{error:?}"
     );
+    let error = ipvs
+        .edit_service(&Service::new(missing, "rr"))
+        .expect_err("edit missing");
+    assert!(
+        matches!(error, Error::NoSuchService(k) if k == missing),
+        "{error:?}"
+    );
+    let error = ipvs.service(&missing).expect_err("get missing");
+    assert!(
+        matches!(error, Error::NoSuchService(k) if k == missing),
+        "{error:?}"
+    );
     assert_table(&mut ipvs, &before);
 }
 
@@ -826,6 +838,39 @@ fn a_refused_operation_in_a_batch_does_not_stop_the_others() {
         &mut ipvs,
         "-A -t 10.1.0.1:80 -s rr\n-a -t 10.1.0.1:80 -r 10.2.0.1:80 -g -w 1\n-A -t 10.1.0.3:80 -s lc\n",
     );
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: run by cargo xtask vm-test"]
+fn errors_in_a_large_batch_are_matched_to_their_operations() {
+    // 3,000 operations span several sendmsg batches; every 97th adds a service again.
+    let mut ipvs = fresh();
+    let desired = IpvsState::synthetic(250, 11);
+    let mut ops = plan(&desired, &IpvsState::default()).ops;
+    let mut duplicates = Vec::new();
+    let mut index = 96;
+    while index < ops.len() {
+        // After an op on a service, that service exists: adding it again must fail.
+        let key = *ops[index].service_key().expect("every op names a service");
+        ops.insert(index + 1, Op::AddService(Service::new(key, "rr")));
+        duplicates.push(index + 1);
+        index += 97;
+    }
+    let results = ipvs.apply(&ops).expect("apply");
+    assert_eq!(results.len(), ops.len());
+    for (index, (op, result)) in ops.iter().zip(&results).enumerate() {
+        if duplicates.contains(&index) {
+            let key = *op.service_key().unwrap();
+            assert!(
+                matches!(result, Err(Error::ServiceExists(k)) if *k == key),
+                "op {index} ({op}): {result:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "op {index} ({op}): {result:?}");
+        }
+    }
+    assert_table(&mut ipvs, &format_save(&desired));
+    ipvs.flush().expect("flush");
 }
 
 // ---- traffic through the director ----------------------------------------------------------
