@@ -68,10 +68,7 @@ impl Mapped {
     }
 
     fn at(&self, i: usize) -> Span {
-        match &self.origin {
-            Origin::Source { file, offset } => Span::new(*file, offset + i..offset + i + 1),
-            Origin::Map(v) => v[i],
-        }
+        origin_at(&self.origin, i)
     }
 
     fn slice(&self, start: usize, end: usize) -> Mapped {
@@ -108,18 +105,8 @@ impl Mapped {
         self
     }
 
-    /// The source span of bytes `start..end` (at least one byte, clamped to the text).
     fn span(&self, start: usize, end: usize) -> Span {
-        let len = self.text.len();
-        if len == 0 {
-            return match &self.origin {
-                Origin::Source { file, offset } => Span::new(*file, *offset..*offset),
-                Origin::Map(_) => Span::new(0, 0..0),
-            };
-        }
-        let start = start.min(len - 1);
-        let end = end.max(start + 1).min(len);
-        self.at(start).to(self.at(end - 1))
+        span_of(&self.origin, self.text.len(), start, end)
     }
 
     /// Appends bytes `start..end` of `other`, keeping their origins.
@@ -137,6 +124,27 @@ impl Mapped {
             v.extend(std::iter::repeat_n(span, text.len()));
         }
     }
+}
+
+fn origin_at(origin: &Origin, i: usize) -> Span {
+    match origin {
+        Origin::Source { file, offset } => Span::new(*file, offset + i..offset + i + 1),
+        Origin::Map(v) => v[i],
+    }
+}
+
+/// The source span of bytes `start..end` of a text of `len` bytes from `origin` (at least
+/// one byte, clamped to the text).
+fn span_of(origin: &Origin, len: usize, start: usize, end: usize) -> Span {
+    if len == 0 {
+        return match origin {
+            Origin::Source { file, offset } => Span::new(*file, *offset..*offset),
+            Origin::Map(_) => Span::new(0, 0..0),
+        };
+    }
+    let start = start.min(len - 1);
+    let end = end.max(start + 1).min(len);
+    origin_at(origin, start).to(origin_at(origin, end - 1))
 }
 
 const MAX_DEPTH: usize = 32;
@@ -281,6 +289,17 @@ impl<'a> Lexer<'a> {
                 }
                 continue;
             }
+            // Most lines need no preprocessing: tokenize them in place.
+            let body = content.trim_start();
+            if !body.starts_with(['@', '$', '~']) && !body.contains('$') {
+                let origin = Origin::Source {
+                    file: id,
+                    offset: line_start + (content.len() - body.len()),
+                };
+                let tokens = self.tokenize(body, &origin);
+                self.emit(tokens);
+                continue;
+            }
             let mapped = Mapped::from_source(id, line_start, content);
             self.line(mapped, 0);
         }
@@ -366,7 +385,12 @@ impl<'a> Lexer<'a> {
             self.line(expanded.slice(start, expanded.text.len()), depth + 1);
             return;
         }
-        let tokens = self.tokenize(&m);
+        let tokens = self.tokenize(&m.text, &m.origin);
+        self.emit(tokens);
+    }
+
+    /// A finished line: an include, or tokens for the parser.
+    fn emit(&mut self, tokens: Vec<Token>) {
         if tokens.is_empty() {
             return;
         }
@@ -686,12 +710,12 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn tokenize(&mut self, m: &Mapped) -> Vec<Token> {
+    fn tokenize(&mut self, text_in: &str, origin: &Origin) -> Vec<Token> {
         let mut tokens = Vec::new();
         // Reused between lines: this runs once per line of the configuration.
         let mut chars = std::mem::take(&mut self.chars);
         chars.clear();
-        chars.extend(m.text.char_indices());
+        chars.extend(text_in.char_indices());
         let mut i = 0;
         while i < chars.len() {
             let (pos, c) = chars[i];
@@ -702,7 +726,7 @@ impl<'a> Lexer<'a> {
             if c == '{' || c == '}' {
                 tokens.push(Token {
                     text: c.to_string(),
-                    span: m.span(pos, pos + 1),
+                    span: span_of(origin, text_in.len(), pos, pos + 1),
                     quoted: false,
                 });
                 i += 1;
@@ -742,12 +766,12 @@ impl<'a> Lexer<'a> {
                 }
                 i += 1;
             }
-            let end = chars.get(i).map_or(m.text.len(), |(p, _)| *p);
+            let end = chars.get(i).map_or(text_in.len(), |(p, _)| *p);
             if let Some((_, qpos)) = quote {
                 self.diags.push(
                     Diagnostic::error(
                         "unterminated-quote",
-                        Some(m.span(qpos, qpos + 1)),
+                        Some(span_of(origin, text_in.len(), qpos, qpos + 1)),
                         "unterminated quoted string",
                     )
                     .with_label("this quote is never closed on its line"),
@@ -755,7 +779,7 @@ impl<'a> Lexer<'a> {
             }
             tokens.push(Token {
                 text,
-                span: m.span(start, end),
+                span: span_of(origin, text_in.len(), start, end),
                 quoted,
             });
         }

@@ -1513,9 +1513,9 @@ impl Parser<'_> {
         }
         self.spans.insert(path.clone(), n.span());
         let mut rs = RealServer::new(ip, port);
-        let mut fields = Fields::default();
+        // No keyword spans for real servers: nothing refers to them, and a large
+        // configuration has tens of thousands of real servers.
         for s in self.block(n) {
-            fields.note(s);
             match s.key.text.as_str() {
                 "weight" => rs.weight = self.num1(s, 0i32, 65535).unwrap_or(1),
                 "lvs_method" | "lb_kind" => rs.lvs_method = self.lb_kind(s),
@@ -1542,7 +1542,6 @@ impl Parser<'_> {
                 _ => self.other(s, &[kw::REAL_SERVER], &mut rs.other, "`real_server`"),
             }
         }
-        self.save_fields(path.clone(), fields);
         Some(rs)
     }
 
