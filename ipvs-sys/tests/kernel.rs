@@ -171,7 +171,8 @@ const RULES_SAVED: &str = "\
 ";
 
 /// A client namespace, a director (the initial namespace) and two real servers on a bridge,
-/// each real server answering every line it receives with its own name.
+/// each real server answering every line it receives with its own name. IPv6 runs alongside
+/// (fd00:1::/64 in front, fd00:2::/64 behind).
 ///
 /// ```text
 ///  client ns            director (init ns)                  b1 ns / b2 ns
@@ -195,6 +196,9 @@ mod lab {
     pub const NAT_VIP: &str = "10.0.1.100";
     pub const DR_VIP: &str = "10.0.1.101";
     pub const BACKENDS: [(&str, &str); 2] = [("b1", "10.0.2.11"), ("b2", "10.0.2.12")];
+    /// IPv6: the client is fd00:1::2, the director fd00:1::1 and fd00:2::1.
+    pub const NAT_VIP6: &str = "fd00:1::100";
+    pub const BACKENDS6: [&str; 2] = ["fd00:2::11", "fd00:2::12"];
     /// Real servers listen here for NAT (which translates the port) ...
     pub const NAT_PORT: u16 = 8080;
     /// ... and here for DR (which cannot).
@@ -253,6 +257,7 @@ mod lab {
             // DR replies come back through the director with the VIP, a local address, as
             // source: accept them (the real servers' router would be elsewhere in production).
             sysctl(None, "net.ipv4.conf.all.accept_local", "1");
+            sysctl(None, "net.ipv6.conf.all.forwarding", "1");
 
             ip(&["netns", "add", CLIENT]);
             ip(&[
@@ -261,19 +266,50 @@ mod lab {
             ip(&["addr", "add", "10.0.1.1/24", "dev", "xtc"]);
             ip(&["addr", "add", &format!("{NAT_VIP}/32"), "dev", "xtc"]);
             ip(&["addr", "add", &format!("{DR_VIP}/32"), "dev", "xtc"]);
+            // nodad: usable at once, not after duplicate address detection.
+            ip(&["addr", "add", "fd00:1::1/64", "dev", "xtc", "nodad"]);
+            ip(&[
+                "addr",
+                "add",
+                &format!("{NAT_VIP6}/128"),
+                "dev",
+                "xtc",
+                "nodad",
+            ]);
             ip(&["link", "set", "xtc", "up"]);
             ip(&["-n", CLIENT, "addr", "add", "10.0.1.2/24", "dev", "eth0"]);
+            ip(&[
+                "-n",
+                CLIENT,
+                "addr",
+                "add",
+                "fd00:1::2/64",
+                "dev",
+                "eth0",
+                "nodad",
+            ]);
             ip(&["-n", CLIENT, "link", "set", "eth0", "up"]);
             ip(&["-n", CLIENT, "link", "set", "lo", "up"]);
             ip(&["-n", CLIENT, "route", "add", "default", "via", "10.0.1.1"]);
+            ip(&[
+                "-n",
+                CLIENT,
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                "fd00:1::1",
+            ]);
 
             ip(&["link", "add", "xtbr", "type", "bridge"]);
             ip(&["addr", "add", "10.0.2.1/24", "dev", "xtbr"]);
+            ip(&["addr", "add", "fd00:2::1/64", "dev", "xtbr", "nodad"]);
             ip(&["link", "set", "xtbr", "up"]);
             sysctl(None, "net.ipv4.conf.xtbr.accept_local", "1");
             let stop = Arc::new(AtomicBool::new(false));
             let mut responders = Vec::new();
-            for (name, address) in BACKENDS {
+            for ((name, address), address6) in BACKENDS.into_iter().zip(BACKENDS6) {
                 let port = format!("xt{name}");
                 ip(&["netns", "add", name]);
                 ip(&[
@@ -292,6 +328,18 @@ mod lab {
                 ip(&["-n", name, "link", "set", "eth0", "up"]);
                 ip(&["-n", name, "link", "set", "lo", "up"]);
                 ip(&["-n", name, "route", "add", "default", "via", "10.0.2.1"]);
+                let address6 = format!("{address6}/64");
+                ip(&["-n", name, "addr", "add", &address6, "dev", "eth0", "nodad"]);
+                ip(&[
+                    "-n",
+                    name,
+                    "-6",
+                    "route",
+                    "add",
+                    "default",
+                    "via",
+                    "fd00:2::1",
+                ]);
                 // DR: the real server owns the VIP but must not answer ARP for it.
                 ip(&[
                     "-n",
@@ -306,7 +354,8 @@ mod lab {
                 sysctl(Some(name), "net.ipv4.conf.all.arp_announce", "2");
                 for port in [NAT_PORT, DR_PORT] {
                     let listener = in_netns(name, || {
-                        TcpListener::bind(("0.0.0.0", port))
+                        // Dual-stack: IPv4 and IPv6 clients.
+                        TcpListener::bind(("::", port))
                             .unwrap_or_else(|e| panic!("{name}: bind :{port}: {e}"))
                     });
                     responders.push(respond(listener, name, stop.clone()));
@@ -317,7 +366,7 @@ mod lab {
 
         /// Opens a connection from the client namespace.
         pub fn connect(&self, vip: &str, port: u16) -> Connection {
-            let address: SocketAddr = format!("{vip}:{port}").parse().expect("address");
+            let address = SocketAddr::new(vip.parse().expect("VIP"), port);
             let stream = in_netns(CLIENT, || {
                 TcpStream::connect_timeout(&address, IO_TIMEOUT)
                     .unwrap_or_else(|e| panic!("client: connect {address}: {e}"))
@@ -965,6 +1014,33 @@ fn nat_round_robin_alternates_between_real_servers() {
     agreed(&mut ipvs, 6);
     ipvs.zero(Some(&key)).expect("zero");
     agreed(&mut ipvs, 0);
+    ipvs.flush().expect("flush");
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: run by cargo xtask vm-test"]
+fn ipv6_nat_round_robin_alternates_between_real_servers() {
+    let mut ipvs = fresh();
+    let lab = lab::Lab::new();
+    let vip = format!("[{}]:80", lab::NAT_VIP6);
+    let desired = IpvsState {
+        services: vec![VirtualService {
+            service: Service::new(tcp(&vip), "rr"),
+            destinations: lab::BACKENDS6
+                .iter()
+                .map(|address| {
+                    dest(
+                        &format!("[{address}]:{}", lab::NAT_PORT),
+                        ForwardMethod::Masq,
+                        1,
+                    )
+                })
+                .collect(),
+        }],
+    };
+    reconcile(&mut ipvs, &desired);
+    assert_table(&mut ipvs, &format_save(&desired));
+    assert_alternates(&lab.who_answers(lab::NAT_VIP6, 80, 6));
     ipvs.flush().expect("flush");
 }
 
