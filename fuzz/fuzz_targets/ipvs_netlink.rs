@@ -22,7 +22,10 @@ impl Transport for OneReply {
         Ok(())
     }
     fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
-        *buf = self.0.take().ok_or_else(|| io::Error::other("no more replies"))?;
+        *buf = self
+            .0
+            .take()
+            .ok_or_else(|| io::Error::other("no more replies"))?;
         Ok(())
     }
 }
@@ -34,7 +37,10 @@ fn dual_flagged(msg: &IpvsMessage) -> bool {
     use ipvs_sys::message::{DaemonAttr, DestAttr, IpvsCmdAttr, ServiceAttr, StatsAttr};
     use ipvs_sys::netlink_packet_core::{DefaultNla, Nla};
     let both = |n: &DefaultNla| n.kind() & 0xC000 == 0xC000;
-    let stats = |s: &[StatsAttr]| s.iter().any(|a| matches!(a, StatsAttr::Other(n) if both(n)));
+    let stats = |s: &[StatsAttr]| {
+        s.iter()
+            .any(|a| matches!(a, StatsAttr::Other(n) if both(n)))
+    };
     msg.nlas.iter().any(|a| match a {
         IpvsCmdAttr::Other(n) => both(n),
         IpvsCmdAttr::Service(v) => v.iter().any(|a| match a {
@@ -47,7 +53,9 @@ fn dual_flagged(msg: &IpvsMessage) -> bool {
             DestAttr::Stats(s) | DestAttr::Stats64(s) => stats(s),
             _ => false,
         }),
-        IpvsCmdAttr::Daemon(v) => v.iter().any(|a| matches!(a, DaemonAttr::Other(n) if both(n))),
+        IpvsCmdAttr::Daemon(v) => v
+            .iter()
+            .any(|a| matches!(a, DaemonAttr::Other(n) if both(n))),
         _ => false,
     })
 }
@@ -84,7 +92,11 @@ fuzz_target!(|data: &[u8]| {
     let canonical = emit(&msg);
     assert!(canonical.len() <= body.len() + 9);
     let again = IpvsMessage::parse_with_param(&canonical[..], header).expect("canonical parses");
-    assert_eq!(emit(&again), canonical, "the canonical form is a fixed point");
+    assert_eq!(
+        emit(&again),
+        canonical,
+        "the canonical form is a fixed point"
+    );
     if !dual_flagged(&msg) {
         assert_eq!(again, msg);
     }
