@@ -4,7 +4,7 @@
 //! `~SEQ`/`~LST`) -> lines of tokens -> [`syntax`] (statement tree) -> [`parse`] (typed
 //! model with keepalived's defaults) -> [`validate`] (keepalived's semantic checks, plus host
 //! checks). Every step reports [`Diagnostic`]s with a span instead of stopping at the first
-//! problem; [`diag::render`] prints them like rustc. [`print`] writes the canonical form and
+//! problem; [`diag::render`] prints them like rustc. [`print`](mod@print) writes the canonical form and
 //! [`cross`] compares the configurations of the nodes of one cluster.
 //!
 //! ```
