@@ -186,3 +186,33 @@ error[vrid-mismatch]: instance `VI_1`: virtual_router_id differs between lvs1 (5
 ";
     assert_eq!(rendered, expected);
 }
+
+#[test]
+fn three_nodes_are_checked_pairwise() {
+    let (a, b) = (example("lvs1.conf"), example("lvs2.conf"));
+    let c = edit(&b, "priority 90", "priority 80");
+    let d = edit(&b, "virtual_router_id 51", "virtual_router_id 53");
+    let mut sources = SourceMap::default();
+    let loaded: Vec<_> = [&a, &b, &c, &d]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            parse_str(
+                &format!("lvs{}.conf", i + 1),
+                t,
+                &Options::default(),
+                &mut sources,
+            )
+        })
+        .collect();
+    let names = ["lvs1", "lvs2", "lvs3", "lvs4"];
+    let nodes: Vec<NodeConfig<'_>> = names
+        .iter()
+        .zip(&loaded)
+        .map(|(name, loaded)| NodeConfig { name, loaded })
+        .collect();
+    assert!(cross_check(&nodes[..3]).is_empty());
+    // lvs4's VRID differs from each of the three others.
+    let codes: Vec<&str> = cross_check(&nodes).iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["vrid-mismatch"; 3]);
+}

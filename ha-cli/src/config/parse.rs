@@ -237,6 +237,24 @@ impl Parser<'_> {
         }
     }
 
+    /// A Linux interface name: 1-15 bytes, no `/`, whitespace or `:` (IFNAMSIZ).
+    fn ifname(&mut self, n: &Node) -> Option<String> {
+        let name = self.string(n)?;
+        if name.is_empty()
+            || name.len() > 15
+            || name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace())
+        {
+            self.bad_value(
+                n,
+                0,
+                format!("`{name}` is not a valid interface name"),
+                "interface names are 1-15 characters without `/`, `:` or spaces".into(),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
     fn string(&mut self, n: &Node) -> Option<String> {
         self.extra_args(n, 1);
         self.arg(n, 0, "a value").map(str::to_string)
@@ -1010,7 +1028,7 @@ impl Parser<'_> {
                         None => None,
                     }
                 }
-                "interface" => v.interface = self.string(s),
+                "interface" => v.interface = self.ifname(s),
                 "virtual_router_id" => v.virtual_router_id = self.num1(s, 1u8, 255),
                 "priority" => v.priority = self.num1(s, 1u8, 255).unwrap_or(v.priority),
                 "advert_int" => {
@@ -1069,10 +1087,12 @@ impl Parser<'_> {
                 "unicast_fault_no_peer" => v.unicast_fault_no_peer = self.flag(s),
                 "mcast_dst_ip" => v.mcast_dst_ip = self.ip(s),
                 "use_vmac" => {
-                    self.extra_args(s, 1);
-                    v.use_vmac = Some(UseVmac {
-                        name: s.arg(0).map(str::to_string),
-                    })
+                    let name = if s.args.is_empty() {
+                        None
+                    } else {
+                        self.ifname(s)
+                    };
+                    v.use_vmac = Some(UseVmac { name });
                 }
                 "vmac_xmit_base" => v.vmac_xmit_base = self.flag(s),
                 "use_ipvlan" => {

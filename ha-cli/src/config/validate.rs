@@ -421,6 +421,35 @@ impl Validator<'_> {
     }
 
     fn host_instance(&mut self, vi: &VrrpInstance, block: &str) {
+        let mut others: Vec<(&str, &str)> = Vec::new();
+        for a in vi
+            .virtual_ipaddress
+            .iter()
+            .chain(&vi.virtual_ipaddress_excluded)
+        {
+            if let Some(dev) = &a.dev {
+                others.push((dev, "virtual_ipaddress"));
+            }
+        }
+        for t in &vi.tracking.interfaces {
+            others.push((&t.name, "track_interface"));
+        }
+        for (ifname, keyword) in others {
+            if Some(ifname) != vi.interface.as_deref() && !interface_exists(ifname) {
+                let span = self
+                    .spans
+                    .get(&format!("{block}/{keyword}/{ifname}"))
+                    .or(self.spans.field(block, keyword));
+                self.host(
+                    Diagnostic::warning(
+                        "no-such-interface",
+                        span,
+                        format!("interface `{ifname}` does not exist on this host"),
+                    )
+                    .with_label(format!("named in `{keyword}`")),
+                );
+            }
+        }
         if let Some(ifname) = &vi.interface {
             if !interface_exists(ifname) {
                 self.host(
