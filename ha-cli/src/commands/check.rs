@@ -114,6 +114,15 @@ pub fn run(args: CheckArgs) -> ExitCode {
     }
 
     if !args.quiet || invalid || !findings.is_empty() {
+        for (name, l) in names.iter().zip(&loaded) {
+            let c = &l.config;
+            let real: usize = c.virtual_servers.iter().map(|v| v.real_servers.len()).sum();
+            eprintln!(
+                "{name}: {} VRRP instance(s), {} virtual server(s), {real} real server(s)",
+                c.vrrp_instances.len(),
+                c.virtual_servers.len(),
+            );
+        }
         let mut summary = format!(
             "{}: {errors} error(s), {warnings} warning(s)",
             names.join(", ")
