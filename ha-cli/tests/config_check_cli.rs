@@ -35,6 +35,10 @@ fn valid_pair_exits_zero() {
         stderr.contains("0 error(s), 0 warning(s), 0 split-brain finding(s)"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("lvs1.conf: 1 VRRP instance(s), 1 virtual server(s), 2 real server(s)"),
+        "{stderr}"
+    );
 }
 
 #[test]
