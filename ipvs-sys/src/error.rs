@@ -58,6 +58,15 @@ pub enum Error {
     NoDaemon { op: String },
     #[error("{op}: rejected by the kernel as invalid (EINVAL)")]
     Invalid { op: String },
+    #[error(
+        "destination {dest} of service {service} rejected as invalid (EINVAL): its address \
+         must be unicast, that is routable, in this network namespace (is there a route, is \
+         lo up?), and an address family other than the service's needs tunnel forwarding"
+    )]
+    InvalidDest {
+        service: ServiceKey,
+        dest: SocketAddr,
+    },
     #[error("{op}: value out of range (ERANGE)")]
     OutOfRange { op: String },
     #[error("{op}: address family or protocol not supported by this kernel")]
@@ -115,6 +124,10 @@ impl Error {
             (nix_errno::ENOENT, Op::DeleteDest(k, a)) => Error::NoSuchDest {
                 service: *k,
                 dest: *a,
+            },
+            (nix_errno::EINVAL, Op::AddDest(k, d) | Op::EditDest(k, d)) => Error::InvalidDest {
+                service: *k,
+                dest: d.addr,
             },
             (nix_errno::EPERM, _) => Error::PermissionDenied { op: what },
             (nix_errno::EINVAL, _) => Error::Invalid { op: what },

@@ -212,8 +212,15 @@ fn errno_maps_to_typed_errors_naming_the_object() {
         (
             Op::AddDest(key, dest),
             22,
-            "add destination 10.2.2.2:80 to service TCP 10.1.1.1:80: \
-             rejected by the kernel as invalid (EINVAL)",
+            "destination 10.2.2.2:80 of service TCP 10.1.1.1:80 rejected as invalid (EINVAL): \
+             its address must be unicast, that is routable, in this network namespace (is there \
+             a route, is lo up?), and an address family other than the service's needs tunnel \
+             forwarding",
+        ),
+        (
+            Op::DeleteService(key),
+            22,
+            "delete service TCP 10.1.1.1:80: rejected by the kernel as invalid (EINVAL)",
         ),
     ];
     for (op, errno, text) in cases {
