@@ -8,5 +8,6 @@ pub mod config;
 pub mod control;
 pub mod director;
 pub mod net;
+pub mod notify;
 pub mod systemd;
 pub mod vrrp;

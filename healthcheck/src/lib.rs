@@ -49,6 +49,7 @@ mod engine;
 mod error;
 mod outcome;
 
+pub use crate::checkers::misc::split_command;
 pub use crate::checkers::Checker;
 pub use crate::config::{
     CheckId, CheckKind, CheckerConfig, RealServerConfig, RealServerId, Timing,

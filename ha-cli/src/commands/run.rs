@@ -10,6 +10,7 @@ use crate::config::{self, SourceMap};
 use crate::control;
 use crate::director::{self, RtnlHost};
 use crate::net::Rtnl;
+use crate::notify::Notifier;
 use crate::vrrp::{RunnerEvent, StatusHandle, VrrpRunner};
 use std::sync::Arc;
 
@@ -117,11 +118,19 @@ pub fn run(args: RunArgs) -> ExitCode {
             args.control_socket.display()
         );
     }
+    let notifier = match Notifier::from_config(&loaded.config) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("ha run: {e}; notify scripts will not run");
+            Notifier::default()
+        }
+    };
     let logger = std::thread::Builder::new()
-        .name("log".into())
+        .name("events".into())
         .spawn(move || {
             for e in events {
                 log_event(&e);
+                notifier.on_event(&e);
             }
         });
     if let Err(e) = crate::systemd::notify("READY=1") {

@@ -89,10 +89,11 @@ pub struct InstanceStatus {
     pub last_transition: Option<Transition>,
 }
 
-/// An event from an instance, with the instance's name.
+/// An event from an instance, with the instance's name and its priority at the time.
 #[derive(Debug, Clone)]
 pub struct RunnerEvent {
     pub instance: String,
+    pub priority: u8,
     pub event: Event,
 }
 
@@ -466,6 +467,7 @@ impl Core {
         for event in events {
             let _ = self.events.send(RunnerEvent {
                 instance: self.members[i].spec.name.clone(),
+                priority: self.members[i].instance.priority(),
                 event,
             });
         }

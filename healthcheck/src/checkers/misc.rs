@@ -119,7 +119,9 @@ impl Drop for GroupGuard {
 
 /// Splits a command line as keepalived does: on whitespace, with `"..."` and `'...'`
 /// grouping words and `\` escaping the next character.
-pub(crate) fn split_command(line: &str) -> Vec<String> {
+/// Splits a keepalived script line into argv the way keepalived does (no shell): whitespace
+/// separates words, single and double quotes group them, a backslash escapes one character.
+pub fn split_command(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;

@@ -3,7 +3,7 @@
 mod dns;
 mod file;
 mod http;
-mod misc;
+pub(crate) mod misc;
 pub(crate) mod net;
 mod ping;
 mod smtp;

@@ -1,0 +1,255 @@
+//! Notify scripts on state changes: `notify_master`, `notify_backup`, `notify_fault`,
+//! `notify_stop`, and the generic `notify` called with keepalived's arguments
+//! (`INSTANCE <name> <STATE> <priority>`). Scripts run without a shell (the line is split into
+//! argv as keepalived splits it), as `script_user` when configured, in their own process group,
+//! and are reaped on a thread so that a slow script never holds up the director.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+
+use nix::unistd::{Gid, Uid, User};
+use vrrp_core::{Event, State};
+
+use crate::config::{Config, ScriptUser};
+use crate::control::state_name;
+use crate::vrrp::RunnerEvent;
+
+/// The scripts of one instance, as argv.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceScripts {
+    pub master: Option<Vec<String>>,
+    pub backup: Option<Vec<String>>,
+    pub fault: Option<Vec<String>>,
+    pub stop: Option<Vec<String>>,
+    pub generic: Option<Vec<String>>,
+}
+
+/// Runs notify scripts for state changes.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    instances: HashMap<String, InstanceScripts>,
+    user: Option<(Uid, Gid)>,
+}
+
+fn argv(line: &Option<String>) -> Option<Vec<String>> {
+    line.as_deref()
+        .map(healthcheck::split_command)
+        .filter(|v| !v.is_empty())
+}
+
+impl Notifier {
+    /// The scripts of every instance of a configuration, and the user they run as.
+    pub fn from_config(config: &Config) -> Result<Notifier, String> {
+        let instances = config
+            .vrrp_instances
+            .iter()
+            .map(|vi| {
+                let n = &vi.notify;
+                (
+                    vi.name.clone(),
+                    InstanceScripts {
+                        master: argv(&n.master),
+                        backup: argv(&n.backup),
+                        fault: argv(&n.fault),
+                        stop: argv(&n.stop),
+                        generic: argv(&n.notify),
+                    },
+                )
+            })
+            .collect();
+        let user = match &config.global_defs.script_user {
+            Some(u) => Some(resolve_user(u)?),
+            None => None,
+        };
+        Ok(Notifier { instances, user })
+    }
+
+    /// Runs the scripts an event calls for, and returns how many were started.
+    pub fn on_event(&self, e: &RunnerEvent) -> usize {
+        let Event::StateChanged(t) = e.event else {
+            return 0;
+        };
+        let Some(scripts) = self.instances.get(&e.instance) else {
+            return 0;
+        };
+        let specific = match t.to {
+            State::Master => &scripts.master,
+            State::Backup => &scripts.backup,
+            State::Fault => &scripts.fault,
+            State::Stopped => &scripts.stop,
+            State::Initialize => &None,
+        };
+        let mut started = 0;
+        if let Some(argv) = specific {
+            started += usize::from(self.spawn(&e.instance, argv, &[]));
+        }
+        if let (Some(argv), false) = (&scripts.generic, t.to == State::Initialize) {
+            let args = [
+                "INSTANCE".to_string(),
+                e.instance.clone(),
+                state_name(t.to).to_string(),
+                e.priority.to_string(),
+            ];
+            started += usize::from(self.spawn(&e.instance, argv, &args));
+        }
+        started
+    }
+
+    fn spawn(&self, instance: &str, argv: &[String], extra: &[String]) -> bool {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(&argv[0]);
+        command
+            .args(&argv[1..])
+            .args(extra)
+            .stdin(Stdio::null())
+            .process_group(0);
+        if let Some((uid, gid)) = self.user {
+            command.uid(uid.as_raw()).gid(gid.as_raw());
+        }
+        match command.spawn() {
+            Ok(mut child) => {
+                let name = format!("{instance}: {}", argv.join(" "));
+                let _ =
+                    std::thread::Builder::new()
+                        .name("notify".into())
+                        .spawn(move || match child.wait() {
+                            Ok(status) if !status.success() => {
+                                eprintln!("({name}) notify script exited with {status}")
+                            }
+                            Err(e) => eprintln!("({name}) notify script: {e}"),
+                            _ => {}
+                        });
+                true
+            }
+            Err(e) => {
+                eprintln!("({instance}) cannot run notify script {}: {e}", argv[0]);
+                false
+            }
+        }
+    }
+}
+
+fn resolve_user(u: &ScriptUser) -> Result<(Uid, Gid), String> {
+    let user = User::from_name(&u.user)
+        .map_err(|e| format!("script_user {}: {e}", u.user))?
+        .ok_or_else(|| format!("script_user {}: no such user", u.user))?;
+    let gid = match &u.group {
+        Some(g) => {
+            nix::unistd::Group::from_name(g)
+                .map_err(|e| format!("script_user group {g}: {e}"))?
+                .ok_or_else(|| format!("script_user group {g}: no such group"))?
+                .gid
+        }
+        None => user.gid,
+    };
+    Ok((user.uid, gid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+    use vrrp_core::{Instant, Transition, TransitionReason};
+
+    fn event(to: State) -> RunnerEvent {
+        RunnerEvent {
+            instance: "VI_1".into(),
+            priority: 100,
+            event: Event::StateChanged(Transition {
+                at: Instant::ZERO,
+                from: State::Backup,
+                to,
+                reason: TransitionReason::MasterDown,
+            }),
+        }
+    }
+
+    #[test]
+    fn scripts_get_keepalived_arguments() {
+        let dir = std::env::temp_dir().join(format!("ha-notify-args-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("out");
+        let script = dir.join("record.sh");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$0 $*\" >> {}\n", out.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let text = format!(
+            "vrrp_instance VI_1 {{ interface eth0\n virtual_router_id 1\n virtual_ipaddress {{ 10.0.0.1 }}\n \
+             notify_master \"{s} master-arg\"\n notify {s}\n }}\n",
+            s = script.display()
+        );
+        let mut sources = config::SourceMap::default();
+        let loaded = config::parse_str("t.conf", &text, &config::Options::default(), &mut sources);
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        let notifier = Notifier::from_config(&loaded.config).unwrap();
+        assert_eq!(notifier.on_event(&event(State::Master)), 2);
+        assert_eq!(
+            notifier.on_event(&event(State::Backup)),
+            1,
+            "only the generic script"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let lines = loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            if text.lines().count() == 3 || std::time::Instant::now() > deadline {
+                break text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let s = script.display().to_string();
+        let mut got: Vec<&str> = lines.lines().collect();
+        got.sort();
+        let mut want = vec![
+            format!("{s} master-arg"),
+            format!("{s} INSTANCE VI_1 MASTER 100"),
+            format!("{s} INSTANCE VI_1 BACKUP 100"),
+        ];
+        want.sort();
+        assert_eq!(got, want);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn scripts_run_as_script_user() {
+        if !nix::unistd::geteuid().is_root() {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "needs root: NOT RUN"
+            );
+            eprintln!("*** scripts_run_as_script_user needs root: NOT RUN ***");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("ha-notify-user-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let out = dir.join("id");
+        let text = format!(
+            "global_defs {{ script_user nobody }}\n\
+             vrrp_instance VI_1 {{ interface eth0\n virtual_router_id 1\n virtual_ipaddress {{ 10.0.0.1 }}\n \
+             notify_master \"/bin/sh -c 'id -u > {}'\"\n }}\n",
+            out.display()
+        );
+        let mut sources = config::SourceMap::default();
+        let loaded = config::parse_str("t.conf", &text, &config::Options::default(), &mut sources);
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        let notifier = Notifier::from_config(&loaded.config).unwrap();
+        assert_eq!(notifier.on_event(&event(State::Master)), 1);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let uid = loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            if !text.is_empty() || std::time::Instant::now() > deadline {
+                break text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let nobody = User::from_name("nobody").unwrap().unwrap().uid;
+        assert_eq!(uid.trim(), nobody.to_string());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
