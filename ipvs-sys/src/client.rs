@@ -12,7 +12,7 @@ use netlink_packet_core::{
 };
 use netlink_packet_generic::{
     ctrl::{nlas::GenlCtrlAttrs, GenlCtrl, GenlCtrlCmd},
-    GenlFamily, GenlHeader, GenlMessage,
+    GenlHeader, GenlMessage,
 };
 
 use crate::constants::IPVS_GENL_NAME;
@@ -280,8 +280,9 @@ impl<T: Transport> Ipvs<T> {
 
     // ---- batches -------------------------------------------------------------------------
 
-    /// Compares `desired` with the kernel's table and returns the operations that would make
-    /// them equal (nothing is changed).
+    /// Reads the kernel's whole table, compares `desired` with it and returns the operations
+    /// that would make them equal (nothing is changed). Reading costs the kernel more than
+    /// programming, so steady-state callers use [`Ipvs::reconcile`].
     pub fn plan(&mut self, desired: &IpvsState) -> Result<Plan, Error> {
         let current = self.state()?;
         Ok(plan(desired, &current))
@@ -597,9 +598,4 @@ impl<'a> Iterator for Frames<'a> {
 
 fn malformed(e: DecodeError) -> Error {
     Error::Malformed(format!("netlink frame: {e}"))
-}
-
-/// The family name this client speaks, for diagnostics.
-pub fn family_name() -> &'static str {
-    IpvsMessage::family_name()
 }
