@@ -290,15 +290,16 @@ impl<T: Transport> Ipvs<T> {
 
     /// Makes the kernel's table equal `desired` and returns what was done with one result per
     /// operation. Plans against what `reconciler` knows the kernel holds, reading the kernel's
-    /// table only when that is unknown; a steady-state call with nothing to change sends
-    /// nothing at all.
+    /// table only when that is unknown or older than the reconciler's maximum age; a
+    /// steady-state call with nothing to change sends nothing at all.
     pub fn reconcile(
         &mut self,
         reconciler: &mut Reconciler,
         desired: &IpvsState,
     ) -> Result<(Plan, Vec<Result<(), Error>>), Error> {
-        if reconciler.known().is_none() {
-            reconciler.set_known(self.state()?);
+        let now = std::time::Instant::now();
+        if reconciler.needs_read(now) {
+            reconciler.set_read(self.state()?, now);
         }
         let current = reconciler.known().expect("just read");
         let plan = plan(desired, current);

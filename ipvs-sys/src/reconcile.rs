@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use crate::model::{Destination, IpvsState, ServiceKey};
 use crate::ops::Op;
@@ -128,6 +129,8 @@ pub fn plan(desired: &IpvsState, current: &IpvsState) -> Plan {
 #[derive(Clone, Debug, Default)]
 pub struct Reconciler {
     known: Option<IpvsState>,
+    read_at: Option<Instant>,
+    max_age: Option<Duration>,
 }
 
 impl Reconciler {
@@ -135,9 +138,19 @@ impl Reconciler {
         Reconciler::default()
     }
 
+    /// Re-reads the kernel's table when what is known was read longer than `max_age` ago,
+    /// so changes made behind this process's back are undone within that time.
+    pub fn with_max_age(max_age: Duration) -> Self {
+        Reconciler {
+            max_age: Some(max_age),
+            ..Reconciler::default()
+        }
+    }
+
     /// Makes the next reconcile read the kernel's table again.
     pub fn forget(&mut self) {
         self.known = None;
+        self.read_at = None;
     }
 
     /// The table the kernel is known to hold, if known.
@@ -145,9 +158,24 @@ impl Reconciler {
         self.known.as_ref()
     }
 
+    /// Whether a reconcile at `now` must read the kernel's table first.
+    pub fn needs_read(&self, now: Instant) -> bool {
+        match (&self.known, self.read_at, self.max_age) {
+            (None, _, _) => true,
+            (Some(_), Some(at), Some(max)) => now.saturating_duration_since(at) >= max,
+            (Some(_), _, _) => false,
+        }
+    }
+
+    /// Sets the known table as read from the kernel at `now`.
+    pub fn set_read(&mut self, state: IpvsState, now: Instant) {
+        self.known = Some(state);
+        self.read_at = Some(now);
+    }
+
     /// Sets the known table, e.g. right after reading it from the kernel.
     pub fn set_known(&mut self, state: IpvsState) {
-        self.known = Some(state);
+        self.set_read(state, Instant::now());
     }
 
     /// Records the outcome of applying `ops`: each accepted operation updates the known

@@ -301,3 +301,20 @@ fn large_services_in_kernel_order_plan_only_the_differences() {
     assert!(p.ops.iter().any(|o| matches!(o, Op::AddDest(..))));
     assert!(p.ops.iter().any(|o| matches!(o, Op::EditDest(..))));
 }
+
+#[test]
+fn the_known_table_ages_out() {
+    use std::time::{Duration, Instant};
+    let t0 = Instant::now();
+    let mut forever = ipvs_sys::Reconciler::new();
+    assert!(forever.needs_read(t0));
+    forever.set_read(IpvsState::default(), t0);
+    assert!(!forever.needs_read(t0 + Duration::from_secs(86_400)));
+
+    let mut aging = ipvs_sys::Reconciler::with_max_age(Duration::from_secs(300));
+    aging.set_read(IpvsState::default(), t0);
+    assert!(!aging.needs_read(t0 + Duration::from_secs(299)));
+    assert!(aging.needs_read(t0 + Duration::from_secs(300)));
+    aging.forget();
+    assert!(aging.needs_read(t0));
+}
