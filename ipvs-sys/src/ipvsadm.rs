@@ -323,8 +323,20 @@ fn dest_rule(cmd: &str, key: &ServiceKey, d: &Destination, thresholds: bool) -> 
 fn addr_text(addr: SocketAddr) -> String {
     match addr.ip() {
         IpAddr::V4(ip) => format!("{ip}:{}", addr.port()),
-        IpAddr::V6(ip) => format!("[{ip}]:{}", addr.port()),
+        IpAddr::V6(ip) => format!("[{}]:{}", ipv6_text(ip), addr.port()),
     }
+}
+
+/// An IPv6 address as glibc's `inet_ntop` writes it. Rust agrees except for the deprecated
+/// IPv4-compatible form (`::a.b.c.d`, the first 96 bits zero and the next 16 not), which
+/// glibc writes with a dotted quad.
+pub fn ipv6_text(ip: std::net::Ipv6Addr) -> String {
+    let s = ip.segments();
+    if s[..6].iter().all(|w| *w == 0) && s[6] != 0 {
+        let [.., a, b, c, d] = ip.octets();
+        return format!("::{a}.{b}.{c}.{d}");
+    }
+    ip.to_string()
 }
 
 fn list_service_name(key: &ServiceKey) -> String {

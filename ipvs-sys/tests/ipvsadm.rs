@@ -147,3 +147,25 @@ fn stats_columns_scale_like_print_largenum() {
         "  -> 172.16.0.0:80                       0        0        0        0        0"
     );
 }
+
+/// Expected texts are glibc's (`socket.inet_ntop` in Python on the build host).
+#[test]
+fn ipv6_addresses_print_as_inet_ntop_does() {
+    use ipvs_sys::ipvsadm::ipv6_text;
+    let cases = [
+        ("::", "::"),
+        ("::1", "::1"),
+        ("::0.0.1.2", "::102"),
+        ("::1.2.3.4", "::1.2.3.4"),
+        ("::ffff:1.2.3.4", "::ffff:1.2.3.4"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("2001:db8:0:1::1", "2001:db8:0:1::1"),
+        ("fe80::1:0:0:1", "fe80::1:0:0:1"),
+        ("0:0:0:0:0:1:0:1", "::1:0:1"),
+        ("::ffff:0:1", "::ffff:0.0.0.1"),
+        ("::1:2", "::0.1.0.2"),
+    ];
+    for (input, printed) in cases {
+        assert_eq!(ipv6_text(input.parse().unwrap()), printed, "{input}");
+    }
+}
