@@ -10,4 +10,5 @@ pub mod director;
 pub mod net;
 pub mod notify;
 pub mod systemd;
+pub mod track;
 pub mod vrrp;

@@ -129,7 +129,8 @@ impl Notifier {
     }
 }
 
-fn resolve_user(u: &ScriptUser) -> Result<(Uid, Gid), String> {
+/// Resolves `script_user USER [GROUP]` to ids.
+pub(crate) fn resolve_user(u: &ScriptUser) -> Result<(Uid, Gid), String> {
     let user = User::from_name(&u.user)
         .map_err(|e| format!("script_user {}: {e}", u.user))?
         .ok_or_else(|| format!("script_user {}: no such user", u.user))?;

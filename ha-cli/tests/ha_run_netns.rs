@@ -26,6 +26,11 @@ struct Director {
 
 impl Director {
     fn start(ns: &Netns, conf: &str) -> Director {
+        Director::start_path(ns, &example(conf))
+    }
+
+    fn start_path(ns: &Netns, path: &std::path::Path) -> Director {
+        let conf = path.file_name().unwrap().to_string_lossy().into_owned();
         let tmp = std::env::temp_dir();
         let log = tmp.join(format!(
             "ha-run-{}-{}-{conf}.log",
@@ -43,7 +48,7 @@ impl Director {
                 "run",
                 "-f",
             ])
-            .arg(example(conf))
+            .arg(path)
             .arg("--control-socket")
             .arg(&socket)
             .stdout(Stdio::null())
@@ -278,4 +283,80 @@ fn spoofed_and_malformed_adverts_are_counted_in_ha_status_and_change_nothing() {
         log.contains("invalid TTL/HL. Received 64 and expect 255"),
         "{log}"
     );
+}
+
+/// A director started from configuration text (written to a temporary file).
+fn start_with(ns: &Netns, name: &str, text: &str) -> Director {
+    let path = std::env::temp_dir().join(format!("ha-{}-{name}", ns.name));
+    std::fs::write(&path, text).unwrap();
+    Director::start_path(ns, &path)
+}
+
+#[test]
+fn track_script_weight_moves_mastership_and_notify_gets_keepalived_arguments() {
+    if !require_root("track_script_weight_moves_mastership_and_notify_gets_keepalived_arguments") {
+        return;
+    }
+    let (lvs1_ns, lvs2_ns) = veth_pair_named(
+        "ht",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    let dir = std::env::temp_dir().join(format!("ha-track-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flag = dir.join("healthy");
+    std::fs::write(&flag, "").unwrap();
+    let record = dir.join("record.sh");
+    std::fs::write(
+        &record,
+        "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/notify-$4.log\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = |priority: u8, track: bool| {
+        format!(
+            "global_defs {{ vrrp_version 3 }}\n\
+             vrrp_script chk {{\n  script \"/usr/bin/test -f {flag}\"\n  interval 1\n  weight -20\n}}\n\
+             vrrp_instance VI_1 {{\n  state BACKUP\n  interface ens32\n  virtual_router_id 51\n  \
+             priority {priority}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}\n  }}\n  {track}\n  \
+             notify {record}\n}}\n",
+            flag = flag.display(),
+            record = record.display(),
+            track = if track { "track_script {\n    chk\n  }" } else { "" },
+        )
+    };
+    let lvs1 = start_with(&lvs1_ns, "lvs1.conf", &conf(100, true));
+    let lvs2 = start_with(&lvs2_ns, "lvs2.conf", &conf(90, false));
+    wait_until("lvs1 master", Duration::from_secs(5), || has_vip(&lvs1_ns));
+
+    // The tracked check fails: 100 - 20 = 80 < 90, lvs2 preempts.
+    std::fs::remove_file(&flag).unwrap();
+    wait_until(
+        "lvs2 preempts the weakened lvs1",
+        Duration::from_secs(5),
+        || has_vip(&lvs2_ns) && !has_vip(&lvs1_ns),
+    );
+    let st = lvs1.status();
+    assert_eq!(st["instances"][0]["effective_priority"], 80, "{st}");
+    assert_eq!(st["instances"][0]["state"], "BACKUP");
+
+    // It recovers: back to 100, lvs1 preempts.
+    std::fs::write(&flag, "").unwrap();
+    wait_until("lvs1 master again", Duration::from_secs(5), || {
+        has_vip(&lvs1_ns) && !has_vip(&lvs2_ns)
+    });
+    // notify got keepalived's arguments: INSTANCE name STATE priority.
+    let notes = |prio: &str| {
+        std::fs::read_to_string(dir.join(format!("notify-{prio}.log"))).unwrap_or_default()
+    };
+    wait_until("notify calls", Duration::from_secs(3), || {
+        notes("100").contains("INSTANCE VI_1 MASTER 100")
+            && notes("80").contains("INSTANCE VI_1 BACKUP 80")
+            && notes("90").contains("INSTANCE VI_1 MASTER 90")
+    });
+    drop(lvs1);
+    drop(lvs2);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

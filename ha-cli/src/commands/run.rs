@@ -11,6 +11,7 @@ use crate::control;
 use crate::director::{self, RtnlHost};
 use crate::net::Rtnl;
 use crate::notify::Notifier;
+use crate::track::Tracker;
 use crate::vrrp::{RunnerEvent, StatusHandle, VrrpRunner};
 use std::sync::Arc;
 
@@ -107,6 +108,13 @@ pub fn run(args: RunArgs) -> ExitCode {
         Err(e) => {
             eprintln!("ha run: {e}");
             return ExitCode::from(1);
+        }
+    };
+    let _tracker = match Tracker::start(&loaded.config, runner.commander()) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            eprintln!("ha run: tracking: {e}");
+            None
         }
     };
     let view = Arc::new(ControlView {

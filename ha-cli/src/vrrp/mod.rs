@@ -116,11 +116,25 @@ impl StatusHandle {
     }
 }
 
+/// Sends commands to the VRRP thread from anywhere (tracking, the control socket).
+#[derive(Debug, Clone)]
+pub struct Commander {
+    commands: Sender<RunnerCommand>,
+    wake: Arc<OwnedFd>,
+}
+
+impl Commander {
+    /// Queues a command and wakes the VRRP thread.
+    pub fn send(&self, command: RunnerCommand) {
+        let _ = self.commands.send(command);
+        let _ = nix::unistd::write(&*self.wake, &[1]);
+    }
+}
+
 /// Handle to the VRRP thread.
 #[derive(Debug)]
 pub struct VrrpRunner {
-    commands: Sender<RunnerCommand>,
-    wake: OwnedFd,
+    commander: Commander,
     status: StatusHandle,
     thread: Option<JoinHandle<Result<(), RunnerError>>>,
 }
@@ -145,8 +159,10 @@ impl VrrpRunner {
             .map_err(|e| RunnerError::Thread(e.to_string()))?;
         Ok((
             VrrpRunner {
-                commands: commands_tx,
-                wake: wake_write,
+                commander: Commander {
+                    commands: commands_tx,
+                    wake: Arc::new(wake_write),
+                },
                 status,
                 thread: Some(thread),
             },
@@ -156,8 +172,12 @@ impl VrrpRunner {
 
     /// Sends a command and wakes the thread.
     pub fn command(&self, command: RunnerCommand) {
-        let _ = self.commands.send(command);
-        let _ = nix::unistd::write(&self.wake, &[1]);
+        self.commander.send(command);
+    }
+
+    /// A clonable sender of commands.
+    pub fn commander(&self) -> Commander {
+        self.commander.clone()
     }
 
     /// The latest status of every instance.
