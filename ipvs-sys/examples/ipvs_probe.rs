@@ -117,6 +117,20 @@ fn main() -> Result<(), Error> {
             );
             ipvs.flush()?;
         }
+        Some("daemons") => print!("{}", ipvsadm::format_daemons(&Ipvs::new()?.daemons()?)),
+        Some("timeouts") => print!("{}", ipvsadm::format_timeouts(&Ipvs::new()?.timeouts()?)),
+        Some("start-daemon") => {
+            let mut ipvs = Ipvs::new()?;
+            ipvs.start_daemon(&ipvs_sys::SyncDaemon {
+                state: ipvs_sys::DaemonState::Backup,
+                interface: "lo".into(),
+                sync_id: 7,
+                max_len: None,
+                group: None,
+                port: None,
+                ttl: None,
+            })?;
+        }
         Some("save") => print!("{}", ipvsadm::format_save(&Ipvs::new()?.state()?)),
         Some("trace") => {
             let mut ipvs = Ipvs::with_transport(Recording::new(NetlinkTransport::new()?))?;

@@ -11,7 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::model::{
     AddressFamily, Destination, ForwardMethod, Info, IpvsState, Netmask, Protocol, Service,
-    ServiceFlags, ServiceKey, Tunnel, TunnelChecksum, TunnelType, VirtualService,
+    ServiceFlags, ServiceKey, SyncDaemon, Timeouts, Tunnel, TunnelChecksum, TunnelType,
+    VirtualService,
 };
 use crate::ops::Op;
 use crate::Error;
@@ -204,6 +205,48 @@ fn largenum(out: &mut String, v: u64, exact: bool) {
     } else {
         write!(out, "{:>8}T", v / 1_000_000_000_000)
     };
+}
+
+/// `ipvsadm -L --timeout` output.
+pub fn format_timeouts(t: &Timeouts) -> String {
+    format!(
+        "Timeout (tcp tcpfin udp): {} {} {}\n",
+        t.tcp as i32, t.tcp_fin as i32, t.udp as i32
+    )
+}
+
+/// `ipvsadm -L --daemon` output, daemons in the kernel's order.
+pub fn format_daemons(daemons: &[SyncDaemon]) -> String {
+    let mut out = String::new();
+    for d in daemons {
+        let _ = write!(
+            out,
+            "{} sync daemon (mcast={}, syncid={}",
+            d.state.name(),
+            d.interface,
+            d.sync_id as i32
+        );
+        if let Some(v) = d.max_len.filter(|v| *v != 0) {
+            let _ = write!(out, ", maxlen={v}");
+        }
+        match d.group {
+            Some(IpAddr::V4(g)) => {
+                let _ = write!(out, ", group={g}");
+            }
+            Some(IpAddr::V6(g)) => {
+                let _ = write!(out, ", group={}", ipv6_text(g));
+            }
+            None => {}
+        }
+        if let Some(v) = d.port.filter(|v| *v != 0) {
+            let _ = write!(out, ", port={v}");
+        }
+        if let Some(v) = d.ttl.filter(|v| *v != 0) {
+            let _ = write!(out, ", ttl={v}");
+        }
+        out.push_str(")\n");
+    }
+    out
 }
 
 /// `ipvsadm -S -n` output for `state`: one `-A` line per service, one `-a` per destination.

@@ -169,3 +169,41 @@ fn ipv6_addresses_print_as_inet_ntop_does() {
         assert_eq!(ipv6_text(input.parse().unwrap()), printed, "{input}");
     }
 }
+
+/// The same texts as `ipvsadm -L --daemon` / `--timeout` printed in the test VM for these
+/// settings (compared there by `ipvs_probe daemons` / `timeouts`).
+#[test]
+fn daemon_and_timeout_listings() {
+    use ipvs_sys::{DaemonState, SyncDaemon, Timeouts};
+    let master = SyncDaemon {
+        state: DaemonState::Master,
+        interface: "lo".into(),
+        sync_id: 3,
+        max_len: Some(1400),
+        group: Some("224.0.0.99".parse().unwrap()),
+        port: Some(9000),
+        ttl: Some(3),
+    };
+    let backup = SyncDaemon {
+        state: DaemonState::Backup,
+        interface: "eth1".into(),
+        sync_id: 4,
+        max_len: None,
+        group: Some("ff02::99".parse().unwrap()),
+        port: None,
+        ttl: None,
+    };
+    assert_eq!(
+        ipvsadm::format_daemons(&[master, backup]),
+        "master sync daemon (mcast=lo, syncid=3, maxlen=1400, group=224.0.0.99, port=9000, ttl=3)\n\
+         backup sync daemon (mcast=eth1, syncid=4, group=ff02::99)\n"
+    );
+    assert_eq!(
+        ipvsadm::format_timeouts(&Timeouts {
+            tcp: 900,
+            tcp_fin: 120,
+            udp: 300
+        }),
+        "Timeout (tcp tcpfin udp): 900 120 300\n"
+    );
+}
