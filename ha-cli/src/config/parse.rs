@@ -1021,7 +1021,11 @@ impl Parser<'_> {
                                 s,
                                 0,
                                 format!("invalid state `{other}`"),
-                                "`state` must be MASTER or BACKUP".into(),
+                                with_suggestion(
+                                    "`state` must be MASTER or BACKUP",
+                                    other,
+                                    &["MASTER", "BACKUP"],
+                                ),
                             );
                             None
                         }
@@ -1201,7 +1205,11 @@ impl Parser<'_> {
                                 s,
                                 0,
                                 format!("invalid auth_type `{other}`"),
-                                "`auth_type` must be PASS or AH".into(),
+                                with_suggestion(
+                                    "`auth_type` must be PASS or AH",
+                                    other,
+                                    &["PASS", "AH"],
+                                ),
                             );
                             None
                         }
@@ -1838,6 +1846,14 @@ impl Parser<'_> {
             );
         }
         u
+    }
+}
+
+/// `help` plus "did you mean" when `word` is close to one of `choices`.
+fn with_suggestion(help: &str, word: &str, choices: &'static [&'static str]) -> String {
+    match suggest(word, &[choices]) {
+        Some(s) => format!("{help}; did you mean `{s}`?"),
+        None => help.to_string(),
     }
 }
 
