@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,10 +60,19 @@ struct Shared {
     sent: HashMap<String, (i32, bool)>,
 }
 
-/// Running trackers; dropping it does not stop the threads (they end with the process).
+/// Running trackers. Dropping it stops them (within one script interval or one second).
 #[derive(Debug)]
 pub struct Tracker {
     shared: Arc<Mutex<Shared>>,
+    stop: Arc<AtomicBool>,
+    /// The scripts by name with their command line, to carry state across a reload.
+    scripts: HashMap<String, Vec<String>>,
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 /// A `vrrp_script` ready to run.
@@ -81,8 +91,13 @@ struct Script {
 
 impl Tracker {
     /// Starts the script threads and the interface watcher for every object some instance
-    /// tracks, and keeps the runner's instances adjusted.
-    pub fn start(config: &Config, commander: Commander) -> Result<Tracker, String> {
+    /// tracks, and keeps the runner's instances adjusted. Scripts that `previous` ran with the
+    /// same command line keep their state (a reload must not flap them).
+    pub fn start(
+        config: &Config,
+        commander: Commander,
+        previous: Option<&Tracker>,
+    ) -> Result<Tracker, String> {
         let scripts_by_name: HashMap<&str, &crate::config::VrrpScript> = config
             .vrrp_scripts
             .iter()
@@ -133,19 +148,34 @@ impl Tracker {
         }
         let shared = Arc::new(Mutex::new(Shared::default()));
         let tracked = Arc::new(tracked);
+        let stop = Arc::new(AtomicBool::new(false));
         {
             let mut s = shared.lock().map_err(|e| e.to_string())?;
             for script in scripts.values() {
-                s.script_up.insert(script.name.clone(), !script.init_fail);
+                let carried = previous.and_then(|p| {
+                    (p.scripts.get(&script.name) == Some(&script.argv))
+                        .then(|| p.script_up(&script.name))
+                        .flatten()
+                });
+                s.script_up
+                    .insert(script.name.clone(), carried.unwrap_or(!script.init_fail));
             }
         }
+        let script_lines = scripts
+            .values()
+            .map(|s| (s.name.clone(), s.argv.clone()))
+            .collect();
         apply(&shared, &tracked, &commander);
         for script in scripts.into_values() {
-            let (shared, tracked, commander) =
-                (Arc::clone(&shared), Arc::clone(&tracked), commander.clone());
+            let (shared, tracked, commander, stop) = (
+                Arc::clone(&shared),
+                Arc::clone(&tracked),
+                commander.clone(),
+                Arc::clone(&stop),
+            );
             std::thread::Builder::new()
                 .name(format!("track {}", script.name))
-                .spawn(move || run_script(script, &shared, &tracked, &commander))
+                .spawn(move || run_script(script, &shared, &tracked, &commander, &stop))
                 .map_err(|e| e.to_string())?;
         }
         let interfaces: Vec<String> = tracked
@@ -155,6 +185,13 @@ impl Tracker {
         if !interfaces.is_empty() {
             let mut rtnl = crate::net::Rtnl::open().map_err(|e| e.to_string())?;
             let mut watcher = crate::net::LinkWatcher::open().map_err(|e| e.to_string())?;
+            // Wake up every second to notice a stop.
+            nix::sys::socket::setsockopt(
+                watcher.socket(),
+                nix::sys::socket::sockopt::ReceiveTimeout,
+                &nix::sys::time::TimeVal::new(1, 0),
+            )
+            .map_err(|e| e.to_string())?;
             {
                 let mut s = shared.lock().map_err(|e| e.to_string())?;
                 for link in rtnl.links().map_err(|e| e.to_string())? {
@@ -162,12 +199,19 @@ impl Tracker {
                 }
             }
             apply(&shared, &tracked, &commander);
-            let (shared2, tracked2, commander2) =
-                (Arc::clone(&shared), Arc::clone(&tracked), commander.clone());
+            let (shared2, tracked2, commander2, stop2) = (
+                Arc::clone(&shared),
+                Arc::clone(&tracked),
+                commander.clone(),
+                Arc::clone(&stop),
+            );
             std::thread::Builder::new()
                 .name("track links".into())
                 .spawn(move || {
-                    while let Ok(changes) = watcher.next_changes() {
+                    while !stop2.load(Ordering::Relaxed) {
+                        let Ok(changes) = watcher.next_changes() else {
+                            continue;
+                        };
                         if let Ok(mut s) = shared2.lock() {
                             for c in changes {
                                 s.link_up.insert(c.name, c.usable);
@@ -178,7 +222,11 @@ impl Tracker {
                 })
                 .map_err(|e| e.to_string())?;
         }
-        Ok(Tracker { shared })
+        Ok(Tracker {
+            shared,
+            stop,
+            scripts: script_lines,
+        })
     }
 
     /// Whether a tracked script is currently up.
@@ -187,9 +235,15 @@ impl Tracker {
     }
 }
 
-fn run_script(script: Script, shared: &Mutex<Shared>, tracked: &[Tracked], commander: &Commander) {
+fn run_script(
+    script: Script,
+    shared: &Mutex<Shared>,
+    tracked: &[Tracked],
+    commander: &Commander,
+    stop: &AtomicBool,
+) {
     let (mut successes, mut failures) = (0u32, 0u32);
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
         let ok = run_once(&script.argv, script.timeout, script.user);
         if ok {

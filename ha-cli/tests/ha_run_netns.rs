@@ -360,3 +360,119 @@ fn track_script_weight_moves_mastership_and_notify_gets_keepalived_arguments() {
     drop(lvs2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+impl Director {
+    /// `ha reload` against this director: (success, printed message).
+    fn reload(&self) -> (bool, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_ha"))
+            .args(["reload", "--socket"])
+            .arg(&self.socket)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+}
+
+#[test]
+fn reload_touches_only_what_changed_and_a_bad_file_changes_nothing() {
+    if !require_root("reload_touches_only_what_changed_and_a_bad_file_changes_nothing") {
+        return;
+    }
+    let (lvs1_ns, _peer) = veth_pair_named(
+        "hl",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    let instance = |name: &str, vrid: u8, priority: u8, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n  interface ens32\n  virtual_router_id {vrid}\n  priority {priority}\n  \
+             advert_int 0.1\n  virtual_ipaddress {{\n    {vip}\n  }}\n}}\n"
+        )
+    };
+    let head = "global_defs {\n  vrrp_version 3\n}\n";
+    let path = std::env::temp_dir().join(format!("ha-reload-{}.conf", std::process::id()));
+    std::fs::write(&path, format!("{head}{}", instance("VI_1", 51, 100, VIP))).unwrap();
+    let lvs1 = Director::start_path(&lvs1_ns, &path);
+    wait_until("VI_1 master", Duration::from_secs(5), || has_vip(&lvs1_ns));
+    let transitions = |st: &serde_json::Value, i: usize| {
+        st["instances"][i]["statistics"]["master_transitions"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(transitions(&lvs1.status(), 0), 1);
+
+    // Watch the VIP during the reloads: an unchanged instance must keep it throughout.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gaps = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut gaps = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if !has_vip(&lvs1_ns) {
+                    gaps += 1;
+                }
+            }
+            gaps
+        });
+        // Add VI_2, keep VI_1 identical.
+        std::fs::write(
+            &path,
+            format!(
+                "{head}{}{}",
+                instance("VI_1", 51, 100, VIP),
+                instance("VI_2", 52, 100, "192.168.2.201")
+            ),
+        )
+        .unwrap();
+        let (ok, message) = lvs1.reload();
+        assert!(ok, "{message}");
+        assert!(
+            message.contains("unchanged VI_1") && message.contains("added VI_2"),
+            "{message}"
+        );
+        // A broken file: refused, nothing changes.
+        std::fs::write(
+            &path,
+            format!("{head}{}", instance("VI_1", 51, 255, VIP))
+                .replace("priority 255", "priority 300"),
+        )
+        .unwrap();
+        let (ok, message) = lvs1.reload();
+        assert!(!ok, "a bad file must be refused: {message}");
+        assert!(message.contains("configuration unchanged"), "{message}");
+        // A priority change only: applied in place.
+        std::fs::write(
+            &path,
+            format!(
+                "{head}{}{}",
+                instance("VI_1", 51, 120, VIP),
+                instance("VI_2", 52, 100, "192.168.2.201")
+            ),
+        )
+        .unwrap();
+        let (ok, message) = lvs1.reload();
+        assert!(ok && message.contains("priority changed VI_1"), "{message}");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        watcher.join().unwrap()
+    });
+    assert_eq!(
+        gaps, 0,
+        "the VIP of the unchanged instance disappeared during a reload"
+    );
+    let st = lvs1.status();
+    assert_eq!(st["instances"].as_array().unwrap().len(), 2, "{st}");
+    assert_eq!(st["instances"][0]["name"], "VI_1");
+    assert_eq!(st["instances"][0]["state"], "MASTER");
+    assert_eq!(st["instances"][0]["effective_priority"], 120);
+    assert_eq!(transitions(&st, 0), 1, "VI_1 never left MASTER");
+    wait_until("VI_2 master", Duration::from_secs(3), || {
+        lvs1.status()["instances"][1]["state"] == "MASTER"
+    });
+    drop(lvs1);
+    let _ = std::fs::remove_file(&path);
+}

@@ -1,7 +1,9 @@
 //! `ha run`: the director in the foreground (for systemd), VRRP side.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, Signal};
 use vrrp_core::Event;
@@ -12,7 +14,7 @@ use crate::director::{self, RtnlHost};
 use crate::net::Rtnl;
 use crate::notify::Notifier;
 use crate::track::Tracker;
-use crate::vrrp::{RunnerEvent, StatusHandle, VrrpRunner};
+use crate::vrrp::{InstanceSpec, RunnerCommand, RunnerEvent, StatusHandle, VrrpRunner};
 use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
@@ -32,9 +34,18 @@ pub struct RunArgs {
     pub control_socket: PathBuf,
 }
 
+/// The outcome of the last reload, for `ha reload` to wait on.
+#[derive(Debug, Default)]
+struct ReloadState {
+    generation: u64,
+    ok: bool,
+    message: String,
+}
+
 /// What the control socket sees of the running director.
 struct ControlView {
     status: StatusHandle,
+    reloads: Arc<Mutex<ReloadState>>,
 }
 
 impl control::Director for ControlView {
@@ -42,11 +53,24 @@ impl control::Director for ControlView {
         control::report(&self.status.status(), self.status.now().as_nanos())
     }
 
+    /// A reload is the SIGHUP path: raise it, then wait for its outcome.
     fn reload(&self) -> (bool, String) {
+        let before = self.reloads.lock().map(|r| r.generation).unwrap_or(0);
+        if let Err(e) = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGHUP) {
+            return (false, format!("cannot signal the director: {e}"));
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(r) = self.reloads.lock() {
+                if r.generation > before {
+                    return (r.ok, r.message.clone());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         (
             false,
-            "reload is not supported yet: restart the director to apply a new configuration"
-                .to_string(),
+            "the director did not finish the reload within 15 s".into(),
         )
     }
 }
@@ -63,13 +87,13 @@ fn log_event(e: &RunnerEvent) {
     }
 }
 
-pub fn run(args: RunArgs) -> ExitCode {
-    let mut opts = config::Options::for_this_host();
-    if let Some(id) = args.config_id {
-        opts.config_id = id;
-    }
+/// Loads and plans a configuration; errors come back rendered for the log.
+fn load(
+    file: &Path,
+    opts: &config::Options,
+) -> Result<(config::Config, Vec<InstanceSpec>), String> {
     let mut sources = SourceMap::default();
-    let loaded = config::load_file(&args.file, &opts, &mut sources);
+    let loaded = config::load_file(file, opts, &mut sources);
     if !loaded.diagnostics.is_empty() {
         eprint!(
             "{}",
@@ -77,12 +101,60 @@ pub fn run(args: RunArgs) -> ExitCode {
         );
     }
     if loaded.has_errors() {
-        eprintln!(
-            "ha run: {} has {} error(s); not starting",
-            args.file.display(),
+        return Err(format!(
+            "{} has {} error(s)",
+            file.display(),
             loaded.error_count()
-        );
-        return ExitCode::from(1);
+        ));
+    }
+    let rtnl = Rtnl::open().map_err(|e| e.to_string())?;
+    let specs = director::plan(&loaded.config, &mut RtnlHost(rtnl)).map_err(|e| e.to_string())?;
+    Ok((loaded.config, specs))
+}
+
+/// SIGHUP: parse and validate first (on error nothing changes), then apply only the
+/// difference. Tracking and notify scripts follow the new file; unchanged scripts keep state.
+fn reload(
+    file: &Path,
+    opts: &config::Options,
+    runner: &VrrpRunner,
+    tracker: &mut Option<Tracker>,
+    notifier: &Mutex<Notifier>,
+) -> Result<String, String> {
+    let (config, specs) = load(file, opts)?;
+    let new_notifier = Notifier::from_config(&config)?;
+    let (reply, answer) = std::sync::mpsc::channel();
+    runner.command(RunnerCommand::Reconfigure { specs, reply });
+    let summary = answer
+        .recv_timeout(Duration::from_secs(10))
+        .map_err(|_| "the VRRP thread did not answer".to_string())??;
+    let new_tracker = Tracker::start(&config, runner.commander(), tracker.as_ref())?;
+    *tracker = Some(new_tracker);
+    if let Ok(mut n) = notifier.lock() {
+        *n = new_notifier;
+    }
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(",")
+        }
+    };
+    Ok(format!(
+        "reloaded {}: unchanged {}, priority changed {}, restarted {}, added {}, removed {}",
+        file.display(),
+        list(&summary.unchanged),
+        list(&summary.reprioritised),
+        list(&summary.restarted),
+        list(&summary.added),
+        list(&summary.removed)
+    ))
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let mut opts = config::Options::for_this_host();
+    if let Some(id) = args.config_id.clone() {
+        opts.config_id = id;
     }
     // Signals are taken synchronously by this thread: block them before any thread starts so
     // every thread inherits the mask.
@@ -94,12 +166,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         eprintln!("ha run: cannot block signals: {e}");
         return ExitCode::from(1);
     }
-    let specs = match Rtnl::open().map_err(|e| e.to_string()).and_then(|rtnl| {
-        director::plan(&loaded.config, &mut RtnlHost(rtnl)).map_err(|e| e.to_string())
-    }) {
-        Ok(specs) => specs,
+    let (config, specs) = match load(&args.file, &opts) {
+        Ok(x) => x,
         Err(e) => {
-            eprintln!("ha run: {e}");
+            eprintln!("ha run: {e}; not starting");
             return ExitCode::from(1);
         }
     };
@@ -110,15 +180,17 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let _tracker = match Tracker::start(&loaded.config, runner.commander()) {
+    let mut tracker = match Tracker::start(&config, runner.commander(), None) {
         Ok(t) => Some(t),
         Err(e) => {
             eprintln!("ha run: tracking: {e}");
             None
         }
     };
+    let reloads = Arc::new(Mutex::new(ReloadState::default()));
     let view = Arc::new(ControlView {
         status: runner.status_handle(),
+        reloads: Arc::clone(&reloads),
     });
     if let Err(e) = control::serve(&args.control_socket, view) {
         eprintln!(
@@ -126,19 +198,22 @@ pub fn run(args: RunArgs) -> ExitCode {
             args.control_socket.display()
         );
     }
-    let notifier = match Notifier::from_config(&loaded.config) {
+    let notifier = Arc::new(Mutex::new(match Notifier::from_config(&config) {
         Ok(n) => n,
         Err(e) => {
             eprintln!("ha run: {e}; notify scripts will not run");
             Notifier::default()
         }
-    };
+    }));
+    let events_notifier = Arc::clone(&notifier);
     let logger = std::thread::Builder::new()
         .name("events".into())
         .spawn(move || {
             for e in events {
                 log_event(&e);
-                notifier.on_event(&e);
+                if let Ok(n) = events_notifier.lock() {
+                    n.on_event(&e);
+                }
             }
         });
     if let Err(e) = crate::systemd::notify("READY=1") {
@@ -147,9 +222,22 @@ pub fn run(args: RunArgs) -> ExitCode {
     loop {
         match signals.wait() {
             Ok(Signal::SIGHUP) => {
-                // Reloading without disturbing unchanged instances is not implemented yet;
-                // say so rather than restart everything.
-                eprintln!("ha run: SIGHUP: reload is not supported yet; configuration unchanged");
+                let _ = crate::systemd::notify("RELOADING=1");
+                let outcome = reload(&args.file, &opts, &runner, &mut tracker, &notifier);
+                let (ok, message) = match outcome {
+                    Ok(m) => (true, m),
+                    Err(e) => (
+                        false,
+                        format!("reload failed, configuration unchanged: {e}"),
+                    ),
+                };
+                eprintln!("ha run: {message}");
+                if let Ok(mut r) = reloads.lock() {
+                    r.generation += 1;
+                    r.ok = ok;
+                    r.message = message;
+                }
+                let _ = crate::systemd::notify("READY=1");
             }
             Ok(_) => break,
             Err(e) => {
@@ -159,6 +247,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     }
     let _ = crate::systemd::notify("STOPPING=1");
+    drop(tracker);
     let result = runner.shutdown();
     let _ = std::fs::remove_file(&args.control_socket);
     if let Ok(l) = logger {

@@ -27,7 +27,7 @@ use crate::net::{
 };
 
 /// What the runner needs to run one `vrrp_instance`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceSpec {
     /// The instance's name (`vrrp_instance NAME`).
     pub name: String,
@@ -65,11 +65,29 @@ pub enum RunnerError {
     Thread(String),
 }
 
+/// What a reconfiguration did, instance by instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadSummary {
+    /// Identical: kept running with their state and addresses.
+    pub unchanged: Vec<String>,
+    /// Only the priority changed: applied in place, state kept.
+    pub reprioritised: Vec<String>,
+    /// Changed otherwise: stopped and started again.
+    pub restarted: Vec<String>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
 /// Asks the runner thread to do something.
 #[derive(Debug, Clone)]
 pub enum RunnerCommand {
     /// A command for the named instance.
     Instance { name: String, command: Command },
+    /// Replace the set of instances, touching only what changed; the result is sent back.
+    Reconfigure {
+        specs: Vec<InstanceSpec>,
+        reply: Sender<Result<ReloadSummary, String>>,
+    },
     /// Stop every instance gracefully (priority-0 adverts, addresses removed) and end.
     Shutdown,
 }
@@ -250,86 +268,179 @@ impl Core {
         // Subscribe before reading the current state so no change falls in between.
         let watcher = LinkWatcher::open()?;
         let links = rtnl.links()?;
-        let mut sockets: Vec<VrrpSocket> = Vec::new();
-        let mut announcers = HashMap::new();
-        let mut members = Vec::new();
-        for spec in specs {
-            let net = |source| RunnerError::Net {
-                instance: spec.name.clone(),
-                source,
-            };
-            let ifindex = interface_index(&spec.interface).map_err(net)?;
-            let family = spec.config.family();
-            let socket = match sockets
-                .iter()
-                .position(|s| s.interface() == spec.interface && s.family() == family)
-            {
-                Some(i) => i,
-                None => {
-                    sockets.push(
-                        VrrpSocket::open(&spec.interface, spec.config.primary_address)
-                            .map_err(net)?,
-                    );
-                    sockets.len() - 1
-                }
-            };
-            if !announcers.contains_key(&spec.interface) {
-                let mac = links
-                    .iter()
-                    .find(|l| l.ifindex == ifindex)
-                    .and_then(|l| l.mac)
-                    .unwrap_or([0; 6]);
-                let sender = GratuitousSender::open(&spec.interface, ifindex, mac).map_err(net)?;
-                announcers.insert(spec.interface.clone(), sender);
-            }
-            let instance = Instance::new(spec.config.clone())
-                .map_err(|e| RunnerError::Thread(format!("instance {}: {e}", spec.name)))?;
-            let usable = links.iter().any(|l| l.ifindex == ifindex && l.usable);
-            let mut member = Member {
-                spec,
-                instance,
-                socket,
-                ifindex,
-                addresses_installed: false,
-            };
-            if !usable {
-                member.instance.handle_command(
-                    vrrp_core::Instant::ZERO,
-                    Command::EnterFault(FaultCause::InterfaceDown),
-                );
-            }
-            members.push(member);
-        }
-        Ok(Core {
-            members,
-            sockets,
-            announcers,
+        let mut core = Core {
+            members: Vec::new(),
+            sockets: Vec::new(),
+            announcers: HashMap::new(),
             rtnl,
             links: watcher,
             events,
             status,
             buf: Box::new([0; TRANSMIT_BUFFER_LEN]),
             rx: vec![0; 65536],
-        })
+        };
+        for spec in specs {
+            let member = core.prepare_member(spec, &links)?;
+            core.members.push(member);
+        }
+        // Status is readable as soon as spawn returns, before the thread's first turn.
+        core.publish_status();
+        Ok(core)
     }
 
+    /// Opens what an instance needs (sockets shared per interface and family) and creates it,
+    /// not started.
+    fn prepare_member(
+        &mut self,
+        spec: InstanceSpec,
+        links: &[crate::net::LinkStatus],
+    ) -> Result<Member, RunnerError> {
+        let net = |source| RunnerError::Net {
+            instance: spec.name.clone(),
+            source,
+        };
+        let ifindex = interface_index(&spec.interface).map_err(net)?;
+        let family = spec.config.family();
+        let socket = match self
+            .sockets
+            .iter()
+            .position(|s| s.interface() == spec.interface && s.family() == family)
+        {
+            Some(i) => i,
+            None => {
+                self.sockets.push(
+                    VrrpSocket::open(&spec.interface, spec.config.primary_address).map_err(net)?,
+                );
+                self.sockets.len() - 1
+            }
+        };
+        if !self.announcers.contains_key(&spec.interface) {
+            let mac = links
+                .iter()
+                .find(|l| l.ifindex == ifindex)
+                .and_then(|l| l.mac)
+                .unwrap_or([0; 6]);
+            let sender = GratuitousSender::open(&spec.interface, ifindex, mac).map_err(net)?;
+            self.announcers.insert(spec.interface.clone(), sender);
+        }
+        let instance = Instance::new(spec.config.clone())
+            .map_err(|e| RunnerError::Thread(format!("instance {}: {e}", spec.name)))?;
+        let usable = links.iter().any(|l| l.ifindex == ifindex && l.usable);
+        let mut member = Member {
+            spec,
+            instance,
+            socket,
+            ifindex,
+            addresses_installed: false,
+        };
+        if !usable {
+            member.instance.handle_command(
+                vrrp_core::Instant::ZERO,
+                Command::EnterFault(FaultCause::InterfaceDown),
+            );
+        }
+        Ok(member)
+    }
+
+    /// Starts member `i`, clearing addresses a crashed predecessor may have left.
+    fn start_member(&mut self, i: usize) {
+        // A backup holding the VIP would answer ARP for it. Owners (priority 255) own the
+        // addresses for real and keep them.
+        if !self.members[i].instance.is_address_owner() {
+            self.members[i].addresses_installed = true;
+            self.remove_addresses(i);
+        }
+        let now = self.now();
+        self.members[i].instance.handle_command(now, Command::Start);
+        self.drain(i);
+    }
+
+    /// Stops member `i` gracefully: priority-0 advert if master, addresses removed.
+    fn stop_member(&mut self, i: usize) {
+        let now = self.now();
+        self.members[i]
+            .instance
+            .handle_command(now, Command::Shutdown);
+        self.drain(i);
+        self.remove_addresses(i);
+    }
+
+    /// Applies a new set of instances, changing only what differs. Everything new is opened
+    /// before anything running is touched, so a failure changes nothing.
+    fn reconfigure(&mut self, specs: Vec<InstanceSpec>) -> Result<ReloadSummary, String> {
+        let links = self.rtnl.links().map_err(|e| e.to_string())?;
+        let mut summary = ReloadSummary::default();
+        let mut prepared = Vec::new();
+        for spec in &specs {
+            match self.members.iter().find(|m| m.spec.name == spec.name) {
+                Some(m) if m.spec == *spec => summary.unchanged.push(spec.name.clone()),
+                Some(m) if only_priority_differs(&m.spec, spec) => {
+                    summary.reprioritised.push(spec.name.clone())
+                }
+                Some(_) => {
+                    summary.restarted.push(spec.name.clone());
+                    prepared.push(
+                        self.prepare_member(spec.clone(), &links)
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+                None => {
+                    summary.added.push(spec.name.clone());
+                    prepared.push(
+                        self.prepare_member(spec.clone(), &links)
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+            }
+        }
+        for m in &self.members {
+            if !specs.iter().any(|s| s.name == m.spec.name) {
+                summary.removed.push(m.spec.name.clone());
+            }
+        }
+        let now = self.now();
+        for name in &summary.reprioritised {
+            if let (Some(i), Some(spec)) = (
+                self.members.iter().position(|m| &m.spec.name == name),
+                specs.iter().find(|s| &s.name == name),
+            ) {
+                self.members[i].spec = spec.clone();
+                self.members[i]
+                    .instance
+                    .handle_command(now, Command::SetPriority(spec.config.priority));
+                self.drain(i);
+            }
+        }
+        let going: Vec<usize> = (0..self.members.len())
+            .filter(|&i| {
+                let name = &self.members[i].spec.name;
+                summary.removed.contains(name) || summary.restarted.contains(name)
+            })
+            .collect();
+        for &i in &going {
+            self.stop_member(i);
+        }
+        let mut index = 0;
+        self.members.retain(|_| {
+            let keep = !going.contains(&index);
+            index += 1;
+            keep
+        });
+        for member in prepared {
+            self.members.push(member);
+            let i = self.members.len() - 1;
+            self.start_member(i);
+        }
+        self.publish_status();
+        Ok(summary)
+    }
     fn now(&self) -> vrrp_core::Instant {
         self.status.now()
     }
 
     fn run(&mut self, commands: Receiver<RunnerCommand>, wake: OwnedFd) -> Result<(), RunnerError> {
-        // A crashed predecessor may have left our addresses configured: a backup holding the
-        // VIP would answer ARP for it. Owners (priority 255) own them for real and keep them.
         for i in 0..self.members.len() {
-            if !self.members[i].instance.is_address_owner() {
-                self.members[i].addresses_installed = true;
-                self.remove_addresses(i);
-            }
-        }
-        let now = self.now();
-        for i in 0..self.members.len() {
-            self.members[i].instance.handle_command(now, Command::Start);
-            self.drain(i);
+            self.start_member(i);
         }
         self.publish_status();
         loop {
@@ -349,6 +460,9 @@ impl Core {
             while let Ok(command) = commands.try_recv() {
                 match command {
                     RunnerCommand::Shutdown => stop = true,
+                    RunnerCommand::Reconfigure { specs, reply } => {
+                        let _ = reply.send(self.reconfigure(specs));
+                    }
                     RunnerCommand::Instance { name, command } => {
                         let now = self.now();
                         if let Some(i) = self.members.iter().position(|m| m.spec.name == name) {
@@ -565,6 +679,13 @@ impl Core {
             *s = snapshot;
         }
     }
+}
+
+/// Whether two specs differ in the configured priority only (applied in place on reload).
+fn only_priority_differs(a: &InstanceSpec, b: &InstanceSpec) -> bool {
+    let mut b_with_a_priority = b.clone();
+    b_with_a_priority.config.priority = a.config.priority;
+    a.config.priority != b.config.priority && *a == b_with_a_priority
 }
 
 #[derive(Default)]
