@@ -52,10 +52,10 @@ pub fn build_tree(lines: Vec<Vec<Token>>, diags: &mut Vec<Diagnostic>) -> Vec<No
             if tok.is_open() {
                 let top = stack.last_mut().expect("stack holds the root");
                 let idx = if !words.is_empty() {
-                    let key = words.remove(0);
+                    let (key, args) = split_statement(&mut words);
                     top.nodes.push(Node {
                         key,
-                        args: std::mem::take(&mut words),
+                        args,
                         block: None,
                         open: None,
                     });
@@ -119,14 +119,22 @@ pub fn build_tree(lines: Vec<Vec<Token>>, diags: &mut Vec<Diagnostic>) -> Vec<No
     stack.pop().map(|f| f.nodes).unwrap_or_default()
 }
 
+/// Keyword and arguments of a non-empty statement; `words` is left empty with its buffer
+/// kept for the next statement (this runs once per line).
+fn split_statement(words: &mut Vec<Token>) -> (Token, Vec<Token>) {
+    let args = words.split_off(1);
+    let key = words.pop().expect("statement has a keyword");
+    (key, args)
+}
+
 fn flush(words: &mut Vec<Token>, frame: &mut Frame) {
     if words.is_empty() {
         return;
     }
-    let key = words.remove(0);
+    let (key, args) = split_statement(words);
     frame.nodes.push(Node {
         key,
-        args: std::mem::take(words),
+        args,
         block: None,
         open: None,
     });
