@@ -5,8 +5,8 @@
 //! Run: `cargo bench -p benches --bench config_parse`
 //!
 //! Measured 2026-11-25 on the 2-core development machine while other builds ran (load
-//! average 6): 163 ms CPU per parse + validate (3.4 MB, 171,009 lines), criterion wall time
-//! 210-300 ms under that load; peak RSS grows by about 54 MiB during one parse.
+//! average 4-6): 125 ms CPU per parse + validate (3.4 MB, 171,009 lines), criterion wall
+//! time 139-159 ms; peak RSS grows by about 43 MiB during one parse.
 
 use std::fmt::Write as _;
 
