@@ -125,19 +125,17 @@ impl Validator<'_> {
                 );
             }
             if vi.nopreempt && vi.state == Some(VrrpState::Master) {
-                self.diags.push(
-                    Diagnostic::warning(
-                        "nopreempt-master",
-                        at("nopreempt"),
-                        "`nopreempt` has no effect with `state MASTER`",
-                    )
-                    .with_label("ignored: a MASTER always takes over")
-                    .with_secondary(
-                        at("state").unwrap_or_else(|| at("nopreempt").expect("span")),
-                        "initial state set here",
-                    )
-                    .with_help("use `state BACKUP` on every node for `nopreempt` to work"),
-                );
+                let mut d = Diagnostic::warning(
+                    "nopreempt-master",
+                    at("nopreempt"),
+                    "`nopreempt` has no effect with `state MASTER`",
+                )
+                .with_label("ignored: a MASTER always takes over")
+                .with_help("use `state BACKUP` on every node for `nopreempt` to work");
+                if let Some(state) = self.spans.exact_field(&block, "state") {
+                    d = d.with_secondary(state, "initial state set here");
+                }
+                self.diags.push(d);
             }
             // Address families.
             for a in vi.virtual_ipaddress.iter() {
