@@ -2,6 +2,7 @@
 // `unsafe` is denied everywhere but `net::sys`, the system-call glue that cannot be written without it.
 #![deny(unsafe_code)]
 
+pub mod alert;
 pub mod cli;
 pub mod commands;
 pub mod config;

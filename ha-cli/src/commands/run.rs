@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{SigSet, Signal};
 use vrrp_core::Event;
 
+use crate::alert::Alerter;
 use crate::config::{self, SourceMap};
 use crate::control;
 use crate::director::{self, RtnlHost};
@@ -113,16 +114,19 @@ fn load(
 }
 
 /// SIGHUP: parse and validate first (on error nothing changes), then apply only the
-/// difference. Tracking and notify scripts follow the new file; unchanged scripts keep state.
+/// difference. Tracking, notify scripts and SMTP alerts follow the new file; unchanged
+/// scripts keep their state.
 fn reload(
     file: &Path,
     opts: &config::Options,
     runner: &VrrpRunner,
     tracker: &mut Option<Tracker>,
     notifier: &Mutex<Notifier>,
+    alerter: &Mutex<Option<Alerter>>,
 ) -> Result<String, String> {
     let (config, specs) = load(file, opts)?;
     let new_notifier = Notifier::from_config(&config)?;
+    let new_alerter = Alerter::from_config(&config)?;
     let (reply, answer) = std::sync::mpsc::channel();
     runner.command(RunnerCommand::Reconfigure { specs, reply });
     let summary = answer
@@ -132,6 +136,9 @@ fn reload(
     *tracker = Some(new_tracker);
     if let Ok(mut n) = notifier.lock() {
         *n = new_notifier;
+    }
+    if let Ok(mut a) = alerter.lock() {
+        *a = new_alerter;
     }
     let list = |v: &[String]| {
         if v.is_empty() {
@@ -205,6 +212,14 @@ pub fn run(args: RunArgs) -> ExitCode {
             Notifier::default()
         }
     }));
+    let alerter = Arc::new(Mutex::new(match Alerter::from_config(&config) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ha run: {e}; SMTP alerts will not be sent");
+            None
+        }
+    }));
+    let events_alerter = Arc::clone(&alerter);
     let events_notifier = Arc::clone(&notifier);
     let logger = std::thread::Builder::new()
         .name("events".into())
@@ -213,6 +228,9 @@ pub fn run(args: RunArgs) -> ExitCode {
                 log_event(&e);
                 if let Ok(n) = events_notifier.lock() {
                     n.on_event(&e);
+                }
+                if let Ok(Some(a)) = events_alerter.lock().as_deref() {
+                    a.on_event(&e);
                 }
             }
         });
@@ -223,7 +241,14 @@ pub fn run(args: RunArgs) -> ExitCode {
         match signals.wait() {
             Ok(Signal::SIGHUP) => {
                 let _ = crate::systemd::notify("RELOADING=1");
-                let outcome = reload(&args.file, &opts, &runner, &mut tracker, &notifier);
+                let outcome = reload(
+                    &args.file,
+                    &opts,
+                    &runner,
+                    &mut tracker,
+                    &notifier,
+                    &alerter,
+                );
                 let (ok, message) = match outcome {
                     Ok(m) => (true, m),
                     Err(e) => (
