@@ -1,6 +1,7 @@
 //! Developer automation: `cargo xtask <command>`.
 //!
-//! - `test`: every test the project has: format, lints, the workspace's tests (privileged ones
+//! - `test`: every test the project has: format, lints, the fuzz targets compiling, the
+//!   workspace's tests (privileged ones, with the Debian and Python packages they need,
 //!   included when run as root), then the real-kernel IPVS tests in the VM. `.ci/run` calls
 //!   exactly this.
 //! - `vm-test [-- TEST-ARGS]`: builds `ipvs-sys`'s `kernel` test binary, boots the VM and runs it
@@ -75,6 +76,10 @@ fn run(program: &str, args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Debian packages the workspace's privileged tests use: keepalived is the reference peer of
+/// the interoperability tests, iproute2 builds their namespaces.
+const TEST_PACKAGES: &[&str] = &["keepalived", "iproute2"];
+
 fn test(_args: &[String]) -> Result<(), String> {
     run("cargo", &["fmt", "--all", "--check"])?;
     run(
@@ -92,8 +97,31 @@ fn test(_args: &[String]) -> Result<(), String> {
         "cargo",
         &["build", "-p", "vrrp-core", "--no-default-features"],
     )?;
+    // The fuzz targets are their own workspace: they must keep compiling.
+    run(
+        "cargo",
+        &["check", "--manifest-path", "fuzz/Cargo.toml", "--bins"],
+    )?;
+    if host::is_root() {
+        host::ensure_debian_packages(TEST_PACKAGES).map_err(|e| e.to_string())?;
+        ensure_python_module("aiosmtpd")?;
+    }
     run("cargo", &["test", "--workspace"])?;
     skip_if_unavailable(vm_test(&[]), in_ci())
+}
+
+/// Installs a Python module with pip when `python3 -c 'import M'` fails (the SMTP alert tests
+/// talk to a real SMTP server, aiosmtpd).
+fn ensure_python_module(module: &str) -> Result<(), String> {
+    let present = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if present {
+        return Ok(());
+    }
+    run("python3", &["-m", "pip", "install", "--quiet", module])
 }
 
 /// Outside CI, a host that cannot run the VM (no root to install packages, no kernel package

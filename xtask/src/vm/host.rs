@@ -17,7 +17,12 @@ pub const PACKAGES: &[&str] = &[
 
 /// Installs the missing [`PACKAGES`] with apt-get (running `apt-get update` first).
 pub fn ensure_packages() -> Result<()> {
-    let missing: Vec<String> = PACKAGES
+    ensure_debian_packages(PACKAGES)
+}
+
+/// Installs whichever of `packages` are missing with apt-get (running `apt-get update` first).
+pub fn ensure_debian_packages(packages: &[&str]) -> Result<()> {
+    let missing: Vec<String> = packages
         .iter()
         .filter(|package| !package_installed(package))
         .map(|package| package.to_string())
