@@ -476,3 +476,85 @@ fn reload_touches_only_what_changed_and_a_bad_file_changes_nothing() {
     drop(lvs1);
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn use_vmac_sends_from_the_virtual_router_mac_and_cleans_up() {
+    if !require_root("use_vmac_sends_from_the_virtual_router_mac_and_cleans_up") {
+        return;
+    }
+    let (lvs1_ns, lvs2_ns) = veth_pair_named(
+        "hv",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    // The peer believes the VIP is at an old MAC; the VMAC master's GARP must correct it.
+    lvs2_ns.exec(&[
+        "ip",
+        "neigh",
+        "add",
+        VIP,
+        "lladdr",
+        "02:00:00:00:00:99",
+        "dev",
+        "ens32",
+        "nud",
+        "stale",
+    ]);
+    let conf = |priority: u8, vmac: bool| {
+        format!(
+            "vrrp_instance VI_1 {{\n  interface ens32\n  virtual_router_id 51\n  priority {priority}\n  \
+             advert_int 1\n  {}\n  authentication {{\n    auth_type PASS\n    auth_pass 1111\n  }}\n  \
+             virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n",
+            if vmac { "use_vmac" } else { "" }
+        )
+    };
+    let lvs1 = start_with(&lvs1_ns, "vmac1.conf", &conf(100, true));
+    let lvs2 = start_with(&lvs2_ns, "vmac2.conf", &conf(90, false));
+    let link = || {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lvs1_ns.name,
+                "ip",
+                "-d",
+                "addr",
+                "show",
+                "vrrp.51",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    wait_until("the VIP on the VMAC", Duration::from_secs(8), || {
+        link().contains(&format!("inet {VIP}/32"))
+    });
+    let shown = link();
+    assert!(
+        shown.contains("link/ether 00:00:5e:00:01:33") && shown.contains("macvlan"),
+        "{shown}"
+    );
+    // lvs2 follows lvs1 (adverts from the VMAC reach it) ...
+    wait_until("lvs2 follows lvs1", Duration::from_secs(3), || {
+        lvs2.status()["instances"][0]["master_address"] == "192.168.2.10"
+    });
+    // ... and learned the VIP at the virtual router MAC.
+    wait_until("neighbour at the VMAC", Duration::from_secs(3), || {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &lvs2_ns.name, "ip", "neigh", "show", VIP])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("00:00:5e:00:01:33")
+    });
+    // A graceful stop removes the VMAC.
+    let mut lvs1 = lvs1;
+    lvs1.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(
+        !link().contains("vrrp.51"),
+        "VMAC left behind: {}\n{}",
+        link(),
+        lvs1.log()
+    );
+    drop(lvs2);
+}

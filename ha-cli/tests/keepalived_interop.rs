@@ -115,6 +115,7 @@ fn spec(version: Version, priority: u8, primary: &str) -> InstanceSpec {
             label: None,
             scope: AddressScope::Universe,
         }],
+        vmac: None,
     }
 }
 

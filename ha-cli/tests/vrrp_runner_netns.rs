@@ -34,6 +34,7 @@ fn spec(priority: u8, primary: &str) -> InstanceSpec {
             label: None,
             scope: AddressScope::Universe,
         }],
+        vmac: None,
     }
 }
 

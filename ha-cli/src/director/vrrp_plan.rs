@@ -146,11 +146,16 @@ fn plan_instance(
         .map(virtual_address)
         .collect::<Result<Vec<_>, String>>()
         .map_err(fail)?;
+    let vmac = vi
+        .use_vmac
+        .as_ref()
+        .map(|v| v.name.clone().unwrap_or_else(|| format!("vrrp.{vrid}")));
     Ok(InstanceSpec {
         name: vi.name.clone(),
         interface,
         config: c,
         addresses,
+        vmac,
     })
 }
 

@@ -37,6 +37,9 @@ pub struct InstanceSpec {
     pub config: InstanceConfig,
     /// Addresses to add while master (`virtual_ipaddress` and `_excluded`).
     pub addresses: Vec<VirtualAddress>,
+    /// `use_vmac`: the name of the macvlan to create on `interface` with the virtual router
+    /// MAC; adverts, announcements and addresses then go through it.
+    pub vmac: Option<String>,
 }
 
 /// One virtual address with its keepalived options.
@@ -241,12 +244,17 @@ struct Member {
     ifindex: u32,
     /// Whether our addresses are currently installed.
     addresses_installed: bool,
+    /// Index of the VMAC this member created, deleted when it stops.
+    vmac: Option<u32>,
+    /// The interface adverts and announcements go through: the VMAC or `spec.interface`.
+    io_interface: String,
 }
 
 /// The state owned by the VRRP thread.
 struct Core {
     members: Vec<Member>,
-    sockets: Vec<VrrpSocket>,
+    /// Raw sockets by index (members refer to them by index); `None` once closed.
+    sockets: Vec<Option<VrrpSocket>>,
     /// Per interface name: the gratuitous ARP / NA sender.
     announcers: HashMap<String, GratuitousSender>,
     rtnl: Rtnl,
@@ -299,39 +307,65 @@ impl Core {
             instance: spec.name.clone(),
             source,
         };
-        let ifindex = interface_index(&spec.interface).map_err(net)?;
+        let parent = interface_index(&spec.interface).map_err(net)?;
         let family = spec.config.family();
-        let socket = match self
-            .sockets
-            .iter()
-            .position(|s| s.interface() == spec.interface && s.family() == family)
-        {
+        let usable = links.iter().any(|l| l.ifindex == parent && l.usable);
+        // With use_vmac everything goes through the macvlan; otherwise through the interface.
+        let (io_interface, ifindex, mac, vmac) = match &spec.vmac {
+            Some(name) => {
+                if family == vrrp_core::wire::Family::Ipv6 {
+                    return Err(RunnerError::Thread(format!(
+                        "instance {}: use_vmac with IPv6 is not supported yet",
+                        spec.name
+                    )));
+                }
+                let mac = crate::net::virtual_router_mac(spec.config.vrid, false);
+                let index = self
+                    .rtnl
+                    .create_vmac(parent, name, mac)
+                    .map_err(RunnerError::Rtnl)?;
+                // As keepalived: the parent must not answer ARP for addresses that live on the
+                // VMAC, or clients would learn the parent's MAC.
+                set_sysctl(&spec.interface, "arp_ignore", "1");
+                set_sysctl(&spec.interface, "arp_filter", "1");
+                set_sysctl(name, "arp_ignore", "1");
+                (name.clone(), index, mac, Some(index))
+            }
+            None => {
+                let mac = links
+                    .iter()
+                    .find(|l| l.ifindex == parent)
+                    .and_then(|l| l.mac)
+                    .unwrap_or([0; 6]);
+                (spec.interface.clone(), parent, mac, None)
+            }
+        };
+        let socket = match self.sockets.iter().position(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.interface() == io_interface && s.family() == family)
+        }) {
             Some(i) => i,
             None => {
-                self.sockets.push(
-                    VrrpSocket::open(&spec.interface, spec.config.primary_address).map_err(net)?,
-                );
+                self.sockets.push(Some(
+                    VrrpSocket::open(&io_interface, spec.config.primary_address).map_err(net)?,
+                ));
                 self.sockets.len() - 1
             }
         };
-        if !self.announcers.contains_key(&spec.interface) {
-            let mac = links
-                .iter()
-                .find(|l| l.ifindex == ifindex)
-                .and_then(|l| l.mac)
-                .unwrap_or([0; 6]);
-            let sender = GratuitousSender::open(&spec.interface, ifindex, mac).map_err(net)?;
-            self.announcers.insert(spec.interface.clone(), sender);
+        if !self.announcers.contains_key(&io_interface) {
+            let sender = GratuitousSender::open(&io_interface, ifindex, mac).map_err(net)?;
+            self.announcers.insert(io_interface.clone(), sender);
         }
         let instance = Instance::new(spec.config.clone())
             .map_err(|e| RunnerError::Thread(format!("instance {}: {e}", spec.name)))?;
-        let usable = links.iter().any(|l| l.ifindex == ifindex && l.usable);
         let mut member = Member {
             spec,
             instance,
             socket,
             ifindex,
             addresses_installed: false,
+            vmac,
+            io_interface,
         };
         if !usable {
             member.instance.handle_command(
@@ -363,6 +397,16 @@ impl Core {
             .handle_command(now, Command::Shutdown);
         self.drain(i);
         self.remove_addresses(i);
+        if let Some(vmac) = self.members[i].vmac.take() {
+            let name = self.members[i].io_interface.clone();
+            self.announcers.remove(&name);
+            // The VMAC's socket is its own: close it (indices of the others stay valid).
+            let socket = self.members[i].socket;
+            self.sockets[socket] = None;
+            if let Err(e) = self.rtnl.delete_link(vmac) {
+                report(&self.members[i].spec.name, &e.to_string());
+            }
+        }
     }
 
     /// Applies a new set of instances, changing only what differs. Everything new is opened
@@ -498,17 +542,22 @@ impl Core {
     }
 
     fn wait(&self, wake: &OwnedFd, timeout: Option<Duration>) -> Ready {
-        let mut fds: Vec<PollFd<'_>> = self
+        let open: Vec<(usize, &VrrpSocket)> = self
             .sockets
             .iter()
-            .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+            .collect();
+        let mut fds: Vec<PollFd<'_>> = open
+            .iter()
+            .map(|(_, s)| PollFd::new(s.as_fd(), PollFlags::POLLIN))
             .collect();
         fds.push(PollFd::new(wake.as_fd(), PollFlags::POLLIN));
         fds.push(PollFd::new(self.links.socket().as_fd(), PollFlags::POLLIN));
         let spec = timeout.map(nix::sys::time::TimeSpec::from_duration);
         let mut ready = Ready::default();
         if nix::poll::ppoll(&mut fds, spec, None).is_ok() {
-            let n = self.sockets.len();
+            let n = open.len();
             for (i, fd) in fds.iter().enumerate() {
                 if fd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
                     if i == n {
@@ -516,7 +565,7 @@ impl Core {
                     } else if i == n + 1 {
                         ready.links = true;
                     } else {
-                        ready.sockets.push(i);
+                        ready.sockets.push(open[i].0);
                     }
                 }
             }
@@ -546,7 +595,7 @@ impl Core {
     }
 
     fn receive(&mut self, s: usize) {
-        let Ok(got) = self.sockets[s].recv(&mut self.rx) else {
+        let Some(Ok(got)) = self.sockets[s].as_ref().map(|sock| sock.recv(&mut self.rx)) else {
             return;
         };
         let vrid = self.rx.get(got.payload.start + 1).copied();
@@ -583,17 +632,22 @@ impl Core {
                 Transmit::Advertisement {
                     destination, len, ..
                 } => {
-                    if let Err(e) = self.sockets[socket].send(destination, &self.buf[..len]) {
+                    let Some(sock) = self.sockets[socket].as_mut() else {
+                        continue;
+                    };
+                    if let Err(e) = sock.send(destination, &self.buf[..len]) {
                         report(&self.members[i].spec.name, &e.to_string());
                     }
                 }
                 Transmit::Gratuitous { repeat } => {
                     let m = &self.members[i];
                     let addrs: Vec<IpAddr> = m.spec.addresses.iter().map(|a| a.address).collect();
-                    if let Some(sender) = self.announcers.get(&m.spec.interface) {
-                        if let Err(e) = sender.announce(&addrs, repeat) {
-                            report(&m.spec.name, &e.to_string());
-                        }
+                    let sent = match self.announcers.get(&m.io_interface) {
+                        Some(sender) => sender.announce(&addrs, repeat).map_err(|e| e.to_string()),
+                        None => Err(format!("no announcer on {}", m.io_interface)),
+                    };
+                    if let Err(e) = sent {
+                        report(&m.spec.name, &format!("gratuitous ARP/NA not sent: {e}"));
                     }
                 }
             }
@@ -647,13 +701,8 @@ impl Core {
     }
 
     fn shutdown(&mut self) {
-        let now = self.now();
         for i in 0..self.members.len() {
-            self.members[i]
-                .instance
-                .handle_command(now, Command::Shutdown);
-            self.drain(i);
-            self.remove_addresses(i);
+            self.stop_member(i);
         }
         self.publish_status();
     }
@@ -678,6 +727,14 @@ impl Core {
         if let Ok(mut s) = self.status.status.lock() {
             *s = snapshot;
         }
+    }
+}
+
+/// Writes `/proc/sys/net/ipv4/conf/<interface>/<key>` (of this network namespace).
+fn set_sysctl(interface: &str, key: &str, value: &str) {
+    let path = format!("/proc/sys/net/ipv4/conf/{interface}/{key}");
+    if let Err(e) = std::fs::write(&path, value) {
+        report(interface, &format!("cannot set {path}: {e}"));
     }
 }
 
