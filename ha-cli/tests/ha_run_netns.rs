@@ -558,3 +558,100 @@ fn use_vmac_sends_from_the_virtual_router_mac_and_cleans_up() {
     );
     drop(lvs2);
 }
+
+#[test]
+fn partition_then_heal_leaves_one_master_and_the_vip_reachable() {
+    if !require_root("partition_then_heal_leaves_one_master_and_the_vip_reachable") {
+        return;
+    }
+    let (switch, hosts) = common::netns::bridge_lab(
+        "hp",
+        "ens32",
+        &["192.168.2.10/24", "192.168.2.11/24", "192.168.2.100/24"],
+    );
+    let (lvs1_ns, lvs2_ns, client) = (&hosts[0], &hosts[1], &hosts[2]);
+    // No delayed second burst (garp_master_delay 0): only the announcements on hearing a
+    // lower-priority advert can bring the client back after the heal. Whichever side hears
+    // the other first, higher_prio_send_advert makes the yielding side send one advert, so the
+    // winner always hears a lower priority and announces the VIP (with keepalived's defaults
+    // the client may stay on the loser's MAC until its ARP entry expires).
+    let conf = |priority: u8| {
+        format!(
+            "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  interface ens32\n  \
+             virtual_router_id 51\n  priority {priority}\n  advert_int 0.1\n  garp_master_delay 0\n  \
+             higher_prio_send_advert\n  virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n"
+        )
+    };
+    let lvs1 = start_with(lvs1_ns, "p1.conf", &conf(100));
+    let lvs2 = start_with(lvs2_ns, "p2.conf", &conf(90));
+    wait_until("lvs1 master", Duration::from_secs(5), || {
+        has_vip(lvs1_ns) && !has_vip(lvs2_ns)
+    });
+    // Each director answers TCP on port 7000 with its name; the client asks the VIP.
+    for (ns, name) in [(lvs1_ns, "lvs1"), (lvs2_ns, "lvs2")] {
+        let listener = std::thread::scope(|s| {
+            s.spawn(|| {
+                ns.enter();
+                std::net::TcpListener::bind("0.0.0.0:7000").unwrap()
+            })
+            .join()
+            .unwrap()
+        });
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                use std::io::Write;
+                let _ = conn.write_all(name.as_bytes());
+            }
+        });
+    }
+    let ask_vip = || -> Option<String> {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                client.enter();
+                let addr = std::net::SocketAddr::new(VIP.parse().unwrap(), 7000);
+                let mut conn =
+                    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+                conn.set_read_timeout(Some(Duration::from_millis(500)))
+                    .ok()?;
+                let mut name = String::new();
+                use std::io::Read;
+                conn.read_to_string(&mut name).ok()?;
+                Some(name)
+            })
+            .join()
+            .unwrap()
+        })
+    };
+    assert_eq!(
+        ask_vip().as_deref(),
+        Some("lvs1"),
+        "the VIP answers from lvs1"
+    );
+
+    // Cut lvs1 off: the client and lvs2 stay together; lvs2 takes over and announces the VIP.
+    switch.exec(&["ip", "link", "set", "p0", "nomaster"]);
+    wait_until(
+        "two masters during the partition",
+        Duration::from_secs(5),
+        || has_vip(lvs1_ns) && has_vip(lvs2_ns),
+    );
+    wait_until(
+        "the client reaches the VIP on lvs2",
+        Duration::from_secs(5),
+        || ask_vip().as_deref() == Some("lvs2"),
+    );
+
+    // Heal: exactly one master (lvs1, the higher priority), and its gratuitous ARPs on hearing
+    // lvs2's lower-priority adverts move the client back to it.
+    switch.exec(&["ip", "link", "set", "p0", "master", "br0"]);
+    wait_until("one master after the heal", Duration::from_secs(5), || {
+        has_vip(lvs1_ns) && !has_vip(lvs2_ns)
+    });
+    assert_eq!(lvs1.status()["instances"][0]["state"], "MASTER");
+    assert_eq!(lvs2.status()["instances"][0]["state"], "BACKUP");
+    wait_until(
+        "the client reaches the VIP on lvs1 again",
+        Duration::from_secs(5),
+        || ask_vip().as_deref() == Some("lvs1"),
+    );
+}

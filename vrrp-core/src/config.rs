@@ -45,7 +45,8 @@ pub struct GarpConfig {
     /// `garp_lower_prio_delay`: delay of the second burst after a lower-priority advert.
     pub lower_prio_delay: Duration,
     /// `garp_lower_prio_repeat`: messages per burst when a master hears a lower-priority advert
-    /// (`None` = none are sent, keepalived's default).
+    /// (the other side of a healed partition may have taken the VIP's neighbours with it);
+    /// `None` = none are sent. keepalived's default is `garp_master_repeat`.
     pub lower_prio_repeat: Option<u8>,
 }
 
@@ -58,7 +59,7 @@ impl Default for GarpConfig {
             master_refresh: None,
             master_refresh_repeat: 1,
             lower_prio_delay: Duration::from_secs(5),
-            lower_prio_repeat: None,
+            lower_prio_repeat: Some(5),
         }
     }
 }

@@ -133,10 +133,13 @@ fn plan_instance(
                 .or(g.vrrp_garp_lower_prio_delay)
                 .unwrap_or(master_delay),
         ),
-        lower_prio_repeat: vi
-            .garp_lower_prio_repeat
-            .or(g.vrrp_garp_lower_prio_repeat)
-            .map(repeat),
+        // keepalived: unset means garp_master_repeat.
+        lower_prio_repeat: Some(repeat(
+            vi.garp_lower_prio_repeat
+                .or(g.vrrp_garp_lower_prio_repeat)
+                .unwrap_or(master_repeat),
+        ))
+        .filter(|&n| n > 0),
     };
     c.validate().map_err(|e| fail(e.to_string()))?;
     let addresses = vi

@@ -101,3 +101,44 @@ pub fn veth_pair_named(
     }
     (na, nb)
 }
+
+/// A switch namespace with a bridge (STP and multicast snooping off, as in the captures) and
+/// one namespace per host, each attached through `ifname` with the given IPv4 address. Port
+/// `p<i>` of the bridge leads to host `i`.
+pub fn bridge_lab(tag: &str, ifname: &str, hosts: &[&str]) -> (Netns, Vec<Netns>) {
+    let sw = Netns::new(&format!("{tag}s"));
+    sw.exec(&[
+        "ip",
+        "link",
+        "add",
+        "br0",
+        "type",
+        "bridge",
+        "stp_state",
+        "0",
+    ]);
+    sw.exec(&[
+        "ip",
+        "link",
+        "set",
+        "br0",
+        "type",
+        "bridge",
+        "mcast_snooping",
+        "0",
+    ]);
+    sw.exec(&["ip", "link", "set", "br0", "up"]);
+    let mut out = Vec::new();
+    for (i, addr) in hosts.iter().enumerate() {
+        let host = Netns::new(&format!("{tag}{i}"));
+        let port = format!("p{i}");
+        sw.exec(&[
+            "ip", "link", "add", &port, "type", "veth", "peer", "name", ifname, "netns", &host.name,
+        ]);
+        sw.exec(&["ip", "link", "set", &port, "master", "br0", "up"]);
+        host.exec(&["ip", "addr", "add", addr, "dev", ifname]);
+        host.exec(&["ip", "link", "set", ifname, "up"]);
+        out.push(host);
+    }
+    (sw, out)
+}
