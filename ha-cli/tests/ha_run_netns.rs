@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::netns::{require_root, veth_pair_named, Netns};
 
@@ -101,26 +101,10 @@ impl Drop for Director {
 }
 
 fn has_vip(ns: &Netns) -> bool {
-    let out = Command::new("ip")
-        .args([
-            "netns", "exec", &ns.name, "ip", "-4", "addr", "show", "dev", "ens32",
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/32"))
+    common::runner::has_address(ns, "ens32", &format!("{VIP}/32"))
 }
 
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    start.elapsed()
-}
+use common::runner::wait_until;
 
 #[test]
 fn seed_configs_elect_fail_over_on_crash_and_stop_and_preempt() {

@@ -6,13 +6,12 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::netns::{require_root, veth_pair, Netns};
-use ha_cli::vrrp::{InstanceSpec, VirtualAddress, VrrpRunner};
-use netlink_packet_route::address::AddressScope;
+use ha_cli::vrrp::{InstanceSpec, VrrpRunner};
 use vrrp_core::wire::Version;
-use vrrp_core::{Authentication, InstanceConfig, State, TransitionReason};
+use vrrp_core::{State, TransitionReason};
 
 const VIP: &str = "10.199.5.200";
 
@@ -93,63 +92,14 @@ impl Drop for Keepalived {
 }
 
 fn spec(version: Version, priority: u8, primary: &str) -> InstanceSpec {
-    let mut config = InstanceConfig::new(
-        version,
-        51,
-        priority,
-        primary.parse().unwrap(),
-        vec![VIP.parse().unwrap()],
-    );
-    match version {
-        Version::V2 => config.authentication = Authentication::password("1111"),
-        Version::V3 => config.advert_interval = Duration::from_millis(100),
-    }
-    InstanceSpec {
-        name: "VI_1".into(),
-        interface: "eth0".into(),
-        config,
-        addresses: vec![VirtualAddress {
-            address: VIP.parse().unwrap(),
-            prefix_len: 24,
-            device: None,
-            label: None,
-            scope: AddressScope::Universe,
-        }],
-        vmac: None,
-    }
+    common::runner::vi_1(version, priority, primary, VIP)
 }
 
 fn has_vip(ns: &Netns) -> bool {
-    let out = Command::new("ip")
-        .args([
-            "netns", "exec", &ns.name, "ip", "-4", "addr", "show", "dev", "eth0",
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/24"))
+    common::runner::has_address(ns, "eth0", &format!("{VIP}/24"))
 }
 
-fn start_runner(ns: &Netns, spec: InstanceSpec) -> VrrpRunner {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            ns.enter();
-            VrrpRunner::spawn(vec![spec]).unwrap().0
-        })
-        .join()
-        .unwrap()
-    })
-}
-
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::runner::{spawn_in as start_runner, wait_until};
 
 fn state(r: &VrrpRunner) -> State {
     r.status()[0].state

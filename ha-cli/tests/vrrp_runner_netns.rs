@@ -3,69 +3,28 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::netns::{require_root, veth_pair, Netns};
-use ha_cli::vrrp::{InstanceSpec, RunnerCommand, VirtualAddress, VrrpRunner};
-use netlink_packet_route::address::AddressScope;
+use ha_cli::vrrp::{InstanceSpec, RunnerCommand, VrrpRunner};
 use vrrp_core::wire::Version;
-use vrrp_core::{InstanceConfig, State};
+use vrrp_core::State;
 
 const VIP: &str = "10.199.4.200";
 
 fn spec(priority: u8, primary: &str) -> InstanceSpec {
-    let mut config = InstanceConfig::new(
-        Version::V3,
-        51,
-        priority,
-        primary.parse().unwrap(),
-        vec![VIP.parse().unwrap()],
-    );
-    config.advert_interval = Duration::from_millis(100);
-    InstanceSpec {
-        name: "VI_1".into(),
-        interface: "eth0".into(),
-        config,
-        addresses: vec![VirtualAddress {
-            address: VIP.parse().unwrap(),
-            prefix_len: 24,
-            device: None,
-            label: None,
-            scope: AddressScope::Universe,
-        }],
-        vmac: None,
-    }
+    common::runner::vi_1(Version::V3, priority, primary, VIP)
 }
 
 fn has_vip(ns: &Netns) -> bool {
-    let out = Command::new("ip")
-        .args([
-            "netns", "exec", &ns.name, "ip", "-4", "addr", "show", "dev", "eth0",
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/24"))
+    common::runner::has_address(ns, "eth0", &format!("{VIP}/24"))
 }
 
-fn start_in(ns: &Netns, spec: InstanceSpec) -> VrrpRunner {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            ns.enter();
-            VrrpRunner::spawn(vec![spec]).unwrap().0
-        })
-        .join()
-        .unwrap()
-    })
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    common::runner::wait_until(what, Duration::from_secs(5), done);
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use common::runner::spawn_in as start_in;
 
 fn state(r: &VrrpRunner) -> State {
     r.status()[0].state

@@ -1,0 +1,77 @@
+//! Helpers for tests that run VRRP directors in namespaces.
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ha_cli::vrrp::{InstanceSpec, VirtualAddress, VrrpRunner};
+use netlink_packet_route::address::AddressScope;
+use vrrp_core::wire::Version;
+use vrrp_core::{Authentication, InstanceConfig};
+
+use super::netns::Netns;
+
+/// `VI_1` on `eth0`, VRID 51, one VIP (/24): VRRPv3 at 100 ms, or VRRPv2 at 1 s with PASS
+/// authentication `1111`.
+pub fn vi_1(version: Version, priority: u8, primary: &str, vip: &str) -> InstanceSpec {
+    let mut config = InstanceConfig::new(
+        version,
+        51,
+        priority,
+        primary.parse().unwrap(),
+        vec![vip.parse().unwrap()],
+    );
+    match version {
+        Version::V2 => config.authentication = Authentication::password("1111"),
+        Version::V3 => config.advert_interval = Duration::from_millis(100),
+    }
+    InstanceSpec {
+        name: "VI_1".into(),
+        interface: "eth0".into(),
+        config,
+        addresses: vec![VirtualAddress {
+            address: vip.parse().unwrap(),
+            prefix_len: 24,
+            device: None,
+            label: None,
+            scope: AddressScope::Universe,
+        }],
+        vmac: None,
+    }
+}
+
+/// Whether `ip addr` in `ns` shows `inet CIDR` on `dev`.
+pub fn has_address(ns: &Netns, dev: &str, cidr: &str) -> bool {
+    let out = Command::new("ip")
+        .args([
+            "netns", "exec", &ns.name, "ip", "-4", "addr", "show", "dev", dev,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains(&format!("inet {cidr}"))
+}
+
+/// Starts a VRRP runner whose sockets live in `ns`.
+pub fn spawn_in(ns: &Netns, spec: InstanceSpec) -> VrrpRunner {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            ns.enter();
+            VrrpRunner::spawn(vec![spec]).unwrap().0
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+/// Polls `done` every 10 ms; fails the test after `limit`. Returns how long it took.
+pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    start.elapsed()
+}
