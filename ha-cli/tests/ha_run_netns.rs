@@ -55,7 +55,18 @@ impl Director {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        Director { child, log, socket }
+        let director = Director { child, log, socket };
+        // Ready when its control socket answers (a killed predecessor may have left the file).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&director.socket).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ha run did not come up:\n{}",
+                director.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        director
     }
 
     /// `ha status --json` against this director.
@@ -638,4 +649,41 @@ fn partition_then_heal_leaves_one_master_and_the_vip_reachable() {
         Duration::from_secs(5),
         || ask_vip().as_deref() == Some("lvs1"),
     );
+}
+
+#[test]
+fn nopreempt_restarted_higher_priority_director_stays_backup() {
+    if !require_root("nopreempt_restarted_higher_priority_director_stays_backup") {
+        return;
+    }
+    let (lvs1_ns, lvs2_ns) = veth_pair_named(
+        "hn",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    // nopreempt needs state BACKUP on both nodes (the seed README's advice for production).
+    let conf = |priority: u8| {
+        format!(
+            "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  nopreempt\n  \
+             interface ens32\n  virtual_router_id 51\n  priority {priority}\n  advert_int 0.1\n  \
+             virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n"
+        )
+    };
+    let mut lvs1 = start_with(&lvs1_ns, "n1.conf", &conf(100));
+    wait_until("lvs1 master", Duration::from_secs(5), || has_vip(&lvs1_ns));
+    let lvs2 = start_with(&lvs2_ns, "n2.conf", &conf(90));
+    lvs1.signal(nix::sys::signal::Signal::SIGKILL);
+    wait_until("lvs2 takes over", Duration::from_secs(5), || {
+        has_vip(&lvs2_ns)
+    });
+    // lvs1 comes back with the higher priority: it removes its stale VIP and stays backup.
+    let lvs1 = start_with(&lvs1_ns, "n1.conf", &conf(100));
+    wait_until("lvs1 following lvs2", Duration::from_secs(5), || {
+        lvs1.status()["instances"][0]["master_address"] == "192.168.2.11"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(lvs1.status()["instances"][0]["state"], "BACKUP");
+    assert_eq!(lvs2.status()["instances"][0]["state"], "MASTER");
+    assert!(has_vip(&lvs2_ns) && !has_vip(&lvs1_ns));
 }

@@ -30,6 +30,9 @@ pub struct RunArgs {
     /// keepalived's --config-id: selects `@id` lines (default: the short host name).
     #[arg(short = 'i', long)]
     pub config_id: Option<String>,
+    /// How much to log: error, warn, info or debug.
+    #[arg(long, value_enum, default_value = "info")]
+    pub log_level: LogLevel,
     /// Control socket for `ha status` and `ha reload` (root-only).
     #[arg(long, default_value = control::DEFAULT_SOCKET)]
     pub control_socket: PathBuf,
@@ -76,7 +79,33 @@ impl control::Director for ControlView {
     }
 }
 
-fn log_event(e: &RunnerEvent) {
+/// How much `ha run` logs (to stderr, which systemd's journal takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum LogLevel {
+    /// Only failures of the director itself.
+    Error,
+    /// Also dropped adverts and configuration mismatches with peers.
+    Warn,
+    /// Also state, priority and interval changes (default).
+    Info,
+    /// Also every change of master seen by a backup.
+    Debug,
+}
+
+fn event_level(event: &Event) -> LogLevel {
+    match event {
+        Event::PacketDropped { .. } | Event::AddressListMismatch { .. } => LogLevel::Warn,
+        Event::StateChanged(_)
+        | Event::MasterIntervalChanged { .. }
+        | Event::PriorityChanged { .. } => LogLevel::Info,
+        Event::MasterSeen { .. } => LogLevel::Debug,
+    }
+}
+
+fn log_event(e: &RunnerEvent, level: LogLevel) {
+    if event_level(&e.event) > level {
+        return;
+    }
     match &e.event {
         Event::StateChanged(t) => eprintln!(
             "({}) Entering {} STATE ({})",
@@ -221,11 +250,12 @@ pub fn run(args: RunArgs) -> ExitCode {
     }));
     let events_alerter = Arc::clone(&alerter);
     let events_notifier = Arc::clone(&notifier);
+    let log_level = args.log_level;
     let logger = std::thread::Builder::new()
         .name("events".into())
         .spawn(move || {
             for e in events {
-                log_event(&e);
+                log_event(&e, log_level);
                 if let Ok(n) = events_notifier.lock() {
                     n.on_event(&e);
                 }
@@ -284,5 +314,35 @@ pub fn run(args: RunArgs) -> ExitCode {
             eprintln!("ha run: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vrrp_core::{DropReason, Instant, Transition, TransitionReason};
+
+    #[test]
+    fn levels_order_events_as_an_operator_expects() {
+        let dropped = Event::PacketDropped {
+            from: "10.0.0.2".parse().unwrap(),
+            reason: DropReason::AuthFailure,
+        };
+        let changed = Event::StateChanged(Transition {
+            at: Instant::ZERO,
+            from: vrrp_core::State::Backup,
+            to: vrrp_core::State::Master,
+            reason: TransitionReason::MasterDown,
+        });
+        let seen = Event::MasterSeen {
+            address: "10.0.0.2".parse().unwrap(),
+            priority: 100,
+        };
+        assert_eq!(event_level(&dropped), LogLevel::Warn);
+        assert_eq!(event_level(&changed), LogLevel::Info);
+        assert_eq!(event_level(&seen), LogLevel::Debug);
+        // --log-level warn shows drops but not state changes.
+        assert!(event_level(&dropped) <= LogLevel::Warn);
+        assert!(event_level(&changed) > LogLevel::Warn);
     }
 }
