@@ -1,5 +1,5 @@
-//! Tracking: `track_script` (keepalived's `vrrp_script`) and `track_interface` turned into
-//! priority adjustments and faults of the instances that track them.
+//! Tracking: `track_script` (keepalived's `vrrp_script`), `track_interface`, `track_file` and
+//! `track_process` turned into priority adjustments and faults of the instances that track them.
 //!
 //! keepalived's rules, per tracked object with weight W (the instance's `weight` overrides the
 //! object's own):
@@ -8,11 +8,17 @@
 //! - W < 0: while the object is down, the priority is lowered by |W|;
 //! - `reverse` swaps up and down for the purpose of applying W.
 //!
+//! `track_file` follows keepalived's own rule: the file holds an integer; with weight 0 a
+//! non-zero value is a FAULT, otherwise value x weight (negated with `reverse`) is added, and a
+//! result of -254 or less is a FAULT. Files and processes (a count of at least `quorum`, at most
+//! `quorum_max`, matching `process` by name or by full command line) are polled every 200 ms.
+//!
 //! Scripts run on threads of their own (never on the VRRP thread), each every `interval`,
 //! killed (whole process group) after `timeout`, and change state after `rise` consecutive
 //! successes or `fall` consecutive failures.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,12 +56,19 @@ struct Tracked {
     scripts: Vec<(String, i32, bool)>,
     /// (interface name, weight, reverse)
     interfaces: Vec<(String, i32, bool)>,
+    /// (track_file name, weight, reverse)
+    files: Vec<(String, i32, bool)>,
+    /// (vrrp_track_process name, weight, reverse)
+    processes: Vec<(String, i32, bool)>,
 }
 
 #[derive(Debug, Default)]
 struct Shared {
     script_up: HashMap<String, bool>,
     link_up: HashMap<String, bool>,
+    /// Last value read from each tracked file (0 when unreadable, as keepalived).
+    file_value: HashMap<String, i64>,
+    process_up: HashMap<String, bool>,
     /// What was last sent per instance: (adjustment, fault).
     sent: HashMap<String, (i32, bool)>,
 }
@@ -106,11 +119,15 @@ impl Tracker {
         let weight_of = |t: &Track, own: i32| t.weight.unwrap_or(own);
         let mut tracked = Vec::new();
         let mut scripts: HashMap<String, Script> = HashMap::new();
+        let mut files: HashMap<String, PathBuf> = HashMap::new();
+        let mut processes: HashMap<String, ProcessMatch> = HashMap::new();
         for vi in &config.vrrp_instances {
             let mut entry = Tracked {
                 instance: vi.name.clone(),
                 scripts: Vec::new(),
                 interfaces: Vec::new(),
+                files: Vec::new(),
+                processes: Vec::new(),
             };
             for t in &vi.tracking.scripts {
                 let s = scripts_by_name.get(t.name.as_str()).ok_or_else(|| {
@@ -142,7 +159,52 @@ impl Tracker {
                     .interfaces
                     .push((t.name.clone(), t.weight.unwrap_or(0), t.reverse));
             }
-            if !entry.scripts.is_empty() || !entry.interfaces.is_empty() {
+            for t in &vi.tracking.files {
+                let f = config
+                    .track_files
+                    .iter()
+                    .find(|f| f.name == t.name)
+                    .ok_or_else(|| {
+                        format!("vrrp_instance {}: no track_file {}", vi.name, t.name)
+                    })?;
+                files.insert(f.name.clone(), PathBuf::from(&f.file));
+                entry.files.push((
+                    t.name.clone(),
+                    t.weight.unwrap_or(f.weight),
+                    t.reverse || f.weight_reverse,
+                ));
+            }
+            for t in &vi.tracking.processes {
+                let p = config
+                    .vrrp_track_processes
+                    .iter()
+                    .find(|p| p.name == t.name)
+                    .ok_or_else(|| {
+                        format!(
+                            "vrrp_instance {}: no vrrp_track_process {}",
+                            vi.name, t.name
+                        )
+                    })?;
+                processes.insert(
+                    p.name.clone(),
+                    ProcessMatch {
+                        words: p.process.clone(),
+                        full_command: p.full_command,
+                        quorum: p.quorum.max(1),
+                        quorum_max: p.quorum_max,
+                    },
+                );
+                entry.processes.push((
+                    t.name.clone(),
+                    t.weight.unwrap_or(p.weight),
+                    t.reverse || p.weight_reverse,
+                ));
+            }
+            if !entry.scripts.is_empty()
+                || !entry.interfaces.is_empty()
+                || !entry.files.is_empty()
+                || !entry.processes.is_empty()
+            {
                 tracked.push(entry);
             }
         }
@@ -222,6 +284,27 @@ impl Tracker {
                 })
                 .map_err(|e| e.to_string())?;
         }
+        if !files.is_empty() || !processes.is_empty() {
+            poll_files_and_processes(&files, &processes, &shared);
+            apply(&shared, &tracked, &commander);
+            let (shared3, tracked3, commander3, stop3) = (
+                Arc::clone(&shared),
+                Arc::clone(&tracked),
+                commander.clone(),
+                Arc::clone(&stop),
+            );
+            std::thread::Builder::new()
+                .name("track files".into())
+                .spawn(move || {
+                    while !stop3.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(200));
+                        if poll_files_and_processes(&files, &processes, &shared3) {
+                            apply(&shared3, &tracked3, &commander3);
+                        }
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+        }
         Ok(Tracker {
             shared,
             stop,
@@ -232,6 +315,122 @@ impl Tracker {
     /// Whether a tracked script is currently up.
     pub fn script_up(&self, name: &str) -> Option<bool> {
         self.shared.lock().ok()?.script_up.get(name).copied()
+    }
+}
+
+/// How a `vrrp_track_process` recognises its processes.
+#[derive(Debug, Clone)]
+struct ProcessMatch {
+    words: Vec<String>,
+    full_command: bool,
+    quorum: u32,
+    quorum_max: Option<u32>,
+}
+
+impl ProcessMatch {
+    /// Whether a process (its `comm` and NUL-separated `cmdline`) is one of ours.
+    fn matches(&self, comm: &str, cmdline: &[u8]) -> bool {
+        let args: Vec<&str> = cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .filter_map(|a| std::str::from_utf8(a).ok())
+            .collect();
+        let Some(name) = self.words.first() else {
+            return false;
+        };
+        if self.full_command || self.words.len() > 1 {
+            // keepalived: with arguments (or full_command) the whole command line must match.
+            let program_matches = args.first().is_some_and(|a| {
+                a == name
+                    || std::path::Path::new(a)
+                        .file_name()
+                        .is_some_and(|f| f == name.as_str())
+            });
+            program_matches
+                && args.len() == self.words.len()
+                && args[1..]
+                    == self.words[1..]
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()[..]
+        } else {
+            comm == name
+        }
+    }
+
+    fn up(&self, count: u32) -> bool {
+        count >= self.quorum && self.quorum_max.is_none_or(|max| count <= max)
+    }
+}
+
+/// Reads every tracked file and counts every tracked process; returns whether anything changed.
+fn poll_files_and_processes(
+    files: &HashMap<String, PathBuf>,
+    processes: &HashMap<String, ProcessMatch>,
+    shared: &Mutex<Shared>,
+) -> bool {
+    let values: Vec<(String, i64)> = files
+        .iter()
+        .map(|(name, path)| {
+            let value = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|t| t.split_whitespace().next().and_then(|w| w.parse().ok()))
+                .unwrap_or(0);
+            (name.clone(), value)
+        })
+        .collect();
+    let mut counts: HashMap<&str, u32> = processes.keys().map(|k| (k.as_str(), 0)).collect();
+    if !processes.is_empty() {
+        if let Ok(dir) = std::fs::read_dir("/proc") {
+            for entry in dir.flatten() {
+                let path = entry.path();
+                let is_pid = entry
+                    .file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit());
+                if !is_pid {
+                    continue;
+                }
+                let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+                let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
+                for (name, m) in processes {
+                    if m.matches(comm.trim_end(), &cmdline) {
+                        *counts.entry(name.as_str()).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    let Ok(mut s) = shared.lock() else {
+        return false;
+    };
+    let mut changed = false;
+    for (name, value) in values {
+        changed |= s.file_value.insert(name, value) != Some(value);
+    }
+    for (name, m) in processes {
+        let up = m.up(counts.get(name.as_str()).copied().unwrap_or(0));
+        changed |= s.process_up.insert(name.clone(), up) != Some(up);
+    }
+    changed
+}
+
+/// keepalived's track_file rule for one value.
+fn file_effect(weight: i32, reverse: bool, value: i64) -> Effect {
+    if weight == 0 {
+        return if value != 0 {
+            Effect::Fault
+        } else {
+            Effect::Adjust(0)
+        };
+    }
+    let product = value.saturating_mul(i64::from(weight));
+    let adjust = if reverse { -product } else { product };
+    if adjust <= -254 {
+        Effect::Fault
+    } else {
+        Effect::Adjust(adjust.clamp(-253, 253) as i32)
     }
 }
 
@@ -325,6 +524,12 @@ fn apply(shared: &Mutex<Shared>, tracked: &[Tracked], commander: &Commander) {
             .map(|(name, w, rev)| effect(*w, *rev, s.script_up.get(name).copied().unwrap_or(true)))
             .chain(t.interfaces.iter().map(|(name, w, rev)| {
                 effect(*w, *rev, s.link_up.get(name).copied().unwrap_or(false))
+            }))
+            .chain(t.files.iter().map(|(name, w, rev)| {
+                file_effect(*w, *rev, s.file_value.get(name).copied().unwrap_or(0))
+            }))
+            .chain(t.processes.iter().map(|(name, w, rev)| {
+                effect(*w, *rev, s.process_up.get(name).copied().unwrap_or(false))
             }));
         for e in effects {
             match e {
@@ -368,6 +573,37 @@ mod tests {
         // reverse: a succeeding object counts as down.
         assert_eq!(effect(-20, true, true), Effect::Adjust(-20));
         assert_eq!(effect(0, true, true), Effect::Fault);
+    }
+
+    #[test]
+    fn keepalived_track_file_rules() {
+        assert_eq!(file_effect(0, false, 0), Effect::Adjust(0));
+        assert_eq!(file_effect(0, false, 3), Effect::Fault);
+        assert_eq!(file_effect(1, false, -20), Effect::Adjust(-20));
+        assert_eq!(file_effect(10, false, 2), Effect::Adjust(20));
+        assert_eq!(file_effect(10, true, 2), Effect::Adjust(-20));
+        assert_eq!(file_effect(1, false, -254), Effect::Fault);
+    }
+
+    #[test]
+    fn processes_match_by_name_or_full_command_line() {
+        let by_name = ProcessMatch {
+            words: vec!["nginx".into()],
+            full_command: false,
+            quorum: 2,
+            quorum_max: Some(4),
+        };
+        assert!(by_name.matches("nginx", b"nginx: master process\0"));
+        assert!(!by_name.matches("httpd", b"/usr/sbin/httpd\0"));
+        assert!(!by_name.up(1) && by_name.up(2) && by_name.up(4) && !by_name.up(5));
+        let full = ProcessMatch {
+            words: vec!["haproxy".into(), "-f".into(), "/etc/haproxy.cfg".into()],
+            full_command: true,
+            quorum: 1,
+            quorum_max: None,
+        };
+        assert!(full.matches("haproxy", b"/usr/sbin/haproxy\0-f\0/etc/haproxy.cfg\0"));
+        assert!(!full.matches("haproxy", b"/usr/sbin/haproxy\0-f\0/other.cfg\0"));
     }
 
     #[test]

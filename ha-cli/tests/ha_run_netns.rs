@@ -687,3 +687,53 @@ fn nopreempt_restarted_higher_priority_director_stays_backup() {
     assert_eq!(lvs2.status()["instances"][0]["state"], "MASTER");
     assert!(has_vip(&lvs2_ns) && !has_vip(&lvs1_ns));
 }
+
+#[test]
+fn track_file_value_lowers_priority_and_a_weight_zero_file_faults() {
+    if !require_root("track_file_value_lowers_priority_and_a_weight_zero_file_faults") {
+        return;
+    }
+    let (lvs1_ns, lvs2_ns) = veth_pair_named(
+        "hf",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    let dir = std::env::temp_dir().join(format!("ha-trackfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (weight_file, fault_file) = (dir.join("weight"), dir.join("fault"));
+    std::fs::write(&weight_file, "0\n").unwrap();
+    std::fs::write(&fault_file, "0\n").unwrap();
+    let conf = |priority: u8, track: bool| {
+        format!(
+            "global_defs {{\n  vrrp_version 3\n}}\n\
+             track_file adjust {{\n  file \"{}\"\n  weight 1\n}}\n\
+             track_file maintenance {{\n  file \"{}\"\n  weight 0\n}}\n\
+             vrrp_instance VI_1 {{\n  interface ens32\n  virtual_router_id 51\n  priority {priority}\n  \
+             advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}\n  }}\n  {}\n}}\n",
+            weight_file.display(),
+            fault_file.display(),
+            if track { "track_file {\n    adjust\n    maintenance\n  }" } else { "" },
+        )
+    };
+    let lvs1 = start_with(&lvs1_ns, "f1.conf", &conf(100, true));
+    let lvs2 = start_with(&lvs2_ns, "f2.conf", &conf(90, false));
+    wait_until("lvs1 master", Duration::from_secs(5), || has_vip(&lvs1_ns));
+    // The file says -20: 100 - 20 = 80 < 90.
+    std::fs::write(&weight_file, "-20\n").unwrap();
+    wait_until("lvs2 preempts", Duration::from_secs(5), || {
+        has_vip(&lvs2_ns) && !has_vip(&lvs1_ns)
+    });
+    assert_eq!(lvs1.status()["instances"][0]["effective_priority"], 80);
+    std::fs::write(&weight_file, "0\n").unwrap();
+    wait_until("lvs1 back", Duration::from_secs(5), || has_vip(&lvs1_ns));
+    // A non-zero value in a weight-0 file: FAULT.
+    std::fs::write(&fault_file, "1\n").unwrap();
+    wait_until("lvs1 in fault", Duration::from_secs(5), || {
+        lvs1.status()["instances"][0]["state"] == "FAULT"
+    });
+    wait_until("lvs2 master", Duration::from_secs(5), || has_vip(&lvs2_ns));
+    drop(lvs1);
+    drop(lvs2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
