@@ -3,6 +3,11 @@
 //! (`INSTANCE <name> <STATE> <priority>`). Scripts run without a shell (the line is split into
 //! argv as keepalived splits it), as `script_user` when configured, in their own process group,
 //! and are reaped on a thread so that a slow script never holds up the director.
+//!
+//! `notify_fifo` / `vrrp_notify_fifo` get one line per state change, as keepalived writes them:
+//! `INSTANCE "<name>" <STATE> <priority>`. The FIFO is created when missing and opened
+//! read-write and non-blocking, so that a missing or slow reader never blocks the director
+//! (a full FIFO loses the line).
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -24,11 +29,42 @@ pub struct InstanceScripts {
     pub generic: Option<Vec<String>>,
 }
 
-/// Runs notify scripts for state changes.
+/// Runs notify scripts and writes notify FIFOs for state changes.
 #[derive(Debug, Default)]
 pub struct Notifier {
     instances: HashMap<String, InstanceScripts>,
     user: Option<(Uid, Gid)>,
+    fifos: Vec<std::fs::File>,
+}
+
+/// Creates the FIFO when missing (owned as configured) and opens it without blocking.
+fn open_fifo(fifo: &crate::config::NotifyFifo) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let path = std::path::Path::new(&fifo.path);
+    match std::fs::metadata(path) {
+        Ok(m) if m.file_type().is_fifo() => {}
+        Ok(_) => {
+            return Err(format!(
+                "notify_fifo {}: exists and is not a FIFO",
+                fifo.path
+            ))
+        }
+        Err(_) => {
+            nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .map_err(|e| format!("notify_fifo {}: cannot create: {e}", fifo.path))?;
+            if let Some(owner) = &fifo.owner {
+                let (uid, gid) = resolve_user(owner)?;
+                nix::unistd::chown(path, Some(uid), Some(gid))
+                    .map_err(|e| format!("notify_fifo {}: cannot chown: {e}", fifo.path))?;
+            }
+        }
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("notify_fifo {}: {e}", fifo.path))
 }
 
 fn argv(line: &Option<String>) -> Option<Vec<String>> {
@@ -61,7 +97,19 @@ impl Notifier {
             Some(u) => Some(resolve_user(u)?),
             None => None,
         };
-        Ok(Notifier { instances, user })
+        let fifos = [
+            &config.global_defs.notify_fifo,
+            &config.global_defs.vrrp_notify_fifo,
+        ]
+        .into_iter()
+        .flatten()
+        .map(open_fifo)
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(Notifier {
+            instances,
+            user,
+            fifos,
+        })
     }
 
     /// Runs the scripts an event calls for, and returns how many were started.
@@ -69,6 +117,20 @@ impl Notifier {
         let Event::StateChanged(t) = e.event else {
             return 0;
         };
+        if t.to != State::Initialize {
+            let line = format!(
+                "INSTANCE \"{}\" {} {}\n",
+                e.instance,
+                state_name(t.to),
+                e.priority
+            );
+            for mut fifo in &self.fifos {
+                use std::io::Write;
+                if let Err(err) = fifo.write_all(line.as_bytes()) {
+                    eprintln!("({}) notify_fifo: line lost: {err}", e.instance);
+                }
+            }
+        }
         let Some(scripts) = self.instances.get(&e.instance) else {
             return 0;
         };
@@ -251,6 +313,39 @@ mod tests {
         };
         let nobody = User::from_name("nobody").unwrap().unwrap().uid;
         assert_eq!(uid.trim(), nobody.to_string());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn notify_fifo_gets_keepalived_lines() {
+        let dir = std::env::temp_dir().join(format!("ha-notify-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("state.fifo");
+        let text = format!(
+            "global_defs {{ notify_fifo {} }}\n\
+             vrrp_instance VI_1 {{ interface eth0\n virtual_router_id 1\n virtual_ipaddress {{ 10.0.0.1 }} }}\n",
+            fifo.display()
+        );
+        let mut sources = config::SourceMap::default();
+        let loaded = config::parse_str("t.conf", &text, &config::Options::default(), &mut sources);
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        let notifier = Notifier::from_config(&loaded.config).unwrap();
+        use std::os::unix::fs::FileTypeExt;
+        assert!(
+            std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+            "created"
+        );
+        // A reader attached before the events, as a monitoring daemon would be.
+        let mut reader = std::fs::File::open(&fifo).unwrap();
+        notifier.on_event(&event(State::Master));
+        notifier.on_event(&event(State::Fault));
+        let mut buf = [0u8; 256];
+        use std::io::Read;
+        let n = reader.read(&mut buf).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&buf[..n]).unwrap(),
+            "INSTANCE \"VI_1\" MASTER 100\nINSTANCE \"VI_1\" FAULT 100\n"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -94,6 +94,14 @@ pub struct ScriptUser {
     pub group: Option<String>,
 }
 
+/// `notify_fifo FILE [USER [GROUP]]`: the FIFO keepalived writes state lines to, and who owns
+/// it when it has to be created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyFifo {
+    pub path: String,
+    pub owner: Option<ScriptUser>,
+}
+
 /// `smtp_server HOST [PORT]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmtpServer {
@@ -180,7 +188,11 @@ pub struct GlobalDefs {
     /// Default 5 s.
     pub vrrp_startup_delay: Option<Timer>,
     pub dynamic_interfaces: bool,
-    /// Other global keywords keepalived knows (process names, SNMP, D-Bus, fifos, ...).
+    /// `notify_fifo FILE [USER [GROUP]]`: a line per state change of any instance.
+    pub notify_fifo: Option<NotifyFifo>,
+    /// `vrrp_notify_fifo FILE [USER [GROUP]]`: the same, for VRRP only.
+    pub vrrp_notify_fifo: Option<NotifyFifo>,
+    /// Other global keywords keepalived knows (process names, SNMP, D-Bus, ...).
     pub other: Vec<RawStatement>,
 }
 
@@ -219,6 +231,8 @@ impl Default for GlobalDefs {
             lvs_flush_on_stop: None,
             vrrp_startup_delay: None,
             dynamic_interfaces: false,
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
             other: Vec::new(),
         }
     }

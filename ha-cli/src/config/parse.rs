@@ -553,6 +553,8 @@ impl Parser<'_> {
                 "vrrp_check_unicast_src" => g.vrrp_check_unicast_src = self.flag(s),
                 "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = self.flag(s),
                 "script_user" => g.script_user = self.script_user(s),
+                "notify_fifo" => g.notify_fifo = self.notify_fifo(s),
+                "vrrp_notify_fifo" => g.vrrp_notify_fifo = self.notify_fifo(s),
                 "enable_script_security" => g.enable_script_security = self.flag(s),
                 "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),
                 "lvs_timeouts" => {
@@ -594,6 +596,16 @@ impl Parser<'_> {
             user,
             group: s.arg(1).map(str::to_string),
         })
+    }
+
+    fn notify_fifo(&mut self, s: &Node) -> Option<NotifyFifo> {
+        self.extra_args(s, 3);
+        let path = self.arg(s, 0, "a FIFO path")?.to_string();
+        let owner = s.arg(1).map(|user| ScriptUser {
+            user: user.to_string(),
+            group: s.arg(2).map(str::to_string),
+        });
+        Some(NotifyFifo { path, owner })
     }
 
     fn lvs_sync_daemon(&mut self, s: &Node) -> Option<LvsSyncDaemon> {

@@ -301,6 +301,23 @@ impl Printer {
         if let Some(u) = &g.script_user {
             self.user("script_user", u);
         }
+        for (key, fifo) in [
+            ("notify_fifo", &g.notify_fifo),
+            ("vrrp_notify_fifo", &g.vrrp_notify_fifo),
+        ] {
+            if let Some(f) = fifo {
+                let mut words = vec![f.path.as_str()];
+                if let Some(o) = &f.owner {
+                    words.push(&o.user);
+                    if let Some(g) = &o.group {
+                        words.push(g);
+                    }
+                }
+                let mut line = vec![key];
+                line.extend(words);
+                self.line(&line);
+            }
+        }
         self.flag("enable_script_security", g.enable_script_security);
         if let Some(s) = &g.lvs_sync_daemon {
             let mut w = vec![s.interface.clone(), s.vrrp_instance.clone()];
