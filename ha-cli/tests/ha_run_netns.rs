@@ -652,8 +652,10 @@ fn partition_then_heal_leaves_one_master_and_the_vip_reachable() {
 }
 
 #[test]
-fn nopreempt_restarted_higher_priority_director_stays_backup() {
-    if !require_root("nopreempt_restarted_higher_priority_director_stays_backup") {
+fn nopreempt_restarted_higher_priority_director_stays_backup_and_vrrp_runs_realtime() {
+    if !require_root(
+        "nopreempt_restarted_higher_priority_director_stays_backup_and_vrrp_runs_realtime",
+    ) {
         return;
     }
     let (lvs1_ns, lvs2_ns) = veth_pair_named(
@@ -665,13 +667,34 @@ fn nopreempt_restarted_higher_priority_director_stays_backup() {
     // nopreempt needs state BACKUP on both nodes (the seed README's advice for production).
     let conf = |priority: u8| {
         format!(
-            "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  nopreempt\n  \
+            "global_defs {{\n  vrrp_version 3\n  vrrp_rt_priority 10\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  nopreempt\n  \
              interface ens32\n  virtual_router_id 51\n  priority {priority}\n  advert_int 0.1\n  \
              virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n"
         )
     };
     let mut lvs1 = start_with(&lvs1_ns, "n1.conf", &conf(100));
     wait_until("lvs1 master", Duration::from_secs(5), || has_vip(&lvs1_ns));
+    // vrrp_rt_priority 10: the VRRP thread runs SCHED_RR at 10 (proc(5) stat fields 40, 41).
+    let vrrp_thread_sched = |pid: u32| -> Option<(i64, i64)> {
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .ok()?
+            .flatten()
+        {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.trim() == "vrrp" {
+                let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+                let rest = &stat[stat.rfind(')')? + 2..];
+                let fields: Vec<&str> = rest.split(' ').collect();
+                return Some((fields[40 - 3].parse().ok()?, fields[41 - 3].parse().ok()?));
+            }
+        }
+        None
+    };
+    assert_eq!(
+        vrrp_thread_sched(lvs1.child.id()),
+        Some((10, 2)),
+        "rt priority 10, SCHED_RR"
+    );
     let lvs2 = start_with(&lvs2_ns, "n2.conf", &conf(90));
     lvs1.signal(nix::sys::signal::Signal::SIGKILL);
     wait_until("lvs2 takes over", Duration::from_secs(5), || {

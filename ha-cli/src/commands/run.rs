@@ -15,7 +15,9 @@ use crate::director::{self, RtnlHost};
 use crate::net::Rtnl;
 use crate::notify::Notifier;
 use crate::track::Tracker;
-use crate::vrrp::{InstanceSpec, RunnerCommand, RunnerEvent, StatusHandle, VrrpRunner};
+use crate::vrrp::{
+    InstanceSpec, RunnerCommand, RunnerEvent, StatusHandle, ThreadPriority, VrrpRunner,
+};
 use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
@@ -209,7 +211,11 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let (runner, events) = match VrrpRunner::spawn(specs) {
+    let priority = ThreadPriority {
+        nice: config.global_defs.vrrp_priority,
+        realtime: config.global_defs.vrrp_rt_priority,
+    };
+    let (runner, events) = match VrrpRunner::spawn_with(specs, priority) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ha run: {e}");

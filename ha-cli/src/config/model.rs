@@ -188,6 +188,10 @@ pub struct GlobalDefs {
     /// Default 5 s.
     pub vrrp_startup_delay: Option<Timer>,
     pub dynamic_interfaces: bool,
+    /// `vrrp_priority -20..19`: nice value of the VRRP thread.
+    pub vrrp_priority: Option<i32>,
+    /// `vrrp_rt_priority 1..99`: run the VRRP thread SCHED_RR at this realtime priority.
+    pub vrrp_rt_priority: Option<u32>,
     /// `notify_fifo FILE [USER [GROUP]]`: a line per state change of any instance.
     pub notify_fifo: Option<NotifyFifo>,
     /// `vrrp_notify_fifo FILE [USER [GROUP]]`: the same, for VRRP only.
@@ -231,6 +235,8 @@ impl Default for GlobalDefs {
             lvs_flush_on_stop: None,
             vrrp_startup_delay: None,
             dynamic_interfaces: false,
+            vrrp_priority: None,
+            vrrp_rt_priority: None,
             notify_fifo: None,
             vrrp_notify_fifo: None,
             other: Vec::new(),

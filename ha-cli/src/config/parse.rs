@@ -554,6 +554,8 @@ impl Parser<'_> {
                 "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = self.flag(s),
                 "script_user" => g.script_user = self.script_user(s),
                 "notify_fifo" => g.notify_fifo = self.notify_fifo(s),
+                "vrrp_priority" => g.vrrp_priority = self.num(s, 0, -20i32, 19),
+                "vrrp_rt_priority" => g.vrrp_rt_priority = self.num(s, 0, 1u32, 99),
                 "vrrp_notify_fifo" => g.vrrp_notify_fifo = self.notify_fifo(s),
                 "enable_script_security" => g.enable_script_security = self.flag(s),
                 "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),

@@ -301,6 +301,8 @@ impl Printer {
         if let Some(u) = &g.script_user {
             self.user("script_user", u);
         }
+        self.opt("vrrp_priority", &g.vrrp_priority);
+        self.opt("vrrp_rt_priority", &g.vrrp_rt_priority);
         for (key, fifo) in [
             ("notify_fifo", &g.notify_fifo),
             ("vrrp_notify_fifo", &g.vrrp_notify_fifo),

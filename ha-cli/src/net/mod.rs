@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 pub use garp::{virtual_router_mac, GratuitousSender};
 pub use rtnl::{InterfaceAddress, LinkStatus, LinkWatcher, Rtnl, RtnlError};
+pub use sys::{set_realtime_priority, set_thread_nice};
 pub use vrrp_socket::{interface_index, Received, VrrpSocket};
 
 /// Why a network operation failed, naming the interface and what was being done.

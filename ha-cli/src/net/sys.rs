@@ -1,5 +1,5 @@
-//! The one place in ha-cli that needs `unsafe`: reading `recvmsg` control messages and building
-//! link-layer socket addresses. Each block says why it is sound.
+//! The one place in ha-cli that needs `unsafe`: reading `recvmsg` control messages, building
+//! link-layer socket addresses, and thread scheduling. Each block says why it is sound.
 #![allow(unsafe_code)]
 
 use std::mem::MaybeUninit;
@@ -74,6 +74,35 @@ pub fn link_layer_address(ifindex: u32, ethertype: u16, destination: [u8; 6]) ->
     address
 }
 
+/// Runs the calling thread under SCHED_RR at `priority` (1-99), keepalived's
+/// `vrrp_rt_priority`.
+pub fn set_realtime_priority(priority: u32) -> std::io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority as libc::c_int,
+    };
+    // SAFETY: `param` is a valid sched_param that the call only reads; pid 0 is the calling
+    // thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Sets the nice value of the calling thread, keepalived's `vrrp_priority`.
+pub fn set_thread_nice(nice: i32) -> std::io::Result<()> {
+    let tid = nix::unistd::gettid().as_raw() as libc::id_t;
+    // SAFETY: plain system call with integer arguments; on Linux PRIO_PROCESS with a thread id
+    // applies to that thread only.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// One control message: level, type and data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cmsg<'a> {
@@ -105,6 +134,36 @@ pub fn messages(buf: &[u8]) -> impl Iterator<Item = Cmsg<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Field `n` (1-based, as proc(5) numbers them) of /proc/thread-self/stat.
+    fn stat_field(n: usize) -> i64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        // After "pid (comm) " the fields are space separated; comm may contain spaces.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        rest.split(' ').nth(n - 3).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn thread_gets_realtime_priority_and_nice() {
+        if !nix::unistd::geteuid().is_root() {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "needs root: NOT RUN"
+            );
+            eprintln!("*** thread_gets_realtime_priority_and_nice needs root: NOT RUN ***");
+            return;
+        }
+        std::thread::spawn(|| {
+            set_thread_nice(-5).unwrap();
+            assert_eq!(stat_field(19), -5, "nice");
+            set_realtime_priority(10).unwrap();
+            assert_eq!(stat_field(41), i64::from(libc::SCHED_RR), "policy");
+            assert_eq!(stat_field(40), 10, "rt_priority");
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn walks_two_messages() {

@@ -137,6 +137,30 @@ impl StatusHandle {
     }
 }
 
+/// Scheduling of the VRRP thread: keepalived's `vrrp_priority` (nice) and `vrrp_rt_priority`
+/// (SCHED_RR), so that nothing else on the machine delays an advert.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThreadPriority {
+    pub nice: Option<i32>,
+    pub realtime: Option<u32>,
+}
+
+impl ThreadPriority {
+    /// Applies to the calling thread; a refusal (no CAP_SYS_NICE) is reported, not fatal.
+    fn apply(self) {
+        if let Some(n) = self.nice {
+            if let Err(e) = crate::net::set_thread_nice(n) {
+                report("vrrp", &format!("cannot set vrrp_priority {n}: {e}"));
+            }
+        }
+        if let Some(p) = self.realtime {
+            if let Err(e) = crate::net::set_realtime_priority(p) {
+                report("vrrp", &format!("cannot set vrrp_rt_priority {p}: {e}"));
+            }
+        }
+    }
+}
+
 /// Sends commands to the VRRP thread from anywhere (tracking, the control socket).
 #[derive(Debug, Clone)]
 pub struct Commander {
@@ -165,6 +189,14 @@ impl VrrpRunner {
     pub fn spawn(
         specs: Vec<InstanceSpec>,
     ) -> Result<(VrrpRunner, Receiver<RunnerEvent>), RunnerError> {
+        Self::spawn_with(specs, ThreadPriority::default())
+    }
+
+    /// [`spawn`](Self::spawn) with the VRRP thread's scheduling set first.
+    pub fn spawn_with(
+        specs: Vec<InstanceSpec>,
+        priority: ThreadPriority,
+    ) -> Result<(VrrpRunner, Receiver<RunnerEvent>), RunnerError> {
         let (events_tx, events_rx) = mpsc::channel();
         let (commands_tx, commands_rx) = mpsc::channel();
         let (wake_read, wake_write) =
@@ -176,7 +208,10 @@ impl VrrpRunner {
         let mut core = Core::open(specs, events_tx, status.clone())?;
         let thread = std::thread::Builder::new()
             .name("vrrp".into())
-            .spawn(move || core.run(commands_rx, wake_read))
+            .spawn(move || {
+                priority.apply();
+                core.run(commands_rx, wake_read)
+            })
             .map_err(|e| RunnerError::Thread(e.to_string()))?;
         Ok((
             VrrpRunner {
