@@ -760,3 +760,51 @@ fn track_file_value_lowers_priority_and_a_weight_zero_file_faults() {
     drop(lvs2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn virtual_routes_follow_mastership() {
+    if !require_root("virtual_routes_follow_mastership") {
+        return;
+    }
+    let (lvs1_ns, _peer) = veth_pair_named(
+        "hw",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    let conf = format!(
+        "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  interface ens32\n  \
+         virtual_router_id 51\n  priority 100\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}\n  }}\n  \
+         virtual_routes {{\n    10.250.0.0/16 via 192.168.2.1 dev ens32 metric 7\n    blackhole 10.251.0.0/16\n    \
+         src {VIP} 10.252.0.0/16 dev ens32\n  }}\n}}\n"
+    );
+    let routes = || {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &lvs1_ns.name, "ip", "route", "show"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mut lvs1 = start_with(&lvs1_ns, "r1.conf", &conf);
+    wait_until(
+        "routes installed with the VIP",
+        Duration::from_secs(5),
+        || {
+            let r = routes();
+            r.contains("10.250.0.0/16 via 192.168.2.1 dev ens32")
+                && r.contains("blackhole 10.251.0.0/16")
+        },
+    );
+    let r = routes();
+    assert!(r.contains("metric 7"), "{r}");
+    assert!(
+        r.contains("10.252.0.0/16 dev ens32") && r.contains(&format!("src {VIP}")),
+        "{r}"
+    );
+    lvs1.signal(nix::sys::signal::Signal::SIGTERM);
+    let r = routes();
+    assert!(
+        !r.contains("10.250.0.0") && !r.contains("10.251.0.0") && !r.contains("10.252.0.0"),
+        "{r}"
+    );
+}

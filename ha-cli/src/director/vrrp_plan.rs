@@ -153,12 +153,19 @@ fn plan_instance(
         .use_vmac
         .as_ref()
         .map(|v| v.name.clone().unwrap_or_else(|| format!("vrrp.{vrid}")));
+    let routes = vi
+        .virtual_routes
+        .iter()
+        .map(|words| crate::net::parse_route(words))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(fail)?;
     Ok(InstanceSpec {
         name: vi.name.clone(),
         interface,
         config: c,
         addresses,
         vmac,
+        routes,
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod garp;
 pub mod ipv4;
+pub mod route;
 pub mod rtnl;
 mod sys;
 pub mod vrrp_socket;
@@ -11,6 +12,7 @@ use std::io;
 use std::net::IpAddr;
 
 pub use garp::{virtual_router_mac, GratuitousSender};
+pub use route::{parse_route, Route};
 pub use rtnl::{InterfaceAddress, LinkStatus, LinkWatcher, Rtnl, RtnlError};
 pub use sys::{set_realtime_priority, set_thread_nice};
 pub use vrrp_socket::{interface_index, Received, VrrpSocket};

@@ -165,6 +165,49 @@ impl Rtnl {
             .collect())
     }
 
+    /// Adds a route. Returns `false` if it was already there.
+    pub fn add_route(&mut self, route: &super::route::Route) -> Result<bool, RtnlError> {
+        let ifindex = self.route_device(route)?;
+        let what = format!("add route {}", route.text);
+        match self.request(
+            RouteNetlinkMessage::NewRoute(route.message(ifindex)),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &what,
+        ) {
+            Ok(()) => Ok(true),
+            Err(e) if e.source.raw_os_error() == Some(EEXIST) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes a route. Returns `false` if it was not there.
+    pub fn delete_route(&mut self, route: &super::route::Route) -> Result<bool, RtnlError> {
+        let ifindex = self.route_device(route)?;
+        let what = format!("delete route {}", route.text);
+        match self.request(
+            RouteNetlinkMessage::DelRoute(route.message(ifindex)),
+            0,
+            &what,
+        ) {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(e.source.raw_os_error(), Some(ESRCH | ENOENT)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn route_device(&mut self, route: &super::route::Route) -> Result<Option<u32>, RtnlError> {
+        route
+            .device
+            .as_deref()
+            .map(|d| {
+                super::interface_index(d).map_err(|e| RtnlError {
+                    what: format!("route {}", route.text),
+                    source: io::Error::new(io::ErrorKind::NotFound, e.to_string()),
+                })
+            })
+            .transpose()
+    }
+
     /// Creates keepalived's VMAC: a macvlan in private mode on `parent` with the virtual router
     /// MAC, up. Returns its interface index. An existing link of that name is replaced, as
     /// keepalived does after a crash left one behind.

@@ -40,6 +40,8 @@ pub struct InstanceSpec {
     /// `use_vmac`: the name of the macvlan to create on `interface` with the virtual router
     /// MAC; adverts, announcements and addresses then go through it.
     pub vmac: Option<String>,
+    /// `virtual_routes`: added after the addresses while master, removed before them.
+    pub routes: Vec<crate::net::Route>,
 }
 
 /// One virtual address with its keepalived options.
@@ -719,12 +721,23 @@ impl Core {
                 report(&self.members[i].spec.name, &e.to_string());
             }
         }
+        for r in self.members[i].spec.routes.clone() {
+            if let Err(e) = self.rtnl.add_route(&r) {
+                report(&self.members[i].spec.name, &e.to_string());
+            }
+        }
         self.members[i].addresses_installed = true;
     }
 
     fn remove_addresses(&mut self, i: usize) {
         if !self.members[i].addresses_installed {
             return;
+        }
+        for r in self.members[i].spec.routes.clone() {
+            // Absent routes (never added, or taken with their interface) are fine.
+            if let Err(e) = self.rtnl.delete_route(&r) {
+                report(&self.members[i].spec.name, &e.to_string());
+            }
         }
         for a in self.members[i].spec.addresses.clone() {
             let ia = self.interface_address(i, &a);
