@@ -808,3 +808,71 @@ fn virtual_routes_follow_mastership() {
         "{r}"
     );
 }
+
+#[test]
+fn ipv6_instance_with_use_vmac_keeps_its_link_local_source() {
+    if !require_root("ipv6_instance_with_use_vmac_keeps_its_link_local_source") {
+        return;
+    }
+    let (lvs1_ns, lvs2_ns) = veth_pair_named(
+        "h6",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    let conf = |priority: u8, vmac: bool| {
+        format!(
+            "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_6 {{\n  interface ens32\n  \
+             virtual_router_id 51\n  priority {priority}\n  advert_int 0.1\n  {}\n  \
+             virtual_ipaddress {{\n    2001:db8::200/64\n  }}\n}}\n",
+            if vmac { "use_vmac" } else { "" }
+        )
+    };
+    let lvs1 = start_with(&lvs1_ns, "v6a.conf", &conf(100, true));
+    let lvs2 = start_with(&lvs2_ns, "v6b.conf", &conf(90, false));
+    let vmac = || {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lvs1_ns.name,
+                "ip",
+                "-d",
+                "addr",
+                "show",
+                "vrrp.51",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    wait_until("the IPv6 VIP on the VMAC", Duration::from_secs(5), || {
+        vmac().contains("inet6 2001:db8::200/64")
+    });
+    let shown = vmac();
+    // lvs1's primary address: a link-local of its ens32, which the VMAC carries too.
+    let primary = lvs1.status()["instances"][0]["master_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(primary.starts_with("fe80::"), "{primary}");
+    assert!(
+        shown.contains("link/ether 00:00:5e:00:02:33"),
+        "IPv6 virtual router MAC: {shown}"
+    );
+    assert!(
+        shown.contains(&format!("inet6 {primary}/64")),
+        "the parent's link-local: {shown}"
+    );
+    assert!(
+        !shown.contains("fe80::200:5eff"),
+        "no EUI-64 link-local of its own: {shown}"
+    );
+    wait_until(
+        "lvs2 follows lvs1's link-local",
+        Duration::from_secs(3),
+        || lvs2.status()["instances"][0]["master_address"] == primary.as_str(),
+    );
+    assert_eq!(lvs2.status()["instances"][0]["state"], "BACKUP");
+    drop(lvs1);
+}

@@ -151,6 +151,7 @@ fn vmac_is_a_private_macvlan_with_the_virtual_router_mac() {
                 assert_ne!(again, vmac);
                 again
             };
+            rtnl.set_link_up(vmac).unwrap();
             let out = Command::new("ip")
                 .args(["netns", "exec", &ns, "ip", "-d", "link", "show", "vrrp.51"])
                 .output()

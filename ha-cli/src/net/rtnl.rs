@@ -209,15 +209,14 @@ impl Rtnl {
     }
 
     /// Creates keepalived's VMAC: a macvlan in private mode on `parent` with the virtual router
-    /// MAC, up. Returns its interface index. An existing link of that name is replaced, as
-    /// keepalived does after a crash left one behind.
+    /// MAC, left down so the caller can prepare it (see [`Rtnl::set_link_up`]). Returns its
+    /// interface index. An existing link of that name is replaced, as keepalived does after a
+    /// crash left one behind.
     pub fn create_vmac(&mut self, parent: u32, name: &str, mac: [u8; 6]) -> Result<u32, RtnlError> {
         if let Some(old) = self.links()?.into_iter().find(|l| l.name == name) {
             self.delete_link(old.ifindex)?;
         }
         let mut msg = LinkMessage::default();
-        msg.header.flags = LinkFlags::Up;
-        msg.header.change_mask = LinkFlags::Up;
         msg.attributes.push(LinkAttribute::IfName(name.to_string()));
         msg.attributes.push(LinkAttribute::Link(parent));
         msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
@@ -241,6 +240,40 @@ impl Rtnl {
                 what,
                 source: io::Error::new(io::ErrorKind::NotFound, "created but not listed"),
             })
+    }
+
+    /// Brings a link up.
+    pub fn set_link_up(&mut self, ifindex: u32) -> Result<(), RtnlError> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = ifindex;
+        msg.header.flags = LinkFlags::Up;
+        msg.header.change_mask = LinkFlags::Up;
+        self.request(
+            RouteNetlinkMessage::SetLink(msg),
+            0,
+            &format!("bring interface {ifindex} up"),
+        )
+    }
+
+    /// Adds an IPv6 link-local address without duplicate address detection (a VMAC carries its
+    /// parent's link-local, so adverts keep their source).
+    pub fn add_link_local(&mut self, ifindex: u32, address: IpAddr) -> Result<(), RtnlError> {
+        let mut msg = address_message(&InterfaceAddress {
+            ifindex,
+            address,
+            prefix_len: 64,
+            label: None,
+            scope: AddressScope::Link,
+        });
+        msg.attributes.push(AddressAttribute::Flags(
+            netlink_packet_route::address::AddressFlags::Nodad,
+        ));
+        let what = format!("add link-local {address} to interface {ifindex}");
+        self.request(
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &what,
+        )
     }
 
     /// Deletes a link (a VMAC on shutdown).

@@ -350,22 +350,28 @@ impl Core {
         // With use_vmac everything goes through the macvlan; otherwise through the interface.
         let (io_interface, ifindex, mac, vmac) = match &spec.vmac {
             Some(name) => {
-                if family == vrrp_core::wire::Family::Ipv6 {
-                    return Err(RunnerError::Thread(format!(
-                        "instance {}: use_vmac with IPv6 is not supported yet",
-                        spec.name
-                    )));
-                }
-                let mac = crate::net::virtual_router_mac(spec.config.vrid, false);
+                let ipv6 = family == vrrp_core::wire::Family::Ipv6;
+                let mac = crate::net::virtual_router_mac(spec.config.vrid, ipv6);
                 let index = self
                     .rtnl
                     .create_vmac(parent, name, mac)
                     .map_err(RunnerError::Rtnl)?;
-                // As keepalived: the parent must not answer ARP for addresses that live on the
-                // VMAC, or clients would learn the parent's MAC.
-                set_sysctl(&spec.interface, "arp_ignore", "1");
-                set_sysctl(&spec.interface, "arp_filter", "1");
-                set_sysctl(name, "arp_ignore", "1");
+                if ipv6 {
+                    // As keepalived: no link-local of its own (no EUI-64, no DAD) but the
+                    // parent's, so adverts keep their source address.
+                    set_sysctl_v6(name, "addr_gen_mode", "1");
+                    set_sysctl_v6(name, "accept_dad", "0");
+                    self.rtnl
+                        .add_link_local(index, spec.config.primary_address)
+                        .map_err(RunnerError::Rtnl)?;
+                } else {
+                    // As keepalived: the parent must not answer ARP for addresses that live on
+                    // the VMAC, or clients would learn the parent's MAC.
+                    set_sysctl(&spec.interface, "arp_ignore", "1");
+                    set_sysctl(&spec.interface, "arp_filter", "1");
+                    set_sysctl(name, "arp_ignore", "1");
+                }
+                self.rtnl.set_link_up(index).map_err(RunnerError::Rtnl)?;
                 (name.clone(), index, mac, Some(index))
             }
             None => {
@@ -781,6 +787,14 @@ impl Core {
 /// Writes `/proc/sys/net/ipv4/conf/<interface>/<key>` (of this network namespace).
 fn set_sysctl(interface: &str, key: &str, value: &str) {
     let path = format!("/proc/sys/net/ipv4/conf/{interface}/{key}");
+    if let Err(e) = std::fs::write(&path, value) {
+        report(interface, &format!("cannot set {path}: {e}"));
+    }
+}
+
+/// Writes `/proc/sys/net/ipv6/conf/<interface>/<key>` (of this network namespace).
+fn set_sysctl_v6(interface: &str, key: &str, value: &str) {
+    let path = format!("/proc/sys/net/ipv6/conf/{interface}/{key}");
     if let Err(e) = std::fs::write(&path, value) {
         report(interface, &format!("cannot set {path}: {e}"));
     }
