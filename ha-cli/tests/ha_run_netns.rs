@@ -876,3 +876,49 @@ fn ipv6_instance_with_use_vmac_keeps_its_link_local_source() {
     assert_eq!(lvs2.status()["instances"][0]["state"], "BACKUP");
     drop(lvs1);
 }
+
+#[test]
+fn unicast_peers_elect_and_fail_over() {
+    if !require_root("unicast_peers_elect_and_fail_over") {
+        return;
+    }
+    let (lvs1_ns, lvs2_ns) = veth_pair_named(
+        "hu",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    // With unicast_peer set, adverts go to the peer only (no multicast is sent at all), and
+    // adverts from other sources are dropped.
+    let conf = |priority: u8, me: &str, peer: &str| {
+        format!(
+            "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  interface ens32\n  \
+             virtual_router_id 51\n  priority {priority}\n  advert_int 0.1\n  unicast_src_ip {me}\n  \
+             unicast_peer {{\n    {peer}\n  }}\n  virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n"
+        )
+    };
+    let mut lvs1 = start_with(
+        &lvs1_ns,
+        "u1.conf",
+        &conf(100, "192.168.2.10", "192.168.2.11"),
+    );
+    let lvs2 = start_with(
+        &lvs2_ns,
+        "u2.conf",
+        &conf(90, "192.168.2.11", "192.168.2.10"),
+    );
+    wait_until(
+        "lvs1 master, lvs2 following by unicast",
+        Duration::from_secs(5),
+        || has_vip(&lvs1_ns) && lvs2.status()["instances"][0]["master_address"] == "192.168.2.10",
+    );
+    assert!(!has_vip(&lvs2_ns));
+    lvs1.signal(nix::sys::signal::Signal::SIGTERM);
+    wait_until("lvs2 takes over", Duration::from_secs(3), || {
+        has_vip(&lvs2_ns)
+    });
+    assert_eq!(
+        lvs2.status()["instances"][0]["last_transition"]["reason"],
+        "master sent priority 0"
+    );
+}
