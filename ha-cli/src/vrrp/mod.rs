@@ -359,17 +359,17 @@ impl Core {
                 if ipv6 {
                     // As keepalived: no link-local of its own (no EUI-64, no DAD) but the
                     // parent's, so adverts keep their source address.
-                    set_sysctl_v6(name, "addr_gen_mode", "1");
-                    set_sysctl_v6(name, "accept_dad", "0");
+                    set_sysctl("ipv6", name, "addr_gen_mode", "1");
+                    set_sysctl("ipv6", name, "accept_dad", "0");
                     self.rtnl
                         .add_link_local(index, spec.config.primary_address)
                         .map_err(RunnerError::Rtnl)?;
                 } else {
                     // As keepalived: the parent must not answer ARP for addresses that live on
                     // the VMAC, or clients would learn the parent's MAC.
-                    set_sysctl(&spec.interface, "arp_ignore", "1");
-                    set_sysctl(&spec.interface, "arp_filter", "1");
-                    set_sysctl(name, "arp_ignore", "1");
+                    set_sysctl("ipv4", &spec.interface, "arp_ignore", "1");
+                    set_sysctl("ipv4", &spec.interface, "arp_filter", "1");
+                    set_sysctl("ipv4", name, "arp_ignore", "1");
                 }
                 self.rtnl.set_link_up(index).map_err(RunnerError::Rtnl)?;
                 (name.clone(), index, mac, Some(index))
@@ -784,17 +784,10 @@ impl Core {
     }
 }
 
-/// Writes `/proc/sys/net/ipv4/conf/<interface>/<key>` (of this network namespace).
-fn set_sysctl(interface: &str, key: &str, value: &str) {
-    let path = format!("/proc/sys/net/ipv4/conf/{interface}/{key}");
-    if let Err(e) = std::fs::write(&path, value) {
-        report(interface, &format!("cannot set {path}: {e}"));
-    }
-}
-
-/// Writes `/proc/sys/net/ipv6/conf/<interface>/<key>` (of this network namespace).
-fn set_sysctl_v6(interface: &str, key: &str, value: &str) {
-    let path = format!("/proc/sys/net/ipv6/conf/{interface}/{key}");
+/// Writes `/proc/sys/net/<protocol>/conf/<interface>/<key>` (of this network namespace);
+/// `protocol` is `ipv4` or `ipv6`.
+fn set_sysctl(protocol: &str, interface: &str, key: &str, value: &str) {
+    let path = format!("/proc/sys/net/{protocol}/conf/{interface}/{key}");
     if let Err(e) = std::fs::write(&path, value) {
         report(interface, &format!("cannot set {path}: {e}"));
     }
