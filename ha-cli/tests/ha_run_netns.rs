@@ -22,6 +22,8 @@ struct Director {
     child: Child,
     log: PathBuf,
     socket: PathBuf,
+    /// A configuration file the test wrote for this director, removed with it.
+    written_config: Option<PathBuf>,
 }
 
 impl Director {
@@ -55,7 +57,12 @@ impl Director {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let director = Director { child, log, socket };
+        let director = Director {
+            child,
+            log,
+            socket,
+            written_config: None,
+        };
         // Ready when its control socket answers (a killed predecessor may have left the file).
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::os::unix::net::UnixStream::connect(&director.socket).is_err() {
@@ -108,6 +115,9 @@ impl Drop for Director {
         self.signal(nix::sys::signal::Signal::SIGKILL);
         let _ = std::fs::remove_file(&self.log);
         let _ = std::fs::remove_file(&self.socket);
+        if let Some(path) = &self.written_config {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -284,7 +294,9 @@ fn spoofed_and_malformed_adverts_are_counted_in_ha_status_and_change_nothing() {
 fn start_with(ns: &Netns, name: &str, text: &str) -> Director {
     let path = std::env::temp_dir().join(format!("ha-{}-{name}", ns.name));
     std::fs::write(&path, text).unwrap();
-    Director::start_path(ns, &path)
+    let mut director = Director::start_path(ns, &path);
+    director.written_config = Some(path);
+    director
 }
 
 #[test]
