@@ -19,7 +19,9 @@ fn example(name: &str) -> String {
 }
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ha-check-cli-{}", std::process::id()));
+    // Under the target directory, not /tmp: cargo clean removes it.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ha-check-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
