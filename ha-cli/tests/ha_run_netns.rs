@@ -204,16 +204,9 @@ fn inject(ns: &Netns, packets: &[(u8, Vec<u8>)]) {
                     payload.len(),
                 );
                 header[8] = *ttl;
-                let mut sum: u32 = 0;
-                header[10] = 0;
-                header[11] = 0;
-                for w in header.chunks(2) {
-                    sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
-                }
-                while sum > 0xffff {
-                    sum = (sum & 0xffff) + (sum >> 16);
-                }
-                header[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+                header[10..12].copy_from_slice(&[0, 0]);
+                let sum = vrrp_core::wire::checksum::of(&[&header[..]]);
+                header[10..12].copy_from_slice(&sum.to_be_bytes());
                 let mut frame = header.to_vec();
                 frame.extend_from_slice(payload);
                 let to: std::net::SocketAddr = "224.0.0.18:0".parse().unwrap();
@@ -223,19 +216,29 @@ fn inject(ns: &Netns, packets: &[(u8, Vec<u8>)]) {
     });
 }
 
-/// A VRRPv2 advert for VRID 51 with the given priority and password, checksum fixed.
+/// A VRRPv2 advert for VRID 51 and the VIP with the given priority and password.
 fn advert(priority: u8, password: &[u8; 4]) -> Vec<u8> {
-    let mut p = vec![0x21, 51, priority, 1, 1, 1, 0, 0, 192, 168, 2, 200];
-    p.extend_from_slice(password);
-    p.extend_from_slice(&[0, 0, 0, 0]);
-    let mut sum: u32 = p
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    p[6..8].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    use vrrp_core::wire::{AuthType, ChecksumContext, Family, Repr, Version};
+    let mut auth_data = [0u8; 8];
+    auth_data[..4].copy_from_slice(password);
+    let vip: std::net::Ipv4Addr = VIP.parse().unwrap();
+    let repr = Repr {
+        version: Version::V2,
+        vrid: 51,
+        priority,
+        max_advert_interval: 1,
+        auth_type: AuthType::SimplePassword,
+        auth_data,
+        family: Family::Ipv4,
+        addresses: &vip.octets(),
+    };
+    let ctx = ChecksumContext {
+        src: "192.168.2.66".parse().unwrap(),
+        dst: "224.0.0.18".parse().unwrap(),
+        v3_ipv4_pseudo_header: true,
+    };
+    let mut p = vec![0u8; repr.buffer_len()];
+    repr.emit_into(&mut p, &ctx).unwrap();
     p
 }
 

@@ -517,14 +517,8 @@ fn ah_authentication_is_recognised_and_refused_with_its_own_counter() {
     bytes[6] = 0;
     bytes[7] = 0;
     // Recompute the v2 checksum (over the message only).
-    let mut s: u32 = bytes
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    bytes[6..8].copy_from_slice(&(!(s as u16)).to_be_bytes());
+    let sum = vrrp_core::wire::checksum::of(&[&bytes[..]]);
+    bytes[6..8].copy_from_slice(&sum.to_be_bytes());
     inst.handle_packet(at_ms(1), &rx("10.99.0.11"), &bytes);
     assert_eq!(inst.statistics().ip_ah_auth, 1);
     assert_eq!(first_drop(&mut inst), Some(DropReason::IpAh));

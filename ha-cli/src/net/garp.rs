@@ -8,11 +8,13 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use socket2::{Domain, Socket, Type};
+use vrrp_core::wire::checksum;
 
 use super::sys::link_layer_address;
 use super::NetError;
 
 const ETHERTYPE_ARP: u16 = 0x0806;
+const IPPROTO_ICMPV6: u8 = 58;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 const BROADCAST: [u8; 6] = [0xff; 6];
 /// Ethernet address of the IPv6 all-nodes group ff02::1.
@@ -57,7 +59,7 @@ pub fn na_frame(mac: [u8; 6], vip: Ipv6Addr) -> [u8; NA_FRAME_LEN] {
     let ip = &mut f[14..54];
     ip[0] = 0x60;
     ip[4..6].copy_from_slice(&32u16.to_be_bytes());
-    ip[6] = 58; // ICMPv6
+    ip[6] = IPPROTO_ICMPV6;
     ip[7] = 255;
     ip[8..24].copy_from_slice(&vip.octets());
     ip[24..40].copy_from_slice(&ALL_NODES.octets());
@@ -68,21 +70,14 @@ pub fn na_frame(mac: [u8; 6], vip: Ipv6Addr) -> [u8; NA_FRAME_LEN] {
     icmp[24] = 2; // target link-layer address option
     icmp[25] = 1; // length in units of 8 bytes
     icmp[26..32].copy_from_slice(&mac);
-    let mut sum = 0u32;
-    for chunk in [
-        &vip.octets()[..],
-        &ALL_NODES.octets()[..],
-        &[0, 0, 0, 32, 0, 0, 0, 58],
-        &icmp[..],
-    ] {
-        for pair in chunk.chunks(2) {
-            sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
-        }
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    icmp[2..4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let pseudo = checksum::pseudo_header(
+        IpAddr::V6(vip),
+        IpAddr::V6(ALL_NODES),
+        icmp.len(),
+        IPPROTO_ICMPV6,
+    );
+    let sum = checksum::finish(checksum::add(pseudo, icmp));
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
     f
 }
 
@@ -173,21 +168,10 @@ mod tests {
     fn na_checksum_verifies() {
         let vip: Ipv6Addr = "2001:db8::200".parse().unwrap();
         let f = na_frame([2, 0, 0, 0, 0, 1], vip);
-        let mut sum = 0u32;
-        for chunk in [
-            &vip.octets()[..],
-            &ALL_NODES.octets()[..],
-            &[0, 0, 0, 32, 0, 0, 0, 58],
-            &f[54..],
-        ] {
-            for pair in chunk.chunks(2) {
-                sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
-            }
-        }
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        assert_eq!(sum, 0xffff);
+        // The checksum over pseudo-header and message, the checksum field included, is zero.
+        let pseudo =
+            checksum::pseudo_header(IpAddr::V6(vip), IpAddr::V6(ALL_NODES), 32, IPPROTO_ICMPV6);
+        assert_eq!(checksum::finish(checksum::add(pseudo, &f[54..])), 0);
         assert_eq!(f[54], 136);
         assert_eq!(f[58], 0xa0);
     }

@@ -4,7 +4,7 @@
 
 use std::net::Ipv4Addr;
 
-use vrrp_core::wire::{IP_PROTOCOL_VRRP, REQUIRED_TTL};
+use vrrp_core::wire::{checksum, IP_PROTOCOL_VRRP, REQUIRED_TTL};
 
 /// Header length without options.
 pub const HEADER_LEN: usize = 20;
@@ -30,14 +30,8 @@ pub fn emit_header(
     buf[10..12].copy_from_slice(&[0, 0]);
     buf[12..16].copy_from_slice(&src.octets());
     buf[16..20].copy_from_slice(&dst.octets());
-    let mut sum: u32 = buf
-        .chunks_exact(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    buf[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let sum = checksum::of(&[&buf[..]]);
+    buf[10..12].copy_from_slice(&sum.to_be_bytes());
 }
 
 /// What a received IPv4 header says.

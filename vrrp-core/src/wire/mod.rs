@@ -27,7 +27,7 @@
 //! assert_eq!(Repr::parse(&packet, &ctx).unwrap(), repr);
 //! ```
 
-pub(crate) mod checksum;
+pub mod checksum;
 mod vrrp;
 
 pub(crate) use vrrp::address_from_bytes;

@@ -150,7 +150,7 @@ impl ChecksumContext {
 
     fn checksum(&self, message: &[u8], pseudo_header: bool) -> u16 {
         let sum = if pseudo_header {
-            checksum::pseudo_header(self.src, self.dst, message.len())
+            checksum::pseudo_header(self.src, self.dst, message.len(), super::IP_PROTOCOL_VRRP)
         } else {
             0
         };
