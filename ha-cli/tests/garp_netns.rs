@@ -4,20 +4,13 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::netns::{require_root, veth_pair, Netns};
 use ha_cli::net::{interface_index, GratuitousSender, Rtnl};
 
 fn neighbour(ns: &Netns, addr: &str) -> String {
-    let out = Command::new("ip")
-        .args([
-            "netns", "exec", &ns.name, "ip", "neigh", "show", addr, "dev", "eth0",
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    ns.output(&["ip", "neigh", "show", addr, "dev", "eth0"])
 }
 
 fn mac_text(mac: [u8; 6]) -> String {

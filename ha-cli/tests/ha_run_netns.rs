@@ -521,22 +521,7 @@ fn use_vmac_sends_from_the_virtual_router_mac_and_cleans_up() {
     };
     let lvs1 = start_with(&lvs1_ns, "vmac1.conf", &conf(100, true));
     let lvs2 = start_with(&lvs2_ns, "vmac2.conf", &conf(90, false));
-    let link = || {
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &lvs1_ns.name,
-                "ip",
-                "-d",
-                "addr",
-                "show",
-                "vrrp.51",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let link = || lvs1_ns.output(&["ip", "-d", "addr", "show", "vrrp.51"]);
     wait_until("the VIP on the VMAC", Duration::from_secs(8), || {
         link().contains(&format!("inet {VIP}/32"))
     });
@@ -551,11 +536,9 @@ fn use_vmac_sends_from_the_virtual_router_mac_and_cleans_up() {
     });
     // ... and learned the VIP at the virtual router MAC.
     wait_until("neighbour at the VMAC", Duration::from_secs(3), || {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &lvs2_ns.name, "ip", "neigh", "show", VIP])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).contains("00:00:5e:00:01:33")
+        lvs2_ns
+            .output(&["ip", "neigh", "show", VIP])
+            .contains("00:00:5e:00:01:33")
     });
     // A graceful stop removes the VMAC.
     let mut lvs1 = lvs1;
@@ -793,13 +776,7 @@ fn virtual_routes_follow_mastership() {
          virtual_routes {{\n    10.250.0.0/16 via 192.168.2.1 dev ens32 metric 7\n    blackhole 10.251.0.0/16\n    \
          src {VIP} 10.252.0.0/16 dev ens32\n  }}\n}}\n"
     );
-    let routes = || {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &lvs1_ns.name, "ip", "route", "show"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let routes = || lvs1_ns.output(&["ip", "route", "show"]);
     let mut lvs1 = start_with(&lvs1_ns, "r1.conf", &conf);
     wait_until(
         "routes installed with the VIP",
@@ -845,22 +822,7 @@ fn ipv6_instance_with_use_vmac_keeps_its_link_local_source() {
     };
     let lvs1 = start_with(&lvs1_ns, "v6a.conf", &conf(100, true));
     let lvs2 = start_with(&lvs2_ns, "v6b.conf", &conf(90, false));
-    let vmac = || {
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &lvs1_ns.name,
-                "ip",
-                "-d",
-                "addr",
-                "show",
-                "vrrp.51",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let vmac = || lvs1_ns.output(&["ip", "-d", "addr", "show", "vrrp.51"]);
     wait_until("the IPv6 VIP on the VMAC", Duration::from_secs(5), || {
         vmac().contains("inet6 2001:db8::200/64")
     });

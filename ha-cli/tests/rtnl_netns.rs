@@ -3,19 +3,9 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::netns::{require_root, veth_pair};
 use ha_cli::net::{interface_index, InterfaceAddress, LinkWatcher, Rtnl};
 use netlink_packet_route::address::AddressScope;
-
-fn ip_addr_show(ns: &str) -> String {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, "ip", "addr", "show", "dev", "eth0"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn virtual_addresses_are_added_with_label_and_removed_idempotently() {
@@ -27,7 +17,7 @@ fn virtual_addresses_are_added_with_label_and_removed_idempotently() {
         ("10.199.1.1/24", "fe80::a/64"),
         ("10.199.1.2/24", "fe80::b/64"),
     );
-    let ns = na.name.clone();
+    let _ns = na.name.clone();
     std::thread::scope(|s| {
         s.spawn(|| {
             na.enter();
@@ -56,7 +46,7 @@ fn virtual_addresses_are_added_with_label_and_removed_idempotently() {
             let listed = rtnl.addresses(ifindex).unwrap();
             assert!(listed.contains(&(vip.address, 32)), "{listed:?}");
             assert!(listed.contains(&(vip6.address, 64)), "{listed:?}");
-            let shown = ip_addr_show(&ns);
+            let shown = na.output(&["ip", "addr", "show", "dev", "eth0"]);
             assert!(
                 shown.contains("inet 10.199.1.200/32 scope global eth0:vi1"),
                 "{shown}"
@@ -71,7 +61,7 @@ fn virtual_addresses_are_added_with_label_and_removed_idempotently() {
                 "second delete reports it was gone"
             );
             assert!(rtnl.delete_address(&vip6).unwrap());
-            let shown = ip_addr_show(&ns);
+            let shown = na.output(&["ip", "addr", "show", "dev", "eth0"]);
             assert!(!shown.contains("10.199.1.200"), "{shown}");
             assert!(!shown.contains("2001:db8::200"), "{shown}");
         });
@@ -137,7 +127,7 @@ fn vmac_is_a_private_macvlan_with_the_virtual_router_mac() {
         ("10.199.6.1/24", "fe80::a/64"),
         ("10.199.6.2/24", "fe80::b/64"),
     );
-    let ns = na.name.clone();
+    let _ns = na.name.clone();
     std::thread::scope(|s| {
         s.spawn(|| {
             na.enter();
@@ -152,11 +142,7 @@ fn vmac_is_a_private_macvlan_with_the_virtual_router_mac() {
                 again
             };
             rtnl.set_link_up(vmac).unwrap();
-            let out = Command::new("ip")
-                .args(["netns", "exec", &ns, "ip", "-d", "link", "show", "vrrp.51"])
-                .output()
-                .unwrap();
-            let shown = String::from_utf8_lossy(&out.stdout);
+            let shown = na.output(&["ip", "-d", "link", "show", "vrrp.51"]);
             assert!(shown.contains("vrrp.51@eth0"), "{shown}");
             assert!(shown.contains("link/ether 00:00:5e:00:01:33"), "{shown}");
             assert!(shown.contains("macvlan mode private"), "{shown}");

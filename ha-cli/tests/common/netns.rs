@@ -52,6 +52,16 @@ impl Netns {
         ip(&full);
     }
 
+    /// Runs a command inside the namespace and returns what it printed (for `ip ... show`).
+    pub fn output(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args)
+            .output()
+            .expect("run ip netns exec");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Moves the calling thread into the namespace (sockets it opens then live there).
     pub fn enter(&self) {
         let f = File::open(format!("/var/run/netns/{}", self.name)).expect("netns file");

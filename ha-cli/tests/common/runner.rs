@@ -1,7 +1,6 @@
 //! Helpers for tests that run VRRP directors in namespaces.
 #![allow(dead_code)]
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ha_cli::vrrp::{InstanceSpec, VirtualAddress, VrrpRunner};
@@ -43,13 +42,8 @@ pub fn vi_1(version: Version, priority: u8, primary: &str, vip: &str) -> Instanc
 
 /// Whether `ip addr` in `ns` shows `inet CIDR` on `dev`.
 pub fn has_address(ns: &Netns, dev: &str, cidr: &str) -> bool {
-    let out = Command::new("ip")
-        .args([
-            "netns", "exec", &ns.name, "ip", "-4", "addr", "show", "dev", dev,
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).contains(&format!("inet {cidr}"))
+    ns.output(&["ip", "-4", "addr", "show", "dev", dev])
+        .contains(&format!("inet {cidr}"))
 }
 
 /// Starts a VRRP runner whose sockets live in `ns`.
