@@ -64,6 +64,20 @@ fn finding(code: &'static str, at: Option<Span>, message: String) -> Diagnostic 
     Diagnostic::error(code, at, message)
 }
 
+/// Instance `name` is configured on `has` and nowhere on `lacks`.
+fn instance_on_one_node(has: &NodeConfig<'_>, lacks: &NodeConfig<'_>, name: &str) -> Diagnostic {
+    finding(
+        "instance-on-one-node",
+        has.loaded.spans.get(&format!("vrrp_instance {name}")),
+        format!(
+            "instance `{name}` is on {} but not on {}",
+            has.name, lacks.name
+        ),
+    )
+    .with_label("no peer for this instance")
+    .with_help("with no backup node this instance is not highly available")
+}
+
 fn span(n: &NodeConfig<'_>, vi: &VrrpInstance, keyword: &str) -> Option<Span> {
     n.loaded
         .spans
@@ -127,18 +141,7 @@ fn pair(a: &NodeConfig<'_>, b: &NodeConfig<'_>, out: &mut Vec<Diagnostic>) {
             .find(|y| y.name == x.name)
         else {
             if !reused.contains(&x.name) {
-                out.push(
-                    finding(
-                        "instance-on-one-node",
-                        a.loaded.spans.get(&format!("vrrp_instance {}", x.name)),
-                        format!(
-                            "instance `{}` is on {} but not on {}",
-                            x.name, a.name, b.name
-                        ),
-                    )
-                    .with_label("no peer for this instance")
-                    .with_help("with no backup node this instance is not highly available"),
-                );
+                out.push(instance_on_one_node(a, b, &x.name));
             }
             continue;
         };
@@ -152,18 +155,7 @@ fn pair(a: &NodeConfig<'_>, b: &NodeConfig<'_>, out: &mut Vec<Diagnostic>) {
             .iter()
             .any(|x| x.name == y.name);
         if !on_a && !reused.contains(&y.name) {
-            out.push(
-                finding(
-                    "instance-on-one-node",
-                    b.loaded.spans.get(&format!("vrrp_instance {}", y.name)),
-                    format!(
-                        "instance `{}` is on {} but not on {}",
-                        y.name, b.name, a.name
-                    ),
-                )
-                .with_label("no peer for this instance")
-                .with_help("with no backup node this instance is not highly available"),
-            );
+            out.push(instance_on_one_node(b, a, &y.name));
         }
     }
 }
