@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod control;
 pub mod director;
+pub mod lvs;
 pub mod net;
 pub mod notify;
 pub mod systemd;

@@ -1,0 +1,1 @@
+//! keepalived checker blocks → the health-check engine's configuration.
