@@ -2,3 +2,7 @@
 //! servers follow their health checks.
 
 pub mod checks;
+pub mod plan;
+
+pub use plan::{LvsPlan, LvsPlanError, RealServerPlan, StopPolicy, VirtualServerPlan};
+pub mod state;
