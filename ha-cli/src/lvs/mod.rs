@@ -5,4 +5,7 @@ pub mod checks;
 pub mod plan;
 
 pub use plan::{LvsPlan, LvsPlanError, RealServerPlan, StopPolicy, VirtualServerPlan};
+pub mod runner;
 pub mod state;
+
+pub use runner::{LvsHandle, LvsOptions, LvsRunner};

@@ -266,7 +266,7 @@ fn plan_virtual_server(
         if !seen.insert(addr) {
             return Err(err(format!("real_server {addr} is defined twice")));
         }
-        real_servers.push(plan_real_server(config, vs, rs, default_alert).map_err(|e| err(e))?);
+        real_servers.push(plan_real_server(config, vs, rs, default_alert).map_err(&err)?);
     }
     let sorry_server = vs.sorry_server.map(|(ip, port)| {
         let port = port.unwrap_or(match vs.key {
