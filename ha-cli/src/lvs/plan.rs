@@ -322,8 +322,7 @@ fn plan_real_server(
     rs: &RealServer,
     default_alert: bool,
 ) -> Result<RealServerPlan, String> {
-    let health =
-        checks::real_server_config(vs, rs, &config.global_defs).map_err(|e| e.to_string())?;
+    let health = checks::real_server_config(vs, rs, config).map_err(|e| e.to_string())?;
     let (forward, tunnel) = forwarding(rs.lvs_method.unwrap_or(vs.lvs_method));
     let mut destination =
         Destination::new(checks::real_server_addr(vs, rs), forward, health.weight);
