@@ -172,9 +172,6 @@ impl LvsRunner {
             .map_err(|e| format!("cannot start the health-event thread: {e}"))?;
         let now = Instant::now();
         let state = LvsState::new(plan, now);
-        engine
-            .replace(state.health_configs())
-            .map_err(|e| format!("health checks: {e}"))?;
         let mut lvs = Lvs {
             state,
             engine: Some(engine),
@@ -190,6 +187,14 @@ impl LvsRunner {
             user,
             options,
         };
+        // The kernel first: what it holds decides the health the checks start from.
+        lvs.start_kernel_side();
+        lvs.adopt(now);
+        lvs.engine
+            .as_ref()
+            .expect("started above")
+            .replace(lvs.state.health_configs())
+            .map_err(|e| format!("health checks: {e}"))?;
         let thread = std::thread::Builder::new()
             .name("lvs".into())
             .spawn(move || lvs.run(rx))
@@ -256,7 +261,6 @@ fn log(line: &str) {
 
 impl Lvs {
     fn run(&mut self, rx: Receiver<Input>) {
-        self.start_kernel_side();
         self.reconcile(Instant::now());
         let mut next_verify = Instant::now() + self.options.verify_interval;
         loop {
@@ -472,6 +476,28 @@ impl Lvs {
         self.ipvs_error = Some(e.to_string());
         self.ipvs = None;
         self.reconciler.forget();
+    }
+
+    /// Reads the kernel's table and takes what it finds of this configuration as the
+    /// starting health (see [`LvsState::adopt`]).
+    fn adopt(&mut self, now: Instant) {
+        let Some(ipvs) = self.ipvs() else {
+            return;
+        };
+        match ipvs.state() {
+            Ok(table) => {
+                self.counters.reads += 1;
+                let changed = self.state.adopt(&table, now);
+                if changed > 0 {
+                    log(&format!(
+                        "lvs: {changed} real server(s) absent or at weight 0 in the kernel's table: \
+                         kept so until their checks say otherwise"
+                    ));
+                }
+                self.reconciler.set_read(table, now);
+            }
+            Err(e) => self.ipvs_failed("reading the IPVS table", e),
+        }
     }
 
     /// `lvs_flush`, `lvs_timeouts` and the sync daemon's backup role at start.

@@ -78,6 +78,9 @@ pub struct LvsState {
     quorum_up: HashMap<String, bool>,
     /// VRRP instances known to be MASTER (for `ha_suspend`).
     masters: HashSet<String>,
+    /// Real servers found missing from an adopted table: down until a check passes, so
+    /// their checkers run with `alpha`.
+    awaiting_success: HashSet<RealServerId>,
     actions: VecDeque<Action>,
 }
 
@@ -120,6 +123,7 @@ impl LvsState {
             health: HashMap::new(),
             quorum_up: HashMap::new(),
             masters: HashSet::new(),
+            awaiting_success: HashSet::new(),
             actions: VecDeque::new(),
         };
         state.set_plan(plan, now);
@@ -155,6 +159,8 @@ impl LvsState {
             }
         }
         self.health = health;
+        self.awaiting_success
+            .retain(|id| self.health.contains_key(id));
         let old_quorum = std::mem::take(&mut self.quorum_up);
         self.plan = plan;
         for i in 0..self.plan.virtual_servers.len() {
@@ -248,6 +254,54 @@ impl LvsState {
         self.plan.router_id.clone().unwrap_or_else(|| "ha".into())
     }
 
+    /// Takes the kernel's table found at start as the truth about health, so that adopting it
+    /// needs no operation: a checked real server missing from an existing service is down
+    /// (until a check passes), and one at weight 0 is down with `inhibit_on_failure`, else
+    /// drained. Returns how many real servers were adopted as down or drained.
+    pub fn adopt(&mut self, kernel: &IpvsState, now: Instant) -> usize {
+        let mut changed = 0;
+        for vs in &self.plan.virtual_servers {
+            let Some(found) = vs.services.first().and_then(|s| kernel.find(&s.key)) else {
+                continue;
+            };
+            for rs in &vs.real_servers {
+                if rs.health.checkers.is_empty() {
+                    continue;
+                }
+                let id = rs_id(vs, rs);
+                let Some(h) = self.health.get_mut(&id) else {
+                    continue;
+                };
+                match found.destinations.iter().find(|d| d.addr == rs.addr()) {
+                    None => {
+                        h.up = false;
+                        h.reason =
+                            "not in the adopted IPVS table; waiting for a check to pass".into();
+                        self.awaiting_success.insert(id);
+                    }
+                    Some(d) if d.weight == 0 && rs.health.weight > 0 => {
+                        if rs.inhibit_on_failure {
+                            h.up = false;
+                            h.reason = "weight 0 in the adopted IPVS table (inhibit_on_failure); waiting for a check to pass".into();
+                            self.awaiting_success.insert(id);
+                        } else {
+                            h.drained = true;
+                            h.reason = "weight 0 in the adopted IPVS table: kept drained".into();
+                        }
+                    }
+                    Some(_) => continue,
+                }
+                h.since = now;
+                changed += 1;
+            }
+        }
+        for vs in &self.plan.virtual_servers {
+            let up = self.live_weight(vs) >= vs.quorum;
+            self.quorum_up.insert(vs.name.clone(), up);
+        }
+        changed
+    }
+
     /// A health-check event. Returns whether anything changed.
     pub fn handle_health(&mut self, event: &Event, now: Instant) -> bool {
         let (server, up, weight, reason) = match event {
@@ -273,6 +327,9 @@ impl LvsState {
         else {
             return false;
         };
+        if up == Some(true) {
+            self.awaiting_success.remove(server);
+        }
         let Some(h) = self.health.get_mut(server) else {
             return false;
         };
@@ -410,7 +467,17 @@ impl LvsState {
             .virtual_servers
             .iter()
             .filter(|vs| !suspended.contains(&vs.name.as_str()))
-            .flat_map(|vs| vs.real_servers.iter().map(|rs| rs.health.clone()))
+            .flat_map(|vs| {
+                vs.real_servers.iter().map(|rs| {
+                    let mut config = rs.health.clone();
+                    if self.awaiting_success.contains(&rs_id(vs, rs)) {
+                        for c in &mut config.checkers {
+                            c.timing.alpha = true;
+                        }
+                    }
+                    config
+                })
+            })
             .collect()
     }
 
@@ -702,6 +769,25 @@ mod tests {
                 ("10.0.0.3:80".into(), 1)
             ]
         );
+    }
+
+    #[test]
+    fn adopting_a_table_takes_missing_servers_as_down_and_weight_zero_as_drained() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(plan(TWO), t0);
+        let mut kernel = s.desired();
+        // 10.0.0.1 absent, 10.0.0.2 (inhibit_on_failure) at weight 0.
+        kernel.services[0].destinations.remove(0);
+        kernel.services[0].destinations[0].weight = 0;
+        assert_eq!(s.adopt(&kernel, t0), 2);
+        assert_eq!(s.desired(), kernel);
+        assert!(s
+            .health_configs()
+            .iter()
+            .all(|c| c.checkers[0].timing.alpha));
+        s.handle_health(&up("10.0.0.100:80", "10.0.0.1:80"), t0);
+        assert!(!s.health_configs()[0].checkers[0].timing.alpha);
+        assert_eq!(weights(&s)[0], ("10.0.0.1:80".into(), 2));
     }
 
     #[test]
