@@ -11,15 +11,16 @@
 //!   listener on 0.0.0.0:80 accepts (and closes) every check; its accept count is the
 //!   checks/s achieved.
 //!
-//! Phases, each with a fresh `ha run`: `baseline` (the VRRP instance alone) and `load` (the
-//! same instance plus `--real-servers` TCP_CHECKs at `--delay-loop`). The host has no IPVS:
+//! Phases, each with a fresh `ha run`: `baseline` (the VRRP instance alone), `load` (the
+//! same instance plus `--real-servers` TCP_CHECKs at `--delay-loop`) and `split` (the same
+//! configuration as `ha run --vrrp` plus `ha run --check`, keepalived's process split). The host has no IPVS:
 //! the director logs that IPVS is unreachable and runs VRRP and the checks anyway, which the
 //! load phase verifies from its log and `ha status`.
 //!
 //! ```sh
 //! cargo build --release -p ha-cli -p benches --bins
 //! target/release/advert_lateness --seconds 30 [--real-servers 10000] [--delay-loop 1]
-//!     [--phases baseline,load] [--vrrp-rt-priority 50] [--max-tw-buckets N]
+//!     [--phases baseline,load,split] [--vrrp-rt-priority 50] [--max-tw-buckets N]
 //! ```
 
 use std::collections::HashMap;
