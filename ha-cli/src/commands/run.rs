@@ -186,6 +186,9 @@ fn load(
     let rtnl = Rtnl::open().map_err(|e| e.to_string())?;
     let specs = director::plan(&loaded.config, &mut RtnlHost(rtnl)).map_err(|e| e.to_string())?;
     let lvs = LvsPlan::from_config(&loaded.config).map_err(|e| e.to_string())?;
+    for w in &lvs.warnings {
+        eprintln!("ha run: warning: {w}");
+    }
     Ok((loaded.config, specs, lvs))
 }
 
