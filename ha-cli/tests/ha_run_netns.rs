@@ -968,7 +968,10 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
             nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
             let deadline = std::time::Instant::now() + Duration::from_secs(15);
             while std::net::TcpStream::connect("127.0.0.1:2525").is_err() {
-                assert!(std::time::Instant::now() < deadline, "aiosmtpd did not start");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "aiosmtpd did not start"
+                );
                 std::thread::sleep(Duration::from_millis(50));
             }
         })
