@@ -51,7 +51,8 @@ impl Alerter {
             .filter(|vi| vi.smtp_alert.unwrap_or(default_on))
             .map(|vi| vi.name.clone())
             .collect();
-        if instances.is_empty() {
+        // Virtual servers decide their own alerts (the LVS plan carries `smtp_alert`).
+        if instances.is_empty() && config.virtual_servers.is_empty() {
             return Ok(None);
         }
         let parse = |a: &str| {
@@ -104,6 +105,12 @@ impl Alerter {
             return false;
         }
         let (subject, body) = self.message_text(&e.instance, t.to);
+        self.send_in_background(subject, body)
+    }
+
+    /// Sends an alert on a thread (a slow relay never holds up the caller); returns whether
+    /// the thread started.
+    pub fn send_in_background(&self, subject: String, body: String) -> bool {
         let this = self.clone();
         std::thread::Builder::new()
             .name("smtp-alert".into())

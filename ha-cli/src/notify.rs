@@ -158,35 +158,48 @@ impl Notifier {
     }
 
     fn spawn(&self, instance: &str, argv: &[String], extra: &[String]) -> bool {
-        use std::os::unix::process::CommandExt;
-        let mut command = Command::new(&argv[0]);
-        command
-            .args(&argv[1..])
-            .args(extra)
-            .stdin(Stdio::null())
-            .process_group(0);
-        if let Some((uid, gid)) = self.user {
-            command.uid(uid.as_raw()).gid(gid.as_raw());
+        spawn_script(instance, argv, extra, self.user)
+    }
+}
+
+/// Starts a script without a shell (as `user` when given, in its own process group) and
+/// reaps it on a thread, logging a failure under `label`. Returns whether it started.
+pub(crate) fn spawn_script(
+    label: &str,
+    argv: &[String],
+    extra: &[String],
+    user: Option<(Uid, Gid)>,
+) -> bool {
+    use std::os::unix::process::CommandExt;
+    let Some(program) = argv.first() else {
+        return false;
+    };
+    let mut command = Command::new(program);
+    command
+        .args(&argv[1..])
+        .args(extra)
+        .stdin(Stdio::null())
+        .process_group(0);
+    if let Some((uid, gid)) = user {
+        command.uid(uid.as_raw()).gid(gid.as_raw());
+    }
+    match command.spawn() {
+        Ok(mut child) => {
+            let name = format!("{label}: {}", argv.join(" "));
+            let _ = std::thread::Builder::new()
+                .name("notify".into())
+                .spawn(move || match child.wait() {
+                    Ok(status) if !status.success() => {
+                        eprintln!("({name}) notify script exited with {status}")
+                    }
+                    Err(e) => eprintln!("({name}) notify script: {e}"),
+                    _ => {}
+                });
+            true
         }
-        match command.spawn() {
-            Ok(mut child) => {
-                let name = format!("{instance}: {}", argv.join(" "));
-                let _ =
-                    std::thread::Builder::new()
-                        .name("notify".into())
-                        .spawn(move || match child.wait() {
-                            Ok(status) if !status.success() => {
-                                eprintln!("({name}) notify script exited with {status}")
-                            }
-                            Err(e) => eprintln!("({name}) notify script: {e}"),
-                            _ => {}
-                        });
-                true
-            }
-            Err(e) => {
-                eprintln!("({instance}) cannot run notify script {}: {e}", argv[0]);
-                false
-            }
+        Err(e) => {
+            eprintln!("({label}) cannot run notify script {program}: {e}");
+            false
         }
     }
 }

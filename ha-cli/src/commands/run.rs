@@ -1,4 +1,5 @@
-//! `ha run`: the director in the foreground (for systemd), VRRP side.
+//! `ha run`: the director in the foreground (for systemd): VRRP, and the LVS side (IPVS and
+//! health checks) when the configuration has virtual servers.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use crate::alert::Alerter;
 use crate::config::{self, SourceMap};
 use crate::control;
 use crate::director::{self, RtnlHost};
+use crate::lvs::{LvsHandle, LvsOptions, LvsPlan, LvsRunner};
 use crate::net::Rtnl;
 use crate::notify::Notifier;
 use crate::track::Tracker;
@@ -35,9 +37,23 @@ pub struct RunArgs {
     /// How much to log: error, warn, info or debug.
     #[arg(long, value_enum, default_value = "info")]
     pub log_level: LogLevel,
-    /// Control socket for `ha status` and `ha reload` (root-only).
+    /// Control socket for `ha status`, `ha reload`, `ha drain` and `ha enable` (root-only).
     #[arg(long, default_value = control::DEFAULT_SOCKET)]
     pub control_socket: PathBuf,
+    /// Seconds between reads of the kernel's IPVS table, to find and undo changes made
+    /// behind the director's back.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    pub ipvs_verify_interval: f64,
+    /// Leave the IPVS table as it is at stop (keepalived's --dont-release-ipvs), so that a
+    /// restarted director adopts it without touching connections.
+    #[arg(long)]
+    pub dont_release_ipvs: bool,
+    /// Only VRRP, no IPVS or health checks (keepalived's --vrrp).
+    #[arg(short = 'P', long, conflicts_with = "check")]
+    pub vrrp: bool,
+    /// Only IPVS and health checks, no VRRP (keepalived's --check).
+    #[arg(short = 'C', long)]
+    pub check: bool,
 }
 
 /// The outcome of the last reload, for `ha reload` to wait on.
@@ -52,11 +68,39 @@ struct ReloadState {
 struct ControlView {
     status: StatusHandle,
     reloads: Arc<Mutex<ReloadState>>,
+    lvs: Option<LvsHandle>,
 }
 
 impl control::Director for ControlView {
     fn status(&self) -> Vec<control::InstanceReport> {
         control::report(&self.status.status(), self.status.now().as_nanos())
+    }
+
+    fn lvs_status(
+        &self,
+    ) -> (
+        Vec<control::VirtualServerReport>,
+        Option<control::IpvsReport>,
+    ) {
+        match self.lvs.as_ref().and_then(|l| l.status()) {
+            Some((vss, ipvs)) => (vss, Some(ipvs)),
+            None => (Vec::new(), None),
+        }
+    }
+
+    fn drain(
+        &self,
+        server: std::net::SocketAddr,
+        virtual_server: Option<String>,
+        drained: bool,
+    ) -> (bool, String) {
+        match &self.lvs {
+            None => (false, "this director runs no virtual servers".into()),
+            Some(l) => match l.drain(server, virtual_server, drained) {
+                Ok(m) => (true, m),
+                Err(e) => (false, e),
+            },
+        }
     }
 
     /// A reload is the SIGHUP path: raise it, then wait for its outcome.
@@ -123,7 +167,7 @@ fn log_event(e: &RunnerEvent, level: LogLevel) {
 fn load(
     file: &Path,
     opts: &config::Options,
-) -> Result<(config::Config, Vec<InstanceSpec>), String> {
+) -> Result<(config::Config, Vec<InstanceSpec>, LvsPlan), String> {
     let mut sources = SourceMap::default();
     let loaded = config::load_file(file, opts, &mut sources);
     if !loaded.diagnostics.is_empty() {
@@ -141,23 +185,39 @@ fn load(
     }
     let rtnl = Rtnl::open().map_err(|e| e.to_string())?;
     let specs = director::plan(&loaded.config, &mut RtnlHost(rtnl)).map_err(|e| e.to_string())?;
-    Ok((loaded.config, specs))
+    let lvs = LvsPlan::from_config(&loaded.config).map_err(|e| e.to_string())?;
+    for w in &lvs.warnings {
+        eprintln!("ha run: warning: {w}");
+    }
+    Ok((loaded.config, specs, lvs))
 }
 
 /// SIGHUP: parse and validate first (on error nothing changes), then apply only the
 /// difference. Tracking, notify scripts and SMTP alerts follow the new file; unchanged
 /// scripts keep their state.
+#[allow(clippy::too_many_arguments)]
 fn reload(
     file: &Path,
     opts: &config::Options,
+    sides: Sides,
     runner: &VrrpRunner,
+    lvs: Option<&LvsHandle>,
     tracker: &mut Option<Tracker>,
     notifier: &Mutex<Notifier>,
     alerter: &Mutex<Option<Alerter>>,
 ) -> Result<String, String> {
-    let (config, specs) = load(file, opts)?;
+    let (config, specs, lvs_plan) = load(file, opts)?;
+    let specs = if sides.vrrp { specs } else { Vec::new() };
     let new_notifier = Notifier::from_config(&config)?;
     let new_alerter = Alerter::from_config(&config)?;
+    let user = script_user(&config)?;
+    if lvs.is_none() && sides.lvs && !lvs_plan.virtual_servers.is_empty() {
+        return Err(
+            "virtual servers were added to a director started without any: \
+                    restart it to start the LVS side"
+                .into(),
+        );
+    }
     let (reply, answer) = std::sync::mpsc::channel();
     runner.command(RunnerCommand::Reconfigure { specs, reply });
     let summary = answer
@@ -165,6 +225,10 @@ fn reload(
         .map_err(|_| "the VRRP thread did not answer".to_string())??;
     let new_tracker = Tracker::start(&config, runner.commander(), tracker.as_ref())?;
     *tracker = Some(new_tracker);
+    let lvs_summary = match lvs {
+        Some(l) => format!("; {}", l.reload(lvs_plan, new_alerter.clone(), user)?),
+        None => String::new(),
+    };
     if let Ok(mut n) = notifier.lock() {
         *n = new_notifier;
     }
@@ -179,7 +243,7 @@ fn reload(
         }
     };
     Ok(format!(
-        "reloaded {}: unchanged {}, priority changed {}, restarted {}, added {}, removed {}",
+        "reloaded {}: unchanged {}, priority changed {}, restarted {}, added {}, removed {}{lvs_summary}",
         file.display(),
         list(&summary.unchanged),
         list(&summary.reprioritised),
@@ -187,6 +251,24 @@ fn reload(
         list(&summary.added),
         list(&summary.removed)
     ))
+}
+
+/// Which sides of the director run (`--vrrp`, `--check`, or both).
+#[derive(Debug, Clone, Copy)]
+struct Sides {
+    vrrp: bool,
+    lvs: bool,
+}
+
+fn script_user(
+    config: &config::Config,
+) -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>, String> {
+    config
+        .global_defs
+        .script_user
+        .as_ref()
+        .map(crate::notify::resolve_user)
+        .transpose()
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
@@ -204,7 +286,11 @@ pub fn run(args: RunArgs) -> ExitCode {
         eprintln!("ha run: cannot block signals: {e}");
         return ExitCode::from(1);
     }
-    let (config, specs) = match load(&args.file, &opts) {
+    let sides = Sides {
+        vrrp: !args.check,
+        lvs: !args.vrrp,
+    };
+    let (config, specs, lvs_plan) = match load(&args.file, &opts) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("ha run: {e}; not starting");
@@ -215,6 +301,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         nice: config.global_defs.vrrp_priority,
         realtime: config.global_defs.vrrp_rt_priority,
     };
+    let specs = if sides.vrrp { specs } else { Vec::new() };
     let (runner, events) = match VrrpRunner::spawn_with(specs, priority) {
         Ok(r) => r,
         Err(e) => {
@@ -229,10 +316,36 @@ pub fn run(args: RunArgs) -> ExitCode {
             None
         }
     };
+    let lvs = if sides.lvs && !lvs_plan.virtual_servers.is_empty() {
+        let options = LvsOptions {
+            verify_interval: Duration::from_secs_f64(args.ipvs_verify_interval.max(0.1)),
+            keep_on_stop: args.dont_release_ipvs,
+            log_operations: args.log_level >= LogLevel::Info,
+        };
+        let alerter = Alerter::from_config(&config).unwrap_or(None);
+        let user = match script_user(&config) {
+            Ok(u) => u,
+            Err(e) => {
+                eprintln!("ha run: {e}; notify_up/notify_down scripts run as this user");
+                None
+            }
+        };
+        match LvsRunner::spawn(lvs_plan, alerter, user, options) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("ha run: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
+    let lvs_handle = lvs.as_ref().map(LvsRunner::handle);
     let reloads = Arc::new(Mutex::new(ReloadState::default()));
     let view = Arc::new(ControlView {
         status: runner.status_handle(),
         reloads: Arc::clone(&reloads),
+        lvs: lvs_handle.clone(),
     });
     if let Err(e) = control::serve(&args.control_socket, view) {
         eprintln!(
@@ -257,11 +370,15 @@ pub fn run(args: RunArgs) -> ExitCode {
     let events_alerter = Arc::clone(&alerter);
     let events_notifier = Arc::clone(&notifier);
     let log_level = args.log_level;
+    let events_lvs = lvs_handle.clone();
     let logger = std::thread::Builder::new()
         .name("events".into())
         .spawn(move || {
             for e in events {
                 log_event(&e, log_level);
+                if let (Some(l), Event::StateChanged(t)) = (&events_lvs, &e.event) {
+                    l.vrrp_state(&e.instance, t.to == vrrp_core::State::Master);
+                }
                 if let Ok(n) = events_notifier.lock() {
                     n.on_event(&e);
                 }
@@ -280,7 +397,9 @@ pub fn run(args: RunArgs) -> ExitCode {
                 let outcome = reload(
                     &args.file,
                     &opts,
+                    sides,
                     &runner,
+                    lvs_handle.as_ref(),
                     &mut tracker,
                     &notifier,
                     &alerter,
@@ -309,7 +428,12 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
     let _ = crate::systemd::notify("STOPPING=1");
     drop(tracker);
+    // VRRP first: the priority-0 advert hands the VIP over before the services go.
     let result = runner.shutdown();
+    drop(lvs_handle);
+    if let Some(l) = lvs {
+        l.shutdown();
+    }
     let _ = std::fs::remove_file(&args.control_socket);
     if let Ok(l) = logger {
         let _ = l.join();

@@ -1,5 +1,7 @@
-//! `ha status` and `ha reload`: ask a running director over its control socket.
+//! `ha status`, `ha reload`, `ha drain` and `ha enable`: ask a running director over its
+//! control socket.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,28 +13,60 @@ pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
     /// The director's control socket.
-    #[arg(long, default_value = control::DEFAULT_SOCKET)]
+    #[arg(long, visible_alias = "control-socket", default_value = control::DEFAULT_SOCKET)]
     pub socket: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ReloadArgs {
     /// The director's control socket.
-    #[arg(long, default_value = control::DEFAULT_SOCKET)]
+    #[arg(long, visible_alias = "control-socket", default_value = control::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DrainArgs {
+    /// The real server, `IP:PORT` (`[IPv6]:PORT`).
+    pub server: SocketAddr,
+    /// Only in this virtual server (as `ha status` names it, e.g. `192.168.2.200:80`);
+    /// default: every virtual server that has this real server.
+    #[arg(long)]
+    pub virtual_server: Option<String>,
+    /// The director's control socket.
+    #[arg(long, visible_alias = "control-socket", default_value = control::DEFAULT_SOCKET)]
     pub socket: PathBuf,
 }
 
 pub fn status(args: StatusArgs) -> ExitCode {
     match control::request(&args.socket, &Request::Status) {
-        Ok(Reply::Status { instances }) => {
+        Ok(Reply::Status {
+            instances,
+            virtual_servers,
+            ipvs,
+        }) => {
             if args.json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({ "instances": instances }))
-                        .unwrap_or_default()
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "instances": instances,
+                        "virtual_servers": virtual_servers,
+                        "ipvs": ipvs,
+                    }))
+                    .unwrap_or_default()
                 );
             } else {
-                print!("{}", control::render_table(&instances));
+                if !instances.is_empty() {
+                    print!("{}", control::render_table(&instances));
+                }
+                if ipvs.is_some() || !virtual_servers.is_empty() {
+                    if !instances.is_empty() {
+                        println!();
+                    }
+                    print!(
+                        "{}",
+                        control::render_virtual_servers(&virtual_servers, ipvs.as_ref())
+                    );
+                }
             }
             ExitCode::SUCCESS
         }
@@ -48,21 +82,50 @@ pub fn status(args: StatusArgs) -> ExitCode {
 }
 
 pub fn reload(args: ReloadArgs) -> ExitCode {
-    match control::request(&args.socket, &Request::Reload) {
-        Ok(Reply::Reload { accepted, message }) => {
-            println!("{message}");
+    answer("reload", &args.socket, &Request::Reload)
+}
+
+/// `ha drain` (`drained`) and `ha enable`.
+pub fn drain(args: DrainArgs, drained: bool) -> ExitCode {
+    let request = if drained {
+        Request::Drain {
+            server: args.server,
+            virtual_server: args.virtual_server,
+        }
+    } else {
+        Request::Enable {
+            server: args.server,
+            virtual_server: args.virtual_server,
+        }
+    };
+    answer(
+        if drained { "drain" } else { "enable" },
+        &args.socket,
+        &request,
+    )
+}
+
+fn answer(command: &str, socket: &std::path::Path, request: &Request) -> ExitCode {
+    match control::request(socket, request) {
+        Ok(Reply::Reload { accepted, message } | Reply::Drain { accepted, message }) => {
             if accepted {
+                println!("{message}");
                 ExitCode::SUCCESS
             } else {
+                eprintln!("ha {command}: {message}");
                 ExitCode::from(1)
             }
         }
+        Ok(Reply::Error { message }) => {
+            eprintln!("ha {command}: {message}");
+            ExitCode::from(1)
+        }
         Ok(other) => {
-            eprintln!("ha reload: unexpected reply {other:?}");
+            eprintln!("ha {command}: unexpected reply {other:?}");
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("ha reload: {e}");
+            eprintln!("ha {command}: {e}");
             ExitCode::from(1)
         }
     }

@@ -2,3 +2,10 @@
 //! servers follow their health checks.
 
 pub mod checks;
+pub mod plan;
+
+pub use plan::{LvsPlan, LvsPlanError, RealServerPlan, StopPolicy, VirtualServerPlan};
+pub mod runner;
+pub mod state;
+
+pub use runner::{LvsHandle, LvsOptions, LvsRunner};

@@ -1,0 +1,807 @@
+//! The LVS side's thread: owns the IPVS client, the health-check engine and the
+//! [`LvsState`], and keeps the kernel's table equal to what the state wants.
+//!
+//! - Health events, VRRP state changes, drains, reloads and status requests arrive on one
+//!   channel; inputs that arrive together are handled together and then reconciled once.
+//! - Reconciling plans against the table the director last read or programmed (ipvs-sys's
+//!   [`Reconciler`]), so a steady state costs no netlink traffic. The table is re-read every
+//!   verify interval: whatever was changed behind the director's back is put back (a
+//!   repair). Only this configuration's services are touched; others are left alone.
+//! - At start the first read adopts what the kernel already has: after a restart (or a
+//!   `kill -9`) an unchanged table needs no operation at all, so no connection flaps.
+//! - Health checks run on the engine's own threads and VRRP on its own: neither waits for
+//!   the other or for netlink.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ipvs_sys::{plan as plan_ops, DaemonState, Ipvs, IpvsState, Op, Reconciler, ServiceKey};
+use nix::unistd::{Gid, Uid};
+
+use super::plan::{LvsPlan, StopPolicy};
+use super::state::{Action, LvsState};
+use crate::alert::Alerter;
+use crate::control::{IpvsReport, RealServerReport, VirtualServerReport};
+
+/// How the runner behaves beyond what the configuration says.
+#[derive(Debug, Clone)]
+pub struct LvsOptions {
+    /// How often the kernel's table is re-read to find changes made behind our back.
+    pub verify_interval: Duration,
+    /// Leave IPVS as it is at stop, whatever the configuration says (keepalived's
+    /// `--dont-release-ipvs`).
+    pub keep_on_stop: bool,
+    /// Log each IPVS operation (info) or only summaries.
+    pub log_operations: bool,
+}
+
+impl Default for LvsOptions {
+    fn default() -> Self {
+        LvsOptions {
+            verify_interval: Duration::from_secs(5),
+            keep_on_stop: false,
+            log_operations: true,
+        }
+    }
+}
+
+/// What can be asked of the runner.
+enum Input {
+    Health(healthcheck::Event),
+    Vrrp {
+        instance: String,
+        master: bool,
+    },
+    Drain {
+        addr: SocketAddr,
+        virtual_server: Option<String>,
+        drained: bool,
+        reply: Sender<Result<String, String>>,
+    },
+    Reload {
+        plan: Box<LvsPlan>,
+        alerter: Option<Alerter>,
+        user: Option<(Uid, Gid)>,
+        reply: Sender<Result<String, String>>,
+    },
+    Status {
+        reply: Sender<(Vec<VirtualServerReport>, IpvsReport)>,
+    },
+    Shutdown,
+}
+
+/// A handle for the control socket and the VRRP event thread.
+#[derive(Clone)]
+pub struct LvsHandle {
+    tx: Sender<Input>,
+}
+
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl LvsHandle {
+    /// A VRRP instance changed state (for `lvs_sync_daemon` and `ha_suspend`).
+    pub fn vrrp_state(&self, instance: &str, master: bool) {
+        let _ = self.tx.send(Input::Vrrp {
+            instance: instance.to_string(),
+            master,
+        });
+    }
+
+    /// Drains (`drained`) or re-enables the real server at `addr`; the reply describes the
+    /// change.
+    pub fn drain(
+        &self,
+        addr: SocketAddr,
+        virtual_server: Option<String>,
+        drained: bool,
+    ) -> Result<String, String> {
+        let (reply, answer) = mpsc::channel();
+        self.tx
+            .send(Input::Drain {
+                addr,
+                virtual_server,
+                drained,
+                reply,
+            })
+            .map_err(|_| "the LVS thread has stopped".to_string())?;
+        answer
+            .recv_timeout(ANSWER_TIMEOUT)
+            .map_err(|_| "the LVS thread did not answer".to_string())?
+    }
+
+    /// Takes a new plan, keeping the health of unchanged real servers.
+    pub fn reload(
+        &self,
+        plan: LvsPlan,
+        alerter: Option<Alerter>,
+        user: Option<(Uid, Gid)>,
+    ) -> Result<String, String> {
+        let (reply, answer) = mpsc::channel();
+        self.tx
+            .send(Input::Reload {
+                plan: Box::new(plan),
+                alerter,
+                user,
+                reply,
+            })
+            .map_err(|_| "the LVS thread has stopped".to_string())?;
+        answer
+            .recv_timeout(ANSWER_TIMEOUT)
+            .map_err(|_| "the LVS thread did not answer".to_string())?
+    }
+
+    /// Virtual and real servers, with the kernel's weights and connection counts.
+    pub fn status(&self) -> Option<(Vec<VirtualServerReport>, IpvsReport)> {
+        let (reply, answer) = mpsc::channel();
+        self.tx.send(Input::Status { reply }).ok()?;
+        answer.recv_timeout(ANSWER_TIMEOUT).ok()
+    }
+}
+
+/// The running LVS side.
+pub struct LvsRunner {
+    handle: LvsHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LvsRunner {
+    /// Starts the health-check engine and the LVS thread.
+    pub fn spawn(
+        plan: LvsPlan,
+        alerter: Option<Alerter>,
+        user: Option<(Uid, Gid)>,
+        options: LvsOptions,
+    ) -> Result<LvsRunner, String> {
+        let (engine, mut events) =
+            healthcheck::Engine::start(healthcheck::EngineOptions::default())
+                .map_err(|e| format!("health-check engine: {e}"))?;
+        let (tx, rx) = mpsc::channel();
+        let health_tx = tx.clone();
+        std::thread::Builder::new()
+            .name("health-events".into())
+            .spawn(move || {
+                while let Some(event) = events.blocking_recv() {
+                    if health_tx.send(Input::Health(event)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the health-event thread: {e}"))?;
+        let now = Instant::now();
+        let state = LvsState::new(plan, now);
+        let mut lvs = Lvs {
+            state,
+            engine: Some(engine),
+            ipvs: None,
+            ipvs_error: None,
+            reconciler: Reconciler::with_max_age(options.verify_interval),
+            managed: HashSet::new(),
+            last_applied: None,
+            adopted: false,
+            counters: Counters::default(),
+            daemon_role: None,
+            alerter,
+            user,
+            options,
+        };
+        // The kernel first: what it holds decides the health the checks start from.
+        lvs.start_kernel_side();
+        lvs.adopt(now);
+        lvs.engine
+            .as_ref()
+            .expect("started above")
+            .replace(lvs.state.health_configs())
+            .map_err(|e| format!("health checks: {e}"))?;
+        let thread = std::thread::Builder::new()
+            .name("lvs".into())
+            .spawn(move || lvs.run(rx))
+            .map_err(|e| format!("cannot start the LVS thread: {e}"))?;
+        Ok(LvsRunner {
+            handle: LvsHandle { tx },
+            thread: Some(thread),
+        })
+    }
+
+    pub fn handle(&self) -> LvsHandle {
+        self.handle.clone()
+    }
+
+    /// Stops checks and, as configured, removes this configuration's services.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.handle.tx.send(Input::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for LvsRunner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    operations: u64,
+    refused: u64,
+    repairs: u64,
+    reads: u64,
+    last_operations: Vec<String>,
+}
+
+struct Lvs {
+    state: LvsState,
+    engine: Option<healthcheck::Engine>,
+    ipvs: Option<Ipvs>,
+    ipvs_error: Option<String>,
+    reconciler: Reconciler,
+    /// Services this run created or adopted: the only ones it may delete.
+    managed: HashSet<ServiceKey>,
+    /// The desired table last applied without a refusal.
+    last_applied: Option<IpvsState>,
+    adopted: bool,
+    counters: Counters,
+    daemon_role: Option<DaemonState>,
+    alerter: Option<Alerter>,
+    user: Option<(Uid, Gid)>,
+    options: LvsOptions,
+}
+
+fn log(line: &str) {
+    eprintln!("{line}");
+}
+
+impl Lvs {
+    fn run(&mut self, rx: Receiver<Input>) {
+        self.reconcile(Instant::now());
+        let mut next_verify = Instant::now() + self.options.verify_interval;
+        loop {
+            let wait = next_verify.saturating_duration_since(Instant::now());
+            let first = match rx.recv_timeout(wait) {
+                Ok(input) => Some(input),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            // Everything already queued is handled before one reconcile.
+            let mut stop = false;
+            for input in first
+                .into_iter()
+                .chain(std::iter::from_fn(|| rx.try_recv().ok()))
+            {
+                if matches!(input, Input::Shutdown) {
+                    stop = true;
+                    break;
+                }
+                self.handle(input);
+            }
+            self.run_actions();
+            if stop {
+                break;
+            }
+            let now = Instant::now();
+            if now >= next_verify {
+                next_verify = now + self.options.verify_interval;
+            }
+            self.reconcile(now);
+        }
+        self.shutdown();
+    }
+
+    fn handle(&mut self, input: Input) {
+        let now = Instant::now();
+        match input {
+            Input::Health(event) => {
+                self.state.handle_health(&event, now);
+            }
+            Input::Vrrp { instance, master } => {
+                if self.state.handle_vrrp(&instance, master) {
+                    self.update_checks();
+                }
+                let follows = self
+                    .state
+                    .plan()
+                    .sync_daemon
+                    .as_ref()
+                    .is_some_and(|d| d.vrrp_instance == instance);
+                if follows {
+                    self.sync_daemon_role(Some(if master {
+                        DaemonState::Master
+                    } else {
+                        DaemonState::Backup
+                    }));
+                }
+            }
+            Input::Drain {
+                addr,
+                virtual_server,
+                drained,
+                reply,
+            } => {
+                let answer = self.drain(addr, virtual_server.as_deref(), drained, now);
+                let _ = reply.send(answer);
+            }
+            Input::Reload {
+                plan,
+                alerter,
+                user,
+                reply,
+            } => {
+                let answer = self.reload(*plan, now);
+                self.alerter = alerter;
+                self.user = user;
+                let _ = reply.send(answer);
+            }
+            Input::Status { reply } => {
+                let _ = reply.send(self.status(now));
+            }
+            Input::Shutdown => {}
+        }
+    }
+
+    fn update_checks(&mut self) {
+        if let Some(engine) = &self.engine {
+            if let Err(e) = engine.replace(self.state.health_configs()) {
+                log(&format!("lvs: health checks not updated: {e}"));
+            }
+        }
+    }
+
+    fn drain(
+        &mut self,
+        addr: SocketAddr,
+        virtual_server: Option<&str>,
+        drained: bool,
+        now: Instant,
+    ) -> Result<String, String> {
+        let ids = self.state.set_drained(addr, virtual_server, drained)?;
+        self.run_actions();
+        let before = self.counters.operations;
+        self.reconcile(now);
+        let names: Vec<String> = ids.iter().map(|id| id.virtual_server.clone()).collect();
+        let message = format!(
+            "real server {addr} {} in {} ({} IPVS operation(s))",
+            if drained {
+                "drained: weight 0, existing connections kept"
+            } else {
+                "enabled: configured weight restored"
+            },
+            names.join(", "),
+            self.counters.operations - before
+        );
+        log(&format!("lvs: {message}"));
+        Ok(message)
+    }
+
+    fn reload(&mut self, plan: LvsPlan, now: Instant) -> Result<String, String> {
+        let old_daemon = self.state.plan().sync_daemon.clone();
+        let old_timeouts = self.state.plan().timeouts;
+        let before: HashSet<(String, SocketAddr)> = self
+            .state
+            .plan()
+            .virtual_servers
+            .iter()
+            .flat_map(|vs| {
+                vs.real_servers
+                    .iter()
+                    .map(|rs| (vs.name.clone(), rs.addr()))
+            })
+            .collect();
+        self.state.set_plan(plan, now);
+        let after: HashSet<(String, SocketAddr)> = self
+            .state
+            .plan()
+            .virtual_servers
+            .iter()
+            .flat_map(|vs| {
+                vs.real_servers
+                    .iter()
+                    .map(|rs| (vs.name.clone(), rs.addr()))
+            })
+            .collect();
+        self.update_checks();
+        if self.state.plan().timeouts != old_timeouts {
+            self.set_timeouts();
+        }
+        if self.state.plan().sync_daemon != old_daemon {
+            let role = self.daemon_role.or(Some(DaemonState::Backup));
+            self.sync_daemon_role(None);
+            if self.state.plan().sync_daemon.is_some() {
+                self.sync_daemon_role(role);
+            }
+        }
+        self.run_actions();
+        let ops_before = self.counters.operations;
+        self.reconcile(now);
+        Ok(format!(
+            "real servers added {}, removed {}, kept {} (with their health); {} IPVS operation(s)",
+            after.difference(&before).count(),
+            before.difference(&after).count(),
+            after.intersection(&before).count(),
+            self.counters.operations - ops_before
+        ))
+    }
+
+    fn run_actions(&mut self) {
+        while let Some(action) = self.state.poll_action() {
+            match action {
+                Action::Log(line) => log(&format!("lvs: {line}")),
+                Action::Script { argv, why } => {
+                    crate::notify::spawn_script(&why, &argv, &[], self.user);
+                }
+                Action::Alert { subject, body } => {
+                    if let Some(a) = &self.alerter {
+                        a.send_in_background(subject, body);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The client, opened on first use and again after it failed.
+    fn ipvs(&mut self) -> Option<&mut Ipvs> {
+        if self.ipvs.is_none() {
+            match Ipvs::new() {
+                Ok(ipvs) => {
+                    if self.ipvs_error.take().is_some() {
+                        log("lvs: IPVS is reachable again");
+                    }
+                    self.ipvs = Some(ipvs);
+                }
+                Err(e) => {
+                    let message = format!("{e}");
+                    if self.ipvs_error.as_deref() != Some(&message) {
+                        log(&format!(
+                            "lvs: cannot reach IPVS: {message}; health checks and VRRP keep \
+                             running, and the table is programmed once IPVS is reachable"
+                        ));
+                    }
+                    self.ipvs_error = Some(message);
+                    return None;
+                }
+            }
+        }
+        self.ipvs.as_mut()
+    }
+
+    fn ipvs_failed(&mut self, what: &str, e: ipvs_sys::Error) {
+        log(&format!("lvs: {what}: {e}"));
+        self.ipvs_error = Some(e.to_string());
+        self.ipvs = None;
+        self.reconciler.forget();
+    }
+
+    /// Reads the kernel's table and takes what it finds of this configuration as the
+    /// starting health (see [`LvsState::adopt`]).
+    fn adopt(&mut self, now: Instant) {
+        let Some(ipvs) = self.ipvs() else {
+            return;
+        };
+        match ipvs.state() {
+            Ok(table) => {
+                self.counters.reads += 1;
+                let changed = self.state.adopt(&table, now);
+                if changed > 0 {
+                    log(&format!(
+                        "lvs: {changed} real server(s) absent or at weight 0 in the kernel's table: \
+                         kept so until their checks say otherwise"
+                    ));
+                }
+                self.reconciler.set_read(table, now);
+            }
+            Err(e) => self.ipvs_failed("reading the IPVS table", e),
+        }
+    }
+
+    /// `lvs_flush`, `lvs_timeouts` and the sync daemon's backup role at start.
+    fn start_kernel_side(&mut self) {
+        if self.state.plan().flush_at_start {
+            if let Some(ipvs) = self.ipvs() {
+                match ipvs.flush() {
+                    Ok(()) => log("lvs: flushed the IPVS table (lvs_flush)"),
+                    Err(e) => log(&format!("lvs: lvs_flush: {e}")),
+                }
+            }
+        }
+        if self.state.plan().timeouts.is_some() {
+            self.set_timeouts();
+        }
+        if self.state.plan().sync_daemon.is_some() {
+            self.sync_daemon_role(Some(DaemonState::Backup));
+        }
+    }
+
+    fn set_timeouts(&mut self) {
+        let Some(t) = self.state.plan().timeouts else {
+            return;
+        };
+        if let Some(ipvs) = self.ipvs() {
+            match ipvs.set_timeouts(&t) {
+                Ok(()) => log(&format!(
+                    "lvs: timeouts tcp {} tcpfin {} udp {}",
+                    t.tcp, t.tcp_fin, t.udp
+                )),
+                Err(e) => log(&format!("lvs: lvs_timeouts: {e}")),
+            }
+        }
+    }
+
+    /// Runs the sync daemon in `role` (stopping the other role), or none.
+    fn sync_daemon_role(&mut self, role: Option<DaemonState>) {
+        let Some(plan) = self.state.plan().sync_daemon.clone() else {
+            return;
+        };
+        if role == self.daemon_role && role.is_some() {
+            return;
+        }
+        let Some(ipvs) = self.ipvs() else {
+            return;
+        };
+        for other in [DaemonState::Master, DaemonState::Backup] {
+            if Some(other) != role {
+                // Not running is the usual case here.
+                let _ = ipvs.stop_daemon(other);
+            }
+        }
+        if let Some(role) = role {
+            let daemon = plan.daemon(role);
+            let result = match ipvs.start_daemon(&daemon) {
+                Err(ipvs_sys::Error::DaemonRunning { .. }) => {
+                    // Left by an earlier run, perhaps with other settings: start it afresh.
+                    let _ = ipvs.stop_daemon(role);
+                    ipvs.start_daemon(&daemon)
+                }
+                other => other,
+            };
+            match result {
+                Ok(()) => log(&format!(
+                    "lvs: sync daemon {} on {} (syncid {}), following {}",
+                    role.name(),
+                    daemon.interface,
+                    daemon.sync_id,
+                    plan.vrrp_instance
+                )),
+                Err(e) => log(&format!("lvs: sync daemon {}: {e}", role.name())),
+            }
+        }
+        self.daemon_role = role;
+    }
+
+    fn reconcile(&mut self, now: Instant) {
+        let desired = self.state.desired();
+        let desired_keys: HashSet<ServiceKey> =
+            desired.services.iter().map(|s| s.service.key).collect();
+        if self.ipvs().is_none() {
+            return;
+        }
+        let first_read = self.reconciler.known().is_none();
+        let read = self.reconciler.needs_read(now);
+        if read {
+            let ipvs = self.ipvs.as_mut().expect("opened above");
+            match ipvs.state() {
+                Ok(table) => {
+                    self.counters.reads += 1;
+                    self.reconciler.set_read(table, now);
+                }
+                Err(e) => return self.ipvs_failed("reading the IPVS table", e),
+            }
+        }
+        let known = self.reconciler.known().expect("read above");
+        let ours = |k: &ServiceKey| desired_keys.contains(k) || self.managed.contains(k);
+        let plan = if known.services.iter().all(|s| ours(&s.service.key)) {
+            plan_ops(&desired, known)
+        } else {
+            // Services of other users of IPVS on this host are not ours to delete.
+            let mine = IpvsState {
+                services: known
+                    .services
+                    .iter()
+                    .filter(|s| ours(&s.service.key))
+                    .cloned()
+                    .collect(),
+            };
+            plan_ops(&desired, &mine)
+        };
+        if !self.adopted {
+            self.adopted = true;
+            let found: Vec<_> = known
+                .services
+                .iter()
+                .filter(|s| desired_keys.contains(&s.service.key))
+                .collect();
+            if !found.is_empty() {
+                let dests: usize = found.iter().map(|s| s.destinations.len()).sum();
+                log(&format!(
+                    "lvs: adopted {} service(s) with {dests} destination(s) already in the kernel; {} operation(s) needed",
+                    found.len(),
+                    plan.ops.len()
+                ));
+            }
+        }
+        if plan.is_empty() {
+            self.managed = desired_keys;
+            self.last_applied = Some(desired);
+            return;
+        }
+        let repair = read && !first_read && self.last_applied.as_ref() == Some(&desired);
+        if repair {
+            self.counters.repairs += 1;
+            log(&format!(
+                "lvs: the IPVS table was changed behind the director's back; repairing with {} operation(s)",
+                plan.ops.len()
+            ));
+        }
+        let lines: Vec<String> = plan
+            .ops
+            .iter()
+            .map(|op| format!("ipvsadm {}", ipvs_sys::ipvsadm::command_line(op)))
+            .collect();
+        if self.options.log_operations {
+            for line in lines.iter().take(20) {
+                log(&format!("lvs: {line}"));
+            }
+            if lines.len() > 20 {
+                log(&format!(
+                    "lvs: ... and {} more operation(s)",
+                    lines.len() - 20
+                ));
+            }
+        }
+        let ipvs = self.ipvs.as_mut().expect("opened above");
+        let results = match ipvs.apply(&plan.ops) {
+            Ok(results) => results,
+            Err(e) => return self.ipvs_failed("programming IPVS", e),
+        };
+        let mut refused = 0;
+        let mut failed_deletes = HashSet::new();
+        for (op, result) in plan.ops.iter().zip(&results) {
+            if let Err(e) = result {
+                refused += 1;
+                log(&format!("lvs: refused: {e}"));
+                if let Op::DeleteService(k) = op {
+                    failed_deletes.insert(*k);
+                }
+            }
+        }
+        self.counters.operations += (results.len() - refused) as u64;
+        self.counters.refused += refused as u64;
+        self.counters.last_operations = lines;
+        self.reconciler.record(&plan.ops, &results);
+        self.managed = desired_keys;
+        self.managed.extend(failed_deletes);
+        self.last_applied = (refused == 0).then_some(desired);
+    }
+
+    fn status(&mut self, now: Instant) -> (Vec<VirtualServerReport>, IpvsReport) {
+        // A fresh read: connection counters change all the time.
+        let table = match self.ipvs() {
+            Some(ipvs) => match ipvs.state() {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    self.ipvs_failed("reading the IPVS table", e);
+                    None
+                }
+            },
+            None => None,
+        };
+        let views = self.state.view();
+        let reports = views
+            .into_iter()
+            .map(|vs| {
+                let kernel: Vec<&ipvs_sys::VirtualService> = table
+                    .iter()
+                    .flat_map(|t| t.services.iter())
+                    .filter(|s| vs.services.contains(&s.service.key))
+                    .collect();
+                VirtualServerReport {
+                    name: vs.name.clone(),
+                    services: vs.services.iter().map(|k| k.to_string()).collect(),
+                    scheduler: vs.scheduler.clone(),
+                    quorum: vs.quorum,
+                    live_weight: vs.live_weight,
+                    quorum_up: vs.quorum_up,
+                    sorry_server: vs.sorry_server,
+                    sorry_server_active: vs.sorry_server_active,
+                    suspended: vs.suspended,
+                    real_servers: vs
+                        .real_servers
+                        .iter()
+                        .map(|rs| {
+                            let dests: Vec<&ipvs_sys::Destination> = kernel
+                                .iter()
+                                .filter_map(|s| s.destinations.iter().find(|d| d.addr == rs.addr))
+                                .collect();
+                            RealServerReport {
+                                address: rs.addr,
+                                health: if rs.health.up { "up" } else { "down" }.into(),
+                                drained: rs.health.drained,
+                                configured_weight: rs.configured_weight,
+                                desired_weight: rs.desired_weight,
+                                weight: dests.first().map(|d| d.weight),
+                                in_ipvs: !dests.is_empty(),
+                                last_reason: rs.health.reason.clone(),
+                                seconds_since_change: now
+                                    .saturating_duration_since(rs.health.since)
+                                    .as_secs_f64(),
+                                active_connections: dests.iter().map(|d| d.counters.active).sum(),
+                                inactive_connections: dests
+                                    .iter()
+                                    .map(|d| d.counters.inactive)
+                                    .sum(),
+                            }
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let ipvs = IpvsReport {
+            available: self.ipvs.is_some(),
+            error: self.ipvs_error.clone(),
+            operations: self.counters.operations,
+            refused: self.counters.refused,
+            repairs: self.counters.repairs,
+            reads: self.counters.reads,
+            last_operations: self.counters.last_operations.clone(),
+            sync_daemon: self.daemon_role.map(|r| r.name().to_string()),
+        };
+        (reports, ipvs)
+    }
+
+    fn shutdown(&mut self) {
+        self.state.stop();
+        self.run_actions();
+        if let Some(engine) = self.engine.take() {
+            engine.shutdown();
+        }
+        let policy = if self.options.keep_on_stop {
+            StopPolicy::Keep
+        } else {
+            self.state.plan().on_stop
+        };
+        if policy == StopPolicy::Keep {
+            log("lvs: leaving the IPVS table as it is");
+            return;
+        }
+        self.sync_daemon_role(None);
+        let ops: Vec<Op> = match policy {
+            StopPolicy::FlushAll => vec![Op::Flush],
+            _ => {
+                let in_kernel: HashSet<ServiceKey> = self
+                    .reconciler
+                    .known()
+                    .map(|t| t.services.iter().map(|s| s.service.key).collect())
+                    .unwrap_or_else(|| self.managed.clone());
+                let mut keys: Vec<ServiceKey> =
+                    self.managed.intersection(&in_kernel).copied().collect();
+                keys.sort();
+                keys.into_iter().map(Op::DeleteService).collect()
+            }
+        };
+        if ops.is_empty() {
+            return;
+        }
+        let Some(ipvs) = self.ipvs() else {
+            return;
+        };
+        match ipvs.apply(&ops) {
+            Ok(results) => {
+                let done = results.iter().filter(|r| r.is_ok()).count();
+                log(&format!(
+                    "lvs: stopping: {}",
+                    match policy {
+                        StopPolicy::FlushAll => "flushed the IPVS table (lvs_flush_on_stop)".into(),
+                        _ => format!("removed {done} virtual service(s) of this configuration"),
+                    }
+                ));
+            }
+            Err(e) => log(&format!("lvs: stopping: {e}")),
+        }
+    }
+}

@@ -1,0 +1,810 @@
+//! What IPVS should hold, given the plan and what the health checks and the operator said.
+//!
+//! Deterministic and free of I/O, like the VRRP core: health events, drains and reloads go
+//! in with the time; the desired IPVS table, scripts to run, alerts and log lines come out.
+//! The runner ([`super::runner`]) does the I/O.
+//!
+//! keepalived's rules, per virtual server:
+//! - a real server whose checkers are all up is in IPVS with its weight (the checkers'
+//!   dynamic weight, 0 while drained);
+//! - a failed one is removed, or kept with weight 0 with `inhibit_on_failure`;
+//! - quorum: the weights of the live real servers must reach `quorum + hysteresis` to come
+//!   up and drop below `quorum - hysteresis` to go down; while it is down the sorry server
+//!   (if any) replaces the live real servers, which are removed (kept at weight 0 with
+//!   `inhibit_on_failure`). `sorry_server_inhibit` keeps the sorry server at weight 0 while
+//!   quorum holds.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use healthcheck::{Event, RealServerId};
+use ipvs_sys::{Destination, IpvsState, VirtualService};
+
+use super::plan::{LvsPlan, RealServerPlan, VirtualServerPlan};
+
+/// Something the runner must do besides programming IPVS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Run a notify_up/notify_down/quorum_up/quorum_down script (argv as configured).
+    Script { argv: Vec<String>, why: String },
+    /// Send an SMTP alert.
+    Alert { subject: String, body: String },
+    /// A line for the log.
+    Log(String),
+}
+
+/// A real server's health as the director tracks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub up: bool,
+    /// The checkers' effective weight (the configured one unless a dynamic checker set it).
+    pub weight: u32,
+    pub drained: bool,
+    pub reason: String,
+    pub since: Instant,
+}
+
+/// One real server in a status report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealServerView {
+    pub addr: SocketAddr,
+    pub health: Health,
+    pub configured_weight: u32,
+    /// The weight it should have in IPVS; `None` when it should be absent.
+    pub desired_weight: Option<u32>,
+}
+
+/// One virtual server in a status report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualServerView {
+    pub name: String,
+    pub services: Vec<ipvs_sys::ServiceKey>,
+    pub scheduler: String,
+    pub quorum: u32,
+    pub live_weight: u32,
+    pub quorum_up: bool,
+    pub sorry_server: Option<SocketAddr>,
+    pub sorry_server_active: bool,
+    pub suspended: bool,
+    pub real_servers: Vec<RealServerView>,
+}
+
+/// The LVS side's state: plan, health, drains, quorum.
+#[derive(Debug)]
+pub struct LvsState {
+    plan: LvsPlan,
+    health: HashMap<RealServerId, Health>,
+    quorum_up: HashMap<String, bool>,
+    /// VRRP instances known to be MASTER (for `ha_suspend`).
+    masters: HashSet<String>,
+    /// Real servers found missing from an adopted table: down until a check passes, so
+    /// their checkers run with `alpha`.
+    awaiting_success: HashSet<RealServerId>,
+    actions: VecDeque<Action>,
+}
+
+/// The state a newly configured real server starts in, as the health-check engine starts it:
+/// down when a checker has `alpha`, else up.
+fn initial_health(rs: &RealServerPlan, now: Instant) -> Health {
+    let alpha = rs.health.checkers.iter().find(|c| c.timing.alpha);
+    Health {
+        up: alpha.is_none(),
+        weight: rs.health.weight,
+        drained: false,
+        reason: match alpha {
+            Some(c) => format!("{}: alpha, waiting for a success", c.name),
+            None => "initial state".into(),
+        },
+        since: now,
+    }
+}
+
+fn rs_id(vs: &VirtualServerPlan, rs: &RealServerPlan) -> RealServerId {
+    RealServerId {
+        virtual_server: vs.name.clone(),
+        real_server: rs.addr(),
+    }
+}
+
+/// keepalived's notation in alerts: `[192.168.2.20]:tcp:80`.
+fn alert_name(addr: SocketAddr, vs: &VirtualServerPlan) -> String {
+    let proto = match vs.services.first().map(|s| s.key) {
+        Some(ipvs_sys::ServiceKey::Inet { protocol, .. }) => protocol.name().to_lowercase(),
+        _ => "fwm".into(),
+    };
+    format!("[{}]:{proto}:{}", addr.ip(), addr.port())
+}
+
+impl LvsState {
+    pub fn new(plan: LvsPlan, now: Instant) -> Self {
+        let mut state = LvsState {
+            plan: LvsPlan::default(),
+            health: HashMap::new(),
+            quorum_up: HashMap::new(),
+            masters: HashSet::new(),
+            awaiting_success: HashSet::new(),
+            actions: VecDeque::new(),
+        };
+        state.set_plan(plan, now);
+        state
+    }
+
+    pub fn plan(&self) -> &LvsPlan {
+        &self.plan
+    }
+
+    /// Takes a new plan (a reload). Real servers whose identity (virtual server name and
+    /// address) is unchanged keep their health and drain; new ones start as the engine
+    /// starts them; quorum is re-evaluated without running scripts for virtual servers that
+    /// are new.
+    pub fn set_plan(&mut self, plan: LvsPlan, now: Instant) {
+        let mut health = HashMap::new();
+        for vs in &plan.virtual_servers {
+            for rs in &vs.real_servers {
+                let id = rs_id(vs, rs);
+                let h = match self.health.remove(&id) {
+                    Some(mut h) => {
+                        // A new configured weight applies unless a dynamic checker set one.
+                        if let Some(old) = self.real_server(&id) {
+                            if h.weight == old.health.weight {
+                                h.weight = rs.health.weight;
+                            }
+                        }
+                        h
+                    }
+                    None => initial_health(rs, now),
+                };
+                health.insert(id, h);
+            }
+        }
+        self.health = health;
+        self.awaiting_success
+            .retain(|id| self.health.contains_key(id));
+        let old_quorum = std::mem::take(&mut self.quorum_up);
+        self.plan = plan;
+        for i in 0..self.plan.virtual_servers.len() {
+            let vs = &self.plan.virtual_servers[i];
+            let live = self.live_weight(vs);
+            let up = match old_quorum.get(&vs.name) {
+                Some(&was) => was,
+                None => live >= vs.quorum,
+            };
+            self.quorum_up.insert(vs.name.clone(), up);
+            self.update_quorum(i);
+        }
+    }
+
+    fn real_server(&self, id: &RealServerId) -> Option<&RealServerPlan> {
+        self.plan
+            .virtual_servers
+            .iter()
+            .find(|vs| vs.name == id.virtual_server)?
+            .real_servers
+            .iter()
+            .find(|rs| rs.addr() == id.real_server)
+    }
+
+    fn live_weight(&self, vs: &VirtualServerPlan) -> u32 {
+        vs.real_servers
+            .iter()
+            .filter_map(|rs| self.health.get(&rs_id(vs, rs)))
+            .filter(|h| h.up && !h.drained)
+            .map(|h| h.weight)
+            .sum()
+    }
+
+    /// Applies keepalived's quorum hysteresis to virtual server `index`, queuing scripts,
+    /// alerts and log lines on a change.
+    fn update_quorum(&mut self, index: usize) {
+        let vs = &self.plan.virtual_servers[index];
+        let live = self.live_weight(vs);
+        let up = self.quorum_up.get(&vs.name).copied().unwrap_or(true);
+        let lost = up && (live == 0 || live < vs.quorum.saturating_sub(vs.hysteresis));
+        let gained = !up && live > 0 && live >= vs.quorum.saturating_add(vs.hysteresis);
+        if !lost && !gained {
+            return;
+        }
+        let now_up = gained;
+        self.quorum_up.insert(vs.name.clone(), now_up);
+        let word = if now_up { "UP" } else { "DOWN" };
+        let mut line = format!(
+            "virtual server {}: quorum {word} (live weight {live}, quorum {} ± {})",
+            vs.name, vs.quorum, vs.hysteresis
+        );
+        if let Some(s) = &vs.sorry_server {
+            line.push_str(&format!(
+                "; sorry server {} {}",
+                s.addr,
+                if now_up { "removed" } else { "in use" }
+            ));
+        }
+        self.actions.push_back(Action::Log(line));
+        let script = if now_up {
+            &vs.quorum_up
+        } else {
+            &vs.quorum_down
+        };
+        if let Some(argv) = script {
+            self.actions.push_back(Action::Script {
+                argv: argv.clone(),
+                why: format!("virtual server {} quorum {word}", vs.name),
+            });
+        }
+        if vs.smtp_alert {
+            self.actions.push_back(Action::Alert {
+                subject: format!(
+                    "[{}] Virtualserver {} - QUORUM {word}",
+                    self.router_id(),
+                    vs.name
+                ),
+                body: format!(
+                    "=> {} <=",
+                    if now_up {
+                        "Gained quorum"
+                    } else {
+                        "Lost quorum"
+                    }
+                ),
+            });
+        }
+    }
+
+    fn router_id(&self) -> String {
+        self.plan.router_id.clone().unwrap_or_else(|| "ha".into())
+    }
+
+    /// Takes the kernel's table found at start as the truth about health, so that adopting it
+    /// needs no operation: a checked real server missing from an existing service is down
+    /// (until a check passes), and one at weight 0 is down with `inhibit_on_failure`, else
+    /// drained. Returns how many real servers were adopted as down or drained.
+    pub fn adopt(&mut self, kernel: &IpvsState, now: Instant) -> usize {
+        let mut changed = 0;
+        for vs in &self.plan.virtual_servers {
+            let Some(found) = vs.services.first().and_then(|s| kernel.find(&s.key)) else {
+                continue;
+            };
+            for rs in &vs.real_servers {
+                if rs.health.checkers.is_empty() {
+                    continue;
+                }
+                let id = rs_id(vs, rs);
+                let Some(h) = self.health.get_mut(&id) else {
+                    continue;
+                };
+                match found.destinations.iter().find(|d| d.addr == rs.addr()) {
+                    None => {
+                        h.up = false;
+                        h.reason =
+                            "not in the adopted IPVS table; waiting for a check to pass".into();
+                        self.awaiting_success.insert(id);
+                    }
+                    Some(d) if d.weight == 0 && rs.health.weight > 0 => {
+                        if rs.inhibit_on_failure {
+                            h.up = false;
+                            h.reason = "weight 0 in the adopted IPVS table (inhibit_on_failure); waiting for a check to pass".into();
+                            self.awaiting_success.insert(id);
+                        } else {
+                            h.drained = true;
+                            h.reason = "weight 0 in the adopted IPVS table: kept drained".into();
+                        }
+                    }
+                    Some(_) => continue,
+                }
+                h.since = now;
+                changed += 1;
+            }
+        }
+        for vs in &self.plan.virtual_servers {
+            let up = self.live_weight(vs) >= vs.quorum;
+            self.quorum_up.insert(vs.name.clone(), up);
+        }
+        changed
+    }
+
+    /// A health-check event. Returns whether anything changed.
+    pub fn handle_health(&mut self, event: &Event, now: Instant) -> bool {
+        let (server, up, weight, reason) = match event {
+            Event::Up { server, cause } => (server, Some(true), None, cause.to_string()),
+            Event::Down { server, cause } => (server, Some(false), None, cause.to_string()),
+            Event::Weight { server, weight } => (
+                server,
+                None,
+                Some(*weight),
+                format!("weight set to {weight} by a checker"),
+            ),
+            Event::CheckFailed { check, failure } => {
+                self.actions
+                    .push_back(Action::Log(format!("{check}: check failed: {failure}")));
+                return false;
+            }
+        };
+        let Some(vs_index) = self
+            .plan
+            .virtual_servers
+            .iter()
+            .position(|vs| vs.name == server.virtual_server)
+        else {
+            return false;
+        };
+        if up == Some(true) {
+            self.awaiting_success.remove(server);
+        }
+        let Some(h) = self.health.get_mut(server) else {
+            return false;
+        };
+        let was_up = h.up;
+        let mut changed = false;
+        if let Some(w) = weight {
+            changed |= h.weight != w;
+            h.weight = w;
+        }
+        if let Some(up) = up {
+            if up != h.up || h.reason != reason {
+                changed = true;
+            }
+            if up != h.up {
+                h.since = now;
+            }
+            h.up = up;
+            h.reason = reason.clone();
+        }
+        let is_up = h.up;
+        if up.is_some() && was_up != is_up {
+            let vs = &self.plan.virtual_servers[vs_index];
+            let rs = vs
+                .real_servers
+                .iter()
+                .find(|rs| rs.addr() == server.real_server)
+                .expect("health entries follow the plan");
+            let word = if is_up { "UP" } else { "DOWN" };
+            let effect = match (is_up, rs.inhibit_on_failure) {
+                (true, _) => format!("weight {} in IPVS", rs.health.weight),
+                (false, true) => "weight 0 in IPVS (inhibit_on_failure)".into(),
+                (false, false) => "removed from IPVS".into(),
+            };
+            self.actions.push_back(Action::Log(format!(
+                "real server {} of virtual server {}: {word} ({reason}); {effect}",
+                server.real_server, vs.name
+            )));
+            let script = if is_up {
+                &rs.notify_up
+            } else {
+                &rs.notify_down
+            };
+            if let Some(argv) = script {
+                self.actions.push_back(Action::Script {
+                    argv: argv.clone(),
+                    why: format!("real server {} {word}", server.real_server),
+                });
+            }
+            if rs.smtp_alert {
+                self.actions.push_back(Action::Alert {
+                    subject: format!(
+                        "[{}] Realserver {} of virtual server {} - {word}",
+                        self.router_id(),
+                        alert_name(server.real_server, vs),
+                        vs.name
+                    ),
+                    body: format!("=> {reason} <="),
+                });
+            }
+        }
+        self.update_quorum(vs_index);
+        changed
+    }
+
+    /// Drains (weight 0, connections kept) or re-enables every real server at `addr`, in
+    /// `virtual_server` only when given. Returns the ids changed, or why none matched.
+    pub fn set_drained(
+        &mut self,
+        addr: SocketAddr,
+        virtual_server: Option<&str>,
+        drained: bool,
+    ) -> Result<Vec<RealServerId>, String> {
+        let mut matched = Vec::new();
+        for (id, h) in self.health.iter_mut() {
+            if id.real_server == addr && virtual_server.is_none_or(|name| name == id.virtual_server)
+            {
+                h.drained = drained;
+                matched.push(id.clone());
+            }
+        }
+        if matched.is_empty() {
+            return Err(match virtual_server {
+                Some(vs) => format!("no real server {addr} in virtual server {vs}"),
+                None => format!("no real server {addr} in any virtual server"),
+            });
+        }
+        matched.sort();
+        for i in 0..self.plan.virtual_servers.len() {
+            if matched
+                .iter()
+                .any(|id| id.virtual_server == self.plan.virtual_servers[i].name)
+            {
+                self.update_quorum(i);
+            }
+        }
+        Ok(matched)
+    }
+
+    /// A VRRP instance's state changed. Returns whether the set of suspended virtual servers
+    /// changed (the runner then gives the engine the checks to run).
+    pub fn handle_vrrp(&mut self, instance: &str, master: bool) -> bool {
+        let before: Vec<String> = self.suspended().into_iter().map(String::from).collect();
+        if master {
+            self.masters.insert(instance.to_string());
+        } else {
+            self.masters.remove(instance);
+        }
+        before
+            != self
+                .suspended()
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>()
+    }
+
+    /// Virtual servers whose checks wait for their VRRP instance to be MASTER (`ha_suspend`).
+    pub fn suspended(&self) -> Vec<&str> {
+        self.plan
+            .virtual_servers
+            .iter()
+            .filter(|vs| {
+                vs.suspend_with
+                    .as_ref()
+                    .is_some_and(|vi| !self.masters.contains(vi))
+            })
+            .map(|vs| vs.name.as_str())
+            .collect()
+    }
+
+    /// The checks the engine should run: every real server's, except those of suspended
+    /// virtual servers.
+    pub fn health_configs(&self) -> Vec<healthcheck::RealServerConfig> {
+        let suspended = self.suspended();
+        self.plan
+            .virtual_servers
+            .iter()
+            .filter(|vs| !suspended.contains(&vs.name.as_str()))
+            .flat_map(|vs| {
+                vs.real_servers.iter().map(|rs| {
+                    let mut config = rs.health.clone();
+                    if self.awaiting_success.contains(&rs_id(vs, rs)) {
+                        for c in &mut config.checkers {
+                            c.timing.alpha = true;
+                        }
+                    }
+                    config
+                })
+            })
+            .collect()
+    }
+
+    fn desired_weight(
+        &self,
+        vs: &VirtualServerPlan,
+        rs: &RealServerPlan,
+        quorum_up: bool,
+    ) -> Option<u32> {
+        let h = self.health.get(&rs_id(vs, rs))?;
+        let inhibit = rs.inhibit_on_failure.then_some(0);
+        if !h.up {
+            return inhibit;
+        }
+        if !quorum_up && vs.sorry_server.is_some() {
+            return inhibit;
+        }
+        Some(if h.drained { 0 } else { h.weight })
+    }
+
+    /// The IPVS table this director wants, for its own services only.
+    pub fn desired(&self) -> IpvsState {
+        let mut state = IpvsState::default();
+        for vs in &self.plan.virtual_servers {
+            let quorum_up = self.quorum_up.get(&vs.name).copied().unwrap_or(true);
+            let mut destinations: Vec<Destination> = Vec::with_capacity(vs.real_servers.len() + 1);
+            for rs in &vs.real_servers {
+                if let Some(weight) = self.desired_weight(vs, rs, quorum_up) {
+                    let mut d = rs.destination.clone();
+                    d.weight = weight;
+                    destinations.push(d);
+                }
+            }
+            if let Some(sorry) = &vs.sorry_server {
+                let weight = match (quorum_up, vs.sorry_server_inhibit) {
+                    (false, _) => Some(sorry.weight),
+                    (true, true) => Some(0),
+                    (true, false) => None,
+                };
+                if let Some(weight) = weight {
+                    if !destinations.iter().any(|d| d.addr == sorry.addr) {
+                        let mut d = sorry.clone();
+                        d.weight = weight;
+                        destinations.push(d);
+                    }
+                }
+            }
+            for service in &vs.services {
+                state.services.push(VirtualService {
+                    service: service.clone(),
+                    destinations: destinations.clone(),
+                });
+            }
+        }
+        state
+    }
+
+    /// For `ha status`.
+    pub fn view(&self) -> Vec<VirtualServerView> {
+        let suspended = self.suspended();
+        self.plan
+            .virtual_servers
+            .iter()
+            .map(|vs| {
+                let quorum_up = self.quorum_up.get(&vs.name).copied().unwrap_or(true);
+                VirtualServerView {
+                    name: vs.name.clone(),
+                    services: vs.services.iter().map(|s| s.key).collect(),
+                    scheduler: vs
+                        .services
+                        .first()
+                        .map(|s| s.scheduler.clone())
+                        .unwrap_or_default(),
+                    quorum: vs.quorum,
+                    live_weight: self.live_weight(vs),
+                    quorum_up,
+                    sorry_server: vs.sorry_server.as_ref().map(|d| d.addr),
+                    sorry_server_active: !quorum_up && vs.sorry_server.is_some(),
+                    suspended: suspended.contains(&vs.name.as_str()),
+                    real_servers: vs
+                        .real_servers
+                        .iter()
+                        .filter_map(|rs| {
+                            Some(RealServerView {
+                                addr: rs.addr(),
+                                health: self.health.get(&rs_id(vs, rs))?.clone(),
+                                configured_weight: rs.health.weight,
+                                desired_weight: self.desired_weight(vs, rs, quorum_up),
+                            })
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// `omega`: at stop, the notify_down and quorum_down scripts of what is up.
+    pub fn stop(&mut self) {
+        for vs in &self.plan.virtual_servers {
+            if !vs.omega {
+                continue;
+            }
+            for rs in &vs.real_servers {
+                let up = self.health.get(&rs_id(vs, rs)).is_some_and(|h| h.up);
+                if let (true, Some(argv)) = (up, &rs.notify_down) {
+                    self.actions.push_back(Action::Script {
+                        argv: argv.clone(),
+                        why: format!("real server {} DOWN (omega, stopping)", rs.addr()),
+                    });
+                }
+            }
+            if let (Some(true), Some(argv)) = (self.quorum_up.get(&vs.name), &vs.quorum_down) {
+                self.actions.push_back(Action::Script {
+                    argv: argv.clone(),
+                    why: format!("virtual server {} quorum DOWN (omega, stopping)", vs.name),
+                });
+            }
+        }
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use healthcheck::{DownCause, Failure, UpCause};
+
+    fn plan(text: &str) -> LvsPlan {
+        let opts = crate::config::Options {
+            config_id: String::new(),
+            host_checks: false,
+            check_host: false,
+        };
+        let mut sources = crate::config::SourceMap::default();
+        let loaded = crate::config::parse_str("test.conf", text, &opts, &mut sources);
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        LvsPlan::from_config(&loaded.config).unwrap()
+    }
+
+    fn id(vs: &str, rs: &str) -> RealServerId {
+        RealServerId {
+            virtual_server: vs.into(),
+            real_server: rs.parse().unwrap(),
+        }
+    }
+
+    fn down(vs: &str, rs: &str) -> Event {
+        Event::Down {
+            server: id(vs, rs),
+            cause: DownCause::Failed {
+                checker: "TCP_CHECK#0".into(),
+                failure: Failure::Refused,
+            },
+        }
+    }
+
+    fn up(vs: &str, rs: &str) -> Event {
+        Event::Up {
+            server: id(vs, rs),
+            cause: UpCause::Recovered {
+                checker: "TCP_CHECK#0".into(),
+            },
+        }
+    }
+
+    /// `(address, weight)` of each destination of the first service.
+    fn weights(s: &LvsState) -> Vec<(String, u32)> {
+        s.desired().services[0]
+            .destinations
+            .iter()
+            .map(|d| (d.addr.to_string(), d.weight))
+            .collect()
+    }
+
+    fn drain_actions(s: &mut LvsState) -> Vec<Action> {
+        std::iter::from_fn(|| s.poll_action()).collect()
+    }
+
+    const TWO: &str = "virtual_server 10.0.0.100 80 {\n lb_kind DR\n\
+        real_server 10.0.0.1 80 { weight 2\n notify_down \"/bin/down 1\"\n notify_up \"/bin/up 1\"\n TCP_CHECK { } }\n\
+        real_server 10.0.0.2 80 { inhibit_on_failure\n TCP_CHECK { } }\n}\n";
+
+    #[test]
+    fn failed_real_server_is_removed_or_inhibited_and_comes_back() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(plan(TWO), t0);
+        assert_eq!(
+            weights(&s),
+            [("10.0.0.1:80".into(), 2), ("10.0.0.2:80".into(), 1)]
+        );
+        assert!(s.handle_health(&down("10.0.0.100:80", "10.0.0.1:80"), t0));
+        assert!(s.handle_health(&down("10.0.0.100:80", "10.0.0.2:80"), t0));
+        assert_eq!(weights(&s), [("10.0.0.2:80".into(), 0)]);
+        let actions = drain_actions(&mut s);
+        assert!(actions.contains(&Action::Script {
+            argv: vec!["/bin/down".into(), "1".into()],
+            why: "real server 10.0.0.1:80 DOWN".into()
+        }));
+        assert!(actions.iter().any(|a| matches!(a, Action::Alert { subject, .. }
+            if subject == "[ha] Realserver [10.0.0.1]:tcp:80 of virtual server 10.0.0.100:80 - DOWN")));
+        s.handle_health(&up("10.0.0.100:80", "10.0.0.1:80"), t0);
+        assert_eq!(
+            weights(&s),
+            [("10.0.0.1:80".into(), 2), ("10.0.0.2:80".into(), 0)]
+        );
+        // The same state again changes nothing and runs nothing.
+        drain_actions(&mut s);
+        assert!(!s.handle_health(&up("10.0.0.100:80", "10.0.0.1:80"), t0));
+        assert!(drain_actions(&mut s)
+            .iter()
+            .all(|a| !matches!(a, Action::Script { .. })));
+    }
+
+    #[test]
+    fn drain_sets_weight_zero_and_enable_restores_it() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(plan(TWO), t0);
+        let ids = s
+            .set_drained("10.0.0.1:80".parse().unwrap(), None, true)
+            .unwrap();
+        assert_eq!(ids, [id("10.0.0.100:80", "10.0.0.1:80")]);
+        assert_eq!(
+            weights(&s),
+            [("10.0.0.1:80".into(), 0), ("10.0.0.2:80".into(), 1)]
+        );
+        s.set_drained("10.0.0.1:80".parse().unwrap(), Some("10.0.0.100:80"), false)
+            .unwrap();
+        assert_eq!(weights(&s)[0], ("10.0.0.1:80".into(), 2));
+        let e = s
+            .set_drained("10.0.0.9:80".parse().unwrap(), None, true)
+            .unwrap_err();
+        assert_eq!(e, "no real server 10.0.0.9:80 in any virtual server");
+    }
+
+    #[test]
+    fn quorum_with_hysteresis_switches_to_the_sorry_server_and_back() {
+        let t0 = Instant::now();
+        let vs = "10.0.0.100:80";
+        let mut s = LvsState::new(
+            plan(
+                "virtual_server 10.0.0.100 80 {\n quorum 3\n hysteresis 1\n sorry_server 10.0.0.9 80\n\
+                 quorum_up /bin/qup\n quorum_down /bin/qdown\n\
+                 real_server 10.0.0.1 80 { weight 2 }\n real_server 10.0.0.2 80 { weight 1 }\n real_server 10.0.0.3 80 { weight 1 }\n}\n",
+            ),
+            t0,
+        );
+        assert_eq!(weights(&s).len(), 3);
+        // Live 4 → 3: still ≥ quorum - hysteresis (2).
+        s.handle_health(&down(vs, "10.0.0.3:80"), t0);
+        assert_eq!(weights(&s).len(), 2);
+        // Live 3 → 1: below 2, quorum lost: only the sorry server.
+        s.handle_health(&down(vs, "10.0.0.1:80"), t0);
+        assert_eq!(weights(&s), [("10.0.0.9:80".into(), 1)]);
+        let actions = drain_actions(&mut s);
+        assert!(actions
+            .iter()
+            .any(|a| matches!(a, Action::Script { argv, .. } if argv[0] == "/bin/qdown")));
+        // Live 1 → 3: not yet ≥ quorum + hysteresis (4).
+        s.handle_health(&up(vs, "10.0.0.1:80"), t0);
+        assert_eq!(weights(&s), [("10.0.0.9:80".into(), 1)]);
+        // Live 4: quorum regained, the sorry server goes.
+        s.handle_health(&up(vs, "10.0.0.3:80"), t0);
+        assert_eq!(weights(&s).len(), 3);
+        assert!(!weights(&s).iter().any(|(a, _)| a == "10.0.0.9:80"));
+        let actions = drain_actions(&mut s);
+        assert!(actions
+            .iter()
+            .any(|a| matches!(a, Action::Script { argv, .. } if argv[0] == "/bin/qup")));
+    }
+
+    #[test]
+    fn reload_keeps_health_and_drains_of_unchanged_real_servers() {
+        let t0 = Instant::now();
+        let vs = "10.0.0.100:80";
+        let mut s = LvsState::new(plan(TWO), t0);
+        s.handle_health(&down(vs, "10.0.0.2:80"), t0);
+        s.set_drained("10.0.0.1:80".parse().unwrap(), None, true)
+            .unwrap();
+        let more = TWO.replace("}\n}\n", "}\n real_server 10.0.0.3 80 { }\n}\n");
+        s.set_plan(plan(&more), t0);
+        assert_eq!(
+            weights(&s),
+            [
+                ("10.0.0.1:80".into(), 0),
+                ("10.0.0.2:80".into(), 0),
+                ("10.0.0.3:80".into(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn adopting_a_table_takes_missing_servers_as_down_and_weight_zero_as_drained() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(plan(TWO), t0);
+        let mut kernel = s.desired();
+        // 10.0.0.1 absent, 10.0.0.2 (inhibit_on_failure) at weight 0.
+        kernel.services[0].destinations.remove(0);
+        kernel.services[0].destinations[0].weight = 0;
+        assert_eq!(s.adopt(&kernel, t0), 2);
+        assert_eq!(s.desired(), kernel);
+        assert!(s
+            .health_configs()
+            .iter()
+            .all(|c| c.checkers[0].timing.alpha));
+        s.handle_health(&up("10.0.0.100:80", "10.0.0.1:80"), t0);
+        assert!(!s.health_configs()[0].checkers[0].timing.alpha);
+        assert_eq!(weights(&s)[0], ("10.0.0.1:80".into(), 2));
+    }
+
+    #[test]
+    fn alpha_servers_start_down_and_ha_suspend_follows_vrrp() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(
+            plan(
+                "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 100\n virtual_ipaddress { 10.0.0.100 }\n}\n\
+                 virtual_server 10.0.0.100 80 {\n alpha\n ha_suspend\n real_server 10.0.0.1 80 { TCP_CHECK { } }\n}\n",
+            ),
+            t0,
+        );
+        assert!(weights(&s).is_empty());
+        assert_eq!(s.suspended(), ["10.0.0.100:80"]);
+        assert!(s.health_configs().is_empty());
+        assert!(s.handle_vrrp("VI_1", true));
+        assert_eq!(s.health_configs().len(), 1);
+        assert!(!s.handle_vrrp("VI_1", true));
+    }
+}
