@@ -113,31 +113,38 @@ fn masters(directors: &[&Director]) -> String {
     }
 }
 
-/// One request from the client, logged with who is master and where the client's packets go.
-fn request(lab: &Lab, tl: &Timeline, port: u16, directors: &[&Director]) -> Result<String, String> {
+/// Who is master and, when it differs, where the client's packets go: `lvs1 is MASTER`.
+fn situation(lab: &Lab, directors: &[&Director]) -> String {
+    let master = masters(directors);
+    match lab.client_path() {
+        Some(path) if !master.starts_with(path) => {
+            format!("{master}, packets still go to {path}")
+        }
+        _ => master,
+    }
+}
+
+/// One request from the client, logged with the situation (see [`situation`]).
+fn request(lab: &Lab, tl: &Timeline, port: u16, situation: &str) -> Result<String, String> {
     let answer = lab.get(port);
     let shown = match &answer {
         Ok(body) => body.clone(),
         Err(e) => format!("FAILED: {e}"),
     };
-    let master = masters(directors);
-    let path = match lab.client_path() {
-        Some(path) if !master.starts_with(path) => format!(", packets still go to {path}"),
-        _ => String::new(),
-    };
     tl.log(
         "client",
-        format!("GET {VIP}:{port} -> {shown} ({master}{path})"),
+        format!("GET {VIP}:{port} -> {shown} ({situation})"),
     );
     answer
 }
 
-/// `n` requests that must all be answered: the bodies.
+/// `n` requests that must all be answered: the bodies. (The situation is looked at once:
+/// under TCG every `ha status` takes a while.)
 fn answered(lab: &Lab, tl: &Timeline, port: u16, n: usize, directors: &[&Director]) -> Vec<String> {
+    let now = situation(lab, directors);
     (0..n)
         .map(|_| {
-            request(lab, tl, port, directors)
-                .unwrap_or_else(|e| panic!("request to {VIP}:{port}: {e}"))
+            request(lab, tl, port, &now).unwrap_or_else(|e| panic!("request to {VIP}:{port}: {e}"))
         })
         .collect()
 }
@@ -172,7 +179,7 @@ fn requests_until(
             "timed out after {limit:?} waiting for {what}"
         );
         if last_request.elapsed() >= Duration::from_millis(500) {
-            match request(lab, tl, DR_PORT, directors) {
+            match request(lab, tl, DR_PORT, &situation(lab, directors)) {
                 Ok(_) => ok += 1,
                 Err(_) => failed += 1,
             }
@@ -195,9 +202,9 @@ fn demo_scenario() {
     if !preflight("demo_scenario") {
         return;
     }
-    let tl = Timeline::default();
     let lab = Lab::new();
-    tl.section("The lab: the seed scenario (shared/examples) in network namespaces");
+    // The clock starts with the directors: building the lab takes a while under TCG.
+    println!("\n== The lab: the seed scenario (shared/examples) in network namespaces");
     println!(
         "   client 192.168.2.100 | lvs1 192.168.2.10 / 10.0.0.10 | lvs2 192.168.2.11 / 10.0.0.11\n   \
          web1 192.168.2.20 / 10.0.0.20 answers 1111 | web2 192.168.2.30 / 10.0.0.30 answers 2222\n   \
@@ -211,6 +218,7 @@ fn demo_scenario() {
         println!("   - {change}");
     }
 
+    let tl = Timeline::default();
     tl.section("Start: lvs1 (state MASTER, priority 100), lvs2 (state BACKUP, priority 90)");
     let mut lvs1 = lab.start_director("lvs1", &conf1.text, &[]);
     tl.log("lvs1", "ha run -f lvs1.conf");
@@ -705,7 +713,8 @@ fn reload_adding_one_real_server_changes_only_that_one() {
     assert_eq!(
         lvs1.ipvs_counter("operations") - operations,
         1,
-        "one AddDest:\n{}",
+        "one AddDest: {:#}\n{}",
+        lvs1.status()["ipvs"]["last_operations"],
         lvs1.log()
     );
     assert_eq!(weights(&lab.lvs1, &nat_service()), nat_before);
