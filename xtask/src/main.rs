@@ -281,7 +281,10 @@ fn demo(args: &[String]) -> Result<(), String> {
         "export XTASK_VM=1\n{} /xtask/bin/ha-lvs-vm {DEMO_ARGS}\n",
         LabBinaries::GUEST_ENV
     ));
-    eprintln!("xtask: the demo runs in the IPVS test VM (this host's kernel has no IPVS; TCG, so about two minutes)");
+    eprintln!(
+        "xtask: the demo runs in the IPVS test VM (qemu TCG, about a minute); \
+         `cargo xtask demo --host` runs it here when this kernel has IPVS"
+    );
     let keep = host::env_nonempty("XTASK_VM_KEEP").is_some_and(|v| v != "0");
     let initrd = guest
         .write_cpio(&staging.with_extension("cpio"))
@@ -289,11 +292,8 @@ fn demo(args: &[String]) -> Result<(), String> {
     if !keep {
         let _ = std::fs::remove_dir_all(&staging);
     }
-    let result = Vm::new(&kernel, initrd.clone()).run(|line| {
-        if let Some(line) = demo_line(line) {
-            println!("{line}");
-        }
-    });
+    let mut blank = false;
+    let result = Vm::new(&kernel, initrd.clone()).run(|line| print_demo_line(line, &mut blank));
     if !keep {
         let _ = std::fs::remove_file(&initrd);
     }
@@ -333,16 +333,26 @@ fn demo_on_host() -> Result<(), String> {
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", lab.tests.display()))?;
     let stdout = child.stdout.take().expect("stdout is piped");
+    let mut blank = false;
     for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
-        if let Some(line) = demo_line(&line) {
-            println!("{line}");
-        }
+        print_demo_line(&line, &mut blank);
     }
     let status = child.wait().map_err(|e| e.to_string())?;
     if status.success() {
         Ok(())
     } else {
         Err(format!("the demo failed ({status})"))
+    }
+}
+
+/// Prints the demo's lines (see [`demo_line`]), one blank line at most between them.
+fn print_demo_line(line: &str, previous_blank: &mut bool) {
+    if let Some(line) = demo_line(line) {
+        let blank = line.trim().is_empty();
+        if !(blank && *previous_blank) {
+            println!("{line}");
+        }
+        *previous_blank = blank;
     }
 }
 
