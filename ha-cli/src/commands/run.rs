@@ -377,7 +377,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             for e in events {
                 log_event(&e, log_level);
                 if let (Some(l), Event::StateChanged(t)) = (&events_lvs, &e.event) {
-                    l.vrrp_state(&e.instance, t.to == vrrp_core::State::Master);
+                    l.vrrp_state(&e.instance, t.to);
                 }
                 if let Ok(n) = events_notifier.lock() {
                     n.on_event(&e);
