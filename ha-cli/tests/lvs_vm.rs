@@ -302,7 +302,7 @@ fn demo_scenario() {
     tl.log(
         "lvs2",
         format!(
-            "MASTER {} after the crash, by its clock (master-down interval {})",
+            "MASTER {} after the crash, by its clock (master-down interval {} from lvs1's last advert, sent up to 1 s before the crash)",
             secs(takeover),
             secs(LVS2_MASTER_DOWN)
         ),
@@ -491,7 +491,7 @@ fn demo_scenario() {
     assert_alternates(&answered(&lab, &tl, NAT_PORT, 2, &both), "NAT via lvs2");
 
     tl.section("Summary");
-    println!("   VIP takeover after lvs1's crash       {:>7}   (master-down interval {}; {} requests answered, {} failed meanwhile)",
+    println!("   VIP takeover after lvs1's crash       {:>7}   (master-down interval {} from the last advert; {} requests answered, {} failed meanwhile)",
         secs(takeover), secs(LVS2_MASTER_DOWN), crash_ok, crash_failed);
     println!("   web1 stopped -> out of IPVS           {:>7}   (delay_loop 1, connect_timeout 1, retry 1, delay_before_retry 1)",
         secs(removal));
