@@ -123,3 +123,35 @@ fn config_id_selects_conditional_lines() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["vrrp_instances"][0]["priority"], 50);
 }
+
+#[test]
+fn bfd_check_is_a_warning_and_a_checker_the_director_cannot_run_an_error() {
+    let bfd = temp_file(
+        "bfd-check.conf",
+        "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { BFD_CHECK { name b1 } }\n}\n",
+    );
+    let out = ha(&["--no-host-checks", bfd.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("virtual_server 10.0.0.1:80: real_server 10.0.0.2:80: BFD_CHECK ignored"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("0 error(s), 1 warning(s)"), "{stderr}");
+    let bad = temp_file(
+        "bad-digest.conf",
+        "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { HTTP_GET { url { path /\n digest zz } } }\n}\n",
+    );
+    let out = ha(&["--no-host-checks", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: ")
+            && stderr.contains(
+                "virtual_server 10.0.0.1:80: real_server 10.0.0.2:80, HTTP_GET#0: digest"
+            ),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_file(bfd);
+    let _ = std::fs::remove_file(bad);
+}

@@ -899,3 +899,196 @@ fn unicast_peers_elect_and_fail_over() {
         "master sent priority 0"
     );
 }
+
+/// A TCP listener inside `ns` on `port` until the returned flag is cleared.
+fn listen_in(ns: &Netns, port: u16) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let running = std::sync::Arc::new(AtomicBool::new(true));
+    let flag = std::sync::Arc::clone(&running);
+    let path = format!("/var/run/netns/{}", ns.name);
+    let (ready, bound) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(path).unwrap();
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        ready.send(()).unwrap();
+        while flag.load(Ordering::Relaxed) {
+            let _ = listener.accept();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    bound.recv().unwrap();
+    running
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool, log: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
+    if !require_root("real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs") {
+        return;
+    }
+    let smtp_ok = matches!(Command::new("python3").args(["-c", "import aiosmtpd"]).status(), Ok(s) if s.success());
+    if !smtp_ok {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "aiosmtpd missing: NOT RUN"
+        );
+        eprintln!("*** real_server_health_runs_notify_scripts_...: needs python3 -m aiosmtpd: NOT RUN ***");
+        return;
+    }
+    let ns = Netns::new("rs");
+    // A real SMTP relay inside the namespace, printing what it receives.
+    let mut smtp = Command::new("ip")
+        .args([
+            "netns", "exec", &ns.name, "python3", "-m", "aiosmtpd", "-n", "-c",
+        ])
+        .args(["aiosmtpd.handlers.Debugging", "-l", "127.0.0.1:2525"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The relay must be up before the first alert.
+    {
+        let path = format!("/var/run/netns/{}", ns.name);
+        std::thread::spawn(move || {
+            let f = std::fs::File::open(path).unwrap();
+            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            while std::net::TcpStream::connect("127.0.0.1:2525").is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "aiosmtpd did not start"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+        .join()
+        .unwrap();
+    }
+    let web = listen_in(&ns, 8080);
+    let marks = std::env::temp_dir().join(format!("ha-rs-marks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&marks);
+    std::fs::create_dir_all(&marks).unwrap();
+    let m = marks.display();
+    let director = start_with(
+        &ns,
+        "rs.conf",
+        &format!(
+            "global_defs {{\n router_id RS_TEST\n notification_email {{ ops@example.invalid }}\n \
+             notification_email_from ha@example.invalid\n smtp_server 127.0.0.1 2525\n}}\n\
+             virtual_server 127.0.0.1 80 {{\n delay_loop 1\n lb_kind NAT\n quorum_down \"/bin/touch {m}/quorum_down\"\n\
+              real_server 127.0.0.1 8080 {{\n weight 3\n notify_down \"/bin/touch {m}/down\"\n notify_up \"/bin/touch {m}/up\"\n\
+               TCP_CHECK {{\n connect_timeout 1\n retry 0\n }}\n }}\n}}\n"
+        ),
+    );
+    let server = |d: &Director| d.status()["virtual_servers"][0]["real_servers"][0].clone();
+    assert_eq!(server(&director)["health"], "up");
+    // The host kernel has no IPVS: the director says so and keeps checking.
+    let status = director.status();
+    assert_eq!(status["ipvs"]["available"], false, "{status}");
+
+    web.store(false, std::sync::atomic::Ordering::Relaxed);
+    wait_for(
+        "the real server to go down",
+        Duration::from_secs(10),
+        || server(&director)["health"] == "down",
+        || director.log(),
+    );
+    assert!(
+        server(&director)["last_reason"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused"),
+        "{}",
+        server(&director)
+    );
+    wait_for(
+        "notify_down and quorum_down",
+        Duration::from_secs(5),
+        || marks.join("down").exists() && marks.join("quorum_down").exists(),
+        || director.log(),
+    );
+    assert!(director.log().contains(
+        "lvs: real server 127.0.0.1:8080 of virtual server 127.0.0.1:80: DOWN (TCP_CHECK#0: connection refused); removed from IPVS"
+    ), "{}", director.log());
+
+    let _web = listen_in(&ns, 8080);
+    wait_for(
+        "the real server to come back",
+        Duration::from_secs(10),
+        || server(&director)["health"] == "up",
+        || director.log(),
+    );
+    wait_for(
+        "notify_up",
+        Duration::from_secs(5),
+        || marks.join("up").exists(),
+        || director.log(),
+    );
+
+    // Drain and enable act on the director's state even without IPVS.
+    let ha = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ha"))
+            .args(args)
+            .arg("--socket")
+            .arg(&director.socket)
+            .output()
+            .unwrap()
+    };
+    let out = ha(&["drain", "127.0.0.1:8080"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server(&director)["drained"], true);
+    assert_eq!(server(&director)["desired_weight"], 0);
+    let out = ha(&["enable", "127.0.0.1:8080"]);
+    assert!(out.status.success());
+    assert_eq!(server(&director)["desired_weight"], 3);
+    let out = ha(&["drain", "127.0.0.9:80"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no real server 127.0.0.9:80 in any virtual server"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(smtp.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    );
+    let mut mail = String::new();
+    std::io::Read::read_to_string(&mut smtp.stdout.take().unwrap(), &mut mail).unwrap();
+    let _ = smtp.wait();
+    // Long headers arrive folded.
+    let mail = mail.replace("\n ", " ");
+    for subject in [
+        "Subject: [RS_TEST] Realserver [127.0.0.1]:tcp:8080 of virtual server 127.0.0.1:80 - DOWN",
+        "Subject: [RS_TEST] Realserver [127.0.0.1]:tcp:8080 of virtual server 127.0.0.1:80 - UP",
+        "Subject: [RS_TEST] Virtualserver 127.0.0.1:80 - QUORUM DOWN",
+    ] {
+        assert!(mail.contains(subject), "{subject} not in:\n{mail}");
+    }
+    assert!(
+        mail.contains("=> TCP_CHECK#0: connection refused <="),
+        "{mail}"
+    );
+    drop(director);
+    let _ = std::fs::remove_dir_all(&marks);
+}

@@ -4,8 +4,11 @@
 //!   workspace's tests (privileged ones, with the Debian and Python packages they need,
 //!   included when run as root), then the real-kernel IPVS tests in the VM. `.ci/run` calls
 //!   exactly this.
-//! - `vm-test [-- TEST-ARGS]`: builds `ipvs-sys`'s `kernel` test binary, boots the VM and runs it
-//!   there with `--include-ignored --test-threads=1` (plus TEST-ARGS, e.g. a test name filter).
+//! - `vm-test [-- TEST-ARGS]`: builds `ipvs-sys`'s `kernel` tests, `ha-cli`'s `lvs_vm` tests and
+//!   the `ha` binary, boots the VM and runs both test binaries there, one after the other, with
+//!   `--include-ignored --test-threads=1` (plus TEST-ARGS, e.g. a test name filter).
+//! - `demo [--host]`: the seed scenario (`lvs_vm`'s `demo_scenario`) as a timeline, in the VM,
+//!   or with `--host` on this machine when its kernel has IPVS.
 //! - `vm-run [--add HOST-PATH]... -- COMMAND`: runs a shell command in the VM (added binaries go
 //!   to `/xtask/bin`, which is on PATH); exits with its status.
 //! - `vm-shell [--add HOST-PATH]...`: an interactive shell in the VM (Ctrl-A x quits qemu).
@@ -19,8 +22,11 @@ use xtask::vm::{self, host, Initramfs, Kernel, Vm};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
+  demo [--host]                      the seed scenario with two ha directors, as a timeline, in
+                                     the IPVS test VM (--host: here, if this kernel has IPVS)
   test                               run every test (fmt, clippy, workspace tests, VM tests)
-  vm-test [-- TEST-ARGS]             run ipvs-sys's real-kernel tests in the IPVS test VM
+  vm-test [-- TEST-ARGS]             run the real-kernel tests in the IPVS test VM: ipvs-sys's,
+                                     then ha-cli's lvs_vm (the director in the lab topology)
   vm-run [--add PATH]... -- COMMAND  run a shell command in the VM, exit with its status
   vm-shell [--add PATH]...           interactive shell in the VM (Ctrl-A x quits)
   vm-bench [-- BENCH-ARGS]           IPVS programming benchmark in the VM (ours vs ipvsadm -R)
@@ -36,6 +42,7 @@ fn main() -> ExitCode {
     let rest = args.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(rest),
+        Some("demo") => demo(rest),
         Some("vm-test") => vm_test(after_dashes(rest)).map_err(|e| e.to_string()),
         Some("vm-run") => vm_run(rest),
         Some("vm-shell") => vm_shell(rest),
@@ -182,18 +189,187 @@ fn vm_test(test_args: &[String]) -> Result<(), vm::Error> {
         &["test", "-p", "ipvs-sys", "--test", "kernel", "--no-run"],
         "kernel",
     )?;
+    let lab = LabBinaries::build()?;
     let staging = vm::scratch_path(&cache, "vm-test");
     let mut guest = Initramfs::with_base(&kernel, staging.clone())?;
     guest.add_binary(&tests, "/xtask/bin/ipvs-sys-kernel")?;
+    lab.add_to(&mut guest)?;
+    let args = shell_words(test_args);
+    // Both binaries run even when the first fails; the first failure is the result.
     guest.set_payload(&format!(
         "export XTASK_VM=1 RUST_BACKTRACE=1\n\
-         /xtask/bin/ipvs-sys-kernel --include-ignored --test-threads=1 {}\n",
-        shell_words(test_args)
+         /xtask/bin/ipvs-sys-kernel --include-ignored --test-threads=1 {args}\n\
+         kernel=$?\n\
+         {lab_env} /xtask/bin/ha-lvs-vm --include-ignored --test-threads=1 {args}\n\
+         lab=$?\n\
+         if [ $kernel -ne 0 ]; then exit $kernel; fi\n\
+         exit $lab\n",
+        lab_env = LabBinaries::GUEST_ENV,
     ));
     match boot(&kernel, &staging, guest)? {
         0 => Ok(()),
         code => Err(vm::Error::GuestFailed(code)),
     }
+}
+
+/// `ha-cli`'s `lvs_vm` test binary and the `ha` binary it drives.
+struct LabBinaries {
+    tests: PathBuf,
+    ha: PathBuf,
+    /// The seed scenario's files (`lvs1.conf`, `lvs2.conf`), which the tests adapt.
+    examples: PathBuf,
+}
+
+impl LabBinaries {
+    /// How the tests find `ha` and the examples in the guest (their compiled-in paths are the
+    /// host's).
+    const GUEST_ENV: &'static str = "HA_BIN=/xtask/bin/ha HA_EXAMPLES_DIR=/xtask/examples";
+
+    fn build() -> Result<LabBinaries, vm::Error> {
+        let artifacts =
+            cargo_executables(&["test", "-p", "ha-cli", "--test", "lvs_vm", "--no-run"])?;
+        let find = |name: &str| {
+            artifacts
+                .iter()
+                .find(|(target, _)| target == name)
+                .map(|(_, path)| path.clone())
+                .ok_or_else(|| vm::Error::NoExecutable(format!("{name} (cargo test -p ha-cli)")))
+        };
+        let examples = vm::workspace_root().join("../shared/examples");
+        let examples = examples.canonicalize().map_err(|source| vm::Error::Io {
+            path: examples.clone(),
+            source,
+        })?;
+        Ok(LabBinaries {
+            tests: find("lvs_vm")?,
+            ha: find("ha")?,
+            examples,
+        })
+    }
+
+    fn add_to(&self, guest: &mut Initramfs) -> Result<(), vm::Error> {
+        guest.add_binary(&self.tests, "/xtask/bin/ha-lvs-vm")?;
+        guest.add_binary(&self.ha, "/xtask/bin/ha")?;
+        for name in ["lvs1.conf", "lvs2.conf"] {
+            let path = self.examples.join(name);
+            let text = std::fs::read(&path).map_err(|source| vm::Error::Io { path, source })?;
+            guest.add_file(&format!("/xtask/examples/{name}"), &text, false)?;
+        }
+        Ok(())
+    }
+}
+
+/// The test-binary arguments that run the demo alone, its output uncaptured.
+const DEMO_ARGS: &str = "demo_scenario --exact --include-ignored --nocapture --test-threads=1";
+
+/// `cargo xtask demo [--host]`.
+fn demo(args: &[String]) -> Result<(), String> {
+    let host = match args {
+        [] => false,
+        [flag] if flag == "--host" => true,
+        _ => return Err("usage: cargo xtask demo [--host]".into()),
+    };
+    if host {
+        return demo_on_host();
+    }
+    let (cache, kernel) = prepare().map_err(|e| e.to_string())?;
+    let lab = LabBinaries::build().map_err(|e| e.to_string())?;
+    let staging = vm::scratch_path(&cache, "demo");
+    let mut guest = Initramfs::with_base(&kernel, staging.clone()).map_err(|e| e.to_string())?;
+    lab.add_to(&mut guest).map_err(|e| e.to_string())?;
+    guest.set_payload(&format!(
+        "export XTASK_VM=1\n{} /xtask/bin/ha-lvs-vm {DEMO_ARGS}\n",
+        LabBinaries::GUEST_ENV
+    ));
+    eprintln!(
+        "xtask: the demo runs in the IPVS test VM (qemu TCG, about a minute); \
+         `cargo xtask demo --host` runs it here when this kernel has IPVS"
+    );
+    let keep = host::env_nonempty("XTASK_VM_KEEP").is_some_and(|v| v != "0");
+    let initrd = guest
+        .write_cpio(&staging.with_extension("cpio"))
+        .map_err(|e| e.to_string())?;
+    if !keep {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    let mut blank = false;
+    let result = Vm::new(&kernel, initrd.clone()).run(|line| print_demo_line(line, &mut blank));
+    if !keep {
+        let _ = std::fs::remove_file(&initrd);
+    }
+    match result.map_err(|e| e.to_string())? {
+        0 => Ok(()),
+        code => Err(format!("the demo failed in the VM (status {code})")),
+    }
+}
+
+/// The demo directly on this machine: only where the kernel has IPVS.
+fn demo_on_host() -> Result<(), String> {
+    if !host::is_root() {
+        return Err("demo --host needs root (network namespaces, IPVS)".into());
+    }
+    if !Path::new("/proc/net/ip_vs").exists() {
+        let _ = Command::new("modprobe")
+            .arg("ip_vs")
+            .stderr(Stdio::null())
+            .status();
+    }
+    if !Path::new("/proc/net/ip_vs").exists() {
+        return Err(format!(
+            "demo --host: this kernel ({}) has no IPVS: /proc/net/ip_vs is missing and \
+             `modprobe ip_vs` did not load it (CONFIG_IP_VS unset or the module absent). \
+             Run `cargo xtask demo` without --host: it boots a kernel with IPVS in qemu.",
+            std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim()
+        ));
+    }
+    let lab = LabBinaries::build().map_err(|e| e.to_string())?;
+    let mut child = Command::new(&lab.tests)
+        .args(DEMO_ARGS.split(' '))
+        .env("HA_BIN", &lab.ha)
+        .env("HA_EXAMPLES_DIR", &lab.examples)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", lab.tests.display()))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut blank = false;
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+        print_demo_line(&line, &mut blank);
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the demo failed ({status})"))
+    }
+}
+
+/// Prints the demo's lines (see [`demo_line`]), one blank line at most between them.
+fn print_demo_line(line: &str, previous_blank: &mut bool) {
+    if let Some(line) = demo_line(line) {
+        let blank = line.trim().is_empty();
+        if !(blank && *previous_blank) {
+            println!("{line}");
+        }
+        *previous_blank = blank;
+    }
+}
+
+/// The demo's own output: libtest's lines of a passing run, the guest's result line and kernel
+/// messages are left out; failures stay.
+fn demo_line(line: &str) -> Option<&str> {
+    let line = line.strip_prefix("test demo_scenario ... ").unwrap_or(line);
+    let kernel_message = line.starts_with('[')
+        && line
+            .split_once(']')
+            .is_some_and(|(stamp, _)| stamp[1..].trim().parse::<f64>().is_ok());
+    let noise = kernel_message
+        || line == "ok"
+        || line.starts_with("running 1 test")
+        || line.starts_with("test result: ok.")
+        || vm::parse_result_line(line) == Some(0);
+    (!noise).then_some(line)
 }
 
 fn vm_bench(bench_args: &[String]) -> Result<(), vm::Error> {
@@ -290,6 +466,16 @@ fn vm_shell(args: &[String]) -> Result<(), String> {
 /// Runs `cargo ARGS --message-format=json-render-diagnostics` and returns the executable of
 /// the target named `target`.
 fn cargo_executable(args: &[&str], target: &str) -> Result<PathBuf, vm::Error> {
+    cargo_executables(args)?
+        .into_iter()
+        .find(|(name, _)| name == target)
+        .map(|(_, path)| path)
+        .ok_or_else(|| vm::Error::NoExecutable(format!("cargo {}", args.join(" "))))
+}
+
+/// Runs `cargo ARGS --message-format=json-render-diagnostics` and returns every executable it
+/// built, with its target's name.
+fn cargo_executables(args: &[&str]) -> Result<Vec<(String, PathBuf)>, vm::Error> {
     // The cargo running us, unless it vanished (rustup replacing the toolchain meanwhile).
     let cargo = std::env::var("CARGO")
         .ok()
@@ -303,13 +489,16 @@ fn cargo_executable(args: &[&str], target: &str) -> Result<PathBuf, vm::Error> {
         .stderr(Stdio::inherit());
     eprintln!("+ cargo {}", args.join(" "));
     let stdout = host::output(&mut command)?;
-    stdout
+    Ok(stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|message| message["reason"] == "compiler-artifact")
-        .filter(|message| message["target"]["name"] == target)
-        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| vm::Error::NoExecutable(format!("cargo {}", args.join(" "))))
+        .filter_map(|message| {
+            let name = message["target"]["name"].as_str()?.to_string();
+            let path = message["executable"].as_str()?;
+            Some((name, PathBuf::from(path)))
+        })
+        .collect())
 }
 
 /// Quotes each argument for `sh`.
@@ -356,6 +545,30 @@ mod tests {
         // Failing tests never skip.
         assert!(skip_if_unavailable(Err(vm::Error::GuestFailed(101)), false).is_err());
         assert!(skip_if_unavailable(Ok(()), true).is_ok());
+    }
+
+    #[test]
+    fn demo_output_leaves_out_libtest_and_kernel_noise() {
+        assert_eq!(demo_line("running 1 test"), None);
+        assert_eq!(demo_line("test demo_scenario ... ok"), None);
+        assert_eq!(
+            demo_line("test result: ok. 1 passed; 0 failed; 6 ignored"),
+            None
+        );
+        assert_eq!(demo_line("[    2.152304] reboot: Power down"), None);
+        assert_eq!(demo_line("XTASK-RESULT: 0"), None);
+        assert_eq!(
+            demo_line("test demo_scenario ... == Start"),
+            Some("== Start")
+        );
+        assert_eq!(
+            demo_line("t+  3.2s  client   GET"),
+            Some("t+  3.2s  client   GET")
+        );
+        // A failure shows.
+        assert!(demo_line("test demo_scenario ... FAILED").is_some());
+        assert!(demo_line("XTASK-RESULT: 101").is_some());
+        assert!(demo_line("[lvs1] something").is_some());
     }
 
     #[test]

@@ -81,8 +81,28 @@ pub fn run(args: CheckArgs) -> ExitCode {
         );
     }
     eprint!("{}", diag::render(&all, &sources, color));
-    let errors = all.iter().filter(|d| d.is_error()).count();
-    let warnings = all.len() - errors;
+    let mut errors = all.iter().filter(|d| d.is_error()).count();
+    let mut warnings = all.iter().filter(|d| !d.is_error()).count();
+    // What the director would refuse at start although the language accepted it.
+    for (file, l) in files.iter().zip(&loaded) {
+        if l.has_errors() {
+            continue;
+        }
+        match crate::lvs::LvsPlan::from_config(&l.config) {
+            Ok(plan) => {
+                for w in &plan.warnings {
+                    if !args.quiet {
+                        eprintln!("warning: {}: {w}", file.display());
+                    }
+                    warnings += 1;
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", file.display());
+                errors += 1;
+            }
+        }
+    }
     let invalid = errors > 0 || (args.deny_warnings && warnings > 0);
 
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();

@@ -186,6 +186,9 @@ fn load(
     let rtnl = Rtnl::open().map_err(|e| e.to_string())?;
     let specs = director::plan(&loaded.config, &mut RtnlHost(rtnl)).map_err(|e| e.to_string())?;
     let lvs = LvsPlan::from_config(&loaded.config).map_err(|e| e.to_string())?;
+    for w in &lvs.warnings {
+        eprintln!("ha run: warning: {w}");
+    }
     Ok((loaded.config, specs, lvs))
 }
 
@@ -374,7 +377,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             for e in events {
                 log_event(&e, log_level);
                 if let (Some(l), Event::StateChanged(t)) = (&events_lvs, &e.event) {
-                    l.vrrp_state(&e.instance, t.to == vrrp_core::State::Master);
+                    l.vrrp_state(&e.instance, t.to);
                 }
                 if let Ok(n) = events_notifier.lock() {
                     n.on_event(&e);

@@ -1,5 +1,5 @@
-//! The director: a parsed configuration turned into running parts. For now the VRRP side
-//! (keepalived's `--vrrp` mode); LVS joins it later.
+//! The director's VRRP plan: a parsed configuration turned into the instances the VRRP
+//! thread runs. The LVS side plans itself in [`crate::lvs::plan`].
 
 pub mod vrrp_plan;
 

@@ -38,6 +38,8 @@ pub struct LvsPlan {
     pub router_id: Option<String>,
     /// Global `script_user` for notify_up/down and quorum scripts.
     pub script_user: Option<config::ScriptUser>,
+    /// What the director ignores from the configuration, one line each.
+    pub warnings: Vec<String>,
 }
 
 /// What the director leaves in the kernel when it stops (SIGTERM).
@@ -120,8 +122,14 @@ impl LvsPlan {
         let g = &config.global_defs;
         let default_alert = g.smtp_alert.unwrap_or(true);
         let mut virtual_servers = Vec::new();
+        let mut warnings = Vec::new();
         for vs in &config.virtual_servers {
-            virtual_servers.push(plan_virtual_server(config, vs, default_alert)?);
+            virtual_servers.push(plan_virtual_server(
+                config,
+                vs,
+                default_alert,
+                &mut warnings,
+            )?);
         }
         let mut names = std::collections::HashSet::new();
         for vs in &virtual_servers {
@@ -164,6 +172,7 @@ impl LvsPlan {
             },
             router_id: g.router_id.clone(),
             script_user: g.script_user.clone(),
+            warnings,
         })
     }
 
@@ -186,6 +195,7 @@ fn plan_virtual_server(
     config: &Config,
     vs: &VirtualServer,
     default_alert: bool,
+    warnings: &mut Vec<String>,
 ) -> Result<VirtualServerPlan, LvsPlanError> {
     let name = checks::virtual_server_name(&vs.key);
     let err = |cause: String| LvsPlanError {
@@ -266,6 +276,26 @@ fn plan_virtual_server(
         if !seen.insert(addr) {
             return Err(err(format!("real_server {addr} is defined twice")));
         }
+        // keepalived built without BFD ignores BFD_CHECK with a warning; so does this
+        // director, which has no BFD.
+        let without_bfd;
+        let rs = if rs
+            .checkers
+            .iter()
+            .any(|c| matches!(c.kind, config::CheckerKind::BfdCheck { .. }))
+        {
+            warnings.push(format!(
+                "virtual_server {name}: real_server {addr}: BFD_CHECK ignored (this director has \
+                 no BFD); its other checkers decide its health"
+            ));
+            let mut r = rs.clone();
+            r.checkers
+                .retain(|c| !matches!(c.kind, config::CheckerKind::BfdCheck { .. }));
+            without_bfd = r;
+            &without_bfd
+        } else {
+            rs
+        };
         real_servers.push(plan_real_server(config, vs, rs, default_alert).map_err(&err)?);
     }
     let sorry_server = vs.sorry_server.map(|(ip, port)| {
@@ -322,7 +352,11 @@ fn plan_real_server(
     rs: &RealServer,
     default_alert: bool,
 ) -> Result<RealServerPlan, String> {
-    let health = checks::real_server_config(vs, rs, config).map_err(|e| e.to_string())?;
+    // The error names the virtual server itself; the plan error adds it once.
+    let health = checks::real_server_config(vs, rs, config).map_err(|e| match &e.checker {
+        Some(checker) => format!("real_server {}, {checker}: {}", e.real_server, e.cause),
+        None => format!("real_server {}: {}", e.real_server, e.cause),
+    })?;
     let (forward, tunnel) = forwarding(rs.lvs_method.unwrap_or(vs.lvs_method));
     let mut destination =
         Destination::new(checks::real_server_addr(vs, rs), forward, health.weight);

@@ -53,7 +53,7 @@ enum Input {
     Health(healthcheck::Event),
     Vrrp {
         instance: String,
-        master: bool,
+        state: vrrp_core::State,
     },
     Drain {
         addr: SocketAddr,
@@ -83,10 +83,10 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl LvsHandle {
     /// A VRRP instance changed state (for `lvs_sync_daemon` and `ha_suspend`).
-    pub fn vrrp_state(&self, instance: &str, master: bool) {
+    pub fn vrrp_state(&self, instance: &str, state: vrrp_core::State) {
         let _ = self.tx.send(Input::Vrrp {
             instance: instance.to_string(),
-            master,
+            state,
         });
     }
 
@@ -301,7 +301,8 @@ impl Lvs {
             Input::Health(event) => {
                 self.state.handle_health(&event, now);
             }
-            Input::Vrrp { instance, master } => {
+            Input::Vrrp { instance, state } => {
+                let master = state == vrrp_core::State::Master;
                 if self.state.handle_vrrp(&instance, master) {
                     self.update_checks();
                 }
@@ -311,7 +312,8 @@ impl Lvs {
                     .sync_daemon
                     .as_ref()
                     .is_some_and(|d| d.vrrp_instance == instance);
-                if follows {
+                // At STOP the whole director is stopping: shutdown stops the daemon.
+                if follows && state != vrrp_core::State::Stopped {
                     self.sync_daemon_role(Some(if master {
                         DaemonState::Master
                     } else {

@@ -601,6 +601,83 @@ impl LvsState {
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
+
+    /// What must hold after any sequence of inputs; the property tests and the fuzz target
+    /// check it. Returns the first violation.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let desired = self.desired();
+        let planned: Vec<_> = self
+            .plan
+            .virtual_servers
+            .iter()
+            .flat_map(|vs| vs.services.iter().map(|s| s.key))
+            .collect();
+        let keys: Vec<_> = desired.services.iter().map(|s| s.service.key).collect();
+        if keys != planned {
+            return Err(format!(
+                "services {keys:?} differ from the plan's {planned:?}"
+            ));
+        }
+        let mut services = desired.services.iter();
+        for vs in &self.plan.virtual_servers {
+            let quorum_up = self.quorum_up.get(&vs.name).copied().unwrap_or(true);
+            let live = self.live_weight(vs);
+            for _ in &vs.services {
+                let s = services.next().expect("counted above");
+                let mut seen = HashSet::new();
+                for d in &s.destinations {
+                    if !seen.insert(d.addr) {
+                        return Err(format!("{}: destination {} twice", vs.name, d.addr));
+                    }
+                }
+                let find = |addr: SocketAddr| s.destinations.iter().find(|d| d.addr == addr);
+                for rs in &vs.real_servers {
+                    let h = &self.health[&rs_id(vs, rs)];
+                    let in_ipvs = find(rs.addr());
+                    let sorry_here = vs
+                        .sorry_server
+                        .as_ref()
+                        .is_some_and(|x| x.addr == rs.addr());
+                    if sorry_here {
+                        continue;
+                    }
+                    match in_ipvs {
+                        Some(d) if (!h.up || h.drained) && d.weight != 0 => {
+                            return Err(format!(
+                                "{}: {} is down or drained but has weight {}",
+                                vs.name, d.addr, d.weight
+                            ))
+                        }
+                        None if rs.inhibit_on_failure => {
+                            return Err(format!(
+                                "{}: {} has inhibit_on_failure but is not in IPVS",
+                                vs.name,
+                                rs.addr()
+                            ))
+                        }
+                        None if h.up && (quorum_up || vs.sorry_server.is_none()) => {
+                            return Err(format!("{}: {} is up but not in IPVS", vs.name, rs.addr()))
+                        }
+                        _ => {}
+                    }
+                }
+                if let Some(sorry) = &vs.sorry_server {
+                    let in_use = find(sorry.addr).is_some_and(|d| d.weight > 0);
+                    if in_use == quorum_up {
+                        return Err(format!(
+                            "{}: sorry server in use {in_use} with quorum up {quorum_up}",
+                            vs.name
+                        ));
+                    }
+                }
+                // Hysteresis: never up below quorum - hysteresis.
+                if quorum_up && live > 0 && live < vs.quorum.saturating_sub(vs.hysteresis) {
+                    return Err(format!("{}: quorum up with live weight {live}", vs.name));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

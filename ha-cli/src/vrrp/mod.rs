@@ -399,6 +399,24 @@ impl Core {
             let sender = GratuitousSender::open(&io_interface, ifindex, mac).map_err(net)?;
             self.announcers.insert(io_interface.clone(), sender);
         }
+        // As keepalived, an address on another device (`dev eth1`) is announced there: the
+        // hosts that use it (real servers with a NAT gateway VIP) may only be on that link. A
+        // device missing now is reported when its announcement fails.
+        for device in spec.addresses.iter().filter_map(|a| a.device.as_deref()) {
+            if self.announcers.contains_key(device) {
+                continue;
+            }
+            let Ok(index) = interface_index(device) else {
+                continue;
+            };
+            let mac = links
+                .iter()
+                .find(|l| l.ifindex == index)
+                .and_then(|l| l.mac)
+                .unwrap_or([0; 6]);
+            let sender = GratuitousSender::open(device, index, mac).map_err(net)?;
+            self.announcers.insert(device.to_string(), sender);
+        }
         let instance = Instance::new(spec.config.clone())
             .map_err(|e| RunnerError::Thread(format!("instance {}: {e}", spec.name)))?;
         let mut member = Member {
@@ -684,13 +702,25 @@ impl Core {
                 }
                 Transmit::Gratuitous { repeat } => {
                     let m = &self.members[i];
-                    let addrs: Vec<IpAddr> = m.spec.addresses.iter().map(|a| a.address).collect();
-                    let sent = match self.announcers.get(&m.io_interface) {
-                        Some(sender) => sender.announce(&addrs, repeat).map_err(|e| e.to_string()),
-                        None => Err(format!("no announcer on {}", m.io_interface)),
-                    };
-                    if let Err(e) = sent {
-                        report(&m.spec.name, &format!("gratuitous ARP/NA not sent: {e}"));
+                    // Each address on its own device (see open_member).
+                    let mut by_device: Vec<(&str, Vec<IpAddr>)> = Vec::new();
+                    for a in &m.spec.addresses {
+                        let device = a.device.as_deref().unwrap_or(&m.io_interface);
+                        match by_device.iter_mut().find(|(d, _)| *d == device) {
+                            Some((_, addrs)) => addrs.push(a.address),
+                            None => by_device.push((device, vec![a.address])),
+                        }
+                    }
+                    for (device, addrs) in by_device {
+                        let sent = match self.announcers.get(device) {
+                            Some(sender) => {
+                                sender.announce(&addrs, repeat).map_err(|e| e.to_string())
+                            }
+                            None => Err(format!("no announcer on {device}")),
+                        };
+                        if let Err(e) = sent {
+                            report(&m.spec.name, &format!("gratuitous ARP/NA not sent: {e}"));
+                        }
                     }
                 }
             }

@@ -1,2 +1,3 @@
+pub mod lab;
 pub mod netns;
 pub mod runner;

@@ -64,9 +64,15 @@ impl Netns {
 
     /// Moves the calling thread into the namespace (sockets it opens then live there).
     pub fn enter(&self) {
-        let f = File::open(format!("/var/run/netns/{}", self.name)).expect("netns file");
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        enter_named(&self.name);
     }
+}
+
+/// Moves the calling thread into the named namespace: for long-lived threads (servers) that
+/// outlive any borrow of the [`Netns`].
+pub fn enter_named(name: &str) {
+    let f = File::open(format!("/var/run/netns/{name}")).expect("netns file");
+    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
 }
 
 impl Drop for Netns {

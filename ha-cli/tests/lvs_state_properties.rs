@@ -1,0 +1,190 @@
+//! Property tests of the LVS state: whatever the health checks, drains, VRRP changes,
+//! reloads and adoptions, the desired IPVS table keeps keepalived's rules
+//! (`LvsState::check_invariants`), and the same inputs give the same table.
+
+use std::time::{Duration, Instant};
+
+use ha_cli::config::{parse_str, Options, SourceMap};
+use ha_cli::lvs::state::LvsState;
+use ha_cli::lvs::LvsPlan;
+use healthcheck::{DownCause, Event, Failure, RealServerId, UpCause};
+use proptest::prelude::*;
+
+const VS_A: &str = "10.0.0.100:80";
+const VS_B: &str = "10.0.0.101:443";
+
+/// Two virtual servers: one with quorum, hysteresis, a sorry server and a mix of
+/// `inhibit_on_failure`; one with three real servers; `ha_suspend` on the second.
+fn config(extra_real_server: bool) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n priority 100\n virtual_ipaddress {{ 10.0.0.101 }}\n}}\n\
+         virtual_server 10.0.0.100 80 {{\n quorum 3\n hysteresis 1\n sorry_server 10.0.0.9 80\n\
+          real_server 10.0.0.1 80 {{ weight 2\n TCP_CHECK {{ }} }}\n\
+          real_server 10.0.0.2 80 {{ inhibit_on_failure\n TCP_CHECK {{ }} }}\n\
+          real_server 10.0.0.3 80 {{ weight 1\n TCP_CHECK {{ }} }}\n\
+          {}\n}}\n\
+         virtual_server 10.0.0.101 443 {{\n ha_suspend\n sorry_server 10.0.0.9 443\n sorry_server_inhibit\n\
+          real_server 10.0.0.1 443 {{ TCP_CHECK {{ }} }}\n\
+          real_server 10.0.0.2 443 {{ weight 5\n TCP_CHECK {{ }} }}\n}}\n",
+        if extra_real_server {
+            "real_server 10.0.0.4 80 { TCP_CHECK { } }"
+        } else {
+            ""
+        }
+    )
+}
+
+fn plan(extra: bool) -> LvsPlan {
+    let opts = Options {
+        config_id: String::new(),
+        host_checks: false,
+        check_host: false,
+    };
+    let mut sources = SourceMap::default();
+    let loaded = parse_str("p.conf", &config(extra), &opts, &mut sources);
+    assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+    LvsPlan::from_config(&loaded.config).unwrap()
+}
+
+#[derive(Debug, Clone)]
+enum Input {
+    Up(usize),
+    Down(usize),
+    Weight(usize, u32),
+    Drain(usize, bool),
+    Vrrp(bool),
+    Reload(bool),
+    AdoptDesiredMinus(usize),
+}
+
+/// Every (virtual server, real server) pair any plan may have.
+fn servers() -> Vec<RealServerId> {
+    [
+        (VS_A, "10.0.0.1:80"),
+        (VS_A, "10.0.0.2:80"),
+        (VS_A, "10.0.0.3:80"),
+        (VS_A, "10.0.0.4:80"),
+        (VS_B, "10.0.0.1:443"),
+        (VS_B, "10.0.0.2:443"),
+    ]
+    .iter()
+    .map(|(vs, rs)| RealServerId {
+        virtual_server: vs.to_string(),
+        real_server: rs.parse().unwrap(),
+    })
+    .collect()
+}
+
+fn input() -> impl Strategy<Value = Input> {
+    prop_oneof![
+        4 => (0..6usize).prop_map(Input::Up),
+        4 => (0..6usize).prop_map(Input::Down),
+        1 => (0..6usize, 0..4u32).prop_map(|(i, w)| Input::Weight(i, w)),
+        2 => (0..6usize, any::<bool>()).prop_map(|(i, d)| Input::Drain(i, d)),
+        1 => any::<bool>().prop_map(Input::Vrrp),
+        1 => any::<bool>().prop_map(Input::Reload),
+        1 => (0..6usize).prop_map(Input::AdoptDesiredMinus),
+    ]
+}
+
+fn run(inputs: &[Input]) -> Vec<ipvs_sys::IpvsState> {
+    let t0 = Instant::now();
+    let servers = servers();
+    let mut state = LvsState::new(plan(false), t0);
+    let mut tables = Vec::new();
+    for (step, input) in inputs.iter().enumerate() {
+        let now = t0 + Duration::from_secs(step as u64);
+        match input {
+            Input::Up(i) => {
+                state.handle_health(
+                    &Event::Up {
+                        server: servers[*i].clone(),
+                        cause: UpCause::Recovered {
+                            checker: "TCP_CHECK#0".into(),
+                        },
+                    },
+                    now,
+                );
+            }
+            Input::Down(i) => {
+                state.handle_health(
+                    &Event::Down {
+                        server: servers[*i].clone(),
+                        cause: DownCause::Failed {
+                            checker: "TCP_CHECK#0".into(),
+                            failure: Failure::Refused,
+                        },
+                    },
+                    now,
+                );
+            }
+            Input::Weight(i, weight) => {
+                state.handle_health(
+                    &Event::Weight {
+                        server: servers[*i].clone(),
+                        weight: *weight,
+                    },
+                    now,
+                );
+            }
+            Input::Drain(i, drained) => {
+                let s = &servers[*i];
+                // Unknown servers are an error answer, never a panic.
+                let _ = state.set_drained(s.real_server, Some(&s.virtual_server), *drained);
+            }
+            Input::Vrrp(master) => {
+                state.handle_vrrp("VI_1", *master);
+            }
+            Input::Reload(extra) => state.set_plan(plan(*extra), now),
+            Input::AdoptDesiredMinus(i) => {
+                let mut kernel = state.desired();
+                if let Some(s) = kernel.services.first_mut() {
+                    if *i < s.destinations.len() {
+                        s.destinations.remove(*i);
+                    }
+                }
+                state.adopt(&kernel, now);
+            }
+        }
+        while state.poll_action().is_some() {}
+        if let Err(e) = state.check_invariants() {
+            panic!("after {input:?} (step {step}): {e}");
+        }
+        tables.push(state.desired());
+    }
+    tables
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn any_inputs_keep_keepalived_rules(inputs in proptest::collection::vec(input(), 1..60)) {
+        run(&inputs);
+    }
+
+    #[test]
+    fn the_same_inputs_give_the_same_tables(inputs in proptest::collection::vec(input(), 1..40)) {
+        prop_assert_eq!(run(&inputs), run(&inputs));
+    }
+
+    #[test]
+    fn a_reload_to_the_same_plan_changes_nothing(inputs in proptest::collection::vec(input(), 1..40)) {
+        let t0 = Instant::now();
+        let mut state = LvsState::new(plan(false), t0);
+        let servers = servers();
+        for input in &inputs {
+            if let Input::Down(i) = input {
+                state.handle_health(&Event::Down {
+                    server: servers[*i].clone(),
+                    cause: DownCause::Failed { checker: "TCP_CHECK#0".into(), failure: Failure::Refused },
+                }, t0);
+            }
+        }
+        while state.poll_action().is_some() {}
+        let before = state.desired();
+        state.set_plan(plan(false), t0);
+        prop_assert_eq!(state.desired(), before);
+        prop_assert!(state.poll_action().is_none(), "a reload to the same plan runs no script");
+    }
+}

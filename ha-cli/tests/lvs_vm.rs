@@ -1,0 +1,984 @@
+//! The LVS side of `ha run` against the kernel's IPVS, in the seed scenario's lab
+//! (`common::lab`: client, lvs1, lvs2, web1, web2 in namespaces; DR on port 80, NAT on 8080).
+//!
+//! Every lab test needs root and a kernel with IPVS, which the build machines do not have: they
+//! are ignored here and run in the VM by `cargo xtask vm-test`; `cargo xtask demo` runs
+//! `demo_scenario` there and shows its timeline. The few tests without `#[ignore]` check the
+//! support code (configuration generation, `ipvsadm` parsing) and run anywhere.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::lab::*;
+use common::netns::require_root;
+use nix::sys::signal::Signal;
+
+/// lvs2's master-down interval: 3 x advert_int 1 s + skew (256 - 90) / 256 s.
+const LVS2_MASTER_DOWN: Duration = Duration::from_millis(3648);
+/// Slack for polling and for the VM's emulated CPU.
+const SLACK: Duration = Duration::from_millis(1500);
+/// VRRP startup, the first checks, a takeover: generous under TCG.
+const LONG: Duration = Duration::from_secs(20);
+
+/// Root and IPVS, or a clear failure: these tests only run when asked for (`--ignored`).
+fn preflight(test: &str) -> bool {
+    if !require_root(test) {
+        return false;
+    }
+    assert!(
+        ipvs_available(),
+        "{test}: this kernel has no IPVS (/proc/net/ip_vs is missing and `modprobe ip_vs` \
+         failed): run it in the VM with `cargo xtask vm-test` or `cargo xtask demo`"
+    );
+    true
+}
+
+fn vs_dr() -> String {
+    format!("{VIP}:{DR_PORT}")
+}
+
+/// (address, weight) of a service's destinations in `ns`'s IPVS table, sorted.
+fn weights(ns: &common::netns::Netns, service: &str) -> Vec<(String, i64)> {
+    dests_of(ns, service)
+        .into_iter()
+        .map(|d| (d.address, d.weight))
+        .collect()
+}
+
+fn expect(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
+    let mut v: Vec<(String, i64)> = pairs.iter().map(|(a, w)| (a.to_string(), *w)).collect();
+    v.sort();
+    v
+}
+
+/// Waits until `ns`'s IPVS has exactly these destinations with these weights for `service`.
+fn wait_table(
+    ns: &common::netns::Netns,
+    service: &str,
+    pairs: &[(&str, i64)],
+    limit: Duration,
+) -> Duration {
+    let want = expect(pairs);
+    let start = Instant::now();
+    loop {
+        let have = weights(ns, service);
+        if have == want {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{}: {service} has {have:?}, want {want:?} (waited {limit:?}):\n{}",
+            ns.name,
+            ipvsadm(ns)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Both services with web1 and web2 at weight 1.
+fn wait_full_table(ns: &common::netns::Netns, limit: Duration) {
+    wait_table(
+        ns,
+        &dr_service(),
+        &[("192.168.2.20:80", 1), ("192.168.2.30:80", 1)],
+        limit,
+    );
+    wait_table(
+        ns,
+        &nat_service(),
+        &[("10.0.0.20:80", 1), ("10.0.0.30:80", 1)],
+        limit,
+    );
+}
+
+fn indented(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("             {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `lvs1 is MASTER` (or none, or both) from the running directors' `ha status`.
+fn masters(directors: &[&Director]) -> String {
+    let masters: Vec<&str> = directors
+        .iter()
+        .filter(|d| d.state().as_deref() == Some("MASTER"))
+        .map(|d| d.name)
+        .collect();
+    match masters.as_slice() {
+        [] => "no MASTER".into(),
+        [one] => format!("{one} is MASTER"),
+        many => format!("{} are MASTER", many.join(" and ")),
+    }
+}
+
+/// Who is master and, when it differs, where the client's packets go: `lvs1 is MASTER`.
+fn situation(lab: &Lab, directors: &[&Director]) -> String {
+    let master = masters(directors);
+    match lab.client_path() {
+        Some(path) if !master.starts_with(path) => {
+            format!("{master}, packets still go to {path}")
+        }
+        _ => master,
+    }
+}
+
+/// One request from the client, logged with the situation (see [`situation`]).
+fn request(lab: &Lab, tl: &Timeline, port: u16, situation: &str) -> Result<String, String> {
+    let answer = lab.get(port);
+    let shown = match &answer {
+        Ok(body) => body.clone(),
+        Err(e) => format!("FAILED: {e}"),
+    };
+    tl.log(
+        "client",
+        format!("GET {VIP}:{port} -> {shown} ({situation})"),
+    );
+    answer
+}
+
+/// `n` requests that must all be answered: the bodies. (The situation is looked at once:
+/// under TCG every `ha status` takes a while.)
+fn answered(lab: &Lab, tl: &Timeline, port: u16, n: usize, directors: &[&Director]) -> Vec<String> {
+    let now = situation(lab, directors);
+    (0..n)
+        .map(|_| {
+            request(lab, tl, port, &now).unwrap_or_else(|e| panic!("request to {VIP}:{port}: {e}"))
+        })
+        .collect()
+}
+
+fn assert_alternates(bodies: &[String], what: &str) {
+    assert!(
+        alternates(bodies),
+        "{what}: round robin over web1 and web2 should alternate: {bodies:?}"
+    );
+    let mut seen = bodies.to_vec();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen, ["1111", "2222"], "{what}");
+}
+
+/// Requests every ~500 ms while waiting for `done` (checked every 100 ms): how long it took,
+/// and (answered, failed).
+fn requests_until(
+    lab: &Lab,
+    tl: &Timeline,
+    directors: &[&Director],
+    what: &str,
+    limit: Duration,
+    mut done: impl FnMut() -> bool,
+) -> (Duration, usize, usize) {
+    let start = Instant::now();
+    let mut last_request = Instant::now();
+    let (mut ok, mut failed) = (0, 0);
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        if last_request.elapsed() >= Duration::from_millis(500) {
+            match request(lab, tl, DR_PORT, &situation(lab, directors)) {
+                Ok(_) => ok += 1,
+                Err(_) => failed += 1,
+            }
+            last_request = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (start.elapsed(), ok, failed)
+}
+
+/// `text` wrapped at `width` columns, the first line after `first`, the others after `rest`.
+fn wrapped(text: &str, first: &str, rest: &str, width: usize) -> String {
+    let mut lines = vec![first.to_string()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().unwrap();
+        let fresh = line.len() == first.len() || line.len() == rest.len();
+        if !fresh && line.len() + 1 + word.len() > width {
+            lines.push(format!("{rest}{word}"));
+        } else {
+            if !fresh {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines.join("\n")
+}
+
+/// When `director`'s last VRRP transition happened, counted from `since`: by the director's
+/// own clock (`last_transition.seconds_ago`), not the test's polling.
+fn since_transition(director: &Director, since: Instant) -> Duration {
+    let status = director.status();
+    let ago = status["instances"][0]["last_transition"]["seconds_ago"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no last_transition: {status:#}"));
+    since.elapsed().saturating_sub(Duration::from_secs_f64(ago))
+}
+
+/// When a real server's health last changed, counted from `since`, by the director's clock
+/// (`seconds_since_change` in `ha status`).
+fn since_change(real_server: &serde_json::Value, since: Instant) -> Duration {
+    let ago = real_server["seconds_since_change"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no seconds_since_change: {real_server}"));
+    since.elapsed().saturating_sub(Duration::from_secs_f64(ago))
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// The seed scenario, told as a timeline and checked: round robin by DR and NAT, a crash of the
+/// master, a web server going down and up, the master coming back (preempt), then nopreempt.
+#[test]
+#[ignore = "needs IPVS: run by cargo xtask vm-test"]
+fn demo_scenario() {
+    if !preflight("demo_scenario") {
+        return;
+    }
+    let lab = Lab::new();
+    // The clock starts with the directors: building the lab takes a while under TCG.
+    println!("\n== The lab: the seed scenario (shared/examples) in network namespaces");
+    println!(
+        "   client 192.168.2.100 | lvs1 192.168.2.10 / 10.0.0.10 | lvs2 192.168.2.11 / 10.0.0.11\n   \
+         web1 192.168.2.20 / 10.0.0.20 answers 1111 | web2 192.168.2.30 / 10.0.0.30 answers 2222\n   \
+         VIP {VIP}: port {DR_PORT} by direct routing (the VIP on the webs' lo, arp_ignore=1,\n   \
+         arp_announce=2), port {NAT_PORT} by NAT (the webs answer via the gateway VIP {GATEWAY_VIP})"
+    );
+    let conf1 = lab_config(Seed::Lvs1, &ConfigOptions::default());
+    let conf2 = lab_config(Seed::Lvs2, &ConfigOptions::default());
+    println!("\n   lvs1.conf and lvs2.conf of the seed, with these changes:");
+    for change in &conf1.changes {
+        println!("{}", wrapped(change, "   - ", "     ", 96));
+    }
+
+    let tl = Timeline::default();
+    tl.section("Start: lvs1 (state MASTER, priority 100), lvs2 (state BACKUP, priority 90)");
+    let mut lvs1 = lab.start_director("lvs1", &conf1.text, &[]);
+    tl.log("lvs1", "ha run -f lvs1.conf");
+    let mut lvs2 = lab.start_director("lvs2", &conf2.text, &[]);
+    tl.log("lvs2", "ha run -f lvs2.conf");
+    wait_for("lvs1 MASTER holding the VIPs", LONG, || {
+        lab.vip_holders() == ["lvs1"] && has_gateway_vip(&lab.lvs1)
+    });
+    tl.log(
+        "lvs1",
+        format!("MASTER: {VIP} on {EXT_IF}, {GATEWAY_VIP} on {INT_IF}"),
+    );
+    wait_for("lvs2 BACKUP", LONG, || {
+        lvs2.state().as_deref() == Some("BACKUP")
+    });
+    tl.log("lvs2", "BACKUP");
+    wait_full_table(&lab.lvs1, LONG);
+    tl.log(
+        "lvs1",
+        format!(
+            "IPVS, as `ipvsadm -Ln` shows it:\n{}",
+            indented(&ipvsadm(&lab.lvs1))
+        ),
+    );
+
+    tl.section("Round robin through the VIP, fresh connection per request");
+    let both = [&lvs1, &lvs2];
+    assert_alternates(&answered(&lab, &tl, DR_PORT, 4, &both), "DR");
+    assert_alternates(&answered(&lab, &tl, NAT_PORT, 4, &both), "NAT");
+
+    tl.section("lvs1 crashes: kill -9 of its ha");
+    let crash = Instant::now();
+    lvs1.kill(Signal::SIGKILL);
+    tl.log(
+        "lvs1",
+        "SIGKILL: no goodbye advert; its kernel keeps the VIPs and the IPVS table",
+    );
+    let both = [&lvs1, &lvs2];
+    let (_, crash_ok, crash_failed) =
+        requests_until(&lab, &tl, &both, "lvs2 takes the VIP", LONG, || {
+            has_vip(&lab.lvs2)
+        });
+    let takeover = since_transition(&lvs2, crash);
+    tl.log(
+        "lvs2",
+        format!(
+            "MASTER {} after the crash, by its clock (master-down interval {} from lvs1's last advert, sent up to 1 s before the crash)",
+            secs(takeover),
+            secs(LVS2_MASTER_DOWN)
+        ),
+    );
+    assert!(
+        takeover <= LVS2_MASTER_DOWN + SLACK,
+        "takeover took {takeover:?}"
+    );
+    assert!(
+        crash_failed <= 1,
+        "{crash_failed} requests failed during the takeover"
+    );
+    wait_for("lvs2 holds the gateway VIP", Duration::from_secs(3), || {
+        has_gateway_vip(&lab.lvs2)
+    });
+    wait_for(
+        "the client's ARP entry for the VIP points at lvs2",
+        Duration::from_secs(5),
+        || lab.client_path() == Some("lvs2"),
+    );
+    tl.log(
+        "client",
+        "its ARP entry for the VIP now points at lvs2 (gratuitous ARP)",
+    );
+    wait_full_table(&lab.lvs2, LONG);
+    assert_alternates(&answered(&lab, &tl, DR_PORT, 4, &both), "DR via lvs2");
+    assert_alternates(&answered(&lab, &tl, NAT_PORT, 4, &both), "NAT via lvs2");
+
+    tl.section("web1's httpd stops");
+    let stopped = Instant::now();
+    lab.web1.stop();
+    tl.log("web1", "httpd stopped: port 80 refuses connections");
+    requests_until(&lab, &tl, &both, "web1 out of lvs2's IPVS", LONG, || {
+        let dests = ipvs_dests(&ipvsadm(&lab.lvs2));
+        !dests
+            .iter()
+            .any(|d| d.address == lab.web1.dr() || d.address == lab.web1.nat())
+    });
+    let web1_status = lvs2.real_server(&vs_dr(), &lab.web1.dr());
+    assert_eq!(web1_status["health"], "down", "{web1_status}");
+    let removal = since_change(&web1_status, stopped);
+    tl.log(
+        "lvs2",
+        format!(
+            "TCP_CHECK failed twice (retry 1): web1 removed from IPVS {} after it stopped",
+            secs(removal)
+        ),
+    );
+    assert!(
+        removal <= Duration::from_secs(8),
+        "removal took {removal:?}"
+    );
+    tl.log(
+        "lvs2",
+        format!(
+            "ha status: web1 {} ({})",
+            web1_status["health"], web1_status["last_reason"]
+        ),
+    );
+    for port in [DR_PORT, NAT_PORT] {
+        let bodies = answered(&lab, &tl, port, 3, &both);
+        assert!(bodies.iter().all(|b| b == "2222"), "{bodies:?}");
+    }
+
+    tl.section("web1's httpd starts again");
+    let started = Instant::now();
+    lab.web1.start();
+    tl.log("web1", "httpd listening on port 80");
+    wait_table(
+        &lab.lvs2,
+        &dr_service(),
+        &[("192.168.2.20:80", 1), ("192.168.2.30:80", 1)],
+        LONG,
+    );
+    let rejoin = since_change(&lvs2.real_server(&vs_dr(), &lab.web1.dr()), started);
+    tl.log(
+        "lvs2",
+        format!(
+            "TCP_CHECK succeeded: web1 back in IPVS {} after it started",
+            secs(rejoin)
+        ),
+    );
+    wait_full_table(&lab.lvs2, LONG);
+    assert_alternates(&answered(&lab, &tl, DR_PORT, 4, &both), "DR after rejoin");
+    assert_alternates(&answered(&lab, &tl, NAT_PORT, 4, &both), "NAT after rejoin");
+
+    tl.section("lvs1 comes back: higher priority, preempt (the default)");
+    let back = Instant::now();
+    lvs1.restart();
+    tl.log(
+        "lvs1",
+        "ha run -f lvs1.conf again: removes the VIPs the crash left, adopts the IPVS table",
+    );
+    let both = [&lvs1, &lvs2];
+    wait_for("lvs1 MASTER again, lvs2 BACKUP", LONG, || {
+        lab.vip_holders() == ["lvs1"]
+            && lvs1.state().as_deref() == Some("MASTER")
+            && lvs2.state().as_deref() == Some("BACKUP")
+    });
+    let preempt = since_transition(&lvs1, back);
+    tl.log(
+        "lvs1",
+        format!(
+            "MASTER again {} after its restart; lvs2 BACKUP",
+            secs(preempt)
+        ),
+    );
+    wait_for(
+        "the client's ARP entry points at lvs1",
+        Duration::from_secs(5),
+        || lab.client_path() == Some("lvs1"),
+    );
+    wait_full_table(&lab.lvs1, LONG);
+    assert_alternates(&answered(&lab, &tl, DR_PORT, 4, &both), "DR via lvs1");
+    assert_alternates(&answered(&lab, &tl, NAT_PORT, 4, &both), "NAT via lvs1");
+
+    tl.section("nopreempt: state BACKUP on both nodes; lvs1 restarted stays BACKUP");
+    lvs1.kill(Signal::SIGTERM);
+    lvs2.kill(Signal::SIGTERM);
+    tl.log(
+        "lvs1+2",
+        "SIGTERM: both stop, removing their VIPs and virtual servers",
+    );
+    assert!(lab.vip_holders().is_empty(), "SIGTERM leaves no VIP");
+    assert!(
+        ipvs_services(&ipvsadm(&lab.lvs1)).is_empty(),
+        "SIGTERM removes the virtual servers:\n{}",
+        ipvsadm(&lab.lvs1)
+    );
+    let nopreempt = ConfigOptions {
+        nopreempt: true,
+        ..ConfigOptions::default()
+    };
+    let np1 = lab_config(Seed::Lvs1, &nopreempt);
+    let np2 = lab_config(Seed::Lvs2, &nopreempt);
+    drop(lvs1);
+    drop(lvs2);
+    let mut lvs1 = lab.start_director("lvs1", &np1.text, &[]);
+    tl.log("lvs1", "ha run with state BACKUP + nopreempt, priority 100");
+    wait_for("lvs1 MASTER (nobody else)", LONG, || {
+        lab.vip_holders() == ["lvs1"]
+    });
+    tl.log(
+        "lvs1",
+        "MASTER after its master-down interval: nobody else speaks",
+    );
+    let lvs2 = lab.start_director("lvs2", &np2.text, &[]);
+    wait_for("lvs2 BACKUP", LONG, || {
+        lvs2.state().as_deref() == Some("BACKUP")
+    });
+    tl.log(
+        "lvs2",
+        "ha run with state BACKUP + nopreempt, priority 90: BACKUP",
+    );
+    let crash = Instant::now();
+    lvs1.kill(Signal::SIGKILL);
+    tl.log("lvs1", "SIGKILL");
+    wait_for("lvs2 takes over", LONG, || has_vip(&lab.lvs2));
+    let np_takeover = since_transition(&lvs2, crash);
+    tl.log(
+        "lvs2",
+        format!("MASTER {} after the crash", secs(np_takeover)),
+    );
+    lvs1.restart();
+    tl.log("lvs1", "ha run again (priority 100 > 90)");
+    let both = [&lvs1, &lvs2];
+    wait_for("lvs1 follows lvs2 as BACKUP", LONG, || {
+        lvs1.state().as_deref() == Some("BACKUP") && lab.vip_holders() == ["lvs2"]
+    });
+    let hold = Duration::from_secs(6);
+    let since = Instant::now();
+    while since.elapsed() < hold {
+        assert_eq!(lvs1.state().as_deref(), Some("BACKUP"), "nopreempt");
+        assert_eq!(lab.vip_holders(), ["lvs2"]);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    tl.log(
+        "lvs1",
+        format!(
+            "still BACKUP {} later: nopreempt spares the second interruption",
+            secs(hold)
+        ),
+    );
+    wait_full_table(&lab.lvs2, LONG);
+    assert_alternates(&answered(&lab, &tl, DR_PORT, 4, &both), "DR via lvs2");
+    assert_alternates(&answered(&lab, &tl, NAT_PORT, 2, &both), "NAT via lvs2");
+
+    tl.section("Summary");
+    println!("   VIP takeover after lvs1's crash       {:>7}   (master-down interval {} from the last advert; {} requests answered, {} failed meanwhile)",
+        secs(takeover), secs(LVS2_MASTER_DOWN), crash_ok, crash_failed);
+    println!("   web1 stopped -> out of IPVS           {:>7}   (delay_loop 1, connect_timeout 1, retry 1, delay_before_retry 1)",
+        secs(removal));
+    println!(
+        "   web1 started -> back in IPVS          {:>7}",
+        secs(rejoin)
+    );
+    println!(
+        "   lvs1 restarted -> MASTER (preempt)    {:>7}",
+        secs(preempt)
+    );
+    println!(
+        "   nopreempt: takeover after the crash   {:>7}; restarted lvs1 stayed BACKUP",
+        secs(np_takeover)
+    );
+}
+
+/// `ha drain` quiesces a real server (weight 0, still in IPVS: its connections go on), `ha
+/// enable` brings it back.
+#[test]
+#[ignore = "needs IPVS: run by cargo xtask vm-test"]
+fn drain_and_enable_via_the_control_socket() {
+    if !preflight("drain_and_enable_via_the_control_socket") {
+        return;
+    }
+    let lab = Lab::new();
+    let lvs1 = lab.start_director(
+        "lvs1",
+        &lab_config(Seed::Lvs1, &ConfigOptions::default()).text,
+        &[],
+    );
+    wait_for("lvs1 holds the VIP", LONG, || has_vip(&lab.lvs1));
+    wait_full_table(&lab.lvs1, LONG);
+
+    // Two connections in a row: round robin puts one on each web server.
+    let held = [lab.hold(DR_PORT), lab.hold(DR_PORT)];
+    let (ok, text) = lvs1.ha(&["drain", &lab.web1.dr()]);
+    assert!(ok, "ha drain: {text}\n{}", lvs1.log());
+    wait_table(
+        &lab.lvs1,
+        &dr_service(),
+        &[("192.168.2.20:80", 0), ("192.168.2.30:80", 1)],
+        Duration::from_secs(5),
+    );
+    let web1 = dests_of(&lab.lvs1, &dr_service())
+        .into_iter()
+        .find(|d| d.address == lab.web1.dr())
+        .unwrap();
+    assert_eq!(web1.active, 1, "the held connection is still on web1");
+    let status = lvs1.real_server(&vs_dr(), &lab.web1.dr());
+    assert_eq!(status["drained"], true, "{status}");
+    assert_eq!(status["weight"], 0, "{status}");
+    assert_eq!(status["configured_weight"], 1, "{status}");
+    assert_eq!(status["in_ipvs"], true, "{status}");
+
+    let bodies = lab.get_n(DR_PORT, 6).unwrap();
+    assert!(bodies.iter().all(|b| b == "2222"), "drained: {bodies:?}");
+    // The connections opened before the drain are answered, web1's included.
+    let mut finished: Vec<String> = held.map(|h| h.finish().unwrap()).into();
+    finished.sort();
+    assert_eq!(finished, ["1111", "2222"]);
+
+    let (ok, text) = lvs1.ha(&["enable", &lab.web1.dr()]);
+    assert!(ok, "ha enable: {text}");
+    wait_table(
+        &lab.lvs1,
+        &dr_service(),
+        &[("192.168.2.20:80", 1), ("192.168.2.30:80", 1)],
+        Duration::from_secs(5),
+    );
+    assert_eq!(lvs1.real_server(&vs_dr(), &lab.web1.dr())["drained"], false);
+    assert_alternates(&lab.get_n(DR_PORT, 4).unwrap(), "after enable");
+}
+
+/// Changes made with ipvsadm behind the director's back are undone at the next verification.
+#[test]
+#[ignore = "needs IPVS: run by cargo xtask vm-test"]
+fn kernel_tampering_is_repaired() {
+    if !preflight("kernel_tampering_is_repaired") {
+        return;
+    }
+    let lab = Lab::new();
+    let lvs1 = lab.start_director(
+        "lvs1",
+        &lab_config(Seed::Lvs1, &ConfigOptions::default()).text,
+        &["--ipvs-verify-interval", "1"],
+    );
+    wait_for("lvs1 holds the VIP", LONG, || has_vip(&lab.lvs1));
+    wait_full_table(&lab.lvs1, LONG);
+    let repairs = lvs1.ipvs_counter("repairs");
+    let before = ipvs_table_shape(&lab.lvs1);
+
+    let dr = format!("{VIP}:{DR_PORT}");
+    ipvsadm_change(&lab.lvs1, &["-d", "-t", &dr, "-r", "192.168.2.20:80"]);
+    ipvsadm_change(
+        &lab.lvs1,
+        &["-e", "-t", &dr, "-r", "192.168.2.30:80", "-g", "-w", "7"],
+    );
+    ipvsadm_change(&lab.lvs1, &["-D", "-t", &format!("{VIP}:{NAT_PORT}")]);
+    assert_ne!(ipvs_table_shape(&lab.lvs1), before, "the tampering took");
+
+    let took = wait_for(
+        "the director restores its table",
+        Duration::from_secs(5),
+        || ipvs_table_shape(&lab.lvs1) == before,
+    );
+    println!("kernel table repaired {took:?} after the tampering");
+    wait_for("ipvs.repairs counts it", Duration::from_secs(3), || {
+        lvs1.ipvs_counter("repairs") > repairs
+    });
+    assert_alternates(&lab.get_n(DR_PORT, 4).unwrap(), "DR after repair");
+    assert_alternates(&lab.get_n(NAT_PORT, 4).unwrap(), "NAT after repair");
+}
+
+/// `quorum 2` over web1 + web2 (weight 1 each): losing one loses the quorum, the sorry server
+/// takes all requests, quorum_down runs; web1 back, quorum_up runs and the sorry server goes.
+#[test]
+#[ignore = "needs IPVS: run by cargo xtask vm-test"]
+fn quorum_loss_switches_to_the_sorry_server_and_back() {
+    if !preflight("quorum_loss_switches_to_the_sorry_server_and_back") {
+        return;
+    }
+    let lab = Lab::new();
+    let sorry = lab.add_web("sorry", "192.168.2.40", None, "sorry");
+    let marks = lab.dir.join("quorum.log");
+    let script = lab.dir.join("mark.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" >> {}\n", marks.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let options = ConfigOptions {
+        dr_extra: vec![
+            "    quorum 2".into(),
+            "    sorry_server 192.168.2.40 80".into(),
+            format!("    quorum_up \"{} up\"", script.display()),
+            format!("    quorum_down \"{} down\"", script.display()),
+        ],
+        ..ConfigOptions::default()
+    };
+    let lvs1 = lab.start_director("lvs1", &lab_config(Seed::Lvs1, &options).text, &[]);
+    wait_for("lvs1 holds the VIP", LONG, || has_vip(&lab.lvs1));
+    wait_full_table(&lab.lvs1, LONG);
+    let vs = || {
+        lvs1.status()["virtual_servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == vs_dr().as_str())
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(vs()["quorum_up"], true);
+    let lines = || -> Vec<String> {
+        std::fs::read_to_string(&marks)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+
+    lab.web1.stop();
+    wait_table(&lab.lvs1, &dr_service(), &[("192.168.2.40:80", 1)], LONG);
+    let bodies = lab.get_n(DR_PORT, 4).unwrap();
+    assert!(bodies.iter().all(|b| b == "sorry"), "{bodies:?}");
+    assert!(sorry.served() >= 4);
+    let v = vs();
+    assert_eq!(v["quorum_up"], false, "{v}");
+    assert_eq!(v["sorry_server_active"], true, "{v}");
+    wait_for("quorum_down ran", Duration::from_secs(5), || {
+        lines().last().map(String::as_str) == Some("down")
+    });
+    // The NAT virtual server has no quorum: it goes on with web2 alone.
+    wait_table(&lab.lvs1, &nat_service(), &[("10.0.0.30:80", 1)], LONG);
+
+    lab.web1.start();
+    wait_table(
+        &lab.lvs1,
+        &dr_service(),
+        &[("192.168.2.20:80", 1), ("192.168.2.30:80", 1)],
+        LONG,
+    );
+    assert_alternates(&lab.get_n(DR_PORT, 4).unwrap(), "quorum back");
+    let v = vs();
+    assert_eq!(v["quorum_up"], true, "{v}");
+    assert_eq!(v["sorry_server_active"], false, "{v}");
+    wait_for(
+        "quorum_up ran after quorum_down",
+        Duration::from_secs(5),
+        || {
+            let l = lines();
+            let down = l.iter().rposition(|m| m == "down");
+            down.is_some_and(|d| l[d + 1..].iter().any(|m| m == "up"))
+        },
+    );
+}
+
+/// A reload that adds web3 to the DR virtual server applies exactly one IPVS operation; web1
+/// and web2 keep their health state and their open connections.
+#[test]
+#[ignore = "needs IPVS: run by cargo xtask vm-test"]
+fn reload_adding_one_real_server_changes_only_that_one() {
+    if !preflight("reload_adding_one_real_server_changes_only_that_one") {
+        return;
+    }
+    let lab = Lab::new();
+    let _web3 = lab.add_web("web3", "192.168.2.50", None, "3333");
+    let lvs1 = lab.start_director(
+        "lvs1",
+        &lab_config(Seed::Lvs1, &ConfigOptions::default()).text,
+        &[],
+    );
+    wait_for("lvs1 holds the VIP", LONG, || has_vip(&lab.lvs1));
+    wait_full_table(&lab.lvs1, LONG);
+    wait_for("web1 and web2 checked up", LONG, || {
+        [lab.web1.dr(), lab.web2.dr()]
+            .iter()
+            .all(|rs| lvs1.real_server(&vs_dr(), rs)["health"] == "up")
+    });
+    let kept = |status: &serde_json::Value| {
+        (
+            status["health"].clone(),
+            status["last_reason"].clone(),
+            status["weight"].clone(),
+            status["in_ipvs"].clone(),
+        )
+    };
+    let web1_before = kept(&lvs1.real_server(&vs_dr(), &lab.web1.dr()));
+    let web2_before = kept(&lvs1.real_server(&vs_dr(), &lab.web2.dr()));
+    let held = [lab.hold(DR_PORT), lab.hold(DR_PORT)];
+    let nat_before = weights(&lab.lvs1, &nat_service());
+    let operations = lvs1.ipvs_counter("operations");
+
+    let options = ConfigOptions {
+        dr_extra: real_server_block("192.168.2.50", 80),
+        ..ConfigOptions::default()
+    };
+    lvs1.write_config(&lab_config(Seed::Lvs1, &options).text);
+    let (ok, text) = lvs1.ha(&["reload"]);
+    assert!(ok, "ha reload: {text}\n{}", lvs1.log());
+    wait_table(
+        &lab.lvs1,
+        &dr_service(),
+        &[
+            ("192.168.2.20:80", 1),
+            ("192.168.2.30:80", 1),
+            ("192.168.2.50:80", 1),
+        ],
+        LONG,
+    );
+    wait_for("web3 checked up", LONG, || {
+        lvs1.real_server(&vs_dr(), "192.168.2.50:80")["health"] == "up"
+    });
+    // A few check rounds: nothing else may move.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        lvs1.ipvs_counter("operations") - operations,
+        1,
+        "one AddDest: {:#}\n{}",
+        lvs1.status()["ipvs"]["last_operations"],
+        lvs1.log()
+    );
+    assert_eq!(weights(&lab.lvs1, &nat_service()), nat_before);
+    assert_eq!(
+        kept(&lvs1.real_server(&vs_dr(), &lab.web1.dr())),
+        web1_before
+    );
+    assert_eq!(
+        kept(&lvs1.real_server(&vs_dr(), &lab.web2.dr())),
+        web2_before
+    );
+    let mut finished: Vec<String> = held.map(|h| h.finish().unwrap()).into();
+    finished.sort();
+    assert_eq!(finished, ["1111", "2222"], "connections survive the reload");
+    let mut bodies = lab.get_n(DR_PORT, 6).unwrap();
+    bodies.sort();
+    bodies.dedup();
+    assert_eq!(bodies, ["1111", "2222", "3333"]);
+}
+
+/// SIGKILL leaves the kernel table; a director restarted on the same configuration adopts it
+/// without a single IPVS operation.
+#[test]
+#[ignore = "needs IPVS: run by cargo xtask vm-test"]
+fn kill_9_and_restart_adopts_the_kernel_state_with_zero_operations() {
+    if !preflight("kill_9_and_restart_adopts_the_kernel_state_with_zero_operations") {
+        return;
+    }
+    let lab = Lab::new();
+    let mut lvs1 = lab.start_director(
+        "lvs1",
+        &lab_config(Seed::Lvs1, &ConfigOptions::default()).text,
+        &["--ipvs-verify-interval", "1"],
+    );
+    wait_for("lvs1 holds the VIP", LONG, || has_vip(&lab.lvs1));
+    wait_full_table(&lab.lvs1, LONG);
+    let before = ipvs_table_shape(&lab.lvs1);
+    lvs1.kill(Signal::SIGKILL);
+    assert_eq!(ipvs_table_shape(&lab.lvs1), before, "SIGKILL leaves IPVS");
+
+    lvs1.restart();
+    wait_for("every real server checked up", LONG, || {
+        let status = lvs1.status();
+        let servers: Vec<serde_json::Value> = status["virtual_servers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|vs| vs["real_servers"].as_array().cloned().unwrap_or_default())
+            .collect();
+        servers.len() == 4 && servers.iter().all(|rs| rs["health"] == "up")
+    });
+    // Two verification rounds at 1 s: still nothing to do.
+    std::thread::sleep(Duration::from_secs(2));
+    let status = lvs1.status();
+    assert_eq!(
+        status["ipvs"]["operations"],
+        0,
+        "{status:#}\n{}",
+        lvs1.log()
+    );
+    assert_eq!(status["ipvs"]["repairs"], 0, "{status:#}");
+    assert_eq!(ipvs_table_shape(&lab.lvs1), before);
+    assert_alternates(&lab.get_n(DR_PORT, 4).unwrap(), "DR after adoption");
+}
+
+/// The lab itself, without a director: the VIPs and the IPVS table set by hand (ip, ipvsadm)
+/// balance by DR and by NAT, on lvs1 and then on lvs2.
+#[test]
+#[ignore = "needs IPVS: run by cargo xtask vm-test"]
+fn lab_balances_by_dr_and_nat_with_ipvs_programmed_by_hand() {
+    if !preflight("lab_balances_by_dr_and_nat_with_ipvs_programmed_by_hand") {
+        return;
+    }
+    let lab = Lab::new();
+    let dr = format!("{VIP}:{DR_PORT}");
+    let nat = format!("{VIP}:{NAT_PORT}");
+    let program = |ns: &common::netns::Netns| {
+        ns.exec(&["ip", "addr", "add", &format!("{VIP}/32"), "dev", EXT_IF]);
+        ns.exec(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{GATEWAY_VIP}/24"),
+            "dev",
+            INT_IF,
+        ]);
+        ipvsadm_change(ns, &["-A", "-t", &dr, "-s", "rr"]);
+        ipvsadm_change(ns, &["-A", "-t", &nat, "-s", "rr"]);
+        for web in [&lab.web1, &lab.web2] {
+            ipvsadm_change(ns, &["-a", "-t", &dr, "-r", &web.dr(), "-g", "-w", "1"]);
+            ipvsadm_change(ns, &["-a", "-t", &nat, "-r", &web.nat(), "-m", "-w", "1"]);
+        }
+    };
+    program(&lab.lvs1);
+    assert_eq!(lab.vip_holders(), ["lvs1"]);
+    assert_alternates(&lab.get_n(DR_PORT, 4).unwrap(), "DR via lvs1");
+    assert_alternates(&lab.get_n(NAT_PORT, 4).unwrap(), "NAT via lvs1");
+    assert_eq!(lab.client_path(), Some("lvs1"));
+    // DR replies bypass the director: IPVS saw the connections, the web servers answered.
+    assert_eq!(lab.web1.served() + lab.web2.served(), 8);
+
+    // A failover by hand: the VIPs move, the neighbours forget the old MAC.
+    lab.lvs1
+        .exec(&["ip", "addr", "del", &format!("{VIP}/32"), "dev", EXT_IF]);
+    lab.lvs1.exec(&[
+        "ip",
+        "addr",
+        "del",
+        &format!("{GATEWAY_VIP}/24"),
+        "dev",
+        INT_IF,
+    ]);
+    program(&lab.lvs2);
+    lab.client.exec(&["ip", "neigh", "flush", "dev", EXT_IF]);
+    for web in [&lab.web1, &lab.web2] {
+        web.ns.exec(&["ip", "neigh", "flush", "dev", INT_IF]);
+    }
+    assert_eq!(lab.vip_holders(), ["lvs2"]);
+    assert_alternates(&lab.get_n(DR_PORT, 4).unwrap(), "DR via lvs2");
+    assert_alternates(&lab.get_n(NAT_PORT, 4).unwrap(), "NAT via lvs2");
+    assert_eq!(lab.client_path(), Some("lvs2"));
+
+    // Without health checks a stopped server keeps its turn: every other request fails.
+    lab.web1.stop();
+    let answers: Vec<Result<String, String>> = (0..4).map(|_| lab.get(DR_PORT)).collect();
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a.as_deref() == Ok("2222"))
+            .count(),
+        2,
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().any(|a| a.is_err()),
+        "web1's turns fail: {answers:?}"
+    );
+    // An accepted connection outlives its server's listener.
+    lab.web1.start();
+    let accepted = lab.web1.accepted();
+    let held = [lab.hold(DR_PORT), lab.hold(DR_PORT)];
+    wait_for(
+        "web1 accepts its connection",
+        Duration::from_secs(3),
+        || lab.web1.accepted() > accepted,
+    );
+    lab.web1.stop();
+    let mut finished: Vec<String> = held.map(|h| h.finish().unwrap()).into();
+    finished.sort();
+    assert_eq!(finished, ["1111", "2222"]);
+}
+
+// Support code, no privileges needed.
+
+#[test]
+fn lab_configs_adapt_the_seed_and_pass_ha_check() {
+    let dir = std::env::temp_dir().join(format!("ha-lab-configs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for nopreempt in [false, true] {
+        let options = ConfigOptions {
+            nopreempt,
+            dr_extra: real_server_block("192.168.2.50", 80),
+            ..ConfigOptions::default()
+        };
+        let c1 = lab_config(Seed::Lvs1, &options);
+        let c2 = lab_config(Seed::Lvs2, &options);
+        for text in [&c1.text, &c2.text] {
+            assert!(text.contains(&format!("interface {EXT_IF}")), "{text}");
+            assert!(
+                !text.contains("ens32") && !text.contains("smtp_server"),
+                "{text}"
+            );
+            assert!(!text.contains("persistence_timeout"), "{text}");
+            assert!(text.contains("lb_kind NAT") && text.contains("10.0.0.254/24 dev eth1"));
+            assert!(text.contains("real_server 192.168.2.50 80"), "{text}");
+            assert_eq!(text.contains("nopreempt"), nopreempt);
+        }
+        assert!(c1.changes.len() >= 6, "{:?}", c1.changes);
+        let (p1, p2) = (dir.join("lvs1.conf"), dir.join("lvs2.conf"));
+        std::fs::write(&p1, &c1.text).unwrap();
+        std::fs::write(&p2, &c2.text).unwrap();
+        let out = std::process::Command::new(ha_bin())
+            .arg("check")
+            .args([&p1, &p2])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ha check:\n{}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            c1.text
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ipvsadm_output_parses() {
+    let table = "IP Virtual Server version 1.2.1 (size=4096)\n\
+        Prot LocalAddress:Port Scheduler Flags\n\
+        \x20 -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n\
+        TCP  192.168.2.200:80 rr\n\
+        \x20 -> 192.168.2.20:80              Route   1      2          3\n\
+        TCP  192.168.2.200:8080 rr\n\
+        \x20 -> 10.0.0.30:80                 Masq    0      0          0\n";
+    assert_eq!(
+        ipvs_services(table),
+        ["TCP 192.168.2.200:80 rr", "TCP 192.168.2.200:8080 rr"]
+    );
+    let dests = ipvs_dests(table);
+    assert_eq!(dests.len(), 2);
+    assert_eq!(dests[0].service, "TCP 192.168.2.200:80");
+    assert_eq!(dests[0].address, "192.168.2.20:80");
+    assert_eq!(
+        (dests[0].weight, dests[0].active, dests[0].inactive),
+        (1, 2, 3)
+    );
+    assert_eq!(dests[1].forward, "Masq");
+}
+
+#[test]
+fn alternation_means_two_bodies_taking_turns() {
+    let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(alternates(&s(&["1111", "2222", "1111", "2222"])));
+    assert!(!alternates(&s(&["1111", "1111"])));
+    assert!(!alternates(&s(&["1111", "2222", "2222"])));
+}
