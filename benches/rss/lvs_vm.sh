@@ -37,7 +37,7 @@ ip -n rs addr add 10.4.0.2/30 dev rsa
 ip -n rs link set rsa up
 ip route add 10.2.0.0/16 via 10.4.0.2
 ip -n rs route add local 10.2.0.0/16 dev lo
-ip netns exec rs lvs_vm serve 0.0.0.0:80 > /dev/null &
+ip netns exec rs lvs_bench serve 0.0.0.0:80 > /dev/null &
 listener=$!
 
 conf=$dir/keepalived.conf

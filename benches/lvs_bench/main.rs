@@ -1,8 +1,8 @@
 //! In-VM helpers for the LVS benchmarks (the host kernel has no IPVS; see README.md here).
 //!
-//! - `lvs_vm serve [ADDR:PORT]`: accepts and closes TCP connections forever (default
+//! - `lvs_bench serve [ADDR:PORT]`: accepts and closes TCP connections forever (default
 //!   0.0.0.0:80): the real servers of `benches/rss/lvs_vm.sh` and of `removal`.
-//! - `lvs_vm removal [--director ha|keepalived] [--runs N] [--modes refused,timeout]
+//! - `lvs_bench removal [--director ha|keepalived] [--runs N] [--modes refused,timeout]
 //!   [--delay-loop S] [--connect-timeout S] [--retry N] [--delay-before-retry S]`:
 //!   time from a real server failing to its destination leaving the IPVS table, against
 //!   what keepalived's checker semantics predict.
@@ -39,7 +39,7 @@ fn sh(args: &[&str]) {
 
 fn serve(addr: &str) -> ! {
     let listener = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
-    println!("lvs_vm: listening on {addr}");
+    println!("lvs_bench: listening on {addr}");
     let _ = std::io::stdout().flush();
     for stream in listener.incoming() {
         drop(stream);
@@ -233,7 +233,7 @@ fn removal(args: &[String]) {
     };
     let modes = value("--modes", "refused,timeout");
 
-    let dir = PathBuf::from(format!("/tmp/lvs_vm-{}", std::process::id()));
+    let dir = PathBuf::from(format!("/tmp/lvs_bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let _lab = Lab::new();
     let mut listener = start_listener();
@@ -343,7 +343,7 @@ fn main() {
         Some("serve") => serve(args.get(1).map_or("0.0.0.0:80", String::as_str)),
         Some("removal") => removal(&args[1..]),
         _ => {
-            eprintln!("usage: lvs_vm serve [ADDR:PORT] | lvs_vm removal [--director ha|keepalived] [--runs N] ...");
+            eprintln!("usage: lvs_bench serve [ADDR:PORT] | lvs_bench removal [--director ha|keepalived] [--runs N] ...");
             std::process::exit(2);
         }
     }
