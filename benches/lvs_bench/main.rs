@@ -328,7 +328,7 @@ fn removal(args: &[String]) {
     let _ = daemon.wait();
     let _ = listener.kill();
     let _ = listener.wait();
-    if std::env::var_os("LVS_VM_SHOW_LOG").is_some() {
+    if std::env::var_os("LVS_BENCH_SHOW_LOG").is_some() {
         print!(
             "{}",
             std::fs::read_to_string(dir.join(format!("{director}.log"))).unwrap_or_default()
