@@ -987,7 +987,7 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
         &ns,
         "rs.conf",
         &format!(
-            "global_defs {{\n router_id RS_TEST\n notification_email {{ ops@example.invalid }}\n \
+            "global_defs {{\n router_id RS_TEST\n checker_priority 5\n notification_email {{ ops@example.invalid }}\n \
              notification_email_from ha@example.invalid\n smtp_server 127.0.0.1 2525\n}}\n\
              virtual_server 127.0.0.1 80 {{\n delay_loop 1\n lb_kind NAT\n quorum_down \"/bin/touch {m}/quorum_down\"\n\
               real_server 127.0.0.1 8080 {{\n weight 3\n notify_down \"/bin/touch {m}/down\"\n notify_up \"/bin/touch {m}/up\"\n\
@@ -996,6 +996,23 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
     );
     let server = |d: &Director| d.status()["virtual_servers"][0]["real_servers"][0].clone();
     assert_eq!(server(&director)["health"], "up");
+    // checker_priority: the health-check thread runs at nice 5 (proc(5) stat field 19).
+    let tasks = format!("/proc/{}/task", director.child.id());
+    let nice: Vec<String> = std::fs::read_dir(&tasks)
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("stat")).ok())
+        .filter(|stat| stat.contains("(healthcheck)"))
+        .map(|stat| {
+            stat.rsplit(')')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .nth(16)
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(nice, ["5"], "health-check threads' nice values");
     // The host kernel has no IPVS: the director says so and keeps checking.
     let status = director.status();
     assert_eq!(status["ipvs"]["available"], false, "{status}");

@@ -192,6 +192,8 @@ pub struct GlobalDefs {
     pub vrrp_priority: Option<i32>,
     /// `vrrp_rt_priority 1..99`: run the VRRP thread SCHED_RR at this realtime priority.
     pub vrrp_rt_priority: Option<u32>,
+    /// `checker_priority -20..19`: nice value of the health-check threads.
+    pub checker_priority: Option<i32>,
     /// `notify_fifo FILE [USER [GROUP]]`: a line per state change of any instance.
     pub notify_fifo: Option<NotifyFifo>,
     /// `vrrp_notify_fifo FILE [USER [GROUP]]`: the same, for VRRP only.
@@ -237,6 +239,7 @@ impl Default for GlobalDefs {
             dynamic_interfaces: false,
             vrrp_priority: None,
             vrrp_rt_priority: None,
+            checker_priority: None,
             notify_fifo: None,
             vrrp_notify_fifo: None,
             other: Vec::new(),

@@ -556,6 +556,7 @@ impl Parser<'_> {
                 "notify_fifo" => g.notify_fifo = self.notify_fifo(s),
                 "vrrp_priority" => g.vrrp_priority = self.num(s, 0, -20i32, 19),
                 "vrrp_rt_priority" => g.vrrp_rt_priority = self.num(s, 0, 1u32, 99),
+                "checker_priority" => g.checker_priority = self.num(s, 0, -20i32, 19),
                 "vrrp_notify_fifo" => g.vrrp_notify_fifo = self.notify_fifo(s),
                 "enable_script_security" => g.enable_script_security = self.flag(s),
                 "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),

@@ -303,6 +303,7 @@ impl Printer {
         }
         self.opt("vrrp_priority", &g.vrrp_priority);
         self.opt("vrrp_rt_priority", &g.vrrp_rt_priority);
+        self.opt("checker_priority", &g.checker_priority);
         for (key, fifo) in [
             ("notify_fifo", &g.notify_fifo),
             ("vrrp_notify_fifo", &g.vrrp_notify_fifo),

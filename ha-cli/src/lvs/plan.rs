@@ -38,6 +38,8 @@ pub struct LvsPlan {
     pub router_id: Option<String>,
     /// Global `script_user` for notify_up/down and quorum scripts.
     pub script_user: Option<config::ScriptUser>,
+    /// `checker_priority`: nice value of the health-check threads.
+    pub checker_priority: Option<i32>,
     /// What the director ignores from the configuration, one line each.
     pub warnings: Vec<String>,
 }
@@ -172,6 +174,7 @@ impl LvsPlan {
             },
             router_id: g.router_id.clone(),
             script_user: g.script_user.clone(),
+            checker_priority: g.checker_priority,
             warnings,
         })
     }
@@ -555,7 +558,7 @@ mod tests {
     #[test]
     fn sorry_server_quorum_sync_daemon_and_ha_suspend() {
         let p = plan(
-            "global_defs {\n lvs_sync_daemon eth0 VI_1 id 5\n lvs_timeouts tcp 900 udp 30\n lvs_flush\n lvs_flush_on_stop\n}\n\
+            "global_defs {\n checker_priority -5\n lvs_sync_daemon eth0 VI_1 id 5\n lvs_timeouts tcp 900 udp 30\n lvs_flush\n lvs_flush_on_stop\n}\n\
              vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 100\n virtual_ipaddress { 10.0.0.100 }\n}\n\
              virtual_server 10.0.0.100 80 {\n quorum 2\n hysteresis 1\n quorum_up \"/bin/echo up\"\n ha_suspend\n\
              sorry_server 10.0.0.9 8080\n sorry_server_inhibit\n inhibit_on_failure\n\
@@ -589,6 +592,7 @@ mod tests {
         );
         assert!(p.flush_at_start);
         assert_eq!(p.on_stop, StopPolicy::FlushAll);
+        assert_eq!(p.checker_priority, Some(-5));
     }
 
     #[test]

@@ -155,9 +155,11 @@ impl LvsRunner {
         user: Option<(Uid, Gid)>,
         options: LvsOptions,
     ) -> Result<LvsRunner, String> {
-        let (engine, mut events) =
-            healthcheck::Engine::start(healthcheck::EngineOptions::default())
-                .map_err(|e| format!("health-check engine: {e}"))?;
+        let (engine, mut events) = healthcheck::Engine::start(healthcheck::EngineOptions {
+            nice: plan.checker_priority,
+            ..healthcheck::EngineOptions::default()
+        })
+        .map_err(|e| format!("health-check engine: {e}"))?;
         let (tx, rx) = mpsc::channel();
         let health_tx = tx.clone();
         std::thread::Builder::new()
