@@ -982,3 +982,64 @@ fn alternation_means_two_bodies_taking_turns() {
     assert!(!alternates(&s(&["1111", "1111"])));
     assert!(!alternates(&s(&["1111", "2222", "2222"])));
 }
+
+/// `lvs_sync_daemon`: the master's kernel runs the master sync daemon and the backup's the
+/// backup daemon; the backup learns the master's connections; the roles follow a failover,
+/// and a stopped director stops its daemon.
+#[test]
+#[ignore = "needs IPVS: run by cargo xtask vm-test"]
+fn sync_daemon_follows_vrrp_mastership_and_syncs_connections() {
+    if !preflight("sync_daemon_follows_vrrp_mastership_and_syncs_connections") {
+        return;
+    }
+    let lab = Lab::new();
+    let with_sync = |seed| {
+        lab_config(seed, &ConfigOptions::default()).text.replacen(
+            "global_defs {",
+            &format!("global_defs {{\n   lvs_sync_daemon {EXT_IF} VI_1 id 7"),
+            1,
+        )
+    };
+    let daemons = |ns: &common::netns::Netns| ns.output(&["ipvsadm", "-L", "--daemon"]);
+    let mut lvs1 = lab.start_director("lvs1", &with_sync(Seed::Lvs1), &[]);
+    let lvs2 = lab.start_director("lvs2", &with_sync(Seed::Lvs2), &[]);
+    wait_for("lvs1 holds the VIP", LONG, || has_vip(&lab.lvs1));
+    wait_for("lvs1 master daemon, lvs2 backup daemon", LONG, || {
+        daemons(&lab.lvs1).contains(&format!("master sync daemon (mcast={EXT_IF}, syncid=7"))
+            && daemons(&lab.lvs2).contains(&format!("backup sync daemon (mcast={EXT_IF}, syncid=7"))
+    });
+    assert!(
+        !daemons(&lab.lvs1).contains("backup"),
+        "{}",
+        daemons(&lab.lvs1)
+    );
+    assert_eq!(lvs1.status()["ipvs"]["sync_daemon"], "master");
+    assert_eq!(lvs2.status()["ipvs"]["sync_daemon"], "backup");
+
+    // A connection through lvs1 appears in lvs2's connection table.
+    wait_full_table(&lab.lvs1, LONG);
+    let held = lab.hold(DR_PORT);
+    wait_for("the connection synchronised to lvs2", LONG, || {
+        lab.lvs2
+            .output(&["ipvsadm", "-Lnc"])
+            .lines()
+            .any(|l| l.contains(&format!("{VIP}:{DR_PORT}")) && l.contains("192.168.2.100"))
+    });
+
+    // SIGTERM: lvs1 hands over and stops its daemon; lvs2 becomes the master daemon.
+    lvs1.kill(Signal::SIGTERM);
+    wait_for("lvs2 master daemon", LONG, || {
+        daemons(&lab.lvs2).contains("master sync daemon")
+            && !daemons(&lab.lvs2).contains("backup sync daemon")
+    });
+    assert_eq!(
+        daemons(&lab.lvs1).trim(),
+        "",
+        "a stopped director stops its daemon"
+    );
+    // The synchronised connection carries on through lvs2.
+    let body = held
+        .finish()
+        .expect("the held connection finishes through lvs2");
+    assert!(body == "1111" || body == "2222", "{body}");
+}
