@@ -34,24 +34,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use benches::sh;
 use ha_cli::net::VrrpSocket;
 use nix::sys::socket::{self, sockopt, ControlMessageOwned, MsgFlags};
 
 const ADVERT: Duration = Duration::from_millis(10);
 const DIRECTOR: Ipv4Addr = Ipv4Addr::new(192, 168, 3, 10);
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn ns_sh(ns: &str, args: &[&str]) {
     let mut all = vec!["ip", "netns", "exec", ns];

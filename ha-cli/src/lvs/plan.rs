@@ -179,6 +179,18 @@ impl LvsPlan {
         })
     }
 
+    /// Every real server as (virtual server name, address).
+    pub fn real_server_ids(&self) -> std::collections::HashSet<(String, SocketAddr)> {
+        self.virtual_servers
+            .iter()
+            .flat_map(|vs| {
+                vs.real_servers
+                    .iter()
+                    .map(|rs| (vs.name.clone(), rs.addr()))
+            })
+            .collect()
+    }
+
     /// Every real server's health-check configuration (for the engine).
     pub fn health_configs(&self) -> Vec<healthcheck::RealServerConfig> {
         self.virtual_servers
@@ -476,20 +488,26 @@ fn address_range(text: &str) -> Option<Vec<IpAddr>> {
     }
 }
 
+/// A configuration for unit tests, which must parse without errors.
+#[cfg(test)]
+pub(crate) fn parse_for_test(text: &str) -> Config {
+    let opts = crate::config::Options {
+        config_id: String::new(),
+        host_checks: false,
+        check_host: false,
+    };
+    let mut sources = crate::config::SourceMap::default();
+    let loaded = crate::config::parse_str("test.conf", text, &opts, &mut sources);
+    assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+    loaded.config
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn plan(text: &str) -> Result<LvsPlan, LvsPlanError> {
-        let opts = crate::config::Options {
-            config_id: String::new(),
-            host_checks: false,
-            check_host: false,
-        };
-        let mut sources = crate::config::SourceMap::default();
-        let loaded = crate::config::parse_str("test.conf", text, &opts, &mut sources);
-        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        LvsPlan::from_config(&loaded.config)
+        LvsPlan::from_config(&parse_for_test(text))
     }
 
     #[test]

@@ -387,29 +387,9 @@ impl Lvs {
     fn reload(&mut self, plan: LvsPlan, now: Instant) -> Result<String, String> {
         let old_daemon = self.state.plan().sync_daemon.clone();
         let old_timeouts = self.state.plan().timeouts;
-        let before: HashSet<(String, SocketAddr)> = self
-            .state
-            .plan()
-            .virtual_servers
-            .iter()
-            .flat_map(|vs| {
-                vs.real_servers
-                    .iter()
-                    .map(|rs| (vs.name.clone(), rs.addr()))
-            })
-            .collect();
+        let before = self.state.plan().real_server_ids();
         self.state.set_plan(plan, now);
-        let after: HashSet<(String, SocketAddr)> = self
-            .state
-            .plan()
-            .virtual_servers
-            .iter()
-            .flat_map(|vs| {
-                vs.real_servers
-                    .iter()
-                    .map(|rs| (vs.name.clone(), rs.addr()))
-            })
-            .collect();
+        let after = self.state.plan().real_server_ids();
         self.update_checks();
         if self.state.plan().timeouts != old_timeouts {
             self.set_timeouts();

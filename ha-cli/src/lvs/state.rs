@@ -686,15 +686,7 @@ mod tests {
     use healthcheck::{DownCause, Failure, UpCause};
 
     fn plan(text: &str) -> LvsPlan {
-        let opts = crate::config::Options {
-            config_id: String::new(),
-            host_checks: false,
-            check_host: false,
-        };
-        let mut sources = crate::config::SourceMap::default();
-        let loaded = crate::config::parse_str("test.conf", text, &opts, &mut sources);
-        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        LvsPlan::from_config(&loaded.config).unwrap()
+        LvsPlan::from_config(&super::super::plan::parse_for_test(text)).unwrap()
     }
 
     fn id(vs: &str, rs: &str) -> RealServerId {
