@@ -922,18 +922,6 @@ fn listen_in(ns: &Netns, port: u16) -> std::sync::Arc<std::sync::atomic::AtomicB
     running
 }
 
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool, log: impl Fn() -> String) {
-    let deadline = std::time::Instant::now() + limit;
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}\n{}",
-            log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
     if !require_root("real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs") {
@@ -1018,11 +1006,10 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
     assert_eq!(status["ipvs"]["available"], false, "{status}");
 
     web.store(false, std::sync::atomic::Ordering::Relaxed);
-    wait_for(
+    common::runner::wait_until(
         "the real server to go down",
         Duration::from_secs(10),
         || server(&director)["health"] == "down",
-        || director.log(),
     );
     assert!(
         server(&director)["last_reason"]
@@ -1032,29 +1019,24 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
         "{}",
         server(&director)
     );
-    wait_for(
+    common::runner::wait_until(
         "notify_down and quorum_down",
         Duration::from_secs(5),
         || marks.join("down").exists() && marks.join("quorum_down").exists(),
-        || director.log(),
     );
     assert!(director.log().contains(
         "lvs: real server 127.0.0.1:8080 of virtual server 127.0.0.1:80: DOWN (TCP_CHECK#0: connection refused); removed from IPVS"
     ), "{}", director.log());
 
     let _web = listen_in(&ns, 8080);
-    wait_for(
+    common::runner::wait_until(
         "the real server to come back",
         Duration::from_secs(10),
         || server(&director)["health"] == "up",
-        || director.log(),
     );
-    wait_for(
-        "notify_up",
-        Duration::from_secs(5),
-        || marks.join("up").exists(),
-        || director.log(),
-    );
+    common::runner::wait_until("notify_up", Duration::from_secs(5), || {
+        marks.join("up").exists()
+    });
 
     // Drain and enable act on the director's state even without IPVS.
     let ha = |args: &[&str]| {

@@ -59,14 +59,24 @@ pub fn spawn_in(ns: &Netns, spec: InstanceSpec) -> VrrpRunner {
 }
 
 /// Polls `done` every 10 ms; fails the test after `limit`. Returns how long it took.
-pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+pub fn wait_until(what: &str, limit: Duration, done: impl FnMut() -> bool) -> Duration {
+    wait_every(what, limit, Duration::from_millis(10), done)
+}
+
+/// Polls `done` every `every`; fails the test after `limit`. Returns how long it took.
+pub fn wait_every(
+    what: &str,
+    limit: Duration,
+    every: Duration,
+    mut done: impl FnMut() -> bool,
+) -> Duration {
     let start = Instant::now();
     while !done() {
         assert!(
             start.elapsed() < limit,
             "timed out after {limit:?} waiting for {what}"
         );
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(every);
     }
     start.elapsed()
 }
