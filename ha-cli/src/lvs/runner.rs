@@ -559,12 +559,12 @@ impl Lvs {
     }
 
     fn reconcile(&mut self, now: Instant) {
-        let desired = self.state.desired();
-        let desired_keys: HashSet<ServiceKey> =
-            desired.services.iter().map(|s| s.service.key).collect();
         if self.ipvs().is_none() {
             return;
         }
+        let desired = self.state.desired();
+        let desired_keys: HashSet<ServiceKey> =
+            desired.services.iter().map(|s| s.service.key).collect();
         let first_read = self.reconciler.known().is_none();
         let read = self.reconciler.needs_read(now);
         if read {
