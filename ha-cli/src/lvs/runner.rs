@@ -24,7 +24,7 @@ use nix::unistd::{Gid, Uid};
 use super::plan::{LvsPlan, StopPolicy};
 use super::state::{Action, LvsState};
 use crate::alert::Alerter;
-use crate::control::{IpvsReport, RealServerReport, VirtualServerReport};
+use crate::control::{IpvsReport, VirtualServerReport};
 
 /// How the runner behaves beyond what the configuration says.
 #[derive(Debug, Clone)]
@@ -675,56 +675,7 @@ impl Lvs {
             },
             None => None,
         };
-        let views = self.state.view();
-        let reports = views
-            .into_iter()
-            .map(|vs| {
-                let kernel: Vec<&ipvs_sys::VirtualService> = table
-                    .iter()
-                    .flat_map(|t| t.services.iter())
-                    .filter(|s| vs.services.contains(&s.service.key))
-                    .collect();
-                VirtualServerReport {
-                    name: vs.name.clone(),
-                    services: vs.services.iter().map(|k| k.to_string()).collect(),
-                    scheduler: vs.scheduler.clone(),
-                    quorum: vs.quorum,
-                    live_weight: vs.live_weight,
-                    quorum_up: vs.quorum_up,
-                    sorry_server: vs.sorry_server,
-                    sorry_server_active: vs.sorry_server_active,
-                    suspended: vs.suspended,
-                    real_servers: vs
-                        .real_servers
-                        .iter()
-                        .map(|rs| {
-                            let dests: Vec<&ipvs_sys::Destination> = kernel
-                                .iter()
-                                .filter_map(|s| s.destinations.iter().find(|d| d.addr == rs.addr))
-                                .collect();
-                            RealServerReport {
-                                address: rs.addr,
-                                health: if rs.health.up { "up" } else { "down" }.into(),
-                                drained: rs.health.drained,
-                                configured_weight: rs.configured_weight,
-                                desired_weight: rs.desired_weight,
-                                weight: dests.first().map(|d| d.weight),
-                                in_ipvs: !dests.is_empty(),
-                                last_reason: rs.health.reason.clone(),
-                                seconds_since_change: now
-                                    .saturating_duration_since(rs.health.since)
-                                    .as_secs_f64(),
-                                active_connections: dests.iter().map(|d| d.counters.active).sum(),
-                                inactive_connections: dests
-                                    .iter()
-                                    .map(|d| d.counters.inactive)
-                                    .sum(),
-                            }
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
+        let reports = self.state.report(now, table.as_ref());
         let ipvs = IpvsReport {
             available: self.ipvs.is_some(),
             error: self.ipvs_error.clone(),

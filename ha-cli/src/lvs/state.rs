@@ -22,6 +22,7 @@ use healthcheck::{Event, RealServerId};
 use ipvs_sys::{Destination, IpvsState, VirtualService};
 
 use super::plan::{LvsPlan, RealServerPlan, VirtualServerPlan};
+use crate::control::{RealServerReport, VirtualServerReport};
 
 /// Something the runner must do besides programming IPVS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,31 +44,6 @@ pub struct Health {
     pub drained: bool,
     pub reason: String,
     pub since: Instant,
-}
-
-/// One real server in a status report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RealServerView {
-    pub addr: SocketAddr,
-    pub health: Health,
-    pub configured_weight: u32,
-    /// The weight it should have in IPVS; `None` when it should be absent.
-    pub desired_weight: Option<u32>,
-}
-
-/// One virtual server in a status report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VirtualServerView {
-    pub name: String,
-    pub services: Vec<ipvs_sys::ServiceKey>,
-    pub scheduler: String,
-    pub quorum: u32,
-    pub live_weight: u32,
-    pub quorum_up: bool,
-    pub sorry_server: Option<SocketAddr>,
-    pub sorry_server_active: bool,
-    pub suspended: bool,
-    pub real_servers: Vec<RealServerView>,
 }
 
 /// The LVS side's state: plan, health, drains, quorum.
@@ -535,17 +511,23 @@ impl LvsState {
         state
     }
 
-    /// For `ha status`.
-    pub fn view(&self) -> Vec<VirtualServerView> {
+    /// The virtual servers as `ha status` shows them, with the weights and connection
+    /// counts of `kernel` (a fresh read; `None` when IPVS cannot be read) and ages at `now`.
+    pub fn report(&self, now: Instant, kernel: Option<&IpvsState>) -> Vec<VirtualServerReport> {
         let suspended = self.suspended();
         self.plan
             .virtual_servers
             .iter()
             .map(|vs| {
                 let quorum_up = self.quorum_up.get(&vs.name).copied().unwrap_or(true);
-                VirtualServerView {
+                let in_kernel: Vec<&VirtualService> = kernel
+                    .iter()
+                    .flat_map(|t| t.services.iter())
+                    .filter(|k| vs.services.iter().any(|s| s.key == k.service.key))
+                    .collect();
+                VirtualServerReport {
                     name: vs.name.clone(),
-                    services: vs.services.iter().map(|s| s.key).collect(),
+                    services: vs.services.iter().map(|s| s.key.to_string()).collect(),
                     scheduler: vs
                         .services
                         .first()
@@ -561,11 +543,28 @@ impl LvsState {
                         .real_servers
                         .iter()
                         .filter_map(|rs| {
-                            Some(RealServerView {
-                                addr: rs.addr(),
-                                health: self.health.get(&rs_id(vs, rs))?.clone(),
+                            let h = self.health.get(&rs_id(vs, rs))?;
+                            let dests: Vec<&Destination> = in_kernel
+                                .iter()
+                                .filter_map(|s| s.destinations.iter().find(|d| d.addr == rs.addr()))
+                                .collect();
+                            Some(RealServerReport {
+                                address: rs.addr(),
+                                health: if h.up { "up" } else { "down" }.into(),
+                                drained: h.drained,
                                 configured_weight: rs.health.weight,
                                 desired_weight: self.desired_weight(vs, rs, quorum_up),
+                                weight: dests.first().map(|d| d.weight),
+                                in_ipvs: !dests.is_empty(),
+                                last_reason: h.reason.clone(),
+                                seconds_since_change: now
+                                    .saturating_duration_since(h.since)
+                                    .as_secs_f64(),
+                                active_connections: dests.iter().map(|d| d.counters.active).sum(),
+                                inactive_connections: dests
+                                    .iter()
+                                    .map(|d| d.counters.inactive)
+                                    .sum(),
                             })
                         })
                         .collect(),
@@ -857,6 +856,38 @@ mod tests {
         s.handle_health(&up("10.0.0.100:80", "10.0.0.1:80"), t0);
         assert!(!s.health_configs()[0].checkers[0].timing.alpha);
         assert_eq!(weights(&s)[0], ("10.0.0.1:80".into(), 2));
+    }
+
+    #[test]
+    fn report_joins_health_with_the_kernel_table() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(plan(TWO), t0);
+        s.handle_health(&down("10.0.0.100:80", "10.0.0.2:80"), t0);
+        let mut kernel = s.desired();
+        kernel.services[0].destinations[0].counters.active = 7;
+        let report = s.report(t0 + std::time::Duration::from_secs(2), Some(&kernel));
+        let rs = &report[0].real_servers;
+        assert_eq!(report[0].services, ["TCP 10.0.0.100:80"]);
+        assert_eq!(
+            (
+                rs[0].health.as_str(),
+                rs[0].weight,
+                rs[0].active_connections
+            ),
+            ("up", Some(2), 7)
+        );
+        assert_eq!(
+            (rs[1].health.as_str(), rs[1].weight, rs[1].desired_weight),
+            ("down", Some(0), Some(0))
+        );
+        assert_eq!(rs[1].seconds_since_change, 2.0);
+        assert_eq!(rs[1].last_reason, "TCP_CHECK#0: connection refused");
+        // Without a kernel table: nothing in IPVS, the health as known.
+        let report = s.report(t0, None);
+        assert!(report[0]
+            .real_servers
+            .iter()
+            .all(|r| !r.in_ipvs && r.weight.is_none()));
     }
 
     #[test]
