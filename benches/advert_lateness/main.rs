@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use benches::sh;
-use ha_cli::net::VrrpSocket;
+use director::net::VrrpSocket;
 use nix::sys::socket::{self, sockopt, ControlMessageOwned, MsgFlags};
 
 const ADVERT: Duration = Duration::from_millis(10);

@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ha_cli::config::{parse_str, Options, SourceMap};
+use keepalived_conf::{parse_str, Options, SourceMap};
 
 /// The configuration: realistic blocks, every real server with a TCP check.
 fn generate(instances: usize, virtual_servers: usize, real_servers: usize) -> String {

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use benches::sh;
-use ha_cli::net::{interface_index, Rtnl, VrrpSocket};
+use director::net::{interface_index, Rtnl, VrrpSocket};
 
 const VIP: &str = "192.168.2.200";
 

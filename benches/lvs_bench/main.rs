@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ha_cli::net::{parse_route, Rtnl};
+use director::net::{parse_route, Rtnl};
 use ipvs_sys::{Ipvs, ServiceKey};
 
 const NS: &str = "lvsrm";

@@ -2,7 +2,7 @@
 //! to a canonical form that parses back to the same model.
 #![no_main]
 
-use ha_cli::config::{parse_str, print, Options, SourceMap};
+use keepalived_conf::{parse_str, print, Options, SourceMap};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

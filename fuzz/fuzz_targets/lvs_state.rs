@@ -7,9 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use ha_cli::config::{parse_str, Options, SourceMap};
-use ha_cli::lvs::state::LvsState;
-use ha_cli::lvs::LvsPlan;
+use keepalived_conf::{parse_str, Options, SourceMap};
+use director::lvs::state::LvsState;
+use director::lvs::LvsPlan;
 use healthcheck::{DownCause, Event, Failure, RealServerId, UpCause};
 use ipvs_sys::{Destination, ForwardMethod};
 use libfuzzer_sys::fuzz_target;

@@ -1,16 +1,8 @@
-//! The `ha` director: composes vrrp-core, ipvs-sys and healthcheck.
-// `unsafe` is denied everywhere but `net::sys`, the system-call glue that cannot be written without it.
+//! The `ha` binary: command-line parsing, the subcommands, output and signals. The work is
+//! done by the library crates (`keepalived-conf`, `director`, `vrrp-core`, `ipvs-sys`,
+//! `healthcheck`).
 #![deny(unsafe_code)]
 
-pub mod alert;
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod control;
-pub mod director;
-pub mod lvs;
-pub mod net;
-pub mod notify;
 pub mod systemd;
-pub mod track;
-pub mod vrrp;

@@ -122,10 +122,10 @@ impl Drop for Director {
 }
 
 fn has_vip(ns: &Netns) -> bool {
-    common::runner::has_address(ns, "ens32", &format!("{VIP}/32"))
+    testkit::has_address(ns, "ens32", &format!("{VIP}/32"))
 }
 
-use common::runner::wait_until;
+use testkit::wait_until;
 
 #[test]
 fn seed_configs_elect_fail_over_on_crash_and_stop_and_preempt() {
@@ -196,7 +196,7 @@ fn inject(ns: &Netns, packets: &[(u8, Vec<u8>)]) {
             socket.bind_device(Some(b"ens32")).unwrap();
             for (id, (ttl, payload)) in packets.iter().enumerate() {
                 let mut header = [0u8; 20];
-                ha_cli::net::ipv4::emit_header(
+                director::net::ipv4::emit_header(
                     &mut header,
                     id as u16 + 1,
                     "192.168.2.66".parse().unwrap(),
@@ -1006,7 +1006,7 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
     assert_eq!(status["ipvs"]["available"], false, "{status}");
 
     web.store(false, std::sync::atomic::Ordering::Relaxed);
-    common::runner::wait_until(
+    testkit::wait_until(
         "the real server to go down",
         Duration::from_secs(10),
         || server(&director)["health"] == "down",
@@ -1019,7 +1019,7 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
         "{}",
         server(&director)
     );
-    common::runner::wait_until(
+    testkit::wait_until(
         "notify_down and quorum_down",
         Duration::from_secs(5),
         || marks.join("down").exists() && marks.join("quorum_down").exists(),
@@ -1029,12 +1029,12 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
     ), "{}", director.log());
 
     let _web = listen_in(&ns, 8080);
-    common::runner::wait_until(
+    testkit::wait_until(
         "the real server to come back",
         Duration::from_secs(10),
         || server(&director)["health"] == "up",
     );
-    common::runner::wait_until("notify_up", Duration::from_secs(5), || {
+    testkit::wait_until("notify_up", Duration::from_secs(5), || {
         marks.join("up").exists()
     });
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::lab::{Lab, GATEWAY_VIP, INT_IF};
 use common::netns::{require_root, Netns};
-use common::runner::wait_until;
+use testkit::wait_until;
 
 fn neighbour_mac(ns: &Netns, address: &str) -> Option<String> {
     let shown = ns.output(&["ip", "neigh", "show", address, "dev", INT_IF]);

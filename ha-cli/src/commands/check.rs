@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::{self, cross, diag, Options, SourceMap};
+use keepalived_conf::{self as config, cross, diag, Options, SourceMap};
 
 /// Exit code for configuration errors.
 pub const EXIT_INVALID: u8 = 1;
@@ -88,7 +88,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
         if l.has_errors() {
             continue;
         }
-        match crate::lvs::LvsPlan::from_config(&l.config) {
+        match director::lvs::LvsPlan::from_config(&l.config) {
             Ok(plan) => {
                 for w in &plan.warnings {
                     if !args.quiet {

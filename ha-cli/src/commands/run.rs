@@ -9,17 +9,17 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{SigSet, Signal};
 use vrrp_core::Event;
 
-use crate::alert::Alerter;
-use crate::config::{self, SourceMap};
-use crate::control;
-use crate::director::{self, RtnlHost};
-use crate::lvs::{LvsHandle, LvsOptions, LvsPlan, LvsRunner};
-use crate::net::Rtnl;
-use crate::notify::Notifier;
-use crate::track::Tracker;
-use crate::vrrp::{
+use director::alert::Alerter;
+use director::control;
+use director::lvs::{LvsHandle, LvsOptions, LvsPlan, LvsRunner};
+use director::net::Rtnl;
+use director::notify::Notifier;
+use director::track::Tracker;
+use director::vrrp::RtnlHost;
+use director::vrrp::{
     InstanceSpec, RunnerCommand, RunnerEvent, StatusHandle, ThreadPriority, VrrpRunner,
 };
+use keepalived_conf::{self as config, SourceMap};
 use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
@@ -184,7 +184,8 @@ fn load(
         ));
     }
     let rtnl = Rtnl::open().map_err(|e| e.to_string())?;
-    let specs = director::plan(&loaded.config, &mut RtnlHost(rtnl)).map_err(|e| e.to_string())?;
+    let specs =
+        director::vrrp::plan(&loaded.config, &mut RtnlHost(rtnl)).map_err(|e| e.to_string())?;
     let lvs = LvsPlan::from_config(&loaded.config).map_err(|e| e.to_string())?;
     for w in &lvs.warnings {
         eprintln!("ha run: warning: {w}");
@@ -267,7 +268,7 @@ fn script_user(
         .global_defs
         .script_user
         .as_ref()
-        .map(crate::notify::resolve_user)
+        .map(director::notify::resolve_user)
         .transpose()
 }
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::control::{self, Reply, Request};
+use director::control::{self, Reply, Request};
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {

@@ -827,7 +827,7 @@ impl Drop for Director {
 /// Polls `done` every 50 ms (each look may start processes, slow under TCG); fails the test
 /// after `limit`. Returns how long it took.
 pub fn wait_for(what: &str, limit: Duration, done: impl FnMut() -> bool) -> Duration {
-    super::runner::wait_every(what, limit, Duration::from_millis(50), done)
+    testkit::wait_every(what, limit, Duration::from_millis(50), done)
 }
 
 /// A timeline on stdout: `t+  3.2s  client   GET 192.168.2.200:80 -> 1111 (lvs1 is MASTER)`.

@@ -1,3 +1,3 @@
 pub mod lab;
-pub mod netns;
-pub mod runner;
+
+pub use testkit::netns;

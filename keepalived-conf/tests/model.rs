@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use ha_cli::config::diag::render;
-use ha_cli::config::*;
+use keepalived_conf::diag::render;
+use keepalived_conf::*;
 
 fn data(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

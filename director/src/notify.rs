@@ -15,9 +15,9 @@ use std::process::{Command, Stdio};
 use nix::unistd::{Gid, Uid, User};
 use vrrp_core::{Event, State};
 
-use crate::config::{Config, ScriptUser};
 use crate::control::state_name;
 use crate::vrrp::RunnerEvent;
+use keepalived_conf::{Config, ScriptUser};
 
 /// The scripts of one instance, as argv.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub struct Notifier {
 }
 
 /// Creates the FIFO when missing (owned as configured) and opens it without blocking.
-fn open_fifo(fifo: &crate::config::NotifyFifo) -> Result<std::fs::File, String> {
+fn open_fifo(fifo: &keepalived_conf::NotifyFifo) -> Result<std::fs::File, String> {
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let path = std::path::Path::new(&fifo.path);
     match std::fs::metadata(path) {
@@ -164,7 +164,7 @@ impl Notifier {
 
 /// Starts a script without a shell (as `user` when given, in its own process group) and
 /// reaps it on a thread, logging a failure under `label`. Returns whether it started.
-pub(crate) fn spawn_script(
+pub fn spawn_script(
     label: &str,
     argv: &[String],
     extra: &[String],
@@ -205,7 +205,7 @@ pub(crate) fn spawn_script(
 }
 
 /// Resolves `script_user USER [GROUP]` to ids.
-pub(crate) fn resolve_user(u: &ScriptUser) -> Result<(Uid, Gid), String> {
+pub fn resolve_user(u: &ScriptUser) -> Result<(Uid, Gid), String> {
     let user = User::from_name(&u.user)
         .map_err(|e| format!("script_user {}: {e}", u.user))?
         .ok_or_else(|| format!("script_user {}: no such user", u.user))?;
@@ -224,7 +224,7 @@ pub(crate) fn resolve_user(u: &ScriptUser) -> Result<(Uid, Gid), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config;
+    use keepalived_conf as config;
     use vrrp_core::{Instant, Transition, TransitionReason};
 
     fn event(to: State) -> RunnerEvent {

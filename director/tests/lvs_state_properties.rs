@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use ha_cli::config::{parse_str, Options, SourceMap};
-use ha_cli::lvs::state::LvsState;
-use ha_cli::lvs::LvsPlan;
+use director::lvs::state::LvsState;
+use director::lvs::LvsPlan;
 use healthcheck::{DownCause, Event, Failure, RealServerId, UpCause};
+use keepalived_conf::{parse_str, Options, SourceMap};
 use proptest::prelude::*;
 
 const VS_A: &str = "10.0.0.100:80";

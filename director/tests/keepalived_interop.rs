@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::netns::{require_root, veth_pair, Netns};
-use ha_cli::vrrp::{InstanceSpec, VrrpRunner};
+use director::vrrp::{InstanceSpec, VrrpRunner};
 use vrrp_core::wire::Version;
 use vrrp_core::{State, TransitionReason};
 
@@ -96,10 +96,11 @@ fn spec(version: Version, priority: u8, primary: &str) -> InstanceSpec {
 }
 
 fn has_vip(ns: &Netns) -> bool {
-    common::runner::has_address(ns, "eth0", &format!("{VIP}/24"))
+    testkit::has_address(ns, "eth0", &format!("{VIP}/24"))
 }
 
-use common::runner::{spawn_in as start_runner, wait_until};
+use common::runner::spawn_in as start_runner;
+use testkit::wait_until;
 
 fn state(r: &VrrpRunner) -> State {
     r.status()[0].state

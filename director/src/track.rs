@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use vrrp_core::{Command as InstanceCommand, FaultCause};
 
-use crate::config::{Config, Track};
 use crate::vrrp::{Commander, RunnerCommand};
+use keepalived_conf::{Config, Track};
 
 /// Outcome of one tracked object for one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +111,7 @@ impl Tracker {
         commander: Commander,
         previous: Option<&Tracker>,
     ) -> Result<Tracker, String> {
-        let scripts_by_name: HashMap<&str, &crate::config::VrrpScript> = config
+        let scripts_by_name: HashMap<&str, &keepalived_conf::VrrpScript> = config
             .vrrp_scripts
             .iter()
             .map(|s| (s.name.as_str(), s))

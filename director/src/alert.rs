@@ -11,9 +11,9 @@ use lettre::transport::smtp::SmtpTransport;
 use lettre::{Message, Transport};
 use vrrp_core::{Event, State};
 
-use crate::config::Config;
 use crate::control::state_name;
 use crate::vrrp::RunnerEvent;
+use keepalived_conf::Config;
 
 /// A ready-to-use alert sender.
 #[derive(Debug, Clone)]
@@ -143,7 +143,7 @@ impl Alerter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config;
+    use keepalived_conf as config;
     use std::io::Read;
     use std::process::{Command, Stdio};
     use vrrp_core::{Instant, Transition, TransitionReason};

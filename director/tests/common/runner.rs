@@ -1,14 +1,14 @@
 //! Helpers for tests that run VRRP directors in namespaces.
 #![allow(dead_code)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ha_cli::vrrp::{InstanceSpec, VirtualAddress, VrrpRunner};
+use director::vrrp::{InstanceSpec, VirtualAddress, VrrpRunner};
 use netlink_packet_route::address::AddressScope;
 use vrrp_core::wire::Version;
 use vrrp_core::{Authentication, InstanceConfig};
 
-use super::netns::Netns;
+use testkit::Netns;
 
 /// `VI_1` on `eth0`, VRID 51, one VIP (/24): VRRPv3 at 100 ms, or VRRPv2 at 1 s with PASS
 /// authentication `1111`.
@@ -40,12 +40,6 @@ pub fn vi_1(version: Version, priority: u8, primary: &str, vip: &str) -> Instanc
     }
 }
 
-/// Whether `ip addr` in `ns` shows `inet CIDR` on `dev`.
-pub fn has_address(ns: &Netns, dev: &str, cidr: &str) -> bool {
-    ns.output(&["ip", "-4", "addr", "show", "dev", dev])
-        .contains(&format!("inet {cidr}"))
-}
-
 /// Starts a VRRP runner whose sockets live in `ns`.
 pub fn spawn_in(ns: &Netns, spec: InstanceSpec) -> VrrpRunner {
     std::thread::scope(|s| {
@@ -56,27 +50,4 @@ pub fn spawn_in(ns: &Netns, spec: InstanceSpec) -> VrrpRunner {
         .join()
         .unwrap()
     })
-}
-
-/// Polls `done` every 10 ms; fails the test after `limit`. Returns how long it took.
-pub fn wait_until(what: &str, limit: Duration, done: impl FnMut() -> bool) -> Duration {
-    wait_every(what, limit, Duration::from_millis(10), done)
-}
-
-/// Polls `done` every `every`; fails the test after `limit`. Returns how long it took.
-pub fn wait_every(
-    what: &str,
-    limit: Duration,
-    every: Duration,
-    mut done: impl FnMut() -> bool,
-) -> Duration {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(every);
-    }
-    start.elapsed()
 }

@@ -8,7 +8,7 @@
 //! [`cross`] compares the configurations of the nodes of one cluster.
 //!
 //! ```
-//! use ha_cli::config::{self, Options, SourceMap};
+//! use keepalived_conf::{self as config, Options, SourceMap};
 //! let mut sources = SourceMap::default();
 //! let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 150\n}\n";
 //! let loaded = config::parse_str("keepalived.conf", text, &Options::default(), &mut sources);

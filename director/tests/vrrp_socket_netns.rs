@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::mpsc;
 
 use common::netns::{require_root, veth_pair};
-use ha_cli::net::VrrpSocket;
+use director::net::VrrpSocket;
 use vrrp_core::wire::Version;
 use vrrp_core::{Command, Event, Instance, InstanceConfig, Instant, Transmit, TRANSMIT_BUFFER_LEN};
 

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use ha_cli::config::diag::render;
-use ha_cli::config::{load_file, parse_str, Options, SourceMap};
+use keepalived_conf::diag::render;
+use keepalived_conf::{load_file, parse_str, Options, SourceMap};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/config/diagnostics");
 

@@ -10,8 +10,9 @@ use ipvs_sys::{
 };
 
 use super::checks;
-use crate::config::{
-    self, Config, IpFamily, LbKind, RealServer, TunnelCsum, VirtualServer, VirtualServerKey,
+use keepalived_conf::{
+    self as config, Config, IpFamily, LbKind, RealServer, TunnelCsum, VirtualServer,
+    VirtualServerKey,
 };
 
 /// A `virtual_server` block that cannot become IPVS state.
@@ -491,13 +492,13 @@ fn address_range(text: &str) -> Option<Vec<IpAddr>> {
 /// A configuration for unit tests, which must parse without errors.
 #[cfg(test)]
 pub(crate) fn parse_for_test(text: &str) -> Config {
-    let opts = crate::config::Options {
+    let opts = keepalived_conf::Options {
         config_id: String::new(),
         host_checks: false,
         check_host: false,
     };
-    let mut sources = crate::config::SourceMap::default();
-    let loaded = crate::config::parse_str("test.conf", text, &opts, &mut sources);
+    let mut sources = keepalived_conf::SourceMap::default();
+    let loaded = keepalived_conf::parse_str("test.conf", text, &opts, &mut sources);
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
     loaded.config
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::netns::{require_root, veth_pair};
-use ha_cli::net::{interface_index, InterfaceAddress, LinkWatcher, Rtnl};
+use director::net::{interface_index, InterfaceAddress, LinkWatcher, Rtnl};
 use netlink_packet_route::address::AddressScope;
 
 #[test]
@@ -133,7 +133,7 @@ fn vmac_is_a_private_macvlan_with_the_virtual_router_mac() {
             na.enter();
             let parent = interface_index("eth0").unwrap();
             let mut rtnl = Rtnl::open().unwrap();
-            let mac = ha_cli::net::virtual_router_mac(51, false);
+            let mac = director::net::virtual_router_mac(51, false);
             let vmac = rtnl.create_vmac(parent, "vrrp.51", mac).unwrap();
             // A second creation replaces the leftover of a crashed run.
             let vmac = {

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use ha_cli::config::cross::{cross_check, NodeConfig};
-use ha_cli::config::diag::render;
-use ha_cli::config::{parse_str, Options, SourceMap};
+use keepalived_conf::cross::{cross_check, NodeConfig};
+use keepalived_conf::diag::render;
+use keepalived_conf::{parse_str, Options, SourceMap};
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/examples");
 

@@ -3,8 +3,8 @@
 
 use std::net::IpAddr;
 
-use ha_cli::config::diag::render;
-use ha_cli::config::*;
+use keepalived_conf::diag::render;
+use keepalived_conf::*;
 use proptest::collection::vec;
 use proptest::option::of;
 use proptest::prelude::*;

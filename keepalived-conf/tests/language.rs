@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use ha_cli::config::diag::{render, Diagnostic, SourceMap};
-use ha_cli::config::lexer::{lex_file, lex_str, LexOptions};
-use ha_cli::config::{self, Options};
+use keepalived_conf::diag::{render, Diagnostic, SourceMap};
+use keepalived_conf::lexer::{lex_file, lex_str, LexOptions};
+use keepalived_conf::{self as config, Options};
 
 fn lex_with(text: &str, id: &str) -> (Vec<String>, Vec<Diagnostic>) {
     let mut sources = SourceMap::default();

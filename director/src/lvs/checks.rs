@@ -11,7 +11,7 @@ use healthcheck::config::{
 };
 use healthcheck::{CheckKind, CheckerConfig, RealServerConfig, RealServerId, Timing};
 
-use crate::config::{
+use keepalived_conf::{
     Checker, CheckerKind, Config, HttpUrl, RealServer, Timer, VirtualServer, VirtualServerKey,
 };
 
@@ -406,7 +406,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::{self, Options, SourceMap};
+    use keepalived_conf::{self as config, Options, SourceMap};
 
     /// Parses a configuration; keepalived-level errors are allowed (some tests convert what
     /// the parser already flags, to check that the conversion refuses it too).

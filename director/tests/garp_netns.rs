@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::netns::{require_root, veth_pair, Netns};
-use ha_cli::net::{interface_index, GratuitousSender, Rtnl};
+use director::net::{interface_index, GratuitousSender, Rtnl};
 
 fn neighbour(ns: &Netns, addr: &str) -> String {
     ns.output(&["ip", "neigh", "show", addr, "dev", "eth0"])

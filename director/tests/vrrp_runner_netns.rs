@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::netns::{require_root, veth_pair, Netns};
-use ha_cli::vrrp::{InstanceSpec, RunnerCommand, VrrpRunner};
+use director::vrrp::{InstanceSpec, RunnerCommand, VrrpRunner};
 use vrrp_core::wire::Version;
 use vrrp_core::State;
 
@@ -17,11 +17,11 @@ fn spec(priority: u8, primary: &str) -> InstanceSpec {
 }
 
 fn has_vip(ns: &Netns) -> bool {
-    common::runner::has_address(ns, "eth0", &format!("{VIP}/24"))
+    testkit::has_address(ns, "eth0", &format!("{VIP}/24"))
 }
 
 fn wait_until(what: &str, done: impl FnMut() -> bool) {
-    common::runner::wait_until(what, Duration::from_secs(5), done);
+    testkit::wait_until(what, Duration::from_secs(5), done);
 }
 
 use common::runner::spawn_in as start_in;

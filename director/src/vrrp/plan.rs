@@ -8,8 +8,8 @@ use netlink_packet_route::address::AddressScope;
 use vrrp_core::wire::{Family, Version};
 use vrrp_core::{Authentication, GarpConfig, InstanceConfig};
 
-use crate::config::{AuthType, Config, IpAddress, VrrpInstance};
 use crate::vrrp::{InstanceSpec, VirtualAddress};
+use keepalived_conf::{AuthType, Config, IpAddress, VrrpInstance};
 
 /// Why an instance cannot be run on this host.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -204,7 +204,7 @@ impl HostAddresses for RtnlHost {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config;
+    use keepalived_conf as config;
 
     struct FakeHost;
 

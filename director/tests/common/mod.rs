@@ -1,0 +1,3 @@
+pub mod runner;
+
+pub use testkit::netns;
