@@ -18,7 +18,7 @@ use netlink_packet_generic::{
 use crate::constants::IPVS_GENL_NAME;
 use crate::decode::destination_from_reply;
 use crate::error::nix_errno;
-use crate::message::{IpvsCmd, IpvsCmdAttr, IpvsMessage};
+use crate::message::{encode_request, IpvsCmd, IpvsCmdAttr, IpvsMessage};
 use crate::model::{
     DaemonState, Destination, Info, IpvsState, Service, ServiceKey, SyncDaemon, Timeouts,
     VirtualService,
@@ -523,20 +523,6 @@ impl<T: Transport> Ipvs<T> {
             }
         }
     }
-}
-
-/// Appends one request frame to `buf`.
-pub fn encode_request(buf: &mut Vec<u8>, family_id: u16, msg: IpvsMessage, flags: u16, seq: u32) {
-    let mut genl = GenlMessage::from_payload(msg);
-    genl.set_resolved_family_id(family_id);
-    let mut header = NetlinkHeader::default();
-    header.flags = flags;
-    header.sequence_number = seq;
-    let mut nl = NetlinkMessage::new(header, NetlinkPayload::from(genl));
-    nl.finalize();
-    let start = buf.len();
-    buf.resize(start + nl.buffer_len(), 0);
-    nl.serialize(&mut buf[start..]);
 }
 
 /// The errno (positive, 0 = success) of an NLMSG_ERROR or NLMSG_DONE payload.

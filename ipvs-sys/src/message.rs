@@ -788,3 +788,20 @@ impl Nla for DaemonAttr {
         }
     }
 }
+
+/// Appends one request frame to `buf`.
+pub fn encode_request(buf: &mut Vec<u8>, family_id: u16, msg: IpvsMessage, flags: u16, seq: u32) {
+    let mut genl = netlink_packet_generic::GenlMessage::from_payload(msg);
+    genl.set_resolved_family_id(family_id);
+    let mut header = netlink_packet_core::NetlinkHeader::default();
+    header.flags = flags;
+    header.sequence_number = seq;
+    let mut nl = netlink_packet_core::NetlinkMessage::new(
+        header,
+        netlink_packet_core::NetlinkPayload::from(genl),
+    );
+    nl.finalize();
+    let start = buf.len();
+    buf.resize(start + nl.buffer_len(), 0);
+    nl.serialize(&mut buf[start..]);
+}

@@ -249,7 +249,7 @@ impl Op {
             Op::EditDest(..) => crate::constants::IPVS_CMD_SET_DEST,
             Op::DeleteDest(..) => crate::constants::IPVS_CMD_DEL_DEST,
             _ => {
-                crate::client::encode_request(buf, family_id, self.to_message(), flags, seq);
+                crate::message::encode_request(buf, family_id, self.to_message(), flags, seq);
                 return;
             }
         };

@@ -435,7 +435,7 @@ mod round_trip {
 
 mod direct_encoding {
     use super::*;
-    use ipvs_sys::client::encode_request;
+    use ipvs_sys::message::encode_request;
     use ipvs_sys::{
         AddressFamily, DaemonState, Op, ServiceFlags, Timeouts, Tunnel, TunnelChecksum, TunnelType,
     };

@@ -4,9 +4,22 @@ use core::fmt;
 use core::net::IpAddr;
 use core::time::Duration;
 
-use crate::instance::State;
 use crate::wire::AuthType;
 use crate::Instant;
+
+/// RFC 5798 states, plus keepalived's Fault and Stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum State {
+    /// Not started yet (or waiting out the startup delay).
+    Initialize,
+    Backup,
+    Master,
+    /// Cannot serve: an interface is down or a weight-0 tracked object failed.
+    Fault,
+    /// Shut down.
+    Stopped,
+}
 
 /// Why an instance is in fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -22,7 +22,7 @@ use core::net::IpAddr;
 use core::time::Duration;
 
 use crate::config::{interval_from_field, InstanceConfig};
-use crate::event::{DropReason, Event, FaultCause, Transition, TransitionReason};
+use crate::event::{DropReason, Event, FaultCause, State, Transition, TransitionReason};
 use crate::stats::{NewMasterReason, ProtocolErrorReason, Statistics};
 use crate::wire::{
     self, AuthType, ChecksumContext, Family, Packet, Repr, Version, MAX_PACKET_LEN, REQUIRED_TTL,
@@ -31,20 +31,6 @@ use crate::{Authentication, Error, Instant};
 
 /// Size of the buffer [`Instance::poll_transmit`] writes into: fits any advert.
 pub const TRANSMIT_BUFFER_LEN: usize = MAX_PACKET_LEN;
-
-/// RFC 5798 states, plus keepalived's Fault and Stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub enum State {
-    /// Not started yet (or waiting out the startup delay).
-    Initialize,
-    Backup,
-    Master,
-    /// Cannot serve: an interface is down or a weight-0 tracked object failed.
-    Fault,
-    /// Shut down.
-    Stopped,
-}
 
 /// What the IP layer knew about a received packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

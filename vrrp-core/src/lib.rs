@@ -27,8 +27,8 @@ pub mod wire;
 
 pub use config::{Authentication, GarpConfig, InstanceConfig};
 pub use error::Error;
-pub use event::{DropReason, Event, FaultCause, Transition, TransitionReason};
-pub use instance::{Command, Instance, RxInfo, State, Transmit, TRANSMIT_BUFFER_LEN};
+pub use event::{DropReason, Event, FaultCause, State, Transition, TransitionReason};
+pub use instance::{Command, Instance, RxInfo, Transmit, TRANSMIT_BUFFER_LEN};
 pub use stats::{NewMasterReason, ProtocolErrorReason, Statistics};
 pub use sync_group::SyncGroup;
 pub use time::Instant;

@@ -31,8 +31,9 @@ use core::cmp::Reverse;
 use core::net::IpAddr;
 use core::time::Duration;
 
+use crate::event::State;
 use crate::event::{DropReason, Event, FaultCause, Transition};
-use crate::instance::{Command, Instance, RxInfo, State, Transmit, TRANSMIT_BUFFER_LEN};
+use crate::instance::{Command, Instance, RxInfo, Transmit, TRANSMIT_BUFFER_LEN};
 use crate::wire::{self, REQUIRED_TTL};
 use crate::{Error, InstanceConfig, Instant};
 

@@ -2,8 +2,9 @@
 
 use alloc::vec::Vec;
 
+use crate::event::State;
 use crate::event::{Event, FaultCause};
-use crate::instance::{Command, Instance, RxInfo, State, Transmit, TRANSMIT_BUFFER_LEN};
+use crate::instance::{Command, Instance, RxInfo, Transmit, TRANSMIT_BUFFER_LEN};
 use crate::Instant;
 
 /// Members move together: when one becomes master the others do, when one falls back to
