@@ -257,10 +257,6 @@ struct Lvs {
     options: LvsOptions,
 }
 
-fn log(line: &str) {
-    eprintln!("{line}");
-}
-
 impl Lvs {
     fn run(&mut self, rx: Receiver<Input>) {
         self.reconcile(Instant::now());
@@ -353,7 +349,7 @@ impl Lvs {
     fn update_checks(&mut self) {
         if let Some(engine) = &self.engine {
             if let Err(e) = engine.replace(self.state.health_configs()) {
-                log(&format!("lvs: health checks not updated: {e}"));
+                tracing::warn!("health checks not updated: {e}");
             }
         }
     }
@@ -380,7 +376,7 @@ impl Lvs {
             names.join(", "),
             self.counters.operations - before
         );
-        log(&format!("lvs: {message}"));
+        tracing::info!("{message}");
         Ok(message)
     }
 
@@ -416,7 +412,7 @@ impl Lvs {
     fn run_actions(&mut self) {
         while let Some(action) = self.state.poll_action() {
             match action {
-                Action::Log(line) => log(&format!("lvs: {line}")),
+                Action::Log(line) => tracing::info!("{line}"),
                 Action::Script { argv, why } => {
                     crate::notify::spawn_script(&why, &argv, &[], self.user);
                 }
@@ -435,17 +431,17 @@ impl Lvs {
             match Ipvs::new() {
                 Ok(ipvs) => {
                     if self.ipvs_error.take().is_some() {
-                        log("lvs: IPVS is reachable again");
+                        tracing::info!("IPVS is reachable again");
                     }
                     self.ipvs = Some(ipvs);
                 }
                 Err(e) => {
                     let message = format!("{e}");
                     if self.ipvs_error.as_deref() != Some(&message) {
-                        log(&format!(
-                            "lvs: cannot reach IPVS: {message}; health checks and VRRP keep \
+                        tracing::warn!(
+                            "cannot reach IPVS: {message}; health checks and VRRP keep \
                              running, and the table is programmed once IPVS is reachable"
-                        ));
+                        );
                     }
                     self.ipvs_error = Some(message);
                     return None;
@@ -456,7 +452,7 @@ impl Lvs {
     }
 
     fn ipvs_failed(&mut self, what: &str, e: ipvs_sys::Error) {
-        log(&format!("lvs: {what}: {e}"));
+        tracing::warn!("{what}: {e}");
         self.ipvs_error = Some(e.to_string());
         self.ipvs = None;
         self.reconciler.forget();
@@ -473,10 +469,10 @@ impl Lvs {
                 self.counters.reads += 1;
                 let changed = self.state.adopt(&table, now);
                 if changed > 0 {
-                    log(&format!(
-                        "lvs: {changed} real server(s) absent or at weight 0 in the kernel's table: \
+                    tracing::info!(
+                        "{changed} real server(s) absent or at weight 0 in the kernel's table: \
                          kept so until their checks say otherwise"
-                    ));
+                    );
                 }
                 self.reconciler.set_read(table, now);
             }
@@ -489,8 +485,8 @@ impl Lvs {
         if self.state.plan().flush_at_start {
             if let Some(ipvs) = self.ipvs() {
                 match ipvs.flush() {
-                    Ok(()) => log("lvs: flushed the IPVS table (lvs_flush)"),
-                    Err(e) => log(&format!("lvs: lvs_flush: {e}")),
+                    Ok(()) => tracing::info!("flushed the IPVS table (lvs_flush)"),
+                    Err(e) => tracing::warn!("lvs_flush: {e}"),
                 }
             }
         }
@@ -508,11 +504,10 @@ impl Lvs {
         };
         if let Some(ipvs) = self.ipvs() {
             match ipvs.set_timeouts(&t) {
-                Ok(()) => log(&format!(
-                    "lvs: timeouts tcp {} tcpfin {} udp {}",
-                    t.tcp, t.tcp_fin, t.udp
-                )),
-                Err(e) => log(&format!("lvs: lvs_timeouts: {e}")),
+                Ok(()) => {
+                    tracing::info!("timeouts tcp {} tcpfin {} udp {}", t.tcp, t.tcp_fin, t.udp)
+                }
+                Err(e) => tracing::warn!("lvs_timeouts: {e}"),
             }
         }
     }
@@ -545,14 +540,14 @@ impl Lvs {
                 other => other,
             };
             match result {
-                Ok(()) => log(&format!(
-                    "lvs: sync daemon {} on {} (syncid {}), following {}",
+                Ok(()) => tracing::info!(
+                    "sync daemon {} on {} (syncid {}), following {}",
                     role.name(),
                     daemon.interface,
                     daemon.sync_id,
                     plan.vrrp_instance
-                )),
-                Err(e) => log(&format!("lvs: sync daemon {}: {e}", role.name())),
+                ),
+                Err(e) => tracing::warn!("sync daemon {}: {e}", role.name()),
             }
         }
         self.daemon_role = role;
@@ -602,11 +597,11 @@ impl Lvs {
                 .collect();
             if !found.is_empty() {
                 let dests: usize = found.iter().map(|s| s.destinations.len()).sum();
-                log(&format!(
-                    "lvs: adopted {} service(s) with {dests} destination(s) already in the kernel; {} operation(s) needed",
+                tracing::info!(
+                    "adopted {} service(s) with {dests} destination(s) already in the kernel; {} operation(s) needed",
                     found.len(),
                     plan.ops.len()
-                ));
+                );
             }
         }
         if plan.is_empty() {
@@ -617,10 +612,10 @@ impl Lvs {
         let repair = read && !first_read && self.last_applied.as_ref() == Some(&desired);
         if repair {
             self.counters.repairs += 1;
-            log(&format!(
-                "lvs: the IPVS table was changed behind the director's back; repairing with {} operation(s)",
+            tracing::warn!(
+                "the IPVS table was changed behind the director's back; repairing with {} operation(s)",
                 plan.ops.len()
-            ));
+            );
         }
         let lines: Vec<String> = plan
             .ops
@@ -629,13 +624,10 @@ impl Lvs {
             .collect();
         if self.options.log_operations {
             for line in lines.iter().take(20) {
-                log(&format!("lvs: {line}"));
+                tracing::info!("{line}");
             }
             if lines.len() > 20 {
-                log(&format!(
-                    "lvs: ... and {} more operation(s)",
-                    lines.len() - 20
-                ));
+                tracing::info!("... and {} more operation(s)", lines.len() - 20);
             }
         }
         let ipvs = self.ipvs.as_mut().expect("opened above");
@@ -648,7 +640,7 @@ impl Lvs {
         for (op, result) in plan.ops.iter().zip(&results) {
             if let Err(e) = result {
                 refused += 1;
-                log(&format!("lvs: refused: {e}"));
+                tracing::warn!("refused: {e}");
                 if let Op::DeleteService(k) = op {
                     failed_deletes.insert(*k);
                 }
@@ -701,7 +693,7 @@ impl Lvs {
             self.state.plan().on_stop
         };
         if policy == StopPolicy::Keep {
-            log("lvs: leaving the IPVS table as it is");
+            tracing::info!("leaving the IPVS table as it is");
             return;
         }
         self.sync_daemon_role(None);
@@ -728,15 +720,15 @@ impl Lvs {
         match ipvs.apply(&ops) {
             Ok(results) => {
                 let done = results.iter().filter(|r| r.is_ok()).count();
-                log(&format!(
-                    "lvs: stopping: {}",
+                tracing::info!(
+                    "stopping: {}",
                     match policy {
                         StopPolicy::FlushAll => "flushed the IPVS table (lvs_flush_on_stop)".into(),
                         _ => format!("removed {done} virtual service(s) of this configuration"),
                     }
-                ));
+                );
             }
-            Err(e) => log(&format!("lvs: stopping: {e}")),
+            Err(e) => tracing::warn!("stopping: {e}"),
         }
     }
 }

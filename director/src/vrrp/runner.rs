@@ -838,7 +838,7 @@ struct Ready {
 }
 
 /// Errors on the VRRP thread are reported, never fatal: the next advert or retry may succeed.
+/// The subscriber's writer never blocks this thread (see ha's logging).
 fn report(instance: &str, message: &str) {
-    // Until `ha run` brings its logger, errors go to stderr like keepalived's `-l`.
-    eprintln!("({instance}) {message}");
+    tracing::warn!(instance, "{message}");
 }
