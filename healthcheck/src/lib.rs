@@ -48,6 +48,7 @@ mod core;
 mod engine;
 mod error;
 mod outcome;
+pub mod script;
 
 pub use crate::checkers::misc::split_command;
 pub use crate::checkers::Checker;

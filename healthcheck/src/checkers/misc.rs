@@ -1,21 +1,18 @@
 //! `MISC_CHECK`: run a program without a shell; its exit code is the result.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::{Gid, Pid, Uid, User};
-use tokio::process::Command;
+use nix::unistd::User;
 
 use crate::config::MiscCheck;
 use crate::outcome::{Failure, Outcome, WeightChange};
+use crate::script::{Script, ScriptExit};
 use crate::Error;
 
 #[derive(Debug)]
 pub(crate) struct MiscChecker {
-    argv: Vec<String>,
+    script: Script,
     dynamic: bool,
-    user: Option<(Uid, Gid)>,
 }
 
 impl MiscChecker {
@@ -41,79 +38,34 @@ impl MiscChecker {
             }
         };
         Ok(MiscChecker {
-            argv,
+            script: Script {
+                label: check.to_string(),
+                argv,
+                user,
+                // Set per run: the check's own timeout.
+                timeout: Duration::ZERO,
+                // A check runs every delay_loop: its output would flood the log.
+                log_output: false,
+            },
             dynamic: config.dynamic,
-            user,
         })
     }
 
     pub(crate) async fn check(&self, timeout: Duration) -> Outcome {
-        let mut command = Command::new(&self.argv[0]);
-        command
-            .args(&self.argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group, so a timeout kills whatever the script started too.
-            .process_group(0)
-            .kill_on_drop(true);
-        if let Some((uid, gid)) = self.user {
-            command.uid(uid.as_raw()).gid(gid.as_raw());
-        }
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(e) => return Outcome::Fail(Failure::ScriptSpawn(format!("{}: {e}", self.argv[0]))),
+        let script = Script {
+            timeout,
+            ..self.script.clone()
         };
-        // Kills the script's whole process group if this future ends before the script
-        // does: on timeout, and when the engine drops the check (reload, shutdown).
-        let mut group = GroupGuard(child.id());
-        let status = match tokio::time::timeout(timeout, child.wait()).await {
-            Ok(Ok(status)) => {
-                group.disarm();
-                status
-            }
-            Ok(Err(e)) => {
-                return Outcome::Fail(Failure::ScriptSpawn(format!("{}: wait: {e}", self.argv[0])))
-            }
-            Err(_) => {
-                group.kill();
-                let _ = child.wait().await;
-                return Outcome::Fail(Failure::Timeout(timeout));
-            }
-        };
-        use std::os::unix::process::ExitStatusExt;
-        match (status.code(), status.signal()) {
-            (Some(0), _) => Outcome::Pass(None),
-            (Some(code @ 2..=255), _) if self.dynamic => {
+        match script.run(&[]).await {
+            ScriptExit::Exited(0) => Outcome::Pass(None),
+            ScriptExit::Exited(code @ 2..=255) if self.dynamic => {
                 Outcome::Pass(Some(WeightChange::Set(code as u32 - 2)))
             }
-            (Some(code), _) => Outcome::Fail(Failure::ScriptExit(code)),
-            (None, Some(signal)) => Outcome::Fail(Failure::ScriptSignal(signal)),
-            (None, None) => Outcome::Fail(Failure::ScriptSpawn("no exit status".into())),
+            ScriptExit::Exited(code) => Outcome::Fail(Failure::ScriptExit(code)),
+            ScriptExit::Signalled(signal) => Outcome::Fail(Failure::ScriptSignal(signal)),
+            ScriptExit::TimedOut(after) => Outcome::Fail(Failure::Timeout(after)),
+            ScriptExit::NotStarted(why) => Outcome::Fail(Failure::ScriptSpawn(why)),
         }
-    }
-}
-
-/// The process group of a running script, killed on drop unless disarmed.
-struct GroupGuard(Option<u32>);
-
-impl GroupGuard {
-    fn kill(&mut self) {
-        if let Some(pid) = self.0.take() {
-            // The group id is the script's pid (`process_group(0)`). It may be gone already.
-            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-        }
-    }
-
-    /// The script exited by itself: what it left running is its own business.
-    fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
