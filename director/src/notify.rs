@@ -1,8 +1,7 @@
 //! Notify scripts on state changes: `notify_master`, `notify_backup`, `notify_fault`,
 //! `notify_stop`, and the generic `notify` called with keepalived's arguments
-//! (`INSTANCE <name> <STATE> <priority>`). Scripts run without a shell (the line is split into
-//! argv as keepalived splits it), as `script_user` when configured, in their own process group,
-//! and are reaped on a thread so that a slow script never holds up the director.
+//! (`INSTANCE <name> <STATE> <priority>`). The router runs them through its script runner
+//! (no shell, as `script_user`, own process group, a timeout, output into the log).
 //!
 //! `notify_fifo` / `vrrp_notify_fifo` get one line per state change, as keepalived writes them:
 //! `INSTANCE "<name>" <STATE> <priority>`. The FIFO is created when missing and opened
@@ -10,30 +9,34 @@
 //! (a full FIFO loses the line).
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use healthcheck::script::Script;
 use nix::unistd::{Gid, Uid, User};
 use vrrp_core::{Event, State};
 
-use crate::control::state_name;
+use crate::status::state_name;
 use crate::vrrp::RunnerEvent;
 use keepalived_conf::{Config, ScriptUser};
 
-/// The scripts of one instance, as argv.
+/// How long a notify script may run before its process group is killed. keepalived sets no
+/// limit; a hung script must not pile up behind every state change.
+pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The scripts of one instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstanceScripts {
-    pub master: Option<Vec<String>>,
-    pub backup: Option<Vec<String>>,
-    pub fault: Option<Vec<String>>,
-    pub stop: Option<Vec<String>>,
-    pub generic: Option<Vec<String>>,
+    pub master: Option<Script>,
+    pub backup: Option<Script>,
+    pub fault: Option<Script>,
+    pub stop: Option<Script>,
+    pub generic: Option<Script>,
 }
 
-/// Runs notify scripts and writes notify FIFOs for state changes.
+/// Notify scripts and FIFOs for state changes.
 #[derive(Debug, Default)]
 pub struct Notifier {
     instances: HashMap<String, InstanceScripts>,
-    user: Option<(Uid, Gid)>,
     fifos: Vec<std::fs::File>,
 }
 
@@ -67,36 +70,39 @@ fn open_fifo(fifo: &keepalived_conf::NotifyFifo) -> Result<std::fs::File, String
         .map_err(|e| format!("notify_fifo {}: {e}", fifo.path))
 }
 
-fn argv(line: &Option<String>) -> Option<Vec<String>> {
-    line.as_deref()
-        .map(healthcheck::split_command)
-        .filter(|v| !v.is_empty())
+/// A notify script from its configured line.
+pub fn notify_script(label: String, line: &str, user: Option<(Uid, Gid)>) -> Option<Script> {
+    let script = Script {
+        user,
+        ..Script::new(label, line, NOTIFY_TIMEOUT)
+    };
+    (!script.argv.is_empty()).then_some(script)
 }
 
 impl Notifier {
-    /// The scripts of every instance of a configuration, and the user they run as.
-    pub fn from_config(config: &Config) -> Result<Notifier, String> {
+    /// The scripts of every instance of a configuration, run as `user`.
+    pub fn from_config(config: &Config, user: Option<(Uid, Gid)>) -> Result<Notifier, String> {
         let instances = config
             .vrrp_instances
             .iter()
             .map(|vi| {
                 let n = &vi.notify;
+                let script = |kind: &str, line: &Option<String>| {
+                    line.as_deref()
+                        .and_then(|l| notify_script(format!("{kind} {}", vi.name), l, user))
+                };
                 (
                     vi.name.clone(),
                     InstanceScripts {
-                        master: argv(&n.master),
-                        backup: argv(&n.backup),
-                        fault: argv(&n.fault),
-                        stop: argv(&n.stop),
-                        generic: argv(&n.notify),
+                        master: script("notify_master", &n.master),
+                        backup: script("notify_backup", &n.backup),
+                        fault: script("notify_fault", &n.fault),
+                        stop: script("notify_stop", &n.stop),
+                        generic: script("notify", &n.notify),
                     },
                 )
             })
             .collect();
-        let user = match &config.global_defs.script_user {
-            Some(u) => Some(resolve_user(u)?),
-            None => None,
-        };
         let fifos = [
             &config.global_defs.notify_fifo,
             &config.global_defs.vrrp_notify_fifo,
@@ -105,34 +111,32 @@ impl Notifier {
         .flatten()
         .map(open_fifo)
         .collect::<Result<Vec<_>, _>>()?;
-        Ok(Notifier {
-            instances,
-            user,
-            fifos,
-        })
+        Ok(Notifier { instances, fifos })
     }
 
-    /// Runs the scripts an event calls for, and returns how many were started.
-    pub fn on_event(&self, e: &RunnerEvent) -> usize {
+    /// Writes the FIFO line for a state change, and returns the scripts it calls for, each
+    /// with its extra arguments.
+    pub fn on_event(&self, e: &RunnerEvent) -> Vec<(Script, Vec<String>)> {
         let Event::StateChanged(t) = e.event else {
-            return 0;
+            return Vec::new();
         };
-        if t.to != State::Initialize {
-            let line = format!(
-                "INSTANCE \"{}\" {} {}\n",
-                e.instance,
-                state_name(t.to),
-                e.priority
-            );
-            for mut fifo in &self.fifos {
-                use std::io::Write;
-                if let Err(err) = fifo.write_all(line.as_bytes()) {
-                    eprintln!("({}) notify_fifo: line lost: {err}", e.instance);
-                }
+        if t.to == State::Initialize {
+            return Vec::new();
+        }
+        let line = format!(
+            "INSTANCE \"{}\" {} {}\n",
+            e.instance,
+            state_name(t.to),
+            e.priority
+        );
+        for mut fifo in &self.fifos {
+            use std::io::Write;
+            if let Err(err) = fifo.write_all(line.as_bytes()) {
+                tracing::warn!(instance = %e.instance, "notify_fifo: line lost: {err}");
             }
         }
         let Some(scripts) = self.instances.get(&e.instance) else {
-            return 0;
+            return Vec::new();
         };
         let specific = match t.to {
             State::Master => &scripts.master,
@@ -141,66 +145,20 @@ impl Notifier {
             State::Stopped => &scripts.stop,
             State::Initialize => &None,
         };
-        let mut started = 0;
-        if let Some(argv) = specific {
-            started += usize::from(self.spawn(&e.instance, argv, &[]));
+        let mut out = Vec::new();
+        if let Some(script) = specific {
+            out.push((script.clone(), Vec::new()));
         }
-        if let (Some(argv), false) = (&scripts.generic, t.to == State::Initialize) {
-            let args = [
+        if let Some(script) = &scripts.generic {
+            let args = vec![
                 "INSTANCE".to_string(),
                 e.instance.clone(),
                 state_name(t.to).to_string(),
                 e.priority.to_string(),
             ];
-            started += usize::from(self.spawn(&e.instance, argv, &args));
+            out.push((script.clone(), args));
         }
-        started
-    }
-
-    fn spawn(&self, instance: &str, argv: &[String], extra: &[String]) -> bool {
-        spawn_script(instance, argv, extra, self.user)
-    }
-}
-
-/// Starts a script without a shell (as `user` when given, in its own process group) and
-/// reaps it on a thread, logging a failure under `label`. Returns whether it started.
-pub fn spawn_script(
-    label: &str,
-    argv: &[String],
-    extra: &[String],
-    user: Option<(Uid, Gid)>,
-) -> bool {
-    use std::os::unix::process::CommandExt;
-    let Some(program) = argv.first() else {
-        return false;
-    };
-    let mut command = Command::new(program);
-    command
-        .args(&argv[1..])
-        .args(extra)
-        .stdin(Stdio::null())
-        .process_group(0);
-    if let Some((uid, gid)) = user {
-        command.uid(uid.as_raw()).gid(gid.as_raw());
-    }
-    match command.spawn() {
-        Ok(mut child) => {
-            let name = format!("{label}: {}", argv.join(" "));
-            let _ = std::thread::Builder::new()
-                .name("notify".into())
-                .spawn(move || match child.wait() {
-                    Ok(status) if !status.success() => {
-                        eprintln!("({name}) notify script exited with {status}")
-                    }
-                    Err(e) => eprintln!("({name}) notify script: {e}"),
-                    _ => {}
-                });
-            true
-        }
-        Err(e) => {
-            eprintln!("({label}) cannot run notify script {program}: {e}");
-            false
-        }
+        out
     }
 }
 
@@ -226,6 +184,18 @@ mod tests {
     use super::*;
     use keepalived_conf as config;
     use vrrp_core::{Instant, Transition, TransitionReason};
+
+    /// Runs the scripts an event calls for, as the router would, and returns how many.
+    fn run(jobs: Vec<(Script, Vec<String>)>) -> usize {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for (script, args) in &jobs {
+            assert!(rt.block_on(script.run(args)).success(), "{script:?}");
+        }
+        jobs.len()
+    }
 
     fn event(to: State) -> RunnerEvent {
         RunnerEvent {
@@ -261,10 +231,10 @@ mod tests {
         let mut sources = config::SourceMap::default();
         let loaded = config::parse_str("t.conf", &text, &config::Options::default(), &mut sources);
         assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        let notifier = Notifier::from_config(&loaded.config).unwrap();
-        assert_eq!(notifier.on_event(&event(State::Master)), 2);
+        let notifier = Notifier::from_config(&loaded.config, None).unwrap();
+        assert_eq!(run(notifier.on_event(&event(State::Master))), 2);
         assert_eq!(
-            notifier.on_event(&event(State::Backup)),
+            run(notifier.on_event(&event(State::Backup))),
             1,
             "only the generic script"
         );
@@ -292,12 +262,7 @@ mod tests {
     #[test]
     fn scripts_run_as_script_user() {
         if !nix::unistd::geteuid().is_root() {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "needs root: NOT RUN"
-            );
-            eprintln!("*** scripts_run_as_script_user needs root: NOT RUN ***");
+            testkit::skip("scripts_run_as_script_user", "needs root");
             return;
         }
         let dir = std::env::temp_dir().join(format!("ha-notify-user-{}", std::process::id()));
@@ -314,8 +279,9 @@ mod tests {
         let mut sources = config::SourceMap::default();
         let loaded = config::parse_str("t.conf", &text, &config::Options::default(), &mut sources);
         assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        let notifier = Notifier::from_config(&loaded.config).unwrap();
-        assert_eq!(notifier.on_event(&event(State::Master)), 1);
+        let user = resolve_user(loaded.config.global_defs.script_user.as_ref().unwrap()).unwrap();
+        let notifier = Notifier::from_config(&loaded.config, Some(user)).unwrap();
+        assert_eq!(run(notifier.on_event(&event(State::Master))), 1);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         let uid = loop {
             let text = std::fs::read_to_string(&out).unwrap_or_default();
@@ -342,7 +308,7 @@ mod tests {
         let mut sources = config::SourceMap::default();
         let loaded = config::parse_str("t.conf", &text, &config::Options::default(), &mut sources);
         assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        let notifier = Notifier::from_config(&loaded.config).unwrap();
+        let notifier = Notifier::from_config(&loaded.config, None).unwrap();
         use std::os::unix::fs::FileTypeExt;
         assert!(
             std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),

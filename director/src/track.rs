@@ -11,23 +11,30 @@
 //! `track_file` follows keepalived's own rule: the file holds an integer; with weight 0 a
 //! non-zero value is a FAULT, otherwise value x weight (negated with `reverse`) is added, and a
 //! result of -254 or less is a FAULT. Files and processes (a count of at least `quorum`, at most
-//! `quorum_max`, matching `process` by name or by full command line) are polled every 200 ms.
+//! `quorum_max`, matching `process` by name or by full command line) are polled every
+//! [`POLL_INTERVAL`].
 //!
-//! Scripts run on threads of their own (never on the VRRP thread), each every `interval`,
-//! killed (whole process group) after `timeout`, and change state after `rise` consecutive
-//! successes or `fall` consecutive failures.
+//! A script changes state after `rise` consecutive successes or `fall` consecutive failures.
+//!
+//! [`TrackState`] is pure: results come in (`handle_*`), the instance commands that follow
+//! come out ([`TrackState::poll_commands`]). The director's router feeds it: script results
+//! from the script runner, link changes from the VRRP thread's link watcher, file values and
+//! process counts from its poller ([`read_file_value`], [`count_processes`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use healthcheck::script::Script;
+use serde::{Deserialize, Serialize};
 use vrrp_core::{Command as InstanceCommand, FaultCause};
 
-use crate::vrrp::{Commander, RunnerCommand};
+use crate::net::LinkStatus;
 use keepalived_conf::{Config, Track};
+
+/// How often tracked files are read and processes counted (keepalived uses inotify and
+/// netlink process events; a 200 ms poll bounds the delay the same way for an operator).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Outcome of one tracked object for one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,116 +55,135 @@ fn effect(weight: i32, reverse: bool, up: bool) -> Effect {
     }
 }
 
-/// What one instance tracks.
-#[derive(Debug, Clone)]
-struct Tracked {
-    instance: String,
-    /// (script name, weight, reverse)
-    scripts: Vec<(String, i32, bool)>,
-    /// (interface name, weight, reverse)
-    interfaces: Vec<(String, i32, bool)>,
-    /// (track_file name, weight, reverse)
-    files: Vec<(String, i32, bool)>,
-    /// (vrrp_track_process name, weight, reverse)
-    processes: Vec<(String, i32, bool)>,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    script_up: HashMap<String, bool>,
-    link_up: HashMap<String, bool>,
-    /// Last value read from each tracked file (0 when unreadable, as keepalived).
-    file_value: HashMap<String, i64>,
-    process_up: HashMap<String, bool>,
-    /// What was last sent per instance: (adjustment, fault).
-    sent: HashMap<String, (i32, bool)>,
-}
-
-/// Running trackers. Dropping it stops them (within one script interval or one second).
-#[derive(Debug)]
-pub struct Tracker {
-    shared: Arc<Mutex<Shared>>,
-    stop: Arc<AtomicBool>,
-    /// The scripts by name with their command line, to carry state across a reload.
-    scripts: HashMap<String, Vec<String>>,
-}
-
-impl Drop for Tracker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+/// keepalived's track_file rule for one value.
+fn file_effect(weight: i32, reverse: bool, value: i64) -> Effect {
+    if weight == 0 {
+        return if value != 0 {
+            Effect::Fault
+        } else {
+            Effect::Adjust(0)
+        };
+    }
+    let product = value.saturating_mul(i64::from(weight));
+    let adjust = if reverse {
+        product.saturating_neg()
+    } else {
+        product
+    };
+    if adjust <= -254 {
+        Effect::Fault
+    } else {
+        Effect::Adjust(adjust.clamp(-253, 253) as i32)
     }
 }
 
-/// A `vrrp_script` ready to run.
-#[derive(Debug, Clone)]
-struct Script {
-    name: String,
-    argv: Vec<String>,
-    interval: Duration,
-    timeout: Duration,
-    rise: u32,
-    fall: u32,
-    init_fail: bool,
-    /// `user`, or `script_user` of global_defs.
-    user: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
+/// The kinds of tracked object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackedKind {
+    Script,
+    Interface,
+    File,
+    Process,
 }
 
-impl Tracker {
-    /// Starts the script threads and the interface watcher for every object some instance
-    /// tracks, and keeps the runner's instances adjusted. Scripts that `previous` ran with the
-    /// same command line keep their state (a reload must not flap them).
-    pub fn start(
+/// One object an instance tracks: (kind, name, weight, reverse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tracks {
+    kind: TrackedKind,
+    name: String,
+    weight: i32,
+    reverse: bool,
+}
+
+/// What one instance tracks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tracked {
+    instance: String,
+    objects: Vec<Tracks>,
+}
+
+/// A `vrrp_script` as tracking runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackScript {
+    pub name: String,
+    pub script: Script,
+    pub interval: Duration,
+    pub rise: u32,
+    pub fall: u32,
+    /// `init_fail`: starts down.
+    pub init_fail: bool,
+}
+
+/// What a configuration tracks: the instances' objects, the scripts to run, the files to
+/// read and the processes to count.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrackPlan {
+    instances: Vec<Tracked>,
+    pub scripts: Vec<TrackScript>,
+    pub files: Vec<(String, PathBuf)>,
+    pub processes: Vec<(String, ProcessMatch)>,
+}
+
+impl TrackPlan {
+    /// Collects every object some instance tracks. `user` resolves `script_user` / a script's
+    /// `user` (the director's rule for scripts).
+    pub fn from_config(
         config: &Config,
-        commander: Commander,
-        previous: Option<&Tracker>,
-    ) -> Result<Tracker, String> {
-        let scripts_by_name: HashMap<&str, &keepalived_conf::VrrpScript> = config
-            .vrrp_scripts
-            .iter()
-            .map(|s| (s.name.as_str(), s))
-            .collect();
+        user: &dyn Fn(
+            &keepalived_conf::ScriptUser,
+        ) -> Result<(nix::unistd::Uid, nix::unistd::Gid), String>,
+    ) -> Result<TrackPlan, String> {
+        let mut plan = TrackPlan::default();
         let weight_of = |t: &Track, own: i32| t.weight.unwrap_or(own);
-        let mut tracked = Vec::new();
-        let mut scripts: HashMap<String, Script> = HashMap::new();
-        let mut files: HashMap<String, PathBuf> = HashMap::new();
-        let mut processes: HashMap<String, ProcessMatch> = HashMap::new();
         for vi in &config.vrrp_instances {
-            let mut entry = Tracked {
-                instance: vi.name.clone(),
-                scripts: Vec::new(),
-                interfaces: Vec::new(),
-                files: Vec::new(),
-                processes: Vec::new(),
-            };
+            let mut objects = Vec::new();
             for t in &vi.tracking.scripts {
-                let s = scripts_by_name.get(t.name.as_str()).ok_or_else(|| {
-                    format!("vrrp_instance {}: no vrrp_script {}", vi.name, t.name)
-                })?;
-                entry.scripts.push((
-                    t.name.clone(),
-                    weight_of(t, s.weight),
-                    t.reverse || s.weight_reverse,
-                ));
+                let s = config
+                    .vrrp_scripts
+                    .iter()
+                    .find(|s| s.name == t.name)
+                    .ok_or_else(|| {
+                        format!("vrrp_instance {}: no vrrp_script {}", vi.name, t.name)
+                    })?;
+                objects.push(Tracks {
+                    kind: TrackedKind::Script,
+                    name: t.name.clone(),
+                    weight: weight_of(t, s.weight),
+                    reverse: t.reverse || s.weight_reverse,
+                });
+                if plan.scripts.iter().any(|p| p.name == s.name) {
+                    continue;
+                }
                 let interval = s.interval.as_duration();
-                let user = match s.user.as_ref().or(config.global_defs.script_user.as_ref()) {
-                    Some(u) => Some(crate::notify::resolve_user(u)?),
+                let script_user = match s.user.as_ref().or(config.global_defs.script_user.as_ref())
+                {
+                    Some(u) => Some(user(u)?),
                     None => None,
                 };
-                scripts.entry(t.name.clone()).or_insert_with(|| Script {
-                    user,
+                plan.scripts.push(TrackScript {
                     name: s.name.clone(),
-                    argv: healthcheck::split_command(&s.script),
+                    script: Script {
+                        label: format!("vrrp_script {}", s.name),
+                        argv: healthcheck::split_command(&s.script),
+                        user: script_user,
+                        timeout: s.timeout.map(|t| t.as_duration()).unwrap_or(interval),
+                        // It runs every interval: its output would flood the log.
+                        log_output: false,
+                    },
                     interval,
-                    timeout: s.timeout.map(|t| t.as_duration()).unwrap_or(interval),
                     rise: s.rise.max(1),
                     fall: s.fall.max(1),
                     init_fail: s.init_fail,
                 });
             }
             for t in &vi.tracking.interfaces {
-                entry
-                    .interfaces
-                    .push((t.name.clone(), t.weight.unwrap_or(0), t.reverse));
+                objects.push(Tracks {
+                    kind: TrackedKind::Interface,
+                    name: t.name.clone(),
+                    weight: t.weight.unwrap_or(0),
+                    reverse: t.reverse,
+                });
             }
             for t in &vi.tracking.files {
                 let f = config
@@ -167,12 +193,15 @@ impl Tracker {
                     .ok_or_else(|| {
                         format!("vrrp_instance {}: no track_file {}", vi.name, t.name)
                     })?;
-                files.insert(f.name.clone(), PathBuf::from(&f.file));
-                entry.files.push((
-                    t.name.clone(),
-                    t.weight.unwrap_or(f.weight),
-                    t.reverse || f.weight_reverse,
-                ));
+                if !plan.files.iter().any(|(name, _)| *name == f.name) {
+                    plan.files.push((f.name.clone(), PathBuf::from(&f.file)));
+                }
+                objects.push(Tracks {
+                    kind: TrackedKind::File,
+                    name: t.name.clone(),
+                    weight: t.weight.unwrap_or(f.weight),
+                    reverse: t.reverse || f.weight_reverse,
+                });
             }
             for t in &vi.tracking.processes {
                 let p = config
@@ -185,142 +214,232 @@ impl Tracker {
                             vi.name, t.name
                         )
                     })?;
-                processes.insert(
-                    p.name.clone(),
-                    ProcessMatch {
-                        words: p.process.clone(),
-                        full_command: p.full_command,
-                        quorum: p.quorum.max(1),
-                        quorum_max: p.quorum_max,
-                    },
-                );
-                entry.processes.push((
-                    t.name.clone(),
-                    t.weight.unwrap_or(p.weight),
-                    t.reverse || p.weight_reverse,
-                ));
-            }
-            if !entry.scripts.is_empty()
-                || !entry.interfaces.is_empty()
-                || !entry.files.is_empty()
-                || !entry.processes.is_empty()
-            {
-                tracked.push(entry);
-            }
-        }
-        let shared = Arc::new(Mutex::new(Shared::default()));
-        let tracked = Arc::new(tracked);
-        let stop = Arc::new(AtomicBool::new(false));
-        {
-            let mut s = shared.lock().map_err(|e| e.to_string())?;
-            for script in scripts.values() {
-                let carried = previous.and_then(|p| {
-                    (p.scripts.get(&script.name) == Some(&script.argv))
-                        .then(|| p.script_up(&script.name))
-                        .flatten()
-                });
-                s.script_up
-                    .insert(script.name.clone(), carried.unwrap_or(!script.init_fail));
-            }
-        }
-        let script_lines = scripts
-            .values()
-            .map(|s| (s.name.clone(), s.argv.clone()))
-            .collect();
-        apply(&shared, &tracked, &commander);
-        for script in scripts.into_values() {
-            let (shared, tracked, commander, stop) = (
-                Arc::clone(&shared),
-                Arc::clone(&tracked),
-                commander.clone(),
-                Arc::clone(&stop),
-            );
-            std::thread::Builder::new()
-                .name(format!("track {}", script.name))
-                .spawn(move || run_script(script, &shared, &tracked, &commander, &stop))
-                .map_err(|e| e.to_string())?;
-        }
-        let interfaces: Vec<String> = tracked
-            .iter()
-            .flat_map(|t| t.interfaces.iter().map(|i| i.0.clone()))
-            .collect();
-        if !interfaces.is_empty() {
-            let mut rtnl = crate::net::Rtnl::open().map_err(|e| e.to_string())?;
-            let mut watcher = crate::net::LinkWatcher::open().map_err(|e| e.to_string())?;
-            // Wake up every second to notice a stop.
-            nix::sys::socket::setsockopt(
-                watcher.socket(),
-                nix::sys::socket::sockopt::ReceiveTimeout,
-                &nix::sys::time::TimeVal::new(1, 0),
-            )
-            .map_err(|e| e.to_string())?;
-            {
-                let mut s = shared.lock().map_err(|e| e.to_string())?;
-                for link in rtnl.links().map_err(|e| e.to_string())? {
-                    s.link_up.insert(link.name, link.usable);
+                if !plan.processes.iter().any(|(name, _)| *name == p.name) {
+                    plan.processes.push((
+                        p.name.clone(),
+                        ProcessMatch {
+                            words: p.process.clone(),
+                            full_command: p.full_command,
+                            quorum: p.quorum.max(1),
+                            quorum_max: p.quorum_max,
+                        },
+                    ));
                 }
+                objects.push(Tracks {
+                    kind: TrackedKind::Process,
+                    name: t.name.clone(),
+                    weight: t.weight.unwrap_or(p.weight),
+                    reverse: t.reverse || p.weight_reverse,
+                });
             }
-            apply(&shared, &tracked, &commander);
-            let (shared2, tracked2, commander2, stop2) = (
-                Arc::clone(&shared),
-                Arc::clone(&tracked),
-                commander.clone(),
-                Arc::clone(&stop),
-            );
-            std::thread::Builder::new()
-                .name("track links".into())
-                .spawn(move || {
-                    while !stop2.load(Ordering::Relaxed) {
-                        let Ok(changes) = watcher.next_changes() else {
-                            continue;
-                        };
-                        if let Ok(mut s) = shared2.lock() {
-                            for c in changes {
-                                s.link_up.insert(c.name, c.usable);
-                            }
-                        }
-                        apply(&shared2, &tracked2, &commander2);
-                    }
-                })
-                .map_err(|e| e.to_string())?;
+            if !objects.is_empty() {
+                plan.instances.push(Tracked {
+                    instance: vi.name.clone(),
+                    objects,
+                });
+            }
         }
-        if !files.is_empty() || !processes.is_empty() {
-            poll_files_and_processes(&files, &processes, &shared);
-            apply(&shared, &tracked, &commander);
-            let (shared3, tracked3, commander3, stop3) = (
-                Arc::clone(&shared),
-                Arc::clone(&tracked),
-                commander.clone(),
-                Arc::clone(&stop),
-            );
-            std::thread::Builder::new()
-                .name("track files".into())
-                .spawn(move || {
-                    while !stop3.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(200));
-                        if poll_files_and_processes(&files, &processes, &shared3) {
-                            apply(&shared3, &tracked3, &commander3);
-                        }
-                    }
-                })
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(Tracker {
-            shared,
-            stop,
-            scripts: script_lines,
-        })
+        Ok(plan)
     }
 
-    /// Whether a tracked script is currently up.
-    pub fn script_up(&self, name: &str) -> Option<bool> {
-        self.shared.lock().ok()?.script_up.get(name).copied()
+    /// Whether anything is tracked at all.
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
+    }
+}
+
+/// A tracked object's state, for `ha status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedReport {
+    pub kind: TrackedKind,
+    pub name: String,
+    /// Up (a script's last verdict, a link usable, a process count within its quorum); for
+    /// a file, whether its value is 0.
+    pub up: bool,
+    /// A file's value.
+    pub value: Option<i64>,
+    /// The instances that track it, with the weight each applies.
+    pub instances: Vec<(String, i32)>,
+}
+
+/// A script's consecutive results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Streak {
+    successes: u32,
+    failures: u32,
+}
+
+/// The state of every tracked object and what each instance was last told. Pure: no I/O.
+#[derive(Debug, Clone, Default)]
+pub struct TrackState {
+    plan: TrackPlan,
+    script_up: HashMap<String, bool>,
+    streaks: HashMap<String, Streak>,
+    link_up: HashMap<String, bool>,
+    /// Last value read from each tracked file (0 when unreadable, as keepalived).
+    file_value: HashMap<String, i64>,
+    process_up: HashMap<String, bool>,
+    /// What was last sent per instance: (adjustment, fault).
+    sent: HashMap<String, (i32, bool)>,
+}
+
+impl TrackState {
+    /// Starts tracking `plan`. What `previous` knew carries over: links, files and
+    /// processes, and the verdict of scripts with the same command line (a reload must not
+    /// flap them), and what each instance was told.
+    pub fn new(plan: TrackPlan, previous: Option<&TrackState>) -> TrackState {
+        let mut state = TrackState::default();
+        for script in &plan.scripts {
+            let carried = previous.and_then(|p| {
+                let same =
+                    p.plan.scripts.iter().any(|old| {
+                        old.name == script.name && old.script.argv == script.script.argv
+                    });
+                same.then(|| p.script_up.get(&script.name).copied())
+                    .flatten()
+            });
+            state
+                .script_up
+                .insert(script.name.clone(), carried.unwrap_or(!script.init_fail));
+        }
+        if let Some(p) = previous {
+            state.link_up = p.link_up.clone();
+            state.file_value = p.file_value.clone();
+            state.process_up = p.process_up.clone();
+            state.sent = p.sent.clone();
+        }
+        state.plan = plan;
+        state
+    }
+
+    pub fn plan(&self) -> &TrackPlan {
+        &self.plan
+    }
+
+    /// One run of a script: success or not. Returns its new verdict when it changed.
+    pub fn handle_script(&mut self, name: &str, success: bool) -> Option<bool> {
+        let script = self.plan.scripts.iter().find(|s| s.name == name)?;
+        let (rise, fall) = (script.rise, script.fall);
+        let streak = self.streaks.entry(name.to_string()).or_default();
+        if success {
+            streak.successes = streak.successes.saturating_add(1);
+            streak.failures = 0;
+        } else {
+            streak.failures = streak.failures.saturating_add(1);
+            streak.successes = 0;
+        }
+        let up = self.script_up.get(name).copied().unwrap_or(true);
+        let next = if up {
+            streak.failures < fall
+        } else {
+            streak.successes >= rise
+        };
+        self.script_up.insert(name.to_string(), next);
+        (next != up).then_some(next)
+    }
+
+    /// A link's state, by name (found at start or changed).
+    pub fn handle_link(&mut self, link: &LinkStatus) {
+        self.link_up.insert(link.name.clone(), link.usable);
+    }
+
+    /// A tracked file's value (0 when unreadable, as keepalived).
+    pub fn handle_file(&mut self, name: &str, value: i64) {
+        self.file_value.insert(name.to_string(), value);
+    }
+
+    /// How many processes match a `vrrp_track_process`.
+    pub fn handle_process_count(&mut self, name: &str, count: u32) {
+        if let Some((_, m)) = self.plan.processes.iter().find(|(n, _)| n == name) {
+            let up = m.up(count);
+            self.process_up.insert(name.to_string(), up);
+        }
+    }
+
+    fn up(&self, kind: TrackedKind, name: &str) -> bool {
+        match kind {
+            TrackedKind::Script => self.script_up.get(name).copied().unwrap_or(true),
+            TrackedKind::Interface => self.link_up.get(name).copied().unwrap_or(false),
+            TrackedKind::File => self.file_value.get(name).copied().unwrap_or(0) == 0,
+            TrackedKind::Process => self.process_up.get(name).copied().unwrap_or(false),
+        }
+    }
+
+    /// The instance commands that bring every instance in line with its tracked objects:
+    /// only what changed since the last call (everything the first time).
+    pub fn poll_commands(&mut self) -> Vec<(String, InstanceCommand)> {
+        let mut out = Vec::new();
+        for t in &self.plan.instances {
+            let mut adjust = 0i32;
+            let mut fault = false;
+            for o in &t.objects {
+                let e = match o.kind {
+                    TrackedKind::File => file_effect(
+                        o.weight,
+                        o.reverse,
+                        self.file_value.get(&o.name).copied().unwrap_or(0),
+                    ),
+                    kind => effect(o.weight, o.reverse, self.up(kind, &o.name)),
+                };
+                match e {
+                    Effect::Fault => fault = true,
+                    Effect::Adjust(a) => adjust = adjust.saturating_add(a),
+                }
+            }
+            let before = self.sent.insert(t.instance.clone(), (adjust, fault));
+            let (old_adjust, old_fault) = before.unwrap_or((0, false));
+            if before.is_none() || old_adjust != adjust {
+                out.push((
+                    t.instance.clone(),
+                    InstanceCommand::SetPriorityAdjustment(adjust),
+                ));
+            }
+            if before.is_none() || old_fault != fault {
+                out.push((
+                    t.instance.clone(),
+                    if fault {
+                        InstanceCommand::EnterFault(FaultCause::Tracking)
+                    } else {
+                        InstanceCommand::LeaveFault(FaultCause::Tracking)
+                    },
+                ));
+            }
+        }
+        out
+    }
+
+    /// Every tracked object with its state, for `ha status`.
+    pub fn report(&self) -> Vec<TrackedReport> {
+        let mut out: Vec<TrackedReport> = Vec::new();
+        for t in &self.plan.instances {
+            for o in &t.objects {
+                let entry = match out
+                    .iter_mut()
+                    .position(|r| r.kind == o.kind && r.name == o.name)
+                {
+                    Some(i) => &mut out[i],
+                    None => {
+                        out.push(TrackedReport {
+                            kind: o.kind,
+                            name: o.name.clone(),
+                            up: self.up(o.kind, &o.name),
+                            value: (o.kind == TrackedKind::File)
+                                .then(|| self.file_value.get(&o.name).copied().unwrap_or(0)),
+                            instances: Vec::new(),
+                        });
+                        out.last_mut().expect("pushed")
+                    }
+                };
+                entry.instances.push((t.instance.clone(), o.weight));
+            }
+        }
+        out
     }
 }
 
 /// How a `vrrp_track_process` recognises its processes.
-#[derive(Debug, Clone)]
-struct ProcessMatch {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessMatch {
     words: Vec<String>,
     full_command: bool,
     quorum: u32,
@@ -363,199 +482,43 @@ impl ProcessMatch {
     }
 }
 
-/// Reads every tracked file and counts every tracked process; returns whether anything changed.
-fn poll_files_and_processes(
-    files: &HashMap<String, PathBuf>,
-    processes: &HashMap<String, ProcessMatch>,
-    shared: &Mutex<Shared>,
-) -> bool {
-    let values: Vec<(String, i64)> = files
-        .iter()
-        .map(|(name, path)| {
-            let value = std::fs::read_to_string(path)
-                .ok()
-                .and_then(|t| t.split_whitespace().next().and_then(|w| w.parse().ok()))
-                .unwrap_or(0);
-            (name.clone(), value)
-        })
-        .collect();
-    let mut counts: HashMap<&str, u32> = processes.keys().map(|k| (k.as_str(), 0)).collect();
-    if !processes.is_empty() {
-        if let Ok(dir) = std::fs::read_dir("/proc") {
-            for entry in dir.flatten() {
-                let path = entry.path();
-                let is_pid = entry
-                    .file_name()
-                    .to_string_lossy()
-                    .bytes()
-                    .all(|b| b.is_ascii_digit());
-                if !is_pid {
-                    continue;
-                }
-                let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-                let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
-                for (name, m) in processes {
-                    if m.matches(comm.trim_end(), &cmdline) {
-                        *counts.entry(name.as_str()).or_default() += 1;
-                    }
-                }
+/// Reads a tracked file's value as keepalived does: the first word as an integer, 0 when the
+/// file is missing or holds no number.
+pub fn read_file_value(path: &std::path::Path) -> i64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.split_whitespace().next().and_then(|w| w.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Counts the running processes matching each `vrrp_track_process`, from /proc.
+pub fn count_processes(processes: &[(String, ProcessMatch)]) -> Vec<(String, u32)> {
+    let mut counts: Vec<(String, u32)> = processes.iter().map(|(n, _)| (n.clone(), 0)).collect();
+    if processes.is_empty() {
+        return counts;
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return counts;
+    };
+    for entry in dir.flatten() {
+        let is_pid = entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit());
+        if !is_pid {
+            continue;
+        }
+        let path = entry.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
+        for (i, (_, m)) in processes.iter().enumerate() {
+            if m.matches(comm.trim_end(), &cmdline) {
+                counts[i].1 += 1;
             }
         }
     }
-    let Ok(mut s) = shared.lock() else {
-        return false;
-    };
-    let mut changed = false;
-    for (name, value) in values {
-        changed |= s.file_value.insert(name, value) != Some(value);
-    }
-    for (name, m) in processes {
-        let up = m.up(counts.get(name.as_str()).copied().unwrap_or(0));
-        changed |= s.process_up.insert(name.clone(), up) != Some(up);
-    }
-    changed
-}
-
-/// keepalived's track_file rule for one value.
-fn file_effect(weight: i32, reverse: bool, value: i64) -> Effect {
-    if weight == 0 {
-        return if value != 0 {
-            Effect::Fault
-        } else {
-            Effect::Adjust(0)
-        };
-    }
-    let product = value.saturating_mul(i64::from(weight));
-    let adjust = if reverse { -product } else { product };
-    if adjust <= -254 {
-        Effect::Fault
-    } else {
-        Effect::Adjust(adjust.clamp(-253, 253) as i32)
-    }
-}
-
-fn run_script(
-    script: Script,
-    shared: &Mutex<Shared>,
-    tracked: &[Tracked],
-    commander: &Commander,
-    stop: &AtomicBool,
-) {
-    let (mut successes, mut failures) = (0u32, 0u32);
-    while !stop.load(Ordering::Relaxed) {
-        let started = Instant::now();
-        let ok = run_once(&script.argv, script.timeout, script.user);
-        if ok {
-            successes += 1;
-            failures = 0;
-        } else {
-            failures += 1;
-            successes = 0;
-        }
-        let changed = match shared.lock() {
-            Ok(mut s) => {
-                let up = s.script_up.get(&script.name).copied().unwrap_or(true);
-                let next = if up {
-                    failures < script.fall
-                } else {
-                    successes >= script.rise
-                };
-                s.script_up.insert(script.name.clone(), next);
-                next != up
-            }
-            Err(_) => return,
-        };
-        if changed {
-            apply(shared, tracked, commander);
-        }
-        std::thread::sleep(script.interval.saturating_sub(started.elapsed()));
-    }
-}
-
-/// Runs the script once; success is exit status 0 within the timeout.
-fn run_once(
-    argv: &[String],
-    timeout: Duration,
-    user: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
-) -> bool {
-    use std::os::unix::process::CommandExt;
-    let Some(program) = argv.first() else {
-        return false;
-    };
-    let mut command = Command::new(program);
-    command
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0);
-    if let Some((uid, gid)) = user {
-        command.uid(uid.as_raw()).gid(gid.as_raw());
-    }
-    let Ok(mut child) = command.spawn() else {
-        return false;
-    };
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status.success(),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-                let _ = child.wait();
-                return false;
-            }
-        }
-    }
-}
-
-/// Recomputes every instance's adjustment and fault, and tells the runner what changed.
-fn apply(shared: &Mutex<Shared>, tracked: &[Tracked], commander: &Commander) {
-    let Ok(mut s) = shared.lock() else {
-        return;
-    };
-    for t in tracked {
-        let mut adjust = 0;
-        let mut fault = false;
-        let effects = t
-            .scripts
-            .iter()
-            .map(|(name, w, rev)| effect(*w, *rev, s.script_up.get(name).copied().unwrap_or(true)))
-            .chain(t.interfaces.iter().map(|(name, w, rev)| {
-                effect(*w, *rev, s.link_up.get(name).copied().unwrap_or(false))
-            }))
-            .chain(t.files.iter().map(|(name, w, rev)| {
-                file_effect(*w, *rev, s.file_value.get(name).copied().unwrap_or(0))
-            }))
-            .chain(t.processes.iter().map(|(name, w, rev)| {
-                effect(*w, *rev, s.process_up.get(name).copied().unwrap_or(false))
-            }));
-        for e in effects {
-            match e {
-                Effect::Fault => fault = true,
-                Effect::Adjust(a) => adjust += a,
-            }
-        }
-        let before = s.sent.insert(t.instance.clone(), (adjust, fault));
-        let (old_adjust, old_fault) = before.unwrap_or((0, false));
-        if before.is_none() || old_adjust != adjust {
-            commander.send(RunnerCommand::Instance {
-                name: t.instance.clone(),
-                command: InstanceCommand::SetPriorityAdjustment(adjust),
-            });
-        }
-        if before.is_none() || old_fault != fault {
-            commander.send(RunnerCommand::Instance {
-                name: t.instance.clone(),
-                command: if fault {
-                    InstanceCommand::EnterFault(FaultCause::Tracking)
-                } else {
-                    InstanceCommand::LeaveFault(FaultCause::Tracking)
-                },
-            });
-        }
-    }
+    counts
 }
 
 #[cfg(test)]
@@ -604,34 +567,5 @@ mod tests {
         };
         assert!(full.matches("haproxy", b"/usr/sbin/haproxy\0-f\0/etc/haproxy.cfg\0"));
         assert!(!full.matches("haproxy", b"/usr/sbin/haproxy\0-f\0/other.cfg\0"));
-    }
-
-    #[test]
-    fn scripts_succeed_fail_and_time_out() {
-        assert!(run_once(
-            &["/bin/true".into()],
-            Duration::from_secs(5),
-            None
-        ));
-        assert!(!run_once(
-            &["/bin/false".into()],
-            Duration::from_secs(5),
-            None
-        ));
-        assert!(!run_once(
-            &["/nonexistent/script".into()],
-            Duration::from_secs(5),
-            None
-        ));
-        let started = Instant::now();
-        assert!(!run_once(
-            &["/bin/sleep".into(), "10".into()],
-            Duration::from_millis(100),
-            None
-        ));
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "killed at the timeout"
-        );
     }
 }

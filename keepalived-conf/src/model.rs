@@ -266,6 +266,22 @@ pub struct IpAddress {
     pub options: Vec<String>,
 }
 
+impl IpAddress {
+    /// An address with keepalived's defaults (host prefix, the instance's interface).
+    pub fn new(addr: IpAddr) -> Self {
+        IpAddress {
+            addr,
+            prefix: None,
+            brd: None,
+            dev: None,
+            scope: None,
+            label: None,
+            peer: None,
+            options: Vec::new(),
+        }
+    }
+}
+
 /// `MASTER` or `BACKUP`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]

@@ -19,12 +19,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ipvs_sys::{plan as plan_ops, DaemonState, Ipvs, IpvsState, Op, Reconciler, ServiceKey};
-use nix::unistd::{Gid, Uid};
+use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
 use super::plan::{LvsPlan, StopPolicy};
 use super::state::{Action, LvsState};
-use crate::alert::Alerter;
-use crate::control::{IpvsReport, VirtualServerReport};
+use crate::status::{IpvsReport, VirtualServerReport};
 
 /// How the runner behaves beyond what the configuration says.
 #[derive(Debug, Clone)]
@@ -59,27 +58,37 @@ enum Input {
         addr: SocketAddr,
         virtual_server: Option<String>,
         drained: bool,
-        reply: Sender<Result<String, String>>,
+        reply: oneshot::Sender<Result<String, String>>,
     },
     Reload {
         plan: Box<LvsPlan>,
-        alerter: Option<Alerter>,
-        user: Option<(Uid, Gid)>,
-        reply: Sender<Result<String, String>>,
+        reply: oneshot::Sender<Result<String, String>>,
     },
     Status {
-        reply: Sender<(Vec<VirtualServerReport>, IpvsReport)>,
+        reply: oneshot::Sender<(Vec<VirtualServerReport>, IpvsReport)>,
     },
     Shutdown,
 }
 
-/// A handle for the control socket and the VRRP event thread.
+/// A handle for the director's router: inputs go in without blocking; requests are answered
+/// on a oneshot the caller awaits.
 #[derive(Clone)]
 pub struct LvsHandle {
     tx: Sender<Input>,
 }
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Waits for the LVS thread's answer.
+async fn answer<T>(reply: oneshot::Receiver<T>) -> Result<T, String> {
+    match tokio::time::timeout(ANSWER_TIMEOUT, reply).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(_)) => Err("the LVS thread has stopped".into()),
+        Err(_) => Err(format!(
+            "the LVS thread did not answer within {ANSWER_TIMEOUT:?}"
+        )),
+    }
+}
 
 impl LvsHandle {
     /// A VRRP instance changed state (for `lvs_sync_daemon` and `ha_suspend`).
@@ -92,52 +101,43 @@ impl LvsHandle {
 
     /// Drains (`drained`) or re-enables the real server at `addr`; the reply describes the
     /// change.
-    pub fn drain(
+    pub async fn drain(
         &self,
         addr: SocketAddr,
         virtual_server: Option<String>,
         drained: bool,
     ) -> Result<String, String> {
-        let (reply, answer) = mpsc::channel();
-        self.tx
-            .send(Input::Drain {
-                addr,
-                virtual_server,
-                drained,
-                reply,
-            })
-            .map_err(|_| "the LVS thread has stopped".to_string())?;
-        answer
-            .recv_timeout(ANSWER_TIMEOUT)
-            .map_err(|_| "the LVS thread did not answer".to_string())?
+        let (reply, rx) = oneshot::channel();
+        self.send(Input::Drain {
+            addr,
+            virtual_server,
+            drained,
+            reply,
+        })?;
+        answer(rx).await?
     }
 
     /// Takes a new plan, keeping the health of unchanged real servers.
-    pub fn reload(
-        &self,
-        plan: LvsPlan,
-        alerter: Option<Alerter>,
-        user: Option<(Uid, Gid)>,
-    ) -> Result<String, String> {
-        let (reply, answer) = mpsc::channel();
-        self.tx
-            .send(Input::Reload {
-                plan: Box::new(plan),
-                alerter,
-                user,
-                reply,
-            })
-            .map_err(|_| "the LVS thread has stopped".to_string())?;
-        answer
-            .recv_timeout(ANSWER_TIMEOUT)
-            .map_err(|_| "the LVS thread did not answer".to_string())?
+    pub async fn reload(&self, plan: LvsPlan) -> Result<String, String> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Input::Reload {
+            plan: Box::new(plan),
+            reply,
+        })?;
+        answer(rx).await?
     }
 
     /// Virtual and real servers, with the kernel's weights and connection counts.
-    pub fn status(&self) -> Option<(Vec<VirtualServerReport>, IpvsReport)> {
-        let (reply, answer) = mpsc::channel();
-        self.tx.send(Input::Status { reply }).ok()?;
-        answer.recv_timeout(ANSWER_TIMEOUT).ok()
+    pub async fn status(&self) -> Result<(Vec<VirtualServerReport>, IpvsReport), String> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Input::Status { reply })?;
+        answer(rx).await
+    }
+
+    fn send(&self, input: Input) -> Result<(), String> {
+        self.tx
+            .send(input)
+            .map_err(|_| "the LVS thread has stopped".to_string())
     }
 }
 
@@ -148,12 +148,12 @@ pub struct LvsRunner {
 }
 
 impl LvsRunner {
-    /// Starts the health-check engine and the LVS thread.
+    /// Starts the health-check engine and the LVS thread. What the LVS side asks for (scripts,
+    /// alerts, events) goes to `actions`.
     pub fn spawn(
         plan: LvsPlan,
-        alerter: Option<Alerter>,
-        user: Option<(Uid, Gid)>,
         options: LvsOptions,
+        actions: UnboundedSender<Action>,
     ) -> Result<LvsRunner, String> {
         let (engine, mut events) = healthcheck::Engine::start(healthcheck::EngineOptions {
             nice: plan.checker_priority,
@@ -185,8 +185,7 @@ impl LvsRunner {
             adopted: false,
             counters: Counters::default(),
             daemon_role: None,
-            alerter,
-            user,
+            actions,
             options,
         };
         // The kernel first: what it holds decides the health the checks start from.
@@ -209,6 +208,11 @@ impl LvsRunner {
 
     pub fn handle(&self) -> LvsHandle {
         self.handle.clone()
+    }
+
+    /// Whether the LVS thread still runs (it ends only at shutdown, or by a panic).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
 
     /// Stops checks and, as configured, removes this configuration's services.
@@ -252,8 +256,8 @@ struct Lvs {
     adopted: bool,
     counters: Counters,
     daemon_role: Option<DaemonState>,
-    alerter: Option<Alerter>,
-    user: Option<(Uid, Gid)>,
+    /// Where scripts, alerts and events go (the director's router).
+    actions: UnboundedSender<Action>,
     options: LvsOptions,
 }
 
@@ -262,6 +266,7 @@ impl Lvs {
         self.reconcile(Instant::now());
         let mut next_verify = Instant::now() + self.options.verify_interval;
         loop {
+            crate::fault::point("lvs");
             let wait = next_verify.saturating_duration_since(Instant::now());
             let first = match rx.recv_timeout(wait) {
                 Ok(input) => Some(input),
@@ -328,15 +333,8 @@ impl Lvs {
                 let answer = self.drain(addr, virtual_server.as_deref(), drained, now);
                 let _ = reply.send(answer);
             }
-            Input::Reload {
-                plan,
-                alerter,
-                user,
-                reply,
-            } => {
+            Input::Reload { plan, reply } => {
                 let answer = self.reload(*plan, now);
-                self.alerter = alerter;
-                self.user = user;
                 let _ = reply.send(answer);
             }
             Input::Status { reply } => {
@@ -409,17 +407,13 @@ impl Lvs {
         ))
     }
 
+    /// Logs what the state reports and hands scripts, alerts and events to the router.
     fn run_actions(&mut self) {
         while let Some(action) = self.state.poll_action() {
             match action {
                 Action::Log(line) => tracing::info!("{line}"),
-                Action::Script { argv, why } => {
-                    crate::notify::spawn_script(&why, &argv, &[], self.user);
-                }
-                Action::Alert { subject, body } => {
-                    if let Some(a) = &self.alerter {
-                        a.send_in_background(subject, body);
-                    }
+                other => {
+                    let _ = self.actions.send(other);
                 }
             }
         }

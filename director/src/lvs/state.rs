@@ -22,7 +22,7 @@ use healthcheck::{Event, RealServerId};
 use ipvs_sys::{Destination, IpvsState, VirtualService};
 
 use super::plan::{LvsPlan, RealServerPlan, VirtualServerPlan};
-use crate::control::{RealServerReport, VirtualServerReport};
+use crate::status::{RealServerReport, VirtualServerReport};
 
 /// Something the runner must do besides programming IPVS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,15 @@ pub enum Action {
     Alert { subject: String, body: String },
     /// A line for the log.
     Log(String),
+    /// A real server went up or down (for the director's event stream).
+    RealServerChanged {
+        virtual_server: String,
+        server: std::net::SocketAddr,
+        up: bool,
+        reason: String,
+    },
+    /// A virtual server gained or lost quorum (for the director's event stream).
+    QuorumChanged { virtual_server: String, up: bool },
 }
 
 /// A real server's health as the director tracks it.
@@ -196,6 +205,10 @@ impl LvsState {
             ));
         }
         self.actions.push_back(Action::Log(line));
+        self.actions.push_back(Action::QuorumChanged {
+            virtual_server: vs.name.clone(),
+            up: now_up,
+        });
         let script = if now_up {
             &vs.quorum_up
         } else {
@@ -343,6 +356,12 @@ impl LvsState {
                 "real server {} of virtual server {}: {word} ({reason}); {effect}",
                 server.real_server, vs.name
             )));
+            self.actions.push_back(Action::RealServerChanged {
+                virtual_server: vs.name.clone(),
+                server: server.real_server,
+                up: is_up,
+                reason: reason.clone(),
+            });
             let script = if is_up {
                 &rs.notify_up
             } else {

@@ -6,12 +6,15 @@
 //! loops: wait (ppoll, nanosecond timeout) for a packet, a command or the earliest instance
 //! deadline; feed the instances; perform what they ask (send adverts, add or remove virtual
 //! addresses on state changes, announce them); publish events and a status snapshot.
+//!
+//! It is also the director's one link watcher: link changes (and the links found at start)
+//! go out with the events, for `track_interface`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -22,8 +25,8 @@ use vrrp_core::{
 };
 
 use crate::net::{
-    interface_index, GratuitousSender, InterfaceAddress, LinkWatcher, NetError, Rtnl, RtnlError,
-    VrrpSocket,
+    interface_index, GratuitousSender, InterfaceAddress, LinkStatus, LinkWatcher, NetError, Rtnl,
+    RtnlError, VrrpSocket,
 };
 
 /// What the runner needs to run one `vrrp_instance`.
@@ -84,14 +87,14 @@ pub struct ReloadSummary {
 }
 
 /// Asks the runner thread to do something.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum RunnerCommand {
     /// A command for the named instance.
     Instance { name: String, command: Command },
     /// Replace the set of instances, touching only what changed; the result is sent back.
     Reconfigure {
         specs: Vec<InstanceSpec>,
-        reply: Sender<Result<ReloadSummary, String>>,
+        reply: tokio::sync::oneshot::Sender<Result<ReloadSummary, String>>,
     },
     /// Stop every instance gracefully (priority-0 adverts, addresses removed) and end.
     Shutdown,
@@ -120,17 +123,29 @@ pub struct RunnerEvent {
     pub event: Event,
 }
 
-/// A cheap, shareable view of the runner's status (for the control socket).
+/// What the VRRP thread tells the rest of the director.
+#[derive(Debug, Clone)]
+pub enum RunnerOutput {
+    Event(RunnerEvent),
+    /// A link changed, or was found at start (for `track_interface`).
+    Link(LinkStatus),
+}
+
+/// Where the VRRP thread's outputs go. Sending never blocks the VRRP thread.
+pub type RunnerOutputs = tokio::sync::mpsc::UnboundedReceiver<RunnerOutput>;
+
+/// A cheap, shareable view of the runner's status (for the control socket). The VRRP thread
+/// swaps in a new snapshot without ever waiting for a reader.
 #[derive(Debug, Clone)]
 pub struct StatusHandle {
-    status: Arc<Mutex<Vec<InstanceStatus>>>,
+    status: Arc<arc_swap::ArcSwap<Vec<InstanceStatus>>>,
     epoch: std::time::Instant,
 }
 
 impl StatusHandle {
     /// The latest status of every instance.
-    pub fn status(&self) -> Vec<InstanceStatus> {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    pub fn status(&self) -> Arc<Vec<InstanceStatus>> {
+        self.status.load_full()
     }
 
     /// Now on the instances' clock (their transition times are on it).
@@ -171,7 +186,8 @@ pub struct Commander {
 }
 
 impl Commander {
-    /// Queues a command and wakes the VRRP thread.
+    /// Queues a command and wakes the VRRP thread. Never blocks: the wake pipe is
+    /// non-blocking, and a full pipe already means a wake-up is pending.
     pub fn send(&self, command: RunnerCommand) {
         let _ = self.commands.send(command);
         let _ = nix::unistd::write(&*self.wake, &[1]);
@@ -187,10 +203,9 @@ pub struct VrrpRunner {
 }
 
 impl VrrpRunner {
-    /// Opens everything, starts the instances and returns the handle and the event stream.
-    pub fn spawn(
-        specs: Vec<InstanceSpec>,
-    ) -> Result<(VrrpRunner, Receiver<RunnerEvent>), RunnerError> {
+    /// Opens everything, starts the instances and returns the handle and the outputs
+    /// (events and link changes).
+    pub fn spawn(specs: Vec<InstanceSpec>) -> Result<(VrrpRunner, RunnerOutputs), RunnerError> {
         Self::spawn_with(specs, ThreadPriority::default())
     }
 
@@ -198,16 +213,19 @@ impl VrrpRunner {
     pub fn spawn_with(
         specs: Vec<InstanceSpec>,
         priority: ThreadPriority,
-    ) -> Result<(VrrpRunner, Receiver<RunnerEvent>), RunnerError> {
-        let (events_tx, events_rx) = mpsc::channel();
+    ) -> Result<(VrrpRunner, RunnerOutputs), RunnerError> {
+        let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
         let (commands_tx, commands_rx) = mpsc::channel();
+        // Close-on-exec, so that scripts do not inherit it; non-blocking, so that a full pipe
+        // never stalls whoever wakes the thread.
         let (wake_read, wake_write) =
-            nix::unistd::pipe().map_err(|e| RunnerError::Thread(e.to_string()))?;
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .map_err(|e| RunnerError::Thread(format!("wake pipe: {e}")))?;
         let status = StatusHandle {
-            status: Arc::new(Mutex::new(Vec::new())),
+            status: Arc::new(arc_swap::ArcSwap::from_pointee(Vec::new())),
             epoch: std::time::Instant::now(),
         };
-        let mut core = Core::open(specs, events_tx, status.clone())?;
+        let mut core = Core::open(specs, out_tx, status.clone())?;
         let thread = std::thread::Builder::new()
             .name("vrrp".into())
             .spawn(move || {
@@ -224,7 +242,7 @@ impl VrrpRunner {
                 status,
                 thread: Some(thread),
             },
-            events_rx,
+            out_rx,
         ))
     }
 
@@ -239,7 +257,7 @@ impl VrrpRunner {
     }
 
     /// The latest status of every instance.
-    pub fn status(&self) -> Vec<InstanceStatus> {
+    pub fn status(&self) -> Arc<Vec<InstanceStatus>> {
         self.status.status()
     }
 
@@ -297,7 +315,9 @@ struct Core {
     rtnl: Rtnl,
     /// Link changes: a link going down puts its instances in Fault.
     links: LinkWatcher,
-    events: Sender<RunnerEvent>,
+    /// The links found at start, published when the thread starts.
+    initial_links: Vec<LinkStatus>,
+    out: tokio::sync::mpsc::UnboundedSender<RunnerOutput>,
     status: StatusHandle,
     buf: Box<[u8; TRANSMIT_BUFFER_LEN]>,
     rx: Vec<u8>,
@@ -306,7 +326,7 @@ struct Core {
 impl Core {
     fn open(
         specs: Vec<InstanceSpec>,
-        events: Sender<RunnerEvent>,
+        out: tokio::sync::mpsc::UnboundedSender<RunnerOutput>,
         status: StatusHandle,
     ) -> Result<Core, RunnerError> {
         let mut rtnl = Rtnl::open()?;
@@ -319,7 +339,8 @@ impl Core {
             announcers: HashMap::new(),
             rtnl,
             links: watcher,
-            events,
+            initial_links: Vec::new(),
+            out,
             status,
             buf: Box::new([0; TRANSMIT_BUFFER_LEN]),
             rx: vec![0; 65536],
@@ -328,6 +349,7 @@ impl Core {
             let member = core.prepare_member(spec, &links)?;
             core.members.push(member);
         }
+        core.initial_links = links;
         // Status is readable as soon as spawn returns, before the thread's first turn.
         core.publish_status();
         Ok(core)
@@ -544,11 +566,15 @@ impl Core {
     }
 
     fn run(&mut self, commands: Receiver<RunnerCommand>, wake: OwnedFd) -> Result<(), RunnerError> {
+        for link in std::mem::take(&mut self.initial_links) {
+            let _ = self.out.send(RunnerOutput::Link(link));
+        }
         for i in 0..self.members.len() {
             self.start_member(i);
         }
         self.publish_status();
         loop {
+            crate::fault::point("vrrp");
             let deadline = self
                 .members
                 .iter()
@@ -640,6 +666,7 @@ impl Core {
         };
         let now = self.now();
         for change in changes {
+            let _ = self.out.send(RunnerOutput::Link(change.clone()));
             for i in 0..self.members.len() {
                 if self.members[i].ifindex != change.ifindex {
                     continue;
@@ -726,11 +753,11 @@ impl Core {
             }
         }
         for event in events {
-            let _ = self.events.send(RunnerEvent {
+            let _ = self.out.send(RunnerOutput::Event(RunnerEvent {
                 instance: self.members[i].spec.name.clone(),
                 priority: self.members[i].instance.priority(),
                 event,
-            });
+            }));
         }
     }
 
@@ -808,8 +835,18 @@ impl Core {
                 last_transition: m.instance.last_transition(),
             })
             .collect();
-        if let Ok(mut s) = self.status.status.lock() {
-            *s = snapshot;
+        self.status.status.store(Arc::new(snapshot));
+    }
+}
+
+impl Drop for Core {
+    /// A panic on the VRRP thread must not leave VIPs behind on a node that no longer
+    /// advertises them (the peer takes over after its master-down interval).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for i in 0..self.members.len() {
+                self.remove_addresses(i);
+            }
         }
     }
 }

@@ -5,3 +5,4 @@ pub mod ipvs;
 pub mod run;
 pub mod simulate;
 pub mod status;
+pub mod status_render;

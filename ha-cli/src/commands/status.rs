@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use director::control::{self, Reply, Request};
 
+use super::status_render as render;
+
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// Print JSON instead of a table.
@@ -39,34 +41,14 @@ pub struct DrainArgs {
 
 pub fn status(args: StatusArgs) -> ExitCode {
     match control::request(&args.socket, &Request::Status) {
-        Ok(Reply::Status {
-            instances,
-            virtual_servers,
-            ipvs,
-        }) => {
+        Ok(Reply::Status(status)) => {
             if args.json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "instances": instances,
-                        "virtual_servers": virtual_servers,
-                        "ipvs": ipvs,
-                    }))
-                    .unwrap_or_default()
+                    serde_json::to_string_pretty(&status).unwrap_or_default()
                 );
             } else {
-                if !instances.is_empty() {
-                    print!("{}", control::render_table(&instances));
-                }
-                if ipvs.is_some() || !virtual_servers.is_empty() {
-                    if !instances.is_empty() {
-                        println!();
-                    }
-                    print!(
-                        "{}",
-                        control::render_virtual_servers(&virtual_servers, ipvs.as_ref())
-                    );
-                }
+                print!("{}", render::status(&status));
             }
             ExitCode::SUCCESS
         }

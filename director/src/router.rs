@@ -1,0 +1,788 @@
+//! The router: the director's one event loop, on a tokio runtime of its own thread.
+//!
+//! It owns the VRRP runner, the LVS runner, notify scripts, alerts and tracking state, and
+//! reacts to one input at a time, whichever comes first:
+//! - the VRRP thread's outputs: state changes go to the LVS side (sync daemon, `ha_suspend`),
+//!   notify scripts and FIFOs, alerts and the event stream; link changes go to tracking;
+//! - the LVS thread's actions: scripts, alerts, events;
+//! - tracking: script results, file values and process counts;
+//! - requests: the [`Director`](crate::Director)'s methods and the control socket's, each
+//!   with its reply channel;
+//! - a director thread that stopped unexpectedly: everything else is stopped as at shutdown.
+//!
+//! Scripts of every kind run here, as tasks, through one [`ScriptRunner`]: at most
+//! [`MAX_SCRIPTS`] at once, each with its timeout, its output in the log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use healthcheck::script::Script;
+use nix::unistd::{Gid, Uid};
+use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
+use tokio::task::JoinHandle;
+use vrrp_core::Event;
+
+use crate::alert::Alerter;
+use crate::control::{ControlRequest, ControlSocket, Reply, Request};
+use crate::lvs::state::Action;
+use crate::lvs::{LvsHandle, LvsOptions, LvsPlan, LvsRunner};
+use crate::notify::{resolve_user, Notifier};
+use crate::status::{report, Status};
+use crate::track::{TrackPlan, TrackState, POLL_INTERVAL};
+use crate::vrrp::{
+    InstanceSpec, RtnlHost, RunnerCommand, RunnerOutput, RunnerOutputs, ThreadPriority, VrrpRunner,
+};
+use crate::{DirectorEvent, Error, Options, ReloadReport};
+
+/// Scripts running at once; more wait for a slot (their timeouts start when they run).
+pub const MAX_SCRIPTS: usize = 64;
+
+/// What the router is asked to do.
+pub(crate) enum Input {
+    /// Apply this configuration, or re-read the file when `None`.
+    Reload {
+        config: Option<Box<keepalived_conf::Config>>,
+        reply: oneshot::Sender<Result<ReloadReport, Error>>,
+    },
+    Drain {
+        server: std::net::SocketAddr,
+        virtual_server: Option<String>,
+        drained: bool,
+        reply: oneshot::Sender<Result<String, Error>>,
+    },
+    Status {
+        reply: oneshot::Sender<Status>,
+    },
+    /// One run of a tracked script (`generation` tells runs of a replaced plan apart).
+    TrackScript {
+        generation: u64,
+        name: String,
+        success: bool,
+    },
+    Shutdown {
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+}
+
+/// Everything a configuration means to the director, planned and checked before anything
+/// runs (so that a bad reload changes nothing).
+struct Planned {
+    config: keepalived_conf::Config,
+    specs: Vec<InstanceSpec>,
+    lvs: LvsPlan,
+    notifier: Notifier,
+    alerter: Option<Alerter>,
+    script_user: Option<(Uid, Gid)>,
+    track: TrackPlan,
+}
+
+fn plan(config: keepalived_conf::Config, options: &Options) -> Result<Planned, Error> {
+    let rtnl = crate::net::Rtnl::open().map_err(|e| Error::Start {
+        part: "rtnetlink socket",
+        cause: e.to_string(),
+    })?;
+    let specs = if options.vrrp {
+        crate::vrrp::plan(&config, &mut RtnlHost(rtnl)).map_err(|e| Error::Plan(e.to_string()))?
+    } else {
+        Vec::new()
+    };
+    let lvs = if options.lvs {
+        LvsPlan::from_config(&config).map_err(|e| Error::Plan(e.to_string()))?
+    } else {
+        LvsPlan::default()
+    };
+    for w in &lvs.warnings {
+        tracing::warn!("{w}");
+    }
+    let script_user = config
+        .global_defs
+        .script_user
+        .as_ref()
+        .map(resolve_user)
+        .transpose()
+        .map_err(Error::Plan)?;
+    let notifier = Notifier::from_config(&config, script_user).map_err(Error::Plan)?;
+    let alerter = Alerter::from_config(&config).map_err(Error::Plan)?;
+    let track = if options.vrrp {
+        TrackPlan::from_config(&config, &resolve_user).map_err(Error::Plan)?
+    } else {
+        TrackPlan::default()
+    };
+    Ok(Planned {
+        config,
+        specs,
+        lvs,
+        notifier,
+        alerter,
+        script_user,
+        track,
+    })
+}
+
+/// Runs scripts as tasks of the router's runtime, at most [`MAX_SCRIPTS`] at once.
+#[derive(Clone)]
+struct ScriptRunner {
+    slots: Arc<Semaphore>,
+}
+
+impl ScriptRunner {
+    /// Starts a script that nobody waits for; a failure is logged.
+    fn spawn(&self, script: Script, extra: Vec<String>) {
+        let slots = Arc::clone(&self.slots);
+        tokio::spawn(async move {
+            let Ok(_slot) = slots.acquire_owned().await else {
+                return;
+            };
+            let exit = script.run(&extra).await;
+            if !exit.success() {
+                tracing::warn!(script = %script.label, "{}: {exit}", script.argv.join(" "));
+            }
+        });
+    }
+
+    /// Runs a script and waits for its exit.
+    async fn run(&self, script: &Script) -> healthcheck::script::ScriptExit {
+        let _slot = self.slots.acquire().await;
+        script.run(&[]).await
+    }
+}
+
+struct Router {
+    options: Options,
+    config: keepalived_conf::Config,
+    inputs: mpsc::UnboundedSender<Input>,
+    events: broadcast::Sender<DirectorEvent>,
+    vrrp: Option<VrrpRunner>,
+    lvs: Option<LvsRunner>,
+    lvs_handle: Option<LvsHandle>,
+    /// Kept so that the LVS actions channel stays open (and quiet) when no LVS side runs.
+    _lvs_actions_tx: mpsc::UnboundedSender<Action>,
+    notifier: Notifier,
+    alerter: Option<Alerter>,
+    script_user: Option<(Uid, Gid)>,
+    scripts: ScriptRunner,
+    track: TrackState,
+    /// Tasks running the tracked scripts of the current plan.
+    track_tasks: Vec<JoinHandle<()>>,
+    track_generation: u64,
+    _control: Option<ControlSocket>,
+}
+
+/// The director thread's body: plans and starts everything, reports the outcome on
+/// `started`, then routes until shutdown.
+pub(crate) fn run(
+    config: keepalived_conf::Config,
+    options: Options,
+    inputs_tx: mpsc::UnboundedSender<Input>,
+    inputs: mpsc::UnboundedReceiver<Input>,
+    events: broadcast::Sender<DirectorEvent>,
+    started: std::sync::mpsc::Sender<Result<(), Error>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("director-blocking")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = started.send(Err(Error::Start {
+                part: "director runtime",
+                cause: e.to_string(),
+            }));
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let (lvs_actions_tx, lvs_actions) = mpsc::unbounded_channel();
+        let (mut router, vrrp_outputs) = match Router::start(
+            config,
+            options,
+            inputs_tx,
+            events,
+            control_tx,
+            lvs_actions_tx,
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = started.send(Err(e));
+                return;
+            }
+        };
+        let _ = started.send(Ok(()));
+        router
+            .route(inputs, vrrp_outputs, lvs_actions, control_rx)
+            .await;
+    });
+}
+
+impl Router {
+    fn start(
+        config: keepalived_conf::Config,
+        options: Options,
+        inputs: mpsc::UnboundedSender<Input>,
+        events: broadcast::Sender<DirectorEvent>,
+        control_tx: mpsc::UnboundedSender<ControlRequest>,
+        lvs_actions_tx: mpsc::UnboundedSender<Action>,
+    ) -> Result<(Router, RunnerOutputs), Error> {
+        let planned = plan(config, &options)?;
+        let priority = ThreadPriority {
+            nice: planned.config.global_defs.vrrp_priority,
+            realtime: planned.config.global_defs.vrrp_rt_priority,
+        };
+        let (vrrp, vrrp_outputs) =
+            VrrpRunner::spawn_with(planned.specs, priority).map_err(|e| Error::Start {
+                part: "VRRP side",
+                cause: e.to_string(),
+            })?;
+        let lvs = if options.lvs && !planned.lvs.virtual_servers.is_empty() {
+            let lvs_options = LvsOptions {
+                verify_interval: options.ipvs_verify_interval.max(Duration::from_millis(100)),
+                keep_on_stop: options.keep_ipvs_on_stop,
+                log_operations: options.log_ipvs_operations,
+            };
+            Some(
+                LvsRunner::spawn(planned.lvs, lvs_options, lvs_actions_tx.clone()).map_err(
+                    |cause| Error::Start {
+                        part: "LVS side",
+                        cause,
+                    },
+                )?,
+            )
+        } else {
+            None
+        };
+        let control = match &options.control_socket {
+            Some(path) => {
+                Some(
+                    crate::control::serve(path, control_tx).map_err(|e| Error::Start {
+                        part: "control socket",
+                        cause: format!("{}: {e}", path.display()),
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let mut router = Router {
+            config: planned.config,
+            inputs,
+            events,
+            vrrp: Some(vrrp),
+            lvs_handle: lvs.as_ref().map(LvsRunner::handle),
+            lvs,
+            _lvs_actions_tx: lvs_actions_tx,
+            notifier: planned.notifier,
+            alerter: planned.alerter,
+            script_user: planned.script_user,
+            scripts: ScriptRunner {
+                slots: Arc::new(Semaphore::new(MAX_SCRIPTS)),
+            },
+            track: TrackState::new(planned.track, None),
+            track_tasks: Vec::new(),
+            track_generation: 0,
+            _control: control,
+            options,
+        };
+        router.start_track_scripts();
+        router.poll_tracked_files();
+        router.apply_tracking();
+        Ok((router, vrrp_outputs))
+    }
+
+    async fn route(
+        &mut self,
+        mut inputs: mpsc::UnboundedReceiver<Input>,
+        mut vrrp_outputs: RunnerOutputs,
+        mut lvs_actions: mpsc::UnboundedReceiver<Action>,
+        mut control: mpsc::UnboundedReceiver<ControlRequest>,
+    ) {
+        let mut poll = tokio::time::interval(POLL_INTERVAL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stop_reply = loop {
+            crate::fault::point("router");
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(Input::Shutdown { reply }) => break Some(reply),
+                    Some(input) => self.handle(input).await,
+                    // Every Director handle is gone: stop as if asked.
+                    None => break None,
+                },
+                output = vrrp_outputs.recv() => match output {
+                    Some(output) => self.vrrp_output(output),
+                    None => {
+                        self.failed("the VRRP thread stopped unexpectedly", &mut vrrp_outputs, &mut lvs_actions).await;
+                        return;
+                    }
+                },
+                action = lvs_actions.recv() => match action {
+                    Some(action) => self.lvs_action(action),
+                    // The router keeps a sender, so this only ends with the router.
+                    None => {}
+                },
+                Some(request) = control.recv() => self.control(request),
+                _ = poll.tick() => {
+                    if !self.track.plan().files.is_empty() || !self.track.plan().processes.is_empty() {
+                        self.poll_tracked_files();
+                        self.apply_tracking();
+                    }
+                    if self.lvs.as_ref().is_some_and(|l| !l.is_running()) {
+                        self.failed("the LVS thread stopped unexpectedly", &mut vrrp_outputs, &mut lvs_actions).await;
+                        return;
+                    }
+                },
+            }
+        };
+        let result = self.shutdown(&mut vrrp_outputs, &mut lvs_actions).await;
+        let _ = self.events.send(DirectorEvent::Stopped(None));
+        if let Some(reply) = stop_reply {
+            let _ = reply.send(result);
+        }
+    }
+
+    async fn handle(&mut self, input: Input) {
+        match input {
+            Input::Reload { config, reply } => {
+                let result = self.reload(config.map(|c| *c)).await;
+                match &result {
+                    Ok(report) => {
+                        tracing::info!("reloaded: {report}");
+                        let _ = self.events.send(DirectorEvent::Reloaded(report.clone()));
+                    }
+                    Err(e) => tracing::warn!("{e}"),
+                }
+                let _ = reply.send(result);
+            }
+            Input::Drain {
+                server,
+                virtual_server,
+                drained,
+                reply,
+            } => {
+                let Some(lvs) = self.lvs_handle.clone() else {
+                    let _ = reply.send(Err(Error::Drain(
+                        "this director runs no virtual servers".into(),
+                    )));
+                    return;
+                };
+                tokio::spawn(async move {
+                    let result = lvs.drain(server, virtual_server, drained).await;
+                    let _ = reply.send(result.map_err(Error::Drain));
+                });
+            }
+            Input::Status { reply } => {
+                let status = self.status_now();
+                let lvs = self.lvs_handle.clone();
+                tokio::spawn(async move {
+                    let _ = reply.send(with_lvs_status(status, lvs).await);
+                });
+            }
+            Input::TrackScript {
+                generation,
+                name,
+                success,
+            } => {
+                if generation != self.track_generation {
+                    return;
+                }
+                if let Some(up) = self.track.handle_script(&name, success) {
+                    tracing::info!(
+                        script = %name,
+                        "VRRP_Script({name}) {}",
+                        if up { "succeeded" } else { "failed" }
+                    );
+                    let _ = self.events.send(DirectorEvent::TrackScript { name, up });
+                    self.apply_tracking();
+                }
+            }
+            Input::Shutdown { .. } => {}
+        }
+    }
+
+    /// The status the router knows without asking the LVS thread.
+    fn status_now(&self) -> Status {
+        let instances = match &self.vrrp {
+            Some(v) => {
+                let handle = v.status_handle();
+                report(&handle.status(), handle.now().as_nanos())
+            }
+            None => Vec::new(),
+        };
+        Status {
+            instances,
+            virtual_servers: Vec::new(),
+            ipvs: None,
+            tracked: self.track.report(),
+            log_lines_dropped: self
+                .options
+                .log_lines_dropped
+                .as_ref()
+                .map(|count| count())
+                .unwrap_or(0),
+        }
+    }
+
+    fn control(&mut self, request: ControlRequest) {
+        let ControlRequest { request, reply } = request;
+        let inputs = self.inputs.clone();
+        // Through the same inputs as the Director's methods: one path for both.
+        tokio::spawn(async move {
+            let drained = matches!(request, Request::Drain { .. });
+            let answer = match request {
+                Request::Status => ask(&inputs, |reply| Input::Status { reply })
+                    .await
+                    .map(Reply::Status),
+                Request::Reload => ask(&inputs, |reply| Input::Reload {
+                    config: None,
+                    reply,
+                })
+                .await
+                .map(|result| match result {
+                    Ok(report) => Reply::Reload {
+                        accepted: true,
+                        message: format!("reloaded: {report}"),
+                    },
+                    Err(e) => Reply::Reload {
+                        accepted: false,
+                        message: e.to_string(),
+                    },
+                }),
+                Request::Drain {
+                    server,
+                    virtual_server,
+                }
+                | Request::Enable {
+                    server,
+                    virtual_server,
+                } => ask(&inputs, |reply| Input::Drain {
+                    server,
+                    virtual_server,
+                    drained,
+                    reply,
+                })
+                .await
+                .map(|result| match result {
+                    Ok(message) => Reply::Drain {
+                        accepted: true,
+                        message,
+                    },
+                    Err(e) => Reply::Drain {
+                        accepted: false,
+                        message: e.to_string(),
+                    },
+                }),
+            };
+            let _ = reply.send(answer.unwrap_or_else(|e| Reply::Error {
+                message: e.to_string(),
+            }));
+        });
+    }
+
+    fn vrrp_output(&mut self, output: RunnerOutput) {
+        match output {
+            RunnerOutput::Link(link) => {
+                self.track.handle_link(&link);
+                self.apply_tracking();
+            }
+            RunnerOutput::Event(e) => {
+                log_vrrp_event(&e);
+                if let Event::StateChanged(t) = &e.event {
+                    if let Some(lvs) = &self.lvs_handle {
+                        lvs.vrrp_state(&e.instance, t.to);
+                    }
+                    for (script, args) in self.notifier.on_event(&e) {
+                        self.scripts.spawn(script, args);
+                    }
+                    if let Some((subject, body)) =
+                        self.alerter.as_ref().and_then(|a| a.for_event(&e))
+                    {
+                        self.send_alert(subject, body);
+                    }
+                }
+                let _ = self.events.send(DirectorEvent::Vrrp(e));
+            }
+        }
+    }
+
+    fn lvs_action(&mut self, action: Action) {
+        match action {
+            Action::Script { argv, why } => {
+                let script = Script {
+                    label: why,
+                    argv,
+                    user: self.script_user,
+                    timeout: crate::notify::NOTIFY_TIMEOUT,
+                    log_output: true,
+                };
+                self.scripts.spawn(script, Vec::new());
+            }
+            Action::Alert { subject, body } => self.send_alert(subject, body),
+            Action::Log(line) => tracing::info!("{line}"),
+            Action::RealServerChanged {
+                virtual_server,
+                server,
+                up,
+                reason,
+            } => {
+                let _ = self.events.send(DirectorEvent::RealServer {
+                    virtual_server,
+                    server,
+                    up,
+                    reason,
+                });
+            }
+            Action::QuorumChanged { virtual_server, up } => {
+                let _ = self
+                    .events
+                    .send(DirectorEvent::Quorum { virtual_server, up });
+            }
+        }
+    }
+
+    /// Sends an alert on a blocking task: a slow relay holds up nothing.
+    fn send_alert(&self, subject: String, body: String) {
+        let Some(alerter) = self.alerter.clone() else {
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = alerter.send(&subject, &body) {
+                tracing::warn!("SMTP alert \"{subject}\" not sent: {e}");
+            }
+        });
+    }
+
+    /// Starts one task per tracked script: run, report, wait out the interval, again.
+    fn start_track_scripts(&mut self) {
+        for task in self.track_tasks.drain(..) {
+            task.abort();
+        }
+        self.track_generation += 1;
+        let generation = self.track_generation;
+        for ts in self.track.plan().scripts.clone() {
+            let inputs = self.inputs.clone();
+            let runner = self.scripts.clone();
+            self.track_tasks.push(tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(ts.interval.max(Duration::from_millis(10)));
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticks.tick().await;
+                    let exit = runner.run(&ts.script).await;
+                    if inputs
+                        .send(Input::TrackScript {
+                            generation,
+                            name: ts.name.clone(),
+                            success: exit.success(),
+                        })
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }));
+        }
+    }
+
+    /// Reads the tracked files and counts the tracked processes.
+    fn poll_tracked_files(&mut self) {
+        let plan = self.track.plan();
+        let values: Vec<(String, i64)> = plan
+            .files
+            .iter()
+            .map(|(name, path)| (name.clone(), crate::track::read_file_value(path)))
+            .collect();
+        let counts = crate::track::count_processes(&plan.processes);
+        for (name, value) in values {
+            self.track.handle_file(&name, value);
+        }
+        for (name, count) in counts {
+            self.track.handle_process_count(&name, count);
+        }
+    }
+
+    /// Sends the VRRP thread whatever tracking changed.
+    fn apply_tracking(&mut self) {
+        let Some(vrrp) = &self.vrrp else {
+            return;
+        };
+        for (name, command) in self.track.poll_commands() {
+            vrrp.command(RunnerCommand::Instance { name, command });
+        }
+    }
+
+    async fn reload(
+        &mut self,
+        config: Option<keepalived_conf::Config>,
+    ) -> Result<ReloadReport, Error> {
+        let config = match config {
+            Some(c) => c,
+            None => load_file(&self.options)?,
+        };
+        let options = self.options.clone();
+        let planned = tokio::task::spawn_blocking(move || plan(config, &options))
+            .await
+            .map_err(|e| Error::Reload(e.to_string()))?
+            .map_err(|e| Error::Reload(e.to_string()))?;
+        if self.lvs.is_none() && self.options.lvs && !planned.lvs.virtual_servers.is_empty() {
+            return Err(Error::Reload(
+                "virtual servers were added to a director started without any: restart it to \
+                 start the LVS side"
+                    .into(),
+            ));
+        }
+        let vrrp = self.vrrp.as_ref().ok_or(Error::Stopped)?;
+        let (reply, answer) = oneshot::channel();
+        vrrp.command(RunnerCommand::Reconfigure {
+            specs: planned.specs,
+            reply,
+        });
+        let summary = tokio::time::timeout(Duration::from_secs(10), answer)
+            .await
+            .map_err(|_| Error::Reload("the VRRP thread did not answer within 10 s".into()))?
+            .map_err(|_| Error::Stopped)?
+            .map_err(Error::Reload)?;
+        // Tracking follows the new file; scripts with the same command line keep their verdict.
+        self.track = TrackState::new(planned.track, Some(&self.track));
+        self.start_track_scripts();
+        self.poll_tracked_files();
+        self.apply_tracking();
+        let lvs = match &self.lvs_handle {
+            Some(l) => Some(l.reload(planned.lvs).await.map_err(Error::Reload)?),
+            None => None,
+        };
+        self.notifier = planned.notifier;
+        self.alerter = planned.alerter;
+        self.script_user = planned.script_user;
+        self.config = planned.config;
+        Ok(ReloadReport { vrrp: summary, lvs })
+    }
+
+    /// A director thread died: stop the rest as at shutdown, and say why.
+    async fn failed(
+        &mut self,
+        why: &str,
+        vrrp_outputs: &mut RunnerOutputs,
+        lvs_actions: &mut mpsc::UnboundedReceiver<Action>,
+    ) {
+        tracing::error!("{why}: stopping the director");
+        let _ = self.shutdown(vrrp_outputs, lvs_actions).await;
+        let _ = self
+            .events
+            .send(DirectorEvent::Stopped(Some(why.to_string())));
+    }
+
+    /// Stops tracking, then VRRP, then the LVS side; routes what they report while stopping
+    /// (notify_stop, omega's scripts) and waits for those scripts, within their timeout.
+    async fn shutdown(
+        &mut self,
+        vrrp_outputs: &mut RunnerOutputs,
+        lvs_actions: &mut mpsc::UnboundedReceiver<Action>,
+    ) -> Result<(), Error> {
+        for task in self.track_tasks.drain(..) {
+            task.abort();
+        }
+        let vrrp = self.vrrp.take();
+        let lvs = self.lvs.take();
+        self.lvs_handle = None;
+        // VRRP first: the priority-0 advert hands the VIP over before the services go.
+        let stopped = tokio::task::spawn_blocking(move || {
+            let vrrp_result = vrrp.map(VrrpRunner::shutdown).transpose();
+            if let Some(lvs) = lvs {
+                lvs.shutdown();
+            }
+            vrrp_result
+        })
+        .await
+        .map_err(|_| Error::Stopped)?
+        .map(|_| ())
+        .map_err(|e| Error::Start {
+            part: "VRRP side",
+            cause: format!("stopping: {e}"),
+        });
+        // Both threads have ended: what they said on the way out is all in the channels.
+        while let Ok(output) = vrrp_outputs.try_recv() {
+            self.vrrp_output(output);
+        }
+        while let Ok(action) = lvs_actions.try_recv() {
+            self.lvs_action(action);
+        }
+        // Let those scripts finish (each is killed at its own timeout).
+        tokio::task::yield_now().await;
+        let _ = tokio::time::timeout(
+            crate::notify::NOTIFY_TIMEOUT + Duration::from_secs(1),
+            self.scripts.slots.acquire_many(MAX_SCRIPTS as u32),
+        )
+        .await;
+        stopped.map(|_| ())
+    }
+}
+
+/// Reads the configuration file named in the options.
+fn load_file(options: &Options) -> Result<keepalived_conf::Config, Error> {
+    let Some((path, opts)) = &options.config_file else {
+        return Err(Error::Reload(
+            "this director's configuration was given in code, not read from a file: reload it \
+             with Director::reload"
+                .into(),
+        ));
+    };
+    let mut sources = keepalived_conf::SourceMap::default();
+    let loaded = keepalived_conf::load_file(path, opts, &mut sources);
+    let rendered = keepalived_conf::diag::render(&loaded.diagnostics, &sources, false);
+    if loaded.has_errors() {
+        return Err(Error::Config {
+            path: path.display().to_string(),
+            errors: loaded.error_count(),
+            rendered,
+        });
+    }
+    if !rendered.is_empty() {
+        tracing::warn!("{}", rendered.trim_end());
+    }
+    Ok(loaded.config)
+}
+
+/// Sends an input with a reply channel and awaits the answer.
+async fn ask<T>(
+    inputs: &mpsc::UnboundedSender<Input>,
+    input: impl FnOnce(oneshot::Sender<T>) -> Input,
+) -> Result<T, Error> {
+    let (reply, answer) = oneshot::channel();
+    inputs.send(input(reply)).map_err(|_| Error::Stopped)?;
+    answer.await.map_err(|_| Error::Stopped)
+}
+
+/// Adds the LVS side's report to a status.
+async fn with_lvs_status(mut status: Status, lvs: Option<LvsHandle>) -> Status {
+    if let Some(lvs) = lvs {
+        match lvs.status().await {
+            Ok((virtual_servers, ipvs)) => {
+                status.virtual_servers = virtual_servers;
+                status.ipvs = Some(ipvs);
+            }
+            Err(e) => tracing::warn!("LVS status: {e}"),
+        }
+    }
+    status
+}
+
+/// Logs a VRRP event at the level an operator expects: drops and mismatches are warnings,
+/// state and priority changes information, a master seen by a backup a debug line.
+fn log_vrrp_event(e: &crate::vrrp::RunnerEvent) {
+    let instance = e.instance.as_str();
+    match &e.event {
+        Event::StateChanged(t) => tracing::info!(
+            instance,
+            state = crate::status::state_name(t.to),
+            reason = %t.reason,
+            "({instance}) Entering {} STATE ({})",
+            crate::status::state_name(t.to),
+            t.reason
+        ),
+        Event::PacketDropped { .. } | Event::AddressListMismatch { .. } => {
+            tracing::warn!(instance, "({instance}) {}", e.event)
+        }
+        Event::MasterIntervalChanged { .. } | Event::PriorityChanged { .. } => {
+            tracing::info!(instance, "({instance}) {}", e.event)
+        }
+        Event::MasterSeen { .. } => tracing::debug!(instance, "({instance}) {}", e.event),
+    }
+}
