@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::process::Command;
+use std::time::Duration;
 
 /// Whether privileged tests can run here. Without root they are skipped loudly, and under
 /// `CI=true` that is a failure rather than a silent pass.
@@ -57,6 +58,16 @@ impl Netns {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Waits until `dev` is operationally up (carrier on), at most 10 s.
+    pub fn wait_operstate_up(&self, dev: &str) {
+        let path = format!("/sys/class/net/{dev}/operstate");
+        crate::wait_until(
+            &format!("{dev} up in {}", self.name),
+            Duration::from_secs(10),
+            || self.output(&["cat", &path]).trim() == "up",
+        );
+    }
+
     /// Moves the calling thread into the namespace (sockets it opens then live there).
     pub fn enter(&self) {
         enter_named(&self.name);
@@ -110,6 +121,11 @@ pub fn veth_pair_named(
         ns.exec(&["ip", "-6", "addr", "add", v6, "dev", ifname, "nodad"]);
         ns.exec(&["ip", "link", "set", ifname, "up"]);
     }
+    // The kernel turns the carrier on asynchronously (linkwatch, up to a second on a busy
+    // machine); until then the device drops what is sent on it.
+    for ns in [&na, &nb] {
+        ns.wait_operstate_up(ifname);
+    }
     (na, nb)
 }
 
@@ -150,6 +166,9 @@ pub fn bridge_lab(tag: &str, ifname: &str, hosts: &[&str]) -> (Netns, Vec<Netns>
         host.exec(&["ip", "addr", "add", addr, "dev", ifname]);
         host.exec(&["ip", "link", "set", ifname, "up"]);
         out.push(host);
+    }
+    for host in &out {
+        host.wait_operstate_up(ifname);
     }
     (sw, out)
 }
