@@ -614,7 +614,10 @@ impl Router {
     ) -> Result<ReloadReport, Error> {
         let config = match config {
             Some(c) => c,
-            None => load_file(&self.options)?,
+            None => load_file(&self.options).map_err(|e| match e {
+                Error::Reload(_) => e,
+                other => Error::Reload(other.to_string()),
+            })?,
         };
         let options = self.options.clone();
         let planned = tokio::task::spawn_blocking(move || plan(config, &options))

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/examples");
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/config");
+const DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../keepalived-conf/tests/data/config"
+);
 
 fn ha(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ha"))

@@ -419,7 +419,15 @@ fn reload_touches_only_what_changed_and_a_bad_file_changes_nothing() {
 
     // Watch the VIP during the reloads: an unchanged instance must keep it throughout.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Stops the watcher however the reloads end (a failed assertion must not hang the scope).
+    struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     let gaps = std::thread::scope(|s| {
+        let _stop_watcher = StopOnDrop(&stop);
         let watcher = s.spawn(|| {
             let mut gaps = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
