@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{Fields, Parser};
+use super::{with_suggestion, Fields, Parser};
 use crate::keywords as kw;
 use crate::model::*;
 use crate::syntax::Node;
@@ -127,7 +127,25 @@ impl Parser<'_> {
                 "lvs_flush" => g.lvs_flush = self.flag(s),
                 "lvs_flush_on_stop" => {
                     self.extra_args(s, 1);
-                    g.lvs_flush_on_stop = Some(s.arg(0) == Some("VS"));
+                    // keepalived rejects any other word, leaving flush-on-stop off.
+                    g.lvs_flush_on_stop = match s.arg(0) {
+                        None => Some(false),
+                        Some("VS") => Some(true),
+                        Some(other) => {
+                            self.bad_value(
+                                s,
+                                0,
+                                format!("unknown lvs_flush_on_stop type `{other}`"),
+                                with_suggestion(
+                                    "write `lvs_flush_on_stop` to flush the whole IPVS table, \
+                                     or `lvs_flush_on_stop VS` for only our virtual servers",
+                                    other,
+                                    &["VS"],
+                                ),
+                            );
+                            None
+                        }
+                    };
                 }
                 "vrrp_startup_delay" => g.vrrp_startup_delay = self.timer(s),
                 "dynamic_interfaces" => g.dynamic_interfaces = true,

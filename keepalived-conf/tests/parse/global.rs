@@ -314,6 +314,20 @@ fn lvs_flush_on_stop_all_or_only_our_virtual_servers() {
 }
 
 #[test]
+fn lvs_flush_on_stop_of_another_type_is_an_error_and_flushes_nothing() {
+    // keepalived compares with `VS` exactly and reports anything else, leaving the
+    // table alone at stop: `vs` must not become a full flush.
+    let p = parse(&global(" lvs_flush_on_stop vs"));
+    let (d, at) = p.only();
+    assert_eq!(
+        (d.message.as_str(), at),
+        ("unknown lvs_flush_on_stop type `vs`", "vs")
+    );
+    assert!(d.help[0].ends_with("did you mean `VS`?"), "{:?}", d.help);
+    assert_eq!(p.config().global_defs.lvs_flush_on_stop, None);
+}
+
+#[test]
 fn notification_email_is_a_list_of_addresses() {
     let p = parse(&global(
         " notification_email {\n  ops@example.com\n  \"noc team@example.com\"\n }\n \
