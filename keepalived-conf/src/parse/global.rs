@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use super::{with_suggestion, Fields, Parser};
+use crate::diag::Diagnostic;
 use crate::keywords as kw;
 use crate::model::*;
 use crate::syntax::Node;
@@ -47,12 +48,12 @@ impl Parser<'_> {
                 }
                 "vrrp_strict" => g.vrrp_strict = self.flag(s),
                 "vrrp_mcast_group4" => {
-                    if let Some(IpAddr::V4(a)) = self.ip(s) {
+                    if let Some(IpAddr::V4(a)) = self.mcast_group(s, false) {
                         g.vrrp_mcast_group4 = a
                     }
                 }
                 "vrrp_mcast_group6" => {
-                    if let Some(IpAddr::V6(a)) = self.ip(s) {
+                    if let Some(IpAddr::V6(a)) = self.mcast_group(s, true) {
                         g.vrrp_mcast_group6 = a
                     }
                 }
@@ -153,6 +154,48 @@ impl Parser<'_> {
             }
         }
         self.save_fields("global_defs".to_string(), fields);
+    }
+
+    /// `vrrp_mcast_group4|6 ADDRESS`: a multicast address of the keyword's family, as
+    /// keepalived checks (an IPv6 group that is not link-local is only warned about).
+    fn mcast_group(&mut self, s: &Node, v6: bool) -> Option<IpAddr> {
+        let addr = self.ip(s)?;
+        let (family, example) = if v6 {
+            ("IPv6", "ff02::12")
+        } else {
+            ("IPv4", "224.0.0.18")
+        };
+        let problem = if addr.is_ipv6() != v6 {
+            format!("`{addr}` is not an {family} address")
+        } else if !addr.is_multicast() {
+            format!("`{addr}` is not a multicast address")
+        } else {
+            if let IpAddr::V6(a) = addr {
+                // ff02::/16: link-local scope, where VRRP adverts belong.
+                if a.segments()[0] & 0xff0f != 0xff02 {
+                    self.push(
+                        Diagnostic::warning(
+                            "mcast-group-scope",
+                            Some(s.args[0].span),
+                            format!("`{addr}` is not a link-local multicast address"),
+                        )
+                        .with_label("VRRP adverts should stay on the link")
+                        .with_help(format!("keepalived's default is `{example}`")),
+                    );
+                }
+            }
+            return Some(addr);
+        };
+        self.bad_value(
+            s,
+            0,
+            problem,
+            format!(
+                "`{}` must be an {family} multicast address, e.g. `{example}`",
+                s.key.text
+            ),
+        );
+        None
     }
 
     pub(super) fn script_user(&mut self, s: &Node) -> Option<ScriptUser> {

@@ -112,6 +112,58 @@ fn multicast_groups_of_each_family() {
 }
 
 #[test]
+fn multicast_groups_must_be_multicast_of_their_family() {
+    // keepalived (vrrp_mcast_group4/6_handler) reports each of these and keeps its default.
+    for (line, message) in [
+        (
+            "vrrp_mcast_group4 ff02::12",
+            "`ff02::12` is not an IPv4 address",
+        ),
+        (
+            "vrrp_mcast_group4 192.0.2.18",
+            "`192.0.2.18` is not a multicast address",
+        ),
+        (
+            "vrrp_mcast_group6 224.0.0.18",
+            "`224.0.0.18` is not an IPv6 address",
+        ),
+        (
+            "vrrp_mcast_group6 2001:db8::12",
+            "`2001:db8::12` is not a multicast address",
+        ),
+    ] {
+        let p = parse(&global(&format!(" {line}")));
+        let (d, at) = p.only();
+        assert_eq!(
+            (d.code, d.message.as_str()),
+            ("invalid-value", message),
+            "{line}"
+        );
+        assert_eq!(at, line.split(' ').nth(1).unwrap());
+        assert_eq!(p.config().global_defs, GlobalDefs::default());
+    }
+    let p = parse(&global(" vrrp_mcast_group4 192.0.2.18"));
+    assert_eq!(
+        p.only().0.help,
+        ["`vrrp_mcast_group4` must be an IPv4 multicast address, e.g. `224.0.0.18`"]
+    );
+}
+
+#[test]
+fn an_ipv6_group_beyond_the_link_is_a_warning() {
+    let p = parse(&global(" vrrp_mcast_group6 ff05::12"));
+    let (d, at) = p.only();
+    assert_eq!(
+        (d.code, d.is_error(), at),
+        ("mcast-group-scope", false, "ff05::12")
+    );
+    assert_eq!(
+        p.config().global_defs.vrrp_mcast_group6,
+        "ff05::12".parse::<Ipv6Addr>().unwrap()
+    );
+}
+
+#[test]
 fn garp_settings() {
     let p = parse(&global(
         " vrrp_garp_master_delay 0\n vrrp_garp_master_repeat 3\n vrrp_garp_master_refresh 60\n \
