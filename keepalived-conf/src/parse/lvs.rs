@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{suggest, vs_path, Fields, Parser};
+use super::{suggest, vs_path, with_suggestion, Fields, Parser};
 use crate::diag::Diagnostic;
 use crate::keywords as kw;
 use crate::model::*;
@@ -11,7 +11,8 @@ use crate::syntax::Node;
 impl Parser<'_> {
     fn lb_kind(&mut self, s: &Node) -> Option<LbKind> {
         let kind = self.arg(s, 0, "NAT, DR or TUN")?;
-        match kind.to_ascii_uppercase().as_str() {
+        // keepalived compares the method name exactly: `dr` is not DR.
+        match kind {
             "NAT" => {
                 self.extra_args(s, 1);
                 Some(LbKind::Nat)
@@ -107,7 +108,11 @@ impl Parser<'_> {
                     s,
                     0,
                     format!("invalid forwarding method `{other}`"),
-                    format!("`{}` must be NAT, DR or TUN", s.key.text),
+                    with_suggestion(
+                        &format!("`{}` must be NAT, DR or TUN", s.key.text),
+                        other,
+                        &["NAT", "DR", "TUN"],
+                    ),
                 );
                 None
             }

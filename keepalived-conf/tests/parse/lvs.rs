@@ -164,6 +164,29 @@ fn forwarding_methods_and_tunnels() {
 }
 
 #[test]
+fn forwarding_methods_are_written_in_capitals() {
+    // keepalived (svr_forwarding_handler) compares with strcmp and keeps NAT after
+    // reporting `dr`; taking it as DR would forward differently from keepalived.
+    let p = parse(&virtual_server(" lb_kind dr"));
+    let (d, at) = p.only();
+    assert_eq!(
+        (d.message.as_str(), at),
+        ("invalid forwarding method `dr`", "dr")
+    );
+    assert_eq!(
+        d.help,
+        ["`lb_kind` must be NAT, DR or TUN; did you mean `DR`?"]
+    );
+    assert_eq!(p.config().virtual_servers[0].lvs_method, LbKind::Nat);
+    let p = parse(&real_server(" lvs_method tun"));
+    assert_eq!(p.only().0.message, "invalid forwarding method `tun`");
+    assert_eq!(
+        p.config().virtual_servers[0].real_servers[0].lvs_method,
+        None
+    );
+}
+
+#[test]
 fn malformed_tunnels() {
     for (text, message) in [
         ("TUN type gue", "a GUE tunnel needs a port"),
