@@ -114,8 +114,9 @@ fn raw(n: &Node) -> RawStatement {
     }
 }
 
+/// keepalived's `check_true_false`: lower case only (`TRUE` is not a boolean).
 fn parse_bool(s: &str) -> Option<bool> {
-    match s.to_ascii_lowercase().as_str() {
+    match s {
         "on" | "true" | "yes" => Some(true),
         "off" | "false" | "no" => Some(false),
         _ => None,
@@ -237,11 +238,17 @@ impl Parser<'_> {
             Some(t) => match parse_bool(&t.text) {
                 Some(b) => b,
                 None => {
+                    let lower = t.text.to_ascii_lowercase();
+                    let help = if parse_bool(&lower).is_some() {
+                        format!("keepalived reads booleans in lower case: write `{lower}`")
+                    } else {
+                        "use one of on|off|true|false|yes|no, or nothing for on".into()
+                    };
                     self.bad_value(
                         n,
                         0,
                         format!("invalid boolean `{}` for `{}`", t.text, n.key.text),
-                        "use one of on|off|true|false|yes|no, or nothing for on".into(),
+                        help,
                     );
                     true
                 }

@@ -123,6 +123,21 @@ fn an_invalid_boolean_is_an_error_at_the_value() {
 }
 
 #[test]
+fn booleans_are_lower_case_as_in_keepalived() {
+    // keepalived's check_true_false uses strcmp: `OFF` is reported and not applied.
+    let p = parse("global_defs {\n vrrp_strict OFF\n}\n");
+    let (d, at) = p.only();
+    assert_eq!(
+        (d.message.as_str(), at),
+        ("invalid boolean `OFF` for `vrrp_strict`", "OFF")
+    );
+    assert_eq!(
+        d.help,
+        ["keepalived reads booleans in lower case: write `off`"]
+    );
+}
+
+#[test]
 fn a_block_keyword_without_a_block_is_an_error() {
     let p = parse("static_routes\n");
     let (d, at) = p.only();
