@@ -512,7 +512,7 @@ pub struct VrrpScript {
 pub struct TrackFile {
     pub name: String,
     pub file: String,
-    /// Default 1.
+    /// -254..=254, default 1.
     pub weight: i32,
     pub weight_reverse: bool,
     pub init_file: Option<Vec<String>>,
@@ -710,7 +710,7 @@ pub struct RealServer {
     pub ip: IpAddr,
     /// Default: the virtual server's port.
     pub port: Option<u16>,
-    /// Default 1.
+    /// 0..=2147483647, default 1.
     pub weight: i32,
     /// Per-server `lvs_method` override.
     pub lvs_method: Option<LbKind>,

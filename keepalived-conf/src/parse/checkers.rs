@@ -197,7 +197,8 @@ impl Parser<'_> {
                         true
                     }
                     "weight" => {
-                        if let Some((w, r)) = self.weight(s, 254) {
+                        // Scales a real-server weight: keepalived's bound is the IPVS weight's.
+                        if let Some((w, r)) = self.weight(s, i32::MAX) {
                             (*weight, *reverse) = (Some(w), r);
                         }
                         true

@@ -284,7 +284,8 @@ impl Parser<'_> {
         // configuration has tens of thousands of real servers.
         for s in self.block(n) {
             match s.key.text.as_str() {
-                "weight" => rs.weight = self.num1(s, 0i32, 65535).unwrap_or(1),
+                // IPVS weights are 0..=INT32_MAX (keepalived's IPVS_WEIGHT_LIMIT).
+                "weight" => rs.weight = self.num1(s, 0i32, i32::MAX).unwrap_or(1),
                 "lvs_method" | "lb_kind" => rs.lvs_method = self.lb_kind(s),
                 "inhibit_on_failure" => rs.inhibit_on_failure = Some(self.flag(s)),
                 "notify_up" => rs.notify_up = self.command(s),

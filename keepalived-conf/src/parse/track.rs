@@ -163,7 +163,7 @@ impl Parser<'_> {
             match s.key.text.as_str() {
                 "file" => t.file = self.string(s).unwrap_or_default(),
                 "weight" => {
-                    if let Some((w, r)) = self.weight(s, i32::MAX) {
+                    if let Some((w, r)) = self.weight(s, 254) {
                         (t.weight, t.weight_reverse) = (w, r);
                     }
                 }

@@ -235,6 +235,20 @@ fn file_check() {
             reverse: true
         }
     );
+    // The file's value scales the real server's weight: keepalived bounds it by the IPVS
+    // weight limit, not by VRRP's 254.
+    let text = format!(
+        "track_file maint {{\n file /run/maint\n}}\n{}",
+        checker("FILE_CHECK", " track_file maint\n weight -2147483647")
+    );
+    let p = parse(&text);
+    assert!(matches!(
+        p.clean().virtual_servers[0].real_servers[0].checkers[0].kind,
+        CheckerKind::FileCheck {
+            weight: Some(-2147483647),
+            ..
+        }
+    ));
     let p = parse(&checker("FILE_CHECK", " weight 2"));
     let (d, _) = p.only();
     assert_eq!(d.message, "FILE_CHECK has no `track_file`");

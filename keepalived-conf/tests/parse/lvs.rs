@@ -389,6 +389,16 @@ fn real_server_values() {
 }
 
 #[test]
+fn real_server_weight_goes_up_to_the_ipvs_limit() {
+    // keepalived (rs_weight_handler) accepts 0..=IPVS_WEIGHT_LIMIT, INT32_MAX.
+    assert_eq!(rs(" weight 2147483647").weight, i32::MAX);
+    assert_eq!(rs(" weight 65536").weight, 65536);
+    let p = parse(&real_server(" weight 2147483648"));
+    let (d, _) = p.only();
+    assert_eq!(d.help, ["`weight` must be a whole number in 0-2147483647"]);
+}
+
+#[test]
 fn real_server_weight_is_not_negative() {
     // Weight 0 is a drained server: accepted (validation notes the quorum cannot be met).
     let p = parse(&real_server(" weight 0"));

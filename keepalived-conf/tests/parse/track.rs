@@ -130,6 +130,21 @@ fn track_file_block() {
 }
 
 #[test]
+fn track_file_weight_is_254_at_most() {
+    // keepalived (track_file_weight_handler) reads the weight in [-254, 254].
+    let p = parse("track_file maint {\n file /run/maint\n weight -254\n}\n");
+    assert_eq!(p.clean().track_files[0].weight, -254);
+    let p = parse("track_file maint {\n file /run/maint\n weight 255\n}\n");
+    let (d, at) = p.only();
+    assert_eq!(
+        (d.message.as_str(), at),
+        ("invalid `weight` value `255`", "255")
+    );
+    assert_eq!(d.help, ["`weight` must be a whole number from -254 to 254"]);
+    assert_eq!(p.config().track_files[0].weight, 1);
+}
+
+#[test]
 fn track_file_without_file_is_an_error() {
     let p = parse("track_file maint {\n weight 2\n}\n");
     let (d, _) = p.only();
