@@ -27,7 +27,7 @@ impl Parser<'_> {
                     if let Some(host) = self.arg(s, 0, "a host") {
                         let host = host.to_string();
                         let port = if s.args.len() > 1 {
-                            self.num(s, 1, 1u16, 65535)
+                            self.port_at(s, 1, 1)
                         } else {
                             Some(25)
                         };

@@ -134,7 +134,7 @@ impl Parser<'_> {
             _ => {
                 let ip = self.ip_at(n, 0)?;
                 let port = if n.args.len() > 1 {
-                    self.num(n, 1, 0u16, 65535)?
+                    self.port_at(n, 1, 0)?
                 } else {
                     0
                 };
@@ -235,7 +235,7 @@ impl Parser<'_> {
                     self.extra_args(s, 2);
                     if let Some(ip) = self.ip_at(s, 0) {
                         let port = if s.args.len() > 1 {
-                            self.num(s, 1, 0u16, 65535)
+                            self.port_at(s, 1, 0)
                         } else {
                             None
                         };
@@ -265,7 +265,7 @@ impl Parser<'_> {
     fn real_server(&mut self, n: &Node, vs_path: &str) -> Option<RealServer> {
         let ip = self.ip_at(n, 0)?;
         let port = if n.args.len() > 1 {
-            Some(self.num(n, 1, 0u16, 65535)?)
+            Some(self.port_at(n, 1, 0)?)
         } else {
             None
         };

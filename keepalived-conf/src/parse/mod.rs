@@ -178,6 +178,19 @@ impl Parser<'_> {
             Some(prev) => prev.text.clone(),
             None => n.key.text.clone(),
         };
+        self.num_named(n, i, &what, lo, hi)
+    }
+
+    /// The port after an address (`virtual_server IP PORT`): named `port`, not by the
+    /// address before it.
+    fn port_at(&mut self, n: &Node, i: usize, lo: u16) -> Option<u16> {
+        self.num_named(n, i, "port", lo, 65535)
+    }
+
+    fn num_named<T>(&mut self, n: &Node, i: usize, what: &str, lo: T, hi: T) -> Option<T>
+    where
+        T: FromStr + PartialOrd + Display + Copy,
+    {
         let s = self.arg(n, i, "a number")?;
         match s.parse::<T>() {
             Ok(v) if v >= lo && v <= hi => Some(v),

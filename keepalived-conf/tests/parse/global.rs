@@ -59,6 +59,15 @@ fn smtp_server_port_defaults_to_25() {
 }
 
 #[test]
+fn smtp_server_port_is_1_to_65535() {
+    let p = parse(&global(" smtp_server 192.0.2.25 0"));
+    let (d, at) = p.only();
+    assert_eq!((d.message.as_str(), at), ("invalid `port` value `0`", "0"));
+    assert_eq!(d.help, ["`port` must be a whole number in 1-65535"]);
+    assert_eq!(p.config().global_defs.smtp_server, None);
+}
+
+#[test]
 fn smtp_server_without_host_is_an_error() {
     let p = parse(&global(" smtp_server"));
     let (d, _) = p.only();

@@ -82,11 +82,7 @@ fn virtual_server_keys() {
 #[test]
 fn malformed_virtual_server_keys_skip_the_block() {
     for (head, message, at) in [
-        (
-            "192.0.2.1 65536",
-            "invalid `192.0.2.1` value `65536`",
-            "65536",
-        ),
+        ("192.0.2.1 65536", "invalid `port` value `65536`", "65536"),
         ("192.0.2 80", "`192.0.2` is not an IP address", "192.0.2"),
         ("fwmark 0", "invalid `fwmark` value `0`", "0"),
         (
@@ -286,6 +282,12 @@ fn sorry_server_with_and_without_port() {
     let got = vs(" sorry_server 192.0.2.250\n sorry_server_inhibit\n sorry_server_lvs_method DR");
     assert!(got.sorry_server_inhibit);
     assert_eq!(got.sorry_server_lvs_method, Some(LbKind::Dr));
+    let p = parse(&virtual_server(" sorry_server 192.0.2.250 65536"));
+    let (d, at) = p.only();
+    assert_eq!(
+        (d.message.as_str(), at),
+        ("invalid `port` value `65536`", "65536")
+    );
     let p = parse(&virtual_server(" sorry_server localhost"));
     let (d, at) = p.only();
     assert_eq!(
@@ -350,7 +352,8 @@ fn malformed_real_server_keys_skip_the_server() {
     let p = parse("virtual_server 192.0.2.1 80 {\n real_server 10.0.0.1 http {\n }\n}\n");
     let (d, at) = p.only();
     assert_eq!(at, "http");
-    assert_eq!(d.code, "invalid-value");
+    assert_eq!(d.message, "invalid `port` value `http`");
+    assert_eq!(d.help, ["`port` must be a whole number in 0-65535"]);
     assert!(p.config().virtual_servers[0].real_servers.is_empty());
 }
 
