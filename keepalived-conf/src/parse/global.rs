@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{with_suggestion, Fields, Parser};
+use super::{with_suggestion, Fields, Parser, LVS_MAX_TIMEOUT};
 use crate::diag::Diagnostic;
 use crate::keywords as kw;
 use crate::model::*;
@@ -110,7 +110,7 @@ impl Parser<'_> {
                     let mut i = 0;
                     while i < s.args.len() {
                         let which = s.args[i].text.as_str();
-                        let v = self.num(s, i + 1, 0u32, 86400 * 365);
+                        let v = self.num(s, i + 1, 0u32, LVS_MAX_TIMEOUT);
                         match which {
                             "tcp" => g.lvs_timeouts.tcp = v,
                             "tcpfin" => g.lvs_timeouts.tcpfin = v,

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{suggest, vs_path, with_suggestion, Fields, Parser};
+use super::{suggest, vs_path, with_suggestion, Fields, Parser, LVS_MAX_TIMEOUT};
 use crate::diag::Diagnostic;
 use crate::keywords as kw;
 use crate::model::*;
@@ -218,7 +218,12 @@ impl Parser<'_> {
                     }
                 }
                 "persistence_timeout" => {
-                    vs.persistence_timeout = self.num1(s, 1u32, u32::MAX / 1000)
+                    // A bare keyword is IPVS's default persistence, 6 minutes.
+                    vs.persistence_timeout = if s.args.is_empty() {
+                        Some(360)
+                    } else {
+                        self.num1(s, 1u32, LVS_MAX_TIMEOUT)
+                    }
                 }
                 "persistence_granularity" => vs.persistence_granularity = self.string(s),
                 "persistence_engine" => vs.persistence_engine = self.string(s),

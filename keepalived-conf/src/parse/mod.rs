@@ -24,6 +24,9 @@ mod lvs;
 mod track;
 mod vrrp;
 
+/// keepalived's bound on IPVS timeouts (`lvs_timeouts`, `persistence_timeout`): 31 days.
+const LVS_MAX_TIMEOUT: u32 = 86400 * 31;
+
 /// Where things are in the source, for diagnostics after parsing. Blocks and list entries
 /// are keyed by a path such as `vrrp_instance VI_1` or `vrrp_instance VI_1/track_script/chk`;
 /// the keywords of a block are looked up with [`SpanIndex::field`].

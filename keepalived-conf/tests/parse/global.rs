@@ -360,6 +360,16 @@ fn lvs_timeouts_each_optional() {
     let t = p.clean().global_defs.lvs_timeouts;
     assert_eq!((t.tcp, t.tcpfin, t.udp), (Some(7200), None, Some(300)));
 
+    // keepalived's LVS_MAX_TIMEOUT: 31 days.
+    let p = parse(&global(" lvs_timeouts tcpfin 2678400"));
+    assert_eq!(p.clean().global_defs.lvs_timeouts.tcpfin, Some(2_678_400));
+    let p = parse(&global(" lvs_timeouts udp 2678401"));
+    let (d, at) = p.only();
+    assert_eq!(
+        (d.message.as_str(), at),
+        ("invalid `udp` value `2678401`", "2678401")
+    );
+
     let p = parse(&global(" lvs_timeouts tcp"));
     let (d, at) = p.only();
     assert_eq!((d.code, at), ("missing-value", "lvs_timeouts tcp"));

@@ -248,6 +248,18 @@ fn persistence() {
         Some("255.255.255.0")
     );
     assert_eq!(got.persistence_engine.as_deref(), Some("sip"));
+    // keepalived (pto_handler): a bare keyword is IPVS_SVC_PERSISTENT_TIMEOUT, 6 min;
+    // a value is 1 s to LVS_MAX_TIMEOUT, 31 days.
+    assert_eq!(vs(" persistence_timeout").persistence_timeout, Some(360));
+    assert_eq!(
+        vs(" persistence_timeout 2678400").persistence_timeout,
+        Some(2_678_400)
+    );
+    let p = parse(&virtual_server(" persistence_timeout 2678401"));
+    assert_eq!(
+        p.only().0.help,
+        ["`persistence_timeout` must be a whole number in 1-2678400"]
+    );
     let p = parse(&virtual_server(" persistence_timeout 0"));
     let (d, at) = p.only();
     assert_eq!(
