@@ -787,8 +787,9 @@ pub struct CheckerCommon {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct HttpUrl {
     pub path: String,
+    /// MD5 of the page: 32 hex digits.
     pub digest: Option<String>,
-    /// Codes or ranges as written (`200`, `200-299`); default 200-299.
+    /// Codes or ranges as written (`200`, `200-299`), within 100-599; default 200-299.
     pub status_code: Vec<String>,
     pub virtualhost: Option<String>,
     pub regex: Option<String>,
@@ -823,6 +824,7 @@ pub enum CheckerKind {
     },
     MiscCheck {
         misc_path: String,
+        /// Whole seconds, 0-4294.
         misc_timeout: Option<Timer>,
         /// `misc_dynamic`: the exit code sets the weight.
         misc_dynamic: bool,

@@ -59,7 +59,7 @@ impl Parser<'_> {
                     continue;
                 }
                 "connect_port" => {
-                    common.connect_port = self.num1(s, 0u16, 65535);
+                    common.connect_port = self.num1(s, 1u16, 65535);
                     continue;
                 }
                 "bindto" => {
@@ -67,7 +67,7 @@ impl Parser<'_> {
                     continue;
                 }
                 "bind_port" => {
-                    common.bind_port = self.num1(s, 0u16, 65535);
+                    common.bind_port = self.num1(s, 1u16, 65535);
                     continue;
                 }
                 "bind_if" => {
@@ -160,7 +160,8 @@ impl Parser<'_> {
                         true
                     }
                     "misc_timeout" => {
-                        *misc_timeout = self.timer(s);
+                        // Whole seconds, unlike the other timers (UINT_MAX µs at most).
+                        *misc_timeout = self.num1(s, 0u64, 4294).map(Timer::secs);
                         true
                     }
                     "misc_dynamic" => {
@@ -267,8 +268,14 @@ impl Parser<'_> {
         for s in self.block(n) {
             match s.key.text.as_str() {
                 "path" => u.path = self.string(s).unwrap_or_default(),
-                "digest" => u.digest = self.string(s),
-                "status_code" => u.status_code.extend(s.args.iter().map(|a| a.text.clone())),
+                "digest" => u.digest = self.digest(s),
+                "status_code" => {
+                    for i in 0..s.args.len() {
+                        if self.status_code(s, i) {
+                            u.status_code.push(s.args[i].text.clone());
+                        }
+                    }
+                }
                 "virtualhost" => u.virtualhost = self.string(s),
                 "regex" => u.regex = self.string(s),
                 "regex_no_match" => u.regex_no_match = self.flag(s),
@@ -282,5 +289,40 @@ impl Parser<'_> {
             );
         }
         u
+    }
+
+    /// The MD5 of the page, as `genhash` prints it: 32 hex digits.
+    fn digest(&mut self, s: &Node) -> Option<String> {
+        let digest = self.string(s)?;
+        if digest.len() == 32 && digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Some(digest);
+        }
+        self.bad_value(
+            s,
+            0,
+            format!("`{digest}` is not an MD5 digest"),
+            "a digest is 32 hexadecimal digits, as `genhash` prints it".into(),
+        );
+        None
+    }
+
+    /// Argument `i` of `status_code`: `CODE` or `FROM-TO`, within 100-599, as keepalived
+    /// checks; an invalid one is reported and left out.
+    fn status_code(&mut self, s: &Node, i: usize) -> bool {
+        let text = s.args[i].text.as_str();
+        let (from, to) = text.split_once('-').unwrap_or((text, text));
+        let code = |c: &str| c.parse::<u16>().ok().filter(|c| (100..=599).contains(c));
+        if let (Some(from), Some(to)) = (code(from), code(to)) {
+            if from <= to {
+                return true;
+            }
+        }
+        self.bad_value(
+            s,
+            i,
+            format!("invalid HTTP status code `{text}`"),
+            "write a code or a range of codes in 100-599, e.g. `200` or `200-299`".into(),
+        );
+        false
     }
 }

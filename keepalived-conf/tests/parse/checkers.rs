@@ -90,6 +90,41 @@ fn malformed_common_settings() {
 }
 
 #[test]
+fn ports_are_1_to_65535_and_misc_timeout_whole_seconds() {
+    // keepalived: co_port_handler/co_srcport_handler read 1-65535, misc_timeout_handler
+    // whole seconds.
+    for (kind, body, message, at) in [
+        (
+            "TCP_CHECK",
+            " connect_port 0",
+            "invalid `connect_port` value `0`",
+            "0",
+        ),
+        (
+            "TCP_CHECK",
+            " bind_port 0",
+            "invalid `bind_port` value `0`",
+            "0",
+        ),
+        (
+            "MISC_CHECK",
+            " misc_path /bin/true\n misc_timeout 2.5",
+            "invalid `misc_timeout` value `2.5`",
+            "2.5",
+        ),
+    ] {
+        let p = parse(&checker(kind, body));
+        let (d, span) = p.only();
+        assert_eq!((d.message.as_str(), span), (message, at), "{body}");
+    }
+    let c = check("TCP_CHECK", " connect_port 1\n bind_port 65535");
+    assert_eq!(
+        (c.common.connect_port, c.common.bind_port),
+        (Some(1), Some(65535))
+    );
+}
+
+#[test]
 fn http_get_with_urls() {
     let c = check(
         "HTTP_GET",
@@ -153,6 +188,58 @@ fn http_checks_need_a_url_with_a_path() {
     let (d, at) = p.only();
     assert_eq!((d.message.as_str(), at), ("`url` has no `path`", "url"));
     assert_eq!(d.help, ["add `path /health`"]);
+}
+
+#[test]
+fn status_codes_and_digests_are_checked_as_keepalived_does() {
+    // keepalived (check_http.c, status_code_handler, digest_handler) reports each and
+    // ignores it; an ignored code would silently change what counts as healthy.
+    for (line, message, at) in [
+        (
+            "status_code 200 2xx",
+            "invalid HTTP status code `2xx`",
+            "2xx",
+        ),
+        ("status_code 600", "invalid HTTP status code `600`", "600"),
+        (
+            "status_code 99-200",
+            "invalid HTTP status code `99-200`",
+            "99-200",
+        ),
+        (
+            "status_code 300-200",
+            "invalid HTTP status code `300-200`",
+            "300-200",
+        ),
+        (
+            "digest 9b3a0c85",
+            "`9b3a0c85` is not an MD5 digest",
+            "9b3a0c85",
+        ),
+        (
+            "digest 9b3a0c85a887a256d6939da88aabd8cg",
+            "`9b3a0c85a887a256d6939da88aabd8cg` is not an MD5 digest",
+            "9b3a0c85a887a256d6939da88aabd8cg",
+        ),
+    ] {
+        let p = parse(&checker(
+            "HTTP_GET",
+            &format!(" url {{\n  path /\n  {line}\n }}"),
+        ));
+        let (d, span) = p.only();
+        assert_eq!((d.message.as_str(), span), (message, at), "{line}");
+    }
+    let p = parse(&checker(
+        "HTTP_GET",
+        " url {\n  path /\n  status_code 100 2xx 599\n }",
+    ));
+    let CheckerKind::HttpGet { urls, .. } =
+        &p.config().virtual_servers[0].real_servers[0].checkers[0].kind
+    else {
+        panic!()
+    };
+    assert_eq!(urls[0].status_code, ["100", "599"]);
+    assert_eq!(urls[0].digest, None);
 }
 
 #[test]
