@@ -117,7 +117,7 @@ fn instance(i: usize) -> impl Strategy<Value = VrrpInstance> {
             of(text()),
             of(any::<bool>()),
             of(any::<bool>()),
-            of(0u32..10000),
+            of(0u32..=4294),
             vec(
                 raw(&["debug", "garp_extra_if", "linkbeat_use_polling"]),
                 0..2,

@@ -1,7 +1,7 @@
 //! The health-check blocks of a real server (`TCP_CHECK`, `HTTP_GET`, `SSL_GET`, `UDP_CHECK`,
 //! `DNS_CHECK`, `MISC_CHECK`, `SMTP_CHECK`, `PING_CHECK`, `FILE_CHECK`, `BFD_CHECK`) and `url`.
 
-use super::Parser;
+use super::{Parser, MAX_DELAY_SECS};
 use crate::diag::Diagnostic;
 use crate::keywords as kw;
 use crate::model::*;
@@ -160,8 +160,10 @@ impl Parser<'_> {
                         true
                     }
                     "misc_timeout" => {
-                        // Whole seconds, unlike the other timers (UINT_MAX µs at most).
-                        *misc_timeout = self.num1(s, 0u64, 4294).map(Timer::secs);
+                        // Whole seconds, unlike the other timers.
+                        *misc_timeout = self
+                            .num1(s, 0u32, MAX_DELAY_SECS)
+                            .map(|t| Timer::secs(t.into()));
                         true
                     }
                     "misc_dynamic" => {

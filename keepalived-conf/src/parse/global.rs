@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{with_suggestion, Fields, Parser, LVS_MAX_TIMEOUT};
+use super::{with_suggestion, Fields, Parser, LVS_MAX_TIMEOUT, MAX_DELAY_SECS};
 use crate::diag::Diagnostic;
 use crate::keywords as kw;
 use crate::model::*;
@@ -36,7 +36,7 @@ impl Parser<'_> {
                 }
                 "smtp_helo_name" => g.smtp_helo_name = self.string(s),
                 "smtp_connect_timeout" => {
-                    if let Some(v) = self.num1(s, 1u32, 3600) {
+                    if let Some(v) = self.num1(s, 1u32, MAX_DELAY_SECS) {
                         g.smtp_connect_timeout = v
                     }
                 }
@@ -58,12 +58,12 @@ impl Parser<'_> {
                     }
                 }
                 "vrrp_garp_master_delay" => {
-                    if let Some(v) = self.num1(s, 0u32, 10000) {
+                    if let Some(v) = self.num1(s, 0u32, MAX_DELAY_SECS) {
                         g.vrrp_garp_master_delay = v
                     }
                 }
                 "vrrp_garp_master_repeat" => {
-                    if let Some(v) = self.num1(s, 0u32, 10000) {
+                    if let Some(v) = self.num1(s, 0u32, u32::MAX) {
                         g.vrrp_garp_master_repeat = v
                     }
                 }
@@ -73,15 +73,15 @@ impl Parser<'_> {
                     }
                 }
                 "vrrp_garp_master_refresh_repeat" => {
-                    if let Some(v) = self.num1(s, 0u32, 10000) {
+                    if let Some(v) = self.num1(s, 0u32, u32::MAX) {
                         g.vrrp_garp_master_refresh_repeat = v
                     }
                 }
                 "vrrp_garp_lower_prio_delay" => {
-                    g.vrrp_garp_lower_prio_delay = self.num1(s, 0u32, u32::MAX)
+                    g.vrrp_garp_lower_prio_delay = self.num1(s, 0u32, MAX_DELAY_SECS)
                 }
                 "vrrp_garp_lower_prio_repeat" => {
-                    g.vrrp_garp_lower_prio_repeat = self.num1(s, 0u32, u32::MAX)
+                    g.vrrp_garp_lower_prio_repeat = self.num1(s, 0u32, i32::MAX as u32)
                 }
                 "vrrp_garp_interval" => {
                     if let Some(t) = self.timer(s) {

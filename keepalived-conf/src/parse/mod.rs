@@ -24,6 +24,10 @@ mod lvs;
 mod track;
 mod vrrp;
 
+/// keepalived's bound on delays in whole seconds that it keeps in microseconds
+/// (`UINT_MAX / TIMER_HZ`): 4294 s.
+const MAX_DELAY_SECS: u32 = u32::MAX / 1_000_000;
+
 /// keepalived's bound on IPVS timeouts (`lvs_timeouts`, `persistence_timeout`): 31 days.
 const LVS_MAX_TIMEOUT: u32 = 86400 * 31;
 

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::{suggest, with_suggestion, Fields, Parser};
+use super::{suggest, with_suggestion, Fields, Parser, MAX_DELAY_SECS};
 use crate::diag::Diagnostic;
 use crate::keywords as kw;
 use crate::model::*;
@@ -134,7 +134,7 @@ impl Parser<'_> {
                         }
                     }
                 }
-                "unicast_ttl" => v.unicast_ttl = self.num1(s, 1u8, 255),
+                "unicast_ttl" => v.unicast_ttl = self.num1(s, 0u8, 255),
                 "unicast_fault_no_peer" => v.unicast_fault_no_peer = self.flag(s),
                 "mcast_dst_ip" => v.mcast_dst_ip = self.ip(s),
                 "use_vmac" => {
@@ -155,14 +155,18 @@ impl Parser<'_> {
                 "smtp_alert" => v.smtp_alert = Some(self.flag(s)),
                 "accept" => v.accept = Some(self.flag(s)),
                 "no_accept" => v.accept = Some(!self.flag(s)),
-                "garp_master_delay" => v.garp_master_delay = self.num1(s, 0u32, 10000),
-                "garp_master_repeat" => v.garp_master_repeat = self.num1(s, 0u32, 10000),
+                "garp_master_delay" => v.garp_master_delay = self.num1(s, 0u32, MAX_DELAY_SECS),
+                "garp_master_repeat" => v.garp_master_repeat = self.num1(s, 0u32, u32::MAX),
                 "garp_master_refresh" => v.garp_master_refresh = self.num1(s, 0u32, u32::MAX),
                 "garp_master_refresh_repeat" => {
-                    v.garp_master_refresh_repeat = self.num1(s, 0u32, 10000)
+                    v.garp_master_refresh_repeat = self.num1(s, 0u32, u32::MAX)
                 }
-                "garp_lower_prio_delay" => v.garp_lower_prio_delay = self.num1(s, 0u32, u32::MAX),
-                "garp_lower_prio_repeat" => v.garp_lower_prio_repeat = self.num1(s, 0u32, u32::MAX),
+                "garp_lower_prio_delay" => {
+                    v.garp_lower_prio_delay = self.num1(s, 0u32, MAX_DELAY_SECS)
+                }
+                "garp_lower_prio_repeat" => {
+                    v.garp_lower_prio_repeat = self.num1(s, 0u32, i32::MAX as u32)
+                }
                 "lower_prio_no_advert" => v.lower_prio_no_advert = Some(self.flag(s)),
                 "higher_prio_send_advert" => v.higher_prio_send_advert = Some(self.flag(s)),
                 "strict_mode" => v.strict_mode = Some(self.flag(s)),

@@ -202,6 +202,46 @@ fn garp_settings() {
 }
 
 #[test]
+fn garp_and_smtp_limits_are_keepalived_s() {
+    // keepalived keeps these delays in microseconds in an unsigned int: at most 4294 s;
+    // repeat counts go up to UINT_MAX (lower_prio_repeat to INT_MAX).
+    let p = parse(&global(
+        " vrrp_garp_master_delay 4294\n vrrp_garp_master_repeat 4294967295\n \
+         vrrp_garp_master_refresh_repeat 20000\n vrrp_garp_lower_prio_delay 4294\n \
+         vrrp_garp_lower_prio_repeat 2147483647\n smtp_connect_timeout 4294",
+    ));
+    let g = &p.clean().global_defs;
+    assert_eq!(
+        (
+            g.vrrp_garp_master_delay,
+            g.vrrp_garp_master_repeat,
+            g.vrrp_garp_master_refresh_repeat
+        ),
+        (4294, u32::MAX, 20000)
+    );
+    assert_eq!(
+        (g.vrrp_garp_lower_prio_delay, g.vrrp_garp_lower_prio_repeat),
+        (Some(4294), Some(i32::MAX as u32))
+    );
+    assert_eq!(g.smtp_connect_timeout, 4294);
+    for (line, help) in [
+        ("vrrp_garp_master_delay 4295", "in 0-4294"),
+        ("vrrp_garp_lower_prio_delay 4295", "in 0-4294"),
+        ("vrrp_garp_lower_prio_repeat 2147483648", "in 0-2147483647"),
+        ("smtp_connect_timeout 4295", "in 1-4294"),
+    ] {
+        let p = parse(&global(&format!(" {line}")));
+        let (d, _) = p.only();
+        let key = line.split(' ').next().unwrap();
+        assert_eq!(
+            d.help,
+            [format!("`{key}` must be a whole number {help}")],
+            "{line}"
+        );
+    }
+}
+
+#[test]
 fn global_flags() {
     let p = parse(&global(
         " vrrp_lower_prio_no_advert\n vrrp_higher_prio_send_advert yes\n vrrp_check_unicast_src on\n \

@@ -205,6 +205,33 @@ fn unicast_peers_with_optional_ttls() {
         ]
     );
     assert_eq!(got.unicast_ttl, Some(255));
+    // keepalived (vrrp_ttl_handler) reads unicast_ttl in 0-255.
+    assert_eq!(vi(" unicast_ttl 0").unicast_ttl, Some(0));
+    let p = parse(&instance(" unicast_ttl 256"));
+    assert_eq!(
+        p.only().0.help,
+        ["`unicast_ttl` must be a whole number in 0-255"]
+    );
+}
+
+#[test]
+fn per_instance_garp_limits() {
+    let got = vi(
+        " garp_master_delay 4294\n garp_master_repeat 10001\n garp_lower_prio_repeat 2147483647",
+    );
+    assert_eq!(
+        (
+            got.garp_master_delay,
+            got.garp_master_repeat,
+            got.garp_lower_prio_repeat
+        ),
+        (Some(4294), Some(10001), Some(i32::MAX as u32))
+    );
+    let p = parse(&instance(" garp_lower_prio_delay 4295"));
+    assert_eq!(
+        p.only().0.help,
+        ["`garp_lower_prio_delay` must be a whole number in 0-4294"]
+    );
 }
 
 #[test]
