@@ -91,12 +91,13 @@ impl Parser<'_> {
                         .with_label("remote checksum offload needs GUE"),
                     );
                 }
-                if tunnel == TunnelType::Ipip && csum.is_some() {
+                // `nocsum` is keepalived's default, so IPIP accepts it.
+                if tunnel == TunnelType::Ipip && csum == Some(TunnelCsum::Csum) {
                     self.push(
                         Diagnostic::error(
                             "invalid-value",
                             Some(s.span()),
-                            "checksum options need `type gue` or `type gre`",
+                            "`csum` needs `type gue` or `type gre`",
                         )
                         .with_label("IPIP has no checksum"),
                     );

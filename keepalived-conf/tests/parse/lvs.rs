@@ -131,6 +131,13 @@ fn forwarding_methods_and_tunnels() {
     for (text, tunnel, port, csum) in [
         ("TUN", TunnelType::Ipip, None, None),
         ("TUN type ipip", TunnelType::Ipip, None, None),
+        // keepalived (svr_forwarding_handler) defaults to nocsum, so IPIP accepts it.
+        (
+            "TUN type ipip nocsum",
+            TunnelType::Ipip,
+            None,
+            Some(TunnelCsum::Nocsum),
+        ),
         ("TUN type gue port 6080", TunnelType::Gue, Some(6080), None),
         (
             "TUN port 1 type gue remcsum",
@@ -194,6 +201,11 @@ fn malformed_tunnels() {
             "TUN type gre remcsum",
             "`remcsum` is only valid with `type gue`",
         ),
+        (
+            "TUN type ipip remcsum",
+            "`remcsum` is only valid with `type gue`",
+        ),
+        ("TUN csum", "`csum` needs `type gue` or `type gre`"),
         ("TUN type vxlan", "invalid tunnel type"),
         ("TUN mtu 1400", "unexpected `mtu` in a TUN method"),
         ("BRIDGE", "invalid forwarding method `BRIDGE`"),
