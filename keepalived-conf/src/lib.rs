@@ -34,6 +34,11 @@ pub use diag::{Diagnostic, Severity, SourceMap, Span};
 pub use model::*;
 pub use parse::SpanIndex;
 
+/// The README's example, compiled with the doctests so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// How to read a configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Options {

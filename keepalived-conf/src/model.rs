@@ -528,7 +528,7 @@ pub struct VrrpScript {
 pub struct TrackFile {
     pub name: String,
     pub file: String,
-    /// Default 1.
+    /// -254..=254, default 1.
     pub weight: i32,
     pub weight_reverse: bool,
     pub init_file: Option<Vec<String>>,
@@ -726,7 +726,7 @@ pub struct RealServer {
     pub ip: IpAddr,
     /// Default: the virtual server's port.
     pub port: Option<u16>,
-    /// Default 1.
+    /// 0..=2147483647, default 1.
     pub weight: i32,
     /// Per-server `lvs_method` override.
     pub lvs_method: Option<LbKind>,
@@ -803,8 +803,9 @@ pub struct CheckerCommon {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct HttpUrl {
     pub path: String,
+    /// MD5 of the page: 32 hex digits.
     pub digest: Option<String>,
-    /// Codes or ranges as written (`200`, `200-299`); default 200-299.
+    /// Codes or ranges as written (`200`, `200-299`), within 100-599; default 200-299.
     pub status_code: Vec<String>,
     pub virtualhost: Option<String>,
     pub regex: Option<String>,
@@ -839,6 +840,7 @@ pub enum CheckerKind {
     },
     MiscCheck {
         misc_path: String,
+        /// Whole seconds, 0-4294.
         misc_timeout: Option<Timer>,
         /// `misc_dynamic`: the exit code sets the weight.
         misc_dynamic: bool,

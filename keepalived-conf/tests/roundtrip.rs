@@ -117,7 +117,7 @@ fn instance(i: usize) -> impl Strategy<Value = VrrpInstance> {
             of(text()),
             of(any::<bool>()),
             of(any::<bool>()),
-            of(0u32..10000),
+            of(0u32..=4294),
             vec(
                 raw(&["debug", "garp_extra_if", "linkbeat_use_polling"]),
                 0..2,
@@ -203,10 +203,15 @@ fn lb_kind() -> impl Strategy<Value = LbKind> {
 }
 
 fn checker() -> impl Strategy<Value = Checker> {
+    // Status codes and ranges within 100-599; digests of 32 hex digits.
+    let status_code = (100u16..600, of(0u16..100)).prop_map(|(from, span)| match span {
+        None => from.to_string(),
+        Some(span) => format!("{from}-{}", (from + span).min(599)),
+    });
     let url = (
         text().prop_filter("path", |p| !p.is_empty()),
-        of(word()),
-        vec("[0-9]{3}(-[0-9]{3})?", 0..3),
+        of("[0-9a-f]{32}"),
+        vec(status_code, 0..3),
     )
         .prop_map(|(path, digest, status_code)| HttpUrl {
             path,
@@ -226,7 +231,7 @@ fn checker() -> impl Strategy<Value = Checker> {
         }),
         (
             text().prop_filter("path", |p| !p.is_empty()),
-            of(timer()),
+            of((0u64..=4294).prop_map(Timer::secs)),
             any::<bool>()
         )
             .prop_map(|(misc_path, misc_timeout, misc_dynamic)| {
@@ -250,7 +255,7 @@ fn checker() -> impl Strategy<Value = Checker> {
     (
         kind,
         of(ip()),
-        of(any::<u16>()),
+        of(1u16..=65535),
         of(timer()),
         of(any::<u32>()),
         of(any::<bool>()),

@@ -1,0 +1,254 @@
+//! `global_defs` and its sub-parsers (`script_user`, `notify_fifo`, `lvs_sync_daemon`, ...).
+
+use std::net::IpAddr;
+
+use super::{with_suggestion, Fields, Parser, LVS_MAX_TIMEOUT, MAX_DELAY_SECS};
+use crate::diag::Diagnostic;
+use crate::keywords as kw;
+use crate::model::*;
+use crate::syntax::Node;
+
+impl Parser<'_> {
+    pub(super) fn global_defs(&mut self, n: &Node, g: &mut GlobalDefs) {
+        let mut fields = Fields::default();
+        for s in self.block(n) {
+            fields.note(s);
+            match s.key.text.as_str() {
+                "router_id" => g.router_id = self.string(s),
+                "notification_email" => {
+                    for e in self.block(s) {
+                        g.notification_email.push(e.key.text.clone());
+                        self.extra_args(e, 0);
+                    }
+                }
+                "notification_email_from" => g.notification_email_from = self.string(s),
+                "smtp_server" => {
+                    self.extra_args(s, 2);
+                    if let Some(host) = self.arg(s, 0, "a host") {
+                        let host = host.to_string();
+                        let port = if s.args.len() > 1 {
+                            self.port_at(s, 1, 1)
+                        } else {
+                            Some(25)
+                        };
+                        g.smtp_server = port.map(|port| SmtpServer { host, port });
+                    }
+                }
+                "smtp_helo_name" => g.smtp_helo_name = self.string(s),
+                "smtp_connect_timeout" => {
+                    if let Some(v) = self.num1(s, 1u32, MAX_DELAY_SECS) {
+                        g.smtp_connect_timeout = v
+                    }
+                }
+                "smtp_alert" => g.smtp_alert = Some(self.flag(s)),
+                "vrrp_version" => {
+                    if let Some(v) = self.num1(s, 2u8, 3) {
+                        g.vrrp_version = v
+                    }
+                }
+                "vrrp_strict" => g.vrrp_strict = self.flag(s),
+                "vrrp_mcast_group4" => {
+                    if let Some(IpAddr::V4(a)) = self.mcast_group(s, false) {
+                        g.vrrp_mcast_group4 = a
+                    }
+                }
+                "vrrp_mcast_group6" => {
+                    if let Some(IpAddr::V6(a)) = self.mcast_group(s, true) {
+                        g.vrrp_mcast_group6 = a
+                    }
+                }
+                "vrrp_garp_master_delay" => {
+                    if let Some(v) = self.num1(s, 0u32, MAX_DELAY_SECS) {
+                        g.vrrp_garp_master_delay = v
+                    }
+                }
+                "vrrp_garp_master_repeat" => {
+                    if let Some(v) = self.num1(s, 0u32, u32::MAX) {
+                        g.vrrp_garp_master_repeat = v
+                    }
+                }
+                "vrrp_garp_master_refresh" => {
+                    if let Some(v) = self.num1(s, 0u32, u32::MAX) {
+                        g.vrrp_garp_master_refresh = v
+                    }
+                }
+                "vrrp_garp_master_refresh_repeat" => {
+                    if let Some(v) = self.num1(s, 0u32, u32::MAX) {
+                        g.vrrp_garp_master_refresh_repeat = v
+                    }
+                }
+                "vrrp_garp_lower_prio_delay" => {
+                    g.vrrp_garp_lower_prio_delay = self.num1(s, 0u32, MAX_DELAY_SECS)
+                }
+                "vrrp_garp_lower_prio_repeat" => {
+                    g.vrrp_garp_lower_prio_repeat = self.num1(s, 0u32, i32::MAX as u32)
+                }
+                "vrrp_garp_interval" => {
+                    if let Some(t) = self.timer(s) {
+                        g.vrrp_garp_interval = t
+                    }
+                }
+                "vrrp_gna_interval" => {
+                    if let Some(t) = self.timer(s) {
+                        g.vrrp_gna_interval = t
+                    }
+                }
+                "vrrp_min_garp" => g.vrrp_min_garp = self.flag(s),
+                "vrrp_lower_prio_no_advert" => g.vrrp_lower_prio_no_advert = self.flag(s),
+                "vrrp_higher_prio_send_advert" => g.vrrp_higher_prio_send_advert = self.flag(s),
+                "vrrp_check_unicast_src" => g.vrrp_check_unicast_src = self.flag(s),
+                "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = self.flag(s),
+                "script_user" => g.script_user = self.script_user(s),
+                "notify_fifo" => g.notify_fifo = self.notify_fifo(s),
+                "vrrp_priority" => g.vrrp_priority = self.num(s, 0, -20i32, 19),
+                "vrrp_rt_priority" => g.vrrp_rt_priority = self.num(s, 0, 1u32, 99),
+                "checker_priority" => g.checker_priority = self.num(s, 0, -20i32, 19),
+                "vrrp_notify_fifo" => g.vrrp_notify_fifo = self.notify_fifo(s),
+                "enable_script_security" => g.enable_script_security = self.flag(s),
+                "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(s),
+                "lvs_timeouts" => {
+                    let mut i = 0;
+                    while i < s.args.len() {
+                        let which = s.args[i].text.as_str();
+                        let v = self.num(s, i + 1, 0u32, LVS_MAX_TIMEOUT);
+                        match which {
+                            "tcp" => g.lvs_timeouts.tcp = v,
+                            "tcpfin" => g.lvs_timeouts.tcpfin = v,
+                            "udp" => g.lvs_timeouts.udp = v,
+                            other => self.bad_value(
+                                s,
+                                i,
+                                format!("unknown LVS timeout `{other}`"),
+                                "write `lvs_timeouts [tcp SECS] [tcpfin SECS] [udp SECS]`".into(),
+                            ),
+                        }
+                        i += 2;
+                    }
+                }
+                "lvs_flush" => g.lvs_flush = self.flag(s),
+                "lvs_flush_on_stop" => {
+                    self.extra_args(s, 1);
+                    // keepalived rejects any other word, leaving flush-on-stop off.
+                    g.lvs_flush_on_stop = match s.arg(0) {
+                        None => Some(false),
+                        Some("VS") => Some(true),
+                        Some(other) => {
+                            self.bad_value(
+                                s,
+                                0,
+                                format!("unknown lvs_flush_on_stop type `{other}`"),
+                                with_suggestion(
+                                    "write `lvs_flush_on_stop` to flush the whole IPVS table, \
+                                     or `lvs_flush_on_stop VS` for only our virtual servers",
+                                    other,
+                                    &["VS"],
+                                ),
+                            );
+                            None
+                        }
+                    };
+                }
+                "vrrp_startup_delay" => g.vrrp_startup_delay = self.timer(s),
+                "dynamic_interfaces" => g.dynamic_interfaces = true,
+                _ => self.other(s, &[kw::GLOBAL], &mut g.other, "`global_defs`"),
+            }
+        }
+        self.save_fields("global_defs".to_string(), fields);
+    }
+
+    /// `vrrp_mcast_group4|6 ADDRESS`: a multicast address of the keyword's family, as
+    /// keepalived checks (an IPv6 group that is not link-local is only warned about).
+    fn mcast_group(&mut self, s: &Node, v6: bool) -> Option<IpAddr> {
+        let addr = self.ip(s)?;
+        let (family, example) = if v6 {
+            ("IPv6", "ff02::12")
+        } else {
+            ("IPv4", "224.0.0.18")
+        };
+        let problem = if addr.is_ipv6() != v6 {
+            format!("`{addr}` is not an {family} address")
+        } else if !addr.is_multicast() {
+            format!("`{addr}` is not a multicast address")
+        } else {
+            if let IpAddr::V6(a) = addr {
+                // ff02::/16: link-local scope, where VRRP adverts belong.
+                if a.segments()[0] & 0xff0f != 0xff02 {
+                    self.push(
+                        Diagnostic::warning(
+                            "mcast-group-scope",
+                            Some(s.args[0].span),
+                            format!("`{addr}` is not a link-local multicast address"),
+                        )
+                        .with_label("VRRP adverts should stay on the link")
+                        .with_help(format!("keepalived's default is `{example}`")),
+                    );
+                }
+            }
+            return Some(addr);
+        };
+        self.bad_value(
+            s,
+            0,
+            problem,
+            format!(
+                "`{}` must be an {family} multicast address, e.g. `{example}`",
+                s.key.text
+            ),
+        );
+        None
+    }
+
+    pub(super) fn script_user(&mut self, s: &Node) -> Option<ScriptUser> {
+        self.extra_args(s, 2);
+        let user = self.arg(s, 0, "a user name")?.to_string();
+        Some(ScriptUser {
+            user,
+            group: s.arg(1).map(str::to_string),
+        })
+    }
+
+    fn notify_fifo(&mut self, s: &Node) -> Option<NotifyFifo> {
+        self.extra_args(s, 3);
+        let path = self.arg(s, 0, "a FIFO path")?.to_string();
+        let owner = s.arg(1).map(|user| ScriptUser {
+            user: user.to_string(),
+            group: s.arg(2).map(str::to_string),
+        });
+        Some(NotifyFifo { path, owner })
+    }
+
+    fn lvs_sync_daemon(&mut self, s: &Node) -> Option<LvsSyncDaemon> {
+        let interface = self.arg(s, 0, "an interface")?.to_string();
+        let vrrp_instance = self.arg(s, 1, "a VRRP instance name")?.to_string();
+        let mut d = LvsSyncDaemon {
+            interface,
+            vrrp_instance,
+            sync_id: None,
+            maxlen: None,
+            port: None,
+            ttl: None,
+            group: None,
+        };
+        let mut i = 2;
+        while i < s.args.len() {
+            match s.args[i].text.as_str() {
+                "id" => d.sync_id = self.num(s, i + 1, 0u8, 255),
+                "maxlen" => d.maxlen = self.num(s, i + 1, 1u16, 65535 - 20 - 8),
+                "port" => d.port = self.num(s, i + 1, 1u16, 65535),
+                "ttl" => d.ttl = self.num(s, i + 1, 1u8, 255),
+                "group" => d.group = self.ip_at(s, i + 1),
+                other => {
+                    self.bad_value(
+                        s,
+                        i,
+                        format!("unknown lvs_sync_daemon option `{other}`"),
+                        "options are id, maxlen, port, ttl and group".into(),
+                    );
+                    break;
+                }
+            }
+            i += 2;
+        }
+        Some(d)
+    }
+}
