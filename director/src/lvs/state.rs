@@ -2,7 +2,10 @@
 //!
 //! Deterministic and free of I/O, like the VRRP core: health events, drains and reloads go
 //! in with the time; the desired IPVS table, scripts to run, alerts and log lines come out.
-//! The runner ([`super::runner`]) does the I/O.
+//! Given the kernel's table as the runner read or programmed it, the state also decides the
+//! operations: only on this run's own services (others' are left alone), none for an
+//! unchanged table adopted at start, a repair when it was changed behind the director's
+//! back, and what to delete at stop. The runner ([`super::runner`]) does the I/O.
 //!
 //! keepalived's rules, per virtual server:
 //! - a real server whose checkers are all up is in IPVS with its weight (the checkers'
