@@ -9,16 +9,18 @@
 //!   repair). Only this configuration's services are touched; others are left alone.
 //! - At start the first read adopts what the kernel already has: after a restart (or a
 //!   `kill -9`) an unchanged table needs no operation at all, so no connection flaps.
+//! - Which services are ours, what is a repair and what to delete at stop are the state's
+//!   decisions ([`LvsState::reconcile`], [`LvsState::stop_ops`]); this thread reads the
+//!   table, applies the operations and reports their results back.
 //! - Health checks run on the engine's own threads and VRRP on its own: neither waits for
 //!   the other or for netlink.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ipvs_sys::{plan as plan_ops, DaemonState, Ipvs, IpvsState, Op, Reconciler, ServiceKey};
+use ipvs_sys::{DaemonState, Ipvs, Reconciler};
 use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
 use super::plan::{LvsPlan, StopPolicy};
@@ -180,9 +182,6 @@ impl LvsRunner {
             ipvs: None,
             ipvs_error: None,
             reconciler: Reconciler::with_max_age(options.verify_interval),
-            managed: HashSet::new(),
-            last_applied: None,
-            adopted: false,
             counters: Counters::default(),
             daemon_role: None,
             actions,
@@ -238,7 +237,6 @@ impl Drop for LvsRunner {
 struct Counters {
     operations: u64,
     refused: u64,
-    repairs: u64,
     reads: u64,
     last_operations: Vec<String>,
 }
@@ -249,11 +247,6 @@ struct Lvs {
     ipvs: Option<Ipvs>,
     ipvs_error: Option<String>,
     reconciler: Reconciler,
-    /// Services this run created or adopted: the only ones it may delete.
-    managed: HashSet<ServiceKey>,
-    /// The desired table last applied without a refusal.
-    last_applied: Option<IpvsState>,
-    adopted: bool,
     counters: Counters,
     daemon_role: Option<DaemonState>,
     /// Where scripts, alerts and events go (the director's router).
@@ -551,10 +544,7 @@ impl Lvs {
         if self.ipvs().is_none() {
             return;
         }
-        let desired = self.state.desired();
-        let desired_keys: HashSet<ServiceKey> =
-            desired.services.iter().map(|s| s.service.key).collect();
-        let first_read = self.reconciler.known().is_none();
+        let was_known = self.reconciler.known().is_some();
         let read = self.reconciler.needs_read(now);
         if read {
             let ipvs = self.ipvs.as_mut().expect("opened above");
@@ -567,45 +557,19 @@ impl Lvs {
             }
         }
         let known = self.reconciler.known().expect("read above");
-        let ours = |k: &ServiceKey| desired_keys.contains(k) || self.managed.contains(k);
-        let plan = if known.services.iter().all(|s| ours(&s.service.key)) {
-            plan_ops(&desired, known)
-        } else {
-            // Services of other users of IPVS on this host are not ours to delete.
-            let mine = IpvsState {
-                services: known
-                    .services
-                    .iter()
-                    .filter(|s| ours(&s.service.key))
-                    .cloned()
-                    .collect(),
-            };
-            plan_ops(&desired, &mine)
-        };
-        if !self.adopted {
-            self.adopted = true;
-            let found: Vec<_> = known
-                .services
-                .iter()
-                .filter(|s| desired_keys.contains(&s.service.key))
-                .collect();
-            if !found.is_empty() {
-                let dests: usize = found.iter().map(|s| s.destinations.len()).sum();
-                tracing::info!(
-                    "adopted {} service(s) with {dests} destination(s) already in the kernel; {} operation(s) needed",
-                    found.len(),
-                    plan.ops.len()
-                );
-            }
+        let plan = self.state.reconcile(known, read && was_known);
+        if let Some(found) = plan.adopted {
+            tracing::info!(
+                "adopted {} service(s) with {} destination(s) already in the kernel; {} operation(s) needed",
+                found.services,
+                found.destinations,
+                plan.ops.len()
+            );
         }
-        if plan.is_empty() {
-            self.managed = desired_keys;
-            self.last_applied = Some(desired);
+        if plan.ops.is_empty() {
             return;
         }
-        let repair = read && !first_read && self.last_applied.as_ref() == Some(&desired);
-        if repair {
-            self.counters.repairs += 1;
+        if plan.repair {
             tracing::warn!(
                 "the IPVS table was changed behind the director's back; repairing with {} operation(s)",
                 plan.ops.len()
@@ -630,23 +594,15 @@ impl Lvs {
             Err(e) => return self.ipvs_failed("programming IPVS", e),
         };
         let mut refused = 0;
-        let mut failed_deletes = HashSet::new();
-        for (op, result) in plan.ops.iter().zip(&results) {
-            if let Err(e) = result {
-                refused += 1;
-                tracing::warn!("refused: {e}");
-                if let Op::DeleteService(k) = op {
-                    failed_deletes.insert(*k);
-                }
-            }
+        for e in results.iter().filter_map(|r| r.as_ref().err()) {
+            refused += 1;
+            tracing::warn!("refused: {e}");
         }
         self.counters.operations += (results.len() - refused) as u64;
         self.counters.refused += refused as u64;
         self.counters.last_operations = lines;
         self.reconciler.record(&plan.ops, &results);
-        self.managed = desired_keys;
-        self.managed.extend(failed_deletes);
-        self.last_applied = (refused == 0).then_some(desired);
+        self.state.record_applied(&plan.ops, &results);
     }
 
     fn status(&mut self, now: Instant) -> (Vec<VirtualServerReport>, IpvsReport) {
@@ -667,7 +623,7 @@ impl Lvs {
             error: self.ipvs_error.clone(),
             operations: self.counters.operations,
             refused: self.counters.refused,
-            repairs: self.counters.repairs,
+            repairs: self.state.repairs(),
             reads: self.counters.reads,
             last_operations: self.counters.last_operations.clone(),
             sync_daemon: self.daemon_role.map(|r| r.name().to_string()),
@@ -681,30 +637,13 @@ impl Lvs {
         if let Some(engine) = self.engine.take() {
             engine.shutdown();
         }
-        let policy = if self.options.keep_on_stop {
-            StopPolicy::Keep
-        } else {
-            self.state.plan().on_stop
-        };
+        let policy = self.state.stop_policy(self.options.keep_on_stop);
         if policy == StopPolicy::Keep {
             tracing::info!("leaving the IPVS table as it is");
             return;
         }
         self.sync_daemon_role(None);
-        let ops: Vec<Op> = match policy {
-            StopPolicy::FlushAll => vec![Op::Flush],
-            _ => {
-                let in_kernel: HashSet<ServiceKey> = self
-                    .reconciler
-                    .known()
-                    .map(|t| t.services.iter().map(|s| s.service.key).collect())
-                    .unwrap_or_else(|| self.managed.clone());
-                let mut keys: Vec<ServiceKey> =
-                    self.managed.intersection(&in_kernel).copied().collect();
-                keys.sort();
-                keys.into_iter().map(Op::DeleteService).collect()
-            }
-        };
+        let ops = self.state.stop_ops(policy, self.reconciler.known());
         if ops.is_empty() {
             return;
         }

@@ -2,7 +2,10 @@
 //!
 //! Deterministic and free of I/O, like the VRRP core: health events, drains and reloads go
 //! in with the time; the desired IPVS table, scripts to run, alerts and log lines come out.
-//! The runner ([`super::runner`]) does the I/O.
+//! Given the kernel's table as the runner read or programmed it, the state also decides the
+//! operations: only on this run's own services (others' are left alone), none for an
+//! unchanged table adopted at start, a repair when it was changed behind the director's
+//! back, and what to delete at stop. The runner ([`super::runner`]) does the I/O.
 //!
 //! keepalived's rules, per virtual server:
 //! - a real server whose checkers are all up is in IPVS with its weight (the checkers'
@@ -19,9 +22,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use healthcheck::{Event, RealServerId};
-use ipvs_sys::{Destination, IpvsState, VirtualService};
+use ipvs_sys::{Destination, IpvsState, Op, ServiceKey, VirtualService};
 
-use super::plan::{LvsPlan, RealServerPlan, VirtualServerPlan};
+use super::plan::{LvsPlan, RealServerPlan, StopPolicy, VirtualServerPlan};
 use crate::status::{RealServerReport, VirtualServerReport};
 
 /// Something the runner must do besides programming IPVS.
@@ -55,7 +58,42 @@ pub struct Health {
     pub since: Instant,
 }
 
-/// The LVS side's state: plan, health, drains, quorum.
+/// What reconciling with the kernel's table takes, from [`LvsState::reconcile`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconciliation {
+    /// The operations, in order; empty when the kernel already holds what is wanted.
+    pub ops: Vec<Op>,
+    /// The table was changed behind the director's back: these ops put it back.
+    pub repair: bool,
+    /// At the first reconcile, what the kernel already held of this configuration (`None`
+    /// when it held none of it, and at every later reconcile).
+    pub adopted: Option<Adopted>,
+}
+
+/// This configuration's services (and their destinations) found in the kernel at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Adopted {
+    pub services: usize,
+    pub destinations: usize,
+}
+
+/// What this run did to the kernel's table, which decides what it may do to it.
+#[derive(Debug, Default)]
+struct Programmed {
+    /// Services this run created or adopted: the only ones it may delete. Other users of
+    /// IPVS on this host keep theirs.
+    managed: HashSet<ServiceKey>,
+    /// The desired table last applied without a refusal: a re-read that differs while it is
+    /// still what is desired was changed behind the director's back.
+    last_applied: Option<IpvsState>,
+    /// Whether the first reconcile (which adopts the kernel's table) has happened.
+    adopted: bool,
+    /// The desired table the ops awaiting [`LvsState::record_applied`] were planned for.
+    pending: Option<IpvsState>,
+    repairs: u64,
+}
+
+/// The LVS side's state: plan, health, drains, quorum, and what it owns in the kernel.
 #[derive(Debug)]
 pub struct LvsState {
     plan: LvsPlan,
@@ -66,6 +104,7 @@ pub struct LvsState {
     /// Real servers found missing from an adopted table: down until a check passes, so
     /// their checkers run with `alpha`.
     awaiting_success: HashSet<RealServerId>,
+    programmed: Programmed,
     actions: VecDeque<Action>,
 }
 
@@ -109,6 +148,7 @@ impl LvsState {
             quorum_up: HashMap::new(),
             masters: HashSet::new(),
             awaiting_success: HashSet::new(),
+            programmed: Programmed::default(),
             actions: VecDeque::new(),
         };
         state.set_plan(plan, now);
@@ -592,6 +632,132 @@ impl LvsState {
             .collect()
     }
 
+    /// The operations that turn `kernel` (the table the kernel is known to hold) into what
+    /// this configuration wants, touching only this run's services. `reread`: `kernel` was
+    /// known before and has just been read again, so a difference while the desired table is
+    /// still the one last applied was made behind the director's back (a repair, counted).
+    /// The first call adopts what the kernel holds: an unchanged table needs no operation.
+    /// With an empty plan the table is taken as applied; otherwise report the outcome with
+    /// [`LvsState::record_applied`].
+    pub fn reconcile(&mut self, kernel: &IpvsState, reread: bool) -> Reconciliation {
+        let desired = self.desired();
+        let desired_keys: HashSet<ServiceKey> =
+            desired.services.iter().map(|s| s.service.key).collect();
+        let managed = &self.programmed.managed;
+        let ours = |k: &ServiceKey| desired_keys.contains(k) || managed.contains(k);
+        let plan = if kernel.services.iter().all(|s| ours(&s.service.key)) {
+            ipvs_sys::plan(&desired, kernel)
+        } else {
+            // Services of other users of IPVS on this host are not ours to delete.
+            let mine = IpvsState {
+                services: kernel
+                    .services
+                    .iter()
+                    .filter(|s| ours(&s.service.key))
+                    .cloned()
+                    .collect(),
+            };
+            ipvs_sys::plan(&desired, &mine)
+        };
+        let programmed = &mut self.programmed;
+        let mut adopted = None;
+        if !programmed.adopted {
+            programmed.adopted = true;
+            let found = kernel
+                .services
+                .iter()
+                .filter(|s| desired_keys.contains(&s.service.key));
+            let (services, destinations) =
+                found.fold((0, 0), |(n, d), s| (n + 1, d + s.destinations.len()));
+            if services > 0 {
+                adopted = Some(Adopted {
+                    services,
+                    destinations,
+                });
+            }
+        }
+        if plan.is_empty() {
+            programmed.managed = desired_keys;
+            programmed.last_applied = Some(desired);
+            programmed.pending = None;
+            return Reconciliation {
+                ops: Vec::new(),
+                repair: false,
+                adopted,
+            };
+        }
+        let repair = reread && programmed.last_applied.as_ref() == Some(&desired);
+        if repair {
+            programmed.repairs += 1;
+        }
+        programmed.pending = Some(desired);
+        Reconciliation {
+            ops: plan.ops,
+            repair,
+            adopted,
+        }
+    }
+
+    /// Takes the outcome of applying the ops of the last [`LvsState::reconcile`], one result
+    /// per op: the desired services are now this run's, and so are those whose deletion was
+    /// refused (they may still be in the kernel, and are deleted later or at stop).
+    pub fn record_applied(&mut self, ops: &[Op], results: &[Result<(), ipvs_sys::Error>]) {
+        let programmed = &mut self.programmed;
+        let Some(desired) = programmed.pending.take() else {
+            return;
+        };
+        programmed.managed = desired.services.iter().map(|s| s.service.key).collect();
+        let mut refused = false;
+        for (op, result) in ops.iter().zip(results) {
+            if result.is_err() {
+                refused = true;
+                if let Op::DeleteService(k) = op {
+                    programmed.managed.insert(*k);
+                }
+            }
+        }
+        programmed.last_applied = (!refused).then_some(desired);
+    }
+
+    /// How many times the kernel's table was found changed behind the director's back.
+    pub fn repairs(&self) -> u64 {
+        self.programmed.repairs
+    }
+
+    /// What to do with the kernel's table at stop: as configured, unless `keep`
+    /// (`--keep-ipvs-on-stop`) says to leave it.
+    pub fn stop_policy(&self, keep: bool) -> StopPolicy {
+        if keep {
+            StopPolicy::Keep
+        } else {
+            self.plan.on_stop
+        }
+    }
+
+    /// The operations that carry out `policy` at stop. Removing ours deletes this run's
+    /// services that are in `kernel`, the table last known (all of them when unknown).
+    pub fn stop_ops(&self, policy: StopPolicy, kernel: Option<&IpvsState>) -> Vec<Op> {
+        let managed = &self.programmed.managed;
+        match policy {
+            StopPolicy::Keep => Vec::new(),
+            StopPolicy::FlushAll => vec![Op::Flush],
+            StopPolicy::RemoveOurs => {
+                let mut keys: Vec<ServiceKey> = match kernel {
+                    Some(t) => t
+                        .services
+                        .iter()
+                        .map(|s| s.service.key)
+                        .filter(|k| managed.contains(k))
+                        .collect(),
+                    None => managed.iter().copied().collect(),
+                };
+                keys.sort();
+                keys.dedup();
+                keys.into_iter().map(Op::DeleteService).collect()
+            }
+        }
+    }
+
     /// `omega`: at stop, the notify_down and quorum_down scripts of what is up.
     pub fn stop(&mut self) {
         for vs in &self.plan.virtual_servers {
@@ -925,5 +1091,222 @@ mod tests {
         assert!(s.handle_vrrp("VI_1", true));
         assert_eq!(s.health_configs().len(), 1);
         assert!(!s.handle_vrrp("VI_1", true));
+    }
+
+    /// Another user's service on this host, which this director must never touch.
+    fn foreign() -> VirtualService {
+        let key = ipvs_sys::ServiceKey::tcp("192.168.7.7:53".parse().unwrap());
+        VirtualService {
+            service: ipvs_sys::Service::new(key, "wrr"),
+            destinations: vec![Destination::new(
+                "192.168.7.8:53".parse().unwrap(),
+                ipvs_sys::ForwardMethod::Masq,
+                3,
+            )],
+        }
+    }
+
+    /// The service an operation touches, if any.
+    fn touched(op: &Op) -> Option<ServiceKey> {
+        match op {
+            Op::AddService(s) | Op::EditService(s) => Some(s.key),
+            Op::DeleteService(k)
+            | Op::AddDest(k, _)
+            | Op::EditDest(k, _)
+            | Op::DeleteDest(k, _) => Some(*k),
+            Op::Zero(k) => *k,
+            Op::Flush | Op::SetTimeouts(_) | Op::StartDaemon(_) | Op::StopDaemon(_) => None,
+        }
+    }
+
+    /// Plans against `kernel`, applies the ops to it as the kernel would (refusing those at
+    /// the indexes in `refuse`) and records the results. Returns the reconciliation.
+    fn apply(
+        s: &mut LvsState,
+        kernel: &mut IpvsState,
+        reread: bool,
+        refuse: &[usize],
+    ) -> Reconciliation {
+        let step = s.reconcile(kernel, reread);
+        let results: Vec<_> = step
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| {
+                if refuse.contains(&i) {
+                    return Err(ipvs_sys::Error::Io {
+                        what: "test".into(),
+                        source: std::io::Error::other("refused"),
+                    });
+                }
+                assert!(ipvs_sys::reconcile::apply_to(kernel, op), "{op:?}");
+                Ok(())
+            })
+            .collect();
+        if !step.ops.is_empty() {
+            s.record_applied(&step.ops, &results);
+        }
+        step
+    }
+
+    const OTHER: &str = "virtual_server 10.0.0.200 80 {\n real_server 10.0.0.5 80 { }\n}\n";
+
+    fn key(addr: &str) -> ServiceKey {
+        ServiceKey::tcp(addr.parse().unwrap())
+    }
+
+    #[test]
+    fn others_services_are_never_planned_nor_removed_at_stop() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(plan(TWO), t0);
+        let mut kernel = IpvsState {
+            services: vec![foreign()],
+        };
+        let theirs = foreign().service.key;
+        let step = apply(&mut s, &mut kernel, false, &[]);
+        assert_eq!(step.adopted, None);
+        assert_eq!(step.ops.len(), 3);
+        assert!(step.ops.iter().all(|op| touched(op) != Some(theirs)));
+        // A reload to another virtual server deletes ours, not theirs.
+        s.set_plan(plan(OTHER), t0);
+        let step = apply(&mut s, &mut kernel, true, &[]);
+        assert!(step.ops.contains(&Op::DeleteService(key("10.0.0.100:80"))));
+        assert!(step.ops.iter().all(|op| touched(op) != Some(theirs)));
+        assert_eq!(kernel.services[0], foreign());
+        // Once deleted, 10.0.0.100:80 is no longer ours: if someone else creates it again,
+        // it is left alone.
+        let mut again = LvsState::new(plan(TWO), t0).desired();
+        kernel.services.append(&mut again.services);
+        assert!(s.reconcile(&kernel, true).ops.is_empty());
+        assert_eq!(
+            s.stop_ops(StopPolicy::RemoveOurs, Some(&kernel)),
+            [Op::DeleteService(key("10.0.0.200:80"))]
+        );
+    }
+
+    #[test]
+    fn an_adopted_unchanged_table_needs_no_operation() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(plan(TWO), t0);
+        let mut kernel = s.desired();
+        kernel.services.push(foreign());
+        let step = s.reconcile(&kernel, false);
+        assert_eq!(
+            step,
+            Reconciliation {
+                ops: Vec::new(),
+                repair: false,
+                adopted: Some(Adopted {
+                    services: 1,
+                    destinations: 2
+                }),
+            }
+        );
+        // Adopted once; the services found are ours to remove at stop.
+        assert_eq!(s.reconcile(&kernel, true).adopted, None);
+        assert_eq!(
+            s.stop_ops(StopPolicy::RemoveOurs, Some(&kernel)),
+            [Op::DeleteService(key("10.0.0.100:80"))]
+        );
+        assert_eq!(s.repairs(), 0);
+    }
+
+    #[test]
+    fn a_change_behind_our_back_is_a_repair_counted_once_and_ours_is_not() {
+        let t0 = Instant::now();
+        let vs = "10.0.0.100:80";
+        let mut s = LvsState::new(plan(TWO), t0);
+        let mut kernel = IpvsState::default();
+        // The first programming is no repair, even read again.
+        assert!(!apply(&mut s, &mut kernel, false, &[]).repair);
+        assert!(s.reconcile(&kernel, true).ops.is_empty());
+        // ipvsadm by hand: a destination removed.
+        kernel.services[0].destinations.remove(0);
+        let step = apply(&mut s, &mut kernel, true, &[]);
+        assert!(step.repair);
+        assert_eq!(step.ops.len(), 1);
+        assert_eq!(s.repairs(), 1);
+        assert!(!apply(&mut s, &mut kernel, true, &[]).repair);
+        assert_eq!(s.repairs(), 1);
+        // Our own change (a real server down) re-read is no repair.
+        s.handle_health(&down(vs, "10.0.0.1:80"), t0);
+        let step = apply(&mut s, &mut kernel, true, &[]);
+        assert_eq!(
+            step.ops,
+            [Op::DeleteDest(key(vs), "10.0.0.1:80".parse().unwrap())]
+        );
+        assert!(!step.repair);
+        // A change found at a first read (at start, or after a failure) is no repair either.
+        kernel.services[0].destinations.clear();
+        let step = apply(&mut s, &mut kernel, false, &[]);
+        assert!(!step.ops.is_empty() && !step.repair);
+        // Nor one found after a refused operation: what the kernel holds was unknown.
+        kernel.services[0].destinations.clear();
+        s.handle_health(&up(vs, "10.0.0.1:80"), t0);
+        let step = apply(&mut s, &mut kernel, true, &[0]);
+        assert!(!step.repair);
+        kernel.services[0].destinations.clear();
+        assert!(!apply(&mut s, &mut kernel, true, &[]).repair);
+        assert_eq!(s.repairs(), 1);
+    }
+
+    #[test]
+    fn a_refused_delete_keeps_the_service_ours() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(plan(TWO), t0);
+        let mut kernel = IpvsState::default();
+        apply(&mut s, &mut kernel, false, &[]);
+        s.set_plan(plan(OTHER), t0);
+        let ours = key("10.0.0.100:80");
+        let ops = s.reconcile(&kernel, false).ops;
+        let delete = ops
+            .iter()
+            .position(|op| *op == Op::DeleteService(ours))
+            .unwrap();
+        // The same plan again, the kernel refusing the delete.
+        assert_eq!(apply(&mut s, &mut kernel, false, &[delete]).ops, ops);
+        assert!(kernel.find(&ours).is_some());
+        // Still ours: deleted at the next reconcile, or at stop.
+        assert_eq!(
+            s.stop_ops(StopPolicy::RemoveOurs, Some(&kernel)),
+            [
+                Op::DeleteService(ours),
+                Op::DeleteService(key("10.0.0.200:80"))
+            ]
+        );
+        assert_eq!(
+            apply(&mut s, &mut kernel, false, &[]).ops,
+            [Op::DeleteService(ours)]
+        );
+        assert!(kernel.find(&ours).is_none());
+    }
+
+    #[test]
+    fn stop_ops_follow_the_policy() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(plan(TWO), t0);
+        assert_eq!(s.stop_policy(false), StopPolicy::RemoveOurs);
+        assert_eq!(s.stop_policy(true), StopPolicy::Keep);
+        // Nothing programmed yet: nothing of ours to remove.
+        assert!(s.stop_ops(StopPolicy::RemoveOurs, None).is_empty());
+        let mut kernel = IpvsState {
+            services: vec![foreign()],
+        };
+        apply(&mut s, &mut kernel, false, &[]);
+        let ours = [Op::DeleteService(key("10.0.0.100:80"))];
+        assert!(s.stop_ops(StopPolicy::Keep, Some(&kernel)).is_empty());
+        assert_eq!(s.stop_ops(StopPolicy::FlushAll, Some(&kernel)), [Op::Flush]);
+        assert_eq!(s.stop_ops(StopPolicy::RemoveOurs, Some(&kernel)), ours);
+        // The table unknown (IPVS failed): every service of ours is deleted.
+        assert_eq!(s.stop_ops(StopPolicy::RemoveOurs, None), ours);
+        // Ours but gone from the kernel: nothing to delete.
+        kernel.services.truncate(1);
+        assert!(s.stop_ops(StopPolicy::RemoveOurs, Some(&kernel)).is_empty());
+        let flush = LvsState::new(
+            plan(&format!("global_defs {{\n lvs_flush_on_stop\n}}\n{TWO}")),
+            t0,
+        );
+        assert_eq!(flush.stop_policy(false), StopPolicy::FlushAll);
+        assert_eq!(flush.stop_policy(true), StopPolicy::Keep);
     }
 }
