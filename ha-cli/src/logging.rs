@@ -681,9 +681,10 @@ impl Visit for JournalFieldVisitor<'_> {
     }
 }
 
-/// The journal's native socket as an `io::Write`: each `write` sends its buffer as one
-/// datagram, whole or not at all. Blocks when the journal is slow, so use it behind
-/// [`non_blocking`].
+/// The journal's native socket as an `io::Write`: each `write` sends its buffer as one entry,
+/// whole or not at all: a datagram, or for an entry too large for one, a sealed memfd passed
+/// over the socket (as the protocol provides). Blocks when the journal is slow, so use it
+/// behind [`non_blocking`].
 #[derive(Debug)]
 pub struct JournalSocket {
     socket: UnixDatagram,
@@ -705,17 +706,55 @@ impl JournalSocket {
     }
 }
 
+impl JournalSocket {
+    /// Sends `entry` as the content of a sealed memfd: journald reads such an fd, passed with
+    /// an empty datagram, as one entry. Sealing is required: the journal must not see the
+    /// entry change under it.
+    fn send_as_memfd(&self, entry: &[u8]) -> io::Result<()> {
+        use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+        use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
+        use std::os::fd::AsRawFd as _;
+
+        let memfd = memfd_create(
+            c"ha-journal-entry",
+            MemFdCreateFlag::MFD_ALLOW_SEALING | MemFdCreateFlag::MFD_CLOEXEC,
+        )?;
+        let mut file = std::fs::File::from(memfd);
+        file.write_all(entry)?;
+        let seals = SealFlag::F_SEAL_SHRINK
+            | SealFlag::F_SEAL_GROW
+            | SealFlag::F_SEAL_WRITE
+            | SealFlag::F_SEAL_SEAL;
+        fcntl(file.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals))?;
+        let address = UnixAddr::new(&self.path)?;
+        sendmsg(
+            self.socket.as_raw_fd(),
+            &[],
+            &[ControlMessage::ScmRights(&[file.as_raw_fd()])],
+            MsgFlags::empty(),
+            Some(&address),
+        )?;
+        Ok(())
+    }
+}
+
 impl Write for JournalSocket {
-    fn write(&mut self, datagram: &[u8]) -> io::Result<usize> {
-        let sent = self.socket.send_to(datagram, &self.path)?;
-        if sent != datagram.len() {
+    fn write(&mut self, entry: &[u8]) -> io::Result<usize> {
+        match self.socket.send_to(entry, &self.path) {
+            Ok(sent) if sent == entry.len() => Ok(sent),
             // Not expected of a datagram socket; never report part of an entry as written.
-            return Err(io::Error::new(
+            Ok(_) => Err(io::Error::new(
                 io::ErrorKind::WriteZero,
                 "journal datagram sent in part",
-            ));
+            )),
+            // Larger than the socket's send buffer (some 200 KiB by default).
+            Err(e) if e.raw_os_error() == Some(nix::libc::EMSGSIZE) => {
+                self.send_as_memfd(entry)?;
+                Ok(entry.len())
+            }
+            Err(e) => Err(e),
         }
-        Ok(sent)
     }
 
     fn flush(&mut self) -> io::Result<()> {

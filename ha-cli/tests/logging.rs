@@ -146,6 +146,67 @@ fn journald_entries_reach_the_socket_as_one_datagram_each() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Receives an entry passed as a memfd (an empty datagram with the fd); checks the seals
+/// journald requires.
+fn receive_memfd_entry(listener: &UnixDatagram) -> Vec<(String, Vec<u8>)> {
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    use std::os::fd::{AsRawFd as _, RawFd};
+
+    let mut payload = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut payload)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let message = recvmsg::<UnixAddr>(
+        listener.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .expect("a journal datagram");
+    assert_eq!(message.bytes, 0, "the entry is in the fd, not the datagram");
+    let fd = message
+        .cmsgs()
+        .unwrap()
+        .find_map(|c| match c {
+            ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+            _ => None,
+        })
+        .expect("a file descriptor");
+    let seals = SealFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GET_SEALS).unwrap());
+    let required = SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_WRITE
+        | SealFlag::F_SEAL_SEAL;
+    assert!(seals.contains(required), "seals {seals:?}");
+    // Read through /proc: taking ownership of a received raw fd would need unsafe code.
+    let entry = std::fs::read(format!("/proc/self/fd/{fd}")).unwrap();
+    nix::unistd::close(fd).unwrap();
+    parse_journal_entry(&entry)
+}
+
+#[test]
+fn an_entry_too_large_for_a_datagram_is_passed_as_a_sealed_memfd() {
+    let dir = temp_dir("memfd");
+    let (listener, path) = journal_listener(&dir);
+    let (writer, guard) = logging::non_blocking(JournalSocket::open(&path).unwrap());
+    let subscriber = logging::subscriber(LogFormat::Journald, LogLevel::Info, writer);
+    // 4 MiB: larger than any default socket send buffer (net.core.wmem_default, 208 KiB).
+    let message = "virtual_server 10.0.0.1 80 {\n".repeat((4 << 20) / 29);
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::error!(instance = "VI_1", "{message}");
+        tracing::info!("small again");
+    });
+    drop(guard);
+
+    let large = receive_memfd_entry(&listener);
+    assert_eq!(values(&large, "MESSAGE"), [message.as_str()]);
+    assert_eq!(values(&large, "PRIORITY"), ["3"]);
+    assert_eq!(values(&large, "HA_INSTANCE"), ["VI_1"]);
+    let small = receive_entry(&listener);
+    assert_eq!(values(&small, "MESSAGE"), ["small again"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn journal_socket_refuses_a_path_nobody_listens_on() {
     let dir = temp_dir("unreachable");
