@@ -180,23 +180,17 @@ pub fn init_with_journal_socket(
         Err(e) => (level_filter(level), Some(e)),
     };
     let mut journal_error = None;
-    let format = match format.resolve() {
+    let (format, (writer, guard)) = match format.resolve() {
         LogFormat::Journald => match JournalSocket::open(journal_socket) {
-            Ok(socket) => {
-                let (writer, guard) = non_blocking(socket);
-                let subscriber = build(LogFormat::Journald, filter, writer, false);
-                tracing::subscriber::set_global_default(subscriber)?;
-                return Ok(guard);
-            }
+            Ok(socket) => (LogFormat::Journald, non_blocking(socket)),
             Err(e) => {
                 journal_error = Some(e);
-                LogFormat::Text
+                (LogFormat::Text, non_blocking(io::stderr()))
             }
         },
-        format => format,
+        format => (format, non_blocking(io::stderr())),
     };
     let ansi = format == LogFormat::Text && stderr_wants_colour();
-    let (writer, guard) = non_blocking(io::stderr());
     tracing::subscriber::set_global_default(build(format, filter, writer, ansi))?;
     if let Some(error) = journal_error {
         tracing::warn!(

@@ -473,6 +473,28 @@ fn an_invalid_rust_log_is_reported_and_the_level_used() {
 }
 
 #[test]
+fn an_invalid_rust_log_is_reported_in_the_journal_too() {
+    let dir = temp_dir("rust-log-journal");
+    let (listener, socket) = journal_listener(&dir);
+    let output = run_child(
+        "journald",
+        &socket,
+        &[("RUST_LOG", "director=loud")],
+        Stdio::piped(),
+    );
+    assert_eq!(String::from_utf8(output.stderr).unwrap(), "");
+    listener.set_nonblocking(true).unwrap();
+    let warning = receive_entry(&listener);
+    assert_eq!(values(&warning, "MESSAGE"), ["RUST_LOG ignored"]);
+    assert_eq!(values(&warning, "HA_RUST_LOG"), ["director=loud"]);
+    assert_eq!(values(&warning, "PRIORITY"), ["4"]);
+    let event = receive_entry(&listener);
+    assert_eq!(values(&event, "MESSAGE"), ["child event"]);
+    assert!(nothing_received(&listener));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn rust_log_overrides_the_level_in_init() {
     let dir = temp_dir("rust-log-debug");
     let output = run_child(
