@@ -149,7 +149,6 @@ pub enum LoggingError {
 #[derive(Debug)]
 pub struct LogGuard {
     dropped: ErrorCounter,
-    // Declared last: dropped after the counter, when the queue is flushed.
     _worker: WorkerGuard,
 }
 
@@ -251,7 +250,7 @@ pub fn non_blocking<W: Write + Send + 'static>(writer: W) -> (NonBlocking, LogGu
 /// A subscriber that writes `format` (`Auto` resolved for this process) to `make_writer`,
 /// events up to `level`, without colours and without consulting `RUST_LOG`; install it with
 /// `tracing::subscriber::with_default` or `set_global_default`. Each event is one `write` on
-/// `make_writer`: a line for text and JSON, one native-protocol datagram for journald. Pass a
+/// `make_writer`: a line for text and JSON, one native-protocol entry for journald. Pass a
 /// writer from [`non_blocking`] for the non-blocking behaviour of [`init`].
 pub fn subscriber<W>(
     format: LogFormat,
@@ -283,6 +282,7 @@ where
                 .with_writer(make_writer),
         ),
         LogFormat::Journald => Box::new(JournaldLayer::new(make_writer)),
+        // Auto is resolved by the callers; text is its fallback anyway.
         LogFormat::Text | LogFormat::Auto => Box::new(
             tracing_subscriber::fmt::layer()
                 .event_format(TextFormat { ansi })
