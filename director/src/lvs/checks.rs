@@ -824,18 +824,38 @@ mod tests {
 
     #[test]
     fn http_errors_name_the_checker_and_the_cause() {
+        // The parser refuses these values; a configuration built in code can still hold them.
+        let with_url = |checkers: &str, set: &dyn Fn(&mut keepalived_conf::HttpUrl)| {
+            let mut config = parse(&format!(
+                "virtual_server 10.0.0.1 80 {{\n real_server 10.0.0.2 80 {{\n{checkers}\n }}\n}}\n"
+            ));
+            let rs = &mut config.virtual_servers[0].real_servers[0];
+            let Some(keepalived_conf::CheckerKind::HttpGet { urls, .. }) =
+                rs.checkers.last_mut().map(|c| &mut c.kind)
+            else {
+                panic!("the last checker is HTTP_GET");
+            };
+            set(&mut urls[0]);
+            let mut all = convert_all(&config);
+            all.remove(0).unwrap_err().to_string()
+        };
         assert_eq!(
-            checker_error("TCP_CHECK { }\nHTTP_GET { url { path /\ndigest zz } }"),
+            with_url("TCP_CHECK { }\nHTTP_GET { url { path / } }", &|u| {
+                u.digest = Some("zz".into())
+            }),
             "virtual_server 10.0.0.1:80, real_server 10.0.0.2:80, HTTP_GET#1: \
              digest \"zz\": 'z' is not a hex digit or X"
         );
         assert_eq!(
-            checker_error("HTTP_GET { url { path /\ndigest 0123 } }"),
+            with_url("HTTP_GET { url { path / } }", &|u| u.digest =
+                Some("0123".into())),
             "virtual_server 10.0.0.1:80, real_server 10.0.0.2:80, HTTP_GET#0: \
              digest \"0123\": 2 bytes, an MD5 digest has 16"
         );
         assert_eq!(
-            checker_error("HTTP_GET { url { path /\nstatus_code 200 99 } }"),
+            with_url("HTTP_GET { url { path / } }", &|u| {
+                u.status_code = vec!["200".into(), "99".into()]
+            }),
             "virtual_server 10.0.0.1:80, real_server 10.0.0.2:80, HTTP_GET#0: \
              status_code \"99\": \"99\" is not a status code (100-599)"
         );
