@@ -141,9 +141,10 @@ fn bfd_check_is_a_warning_and_a_checker_the_director_cannot_run_an_error() {
         "{stderr}"
     );
     assert!(stderr.contains("0 error(s), 1 warning(s)"), "{stderr}");
+    // The parser accepts any SSL_GET http_protocol word; the director cannot run this one.
     let bad = temp_file(
-        "bad-digest.conf",
-        "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { HTTP_GET { url { path /\n digest zz } } }\n}\n",
+        "bad-protocol.conf",
+        "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { SSL_GET { url { path / }\n http_protocol 2 } }\n}\n",
     );
     let out = ha(&["--no-host-checks", bad.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -151,7 +152,7 @@ fn bfd_check_is_a_warning_and_a_checker_the_director_cannot_run_an_error() {
     assert!(
         stderr.contains("error: ")
             && stderr.contains(
-                "virtual_server 10.0.0.1:80: real_server 10.0.0.2:80, HTTP_GET#0: digest"
+                "virtual_server 10.0.0.1:80: real_server 10.0.0.2:80, SSL_GET#0: http_protocol"
             ),
         "{stderr}"
     );
