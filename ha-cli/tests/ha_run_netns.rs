@@ -1033,7 +1033,7 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
         || marks.join("down").exists() && marks.join("quorum_down").exists(),
     );
     assert!(director.log().contains(
-        "lvs: real server 127.0.0.1:8080 of virtual server 127.0.0.1:80: DOWN (TCP_CHECK#0: connection refused); removed from IPVS"
+        "real server 127.0.0.1:8080 of virtual server 127.0.0.1:80: DOWN (TCP_CHECK#0: connection refused); removed from IPVS"
     ), "{}", director.log());
 
     let _web = listen_in(&ns, 8080);
