@@ -13,15 +13,19 @@
 //!
 //! let director = Director::start(config, Options::default())?;
 //! for event in director.events() {
-//!     println!("{event}");
-//!     if matches!(event, DirectorEvent::Vrrp(ref e) if e.event.is_state_change()) {
-//!         break;
+//!     println!("{event}"); // (VI_1) Entering BACKUP STATE (startup), ...
+//!     if let DirectorEvent::Vrrp(e) = &event {
+//!         if matches!(e.event, vrrp_core::Event::StateChanged(t) if t.to == vrrp_core::State::Master) {
+//!             break;
+//!         }
 //!     }
 //! }
-//! println!("{:?}", director.status()?);
-//! director.shutdown()?;
+//! println!("{:?}", director.status()?.instances);
+//! director.shutdown()?; // priority-0 advert: a peer takes the VIP at once
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! `examples/embed.rs` is the same as a program.
 //!
 //! Inside, each part owns its state and talks to the others through typed channels:
 //! - the **VRRP thread** ([`vrrp`]): vrrp-core instances on raw sockets, VIPs, gratuitous
@@ -325,6 +329,8 @@ const EVENT_BUFFER: usize = 4096;
 pub struct Director {
     inputs: mpsc::UnboundedSender<Input>,
     events: broadcast::Sender<DirectorEvent>,
+    /// Subscribed before the director started, for the first [`Director::events`] call.
+    first_events: std::sync::Mutex<Option<broadcast::Receiver<DirectorEvent>>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -332,7 +338,7 @@ impl Director {
     /// Plans `config` for this host and starts the VRRP side, the LVS side (when it has
     /// virtual servers), tracking and the control socket. Nothing is left running on error.
     pub fn start(config: keepalived_conf::Config, options: Options) -> Result<Director, Error> {
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let (events, first_events) = broadcast::channel(EVENT_BUFFER);
         let (inputs, inputs_rx) = mpsc::unbounded_channel();
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let router_events = events.clone();
@@ -357,6 +363,7 @@ impl Director {
             Ok(Ok(())) => Ok(Director {
                 inputs,
                 events,
+                first_events: std::sync::Mutex::new(Some(first_events)),
                 thread: Some(thread),
             }),
             Ok(Err(e)) => {
@@ -373,10 +380,13 @@ impl Director {
         }
     }
 
-    /// Subscribes to the director's events from now on.
+    /// Subscribes to the director's events. The first stream taken starts at the director's
+    /// start (nothing is missed, the instances' first transitions included); later ones start
+    /// now.
     pub fn events(&self) -> EventStream {
+        let first = self.first_events.lock().ok().and_then(|mut f| f.take());
         EventStream {
-            rx: self.events.subscribe(),
+            rx: first.unwrap_or_else(|| self.events.subscribe()),
             ended: false,
         }
     }
@@ -440,7 +450,10 @@ impl Director {
 
     /// Waits until the director stops by itself (a thread failed), and says why.
     pub fn wait(&mut self) -> Option<String> {
-        let mut events = self.events();
+        let mut events = EventStream {
+            rx: self.events.subscribe(),
+            ended: false,
+        };
         if !self.is_running() {
             return Some("the director has stopped".into());
         }

@@ -32,6 +32,16 @@ impl Director {
     }
 
     fn start_path(ns: &Netns, path: &std::path::Path) -> Director {
+        Director::start_path_with(ns, path, &[], &[])
+    }
+
+    /// [`start_path`](Self::start_path) with more arguments and environment variables.
+    fn start_path_with(
+        ns: &Netns,
+        path: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Director {
         let conf = path.file_name().unwrap().to_string_lossy().into_owned();
         let tmp = std::env::temp_dir();
         let log = tmp.join(format!(
@@ -53,6 +63,8 @@ impl Director {
             .arg(path)
             .arg("--control-socket")
             .arg(&socket)
+            .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -1098,4 +1110,97 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
     );
     drop(director);
     let _ = std::fs::remove_dir_all(&marks);
+}
+
+/// Two directors (VRRPv3 at 100 ms); lvs1 (priority 150, with a virtual server so that the LVS
+/// thread runs) has a debug-build fault point that panics `thread` 3 s after its start.
+/// Returns once lvs1's process has exited: (lvs1's namespace, lvs2's, lvs1, lvs2).
+fn panicking(thread: &str, tag: &str) -> (Netns, Netns, Director, Director) {
+    let (lvs1_ns, lvs2_ns) = veth_pair_named(
+        tag,
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    let config = |priority: u8| {
+        format!(
+            "global_defs {{\n  vrrp_version 3\n}}\n\
+             vrrp_instance VI_1 {{\n  interface ens32\n  virtual_router_id 51\n  priority {priority}\n  \
+             advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n\
+             virtual_server 127.0.0.1 80 {{\n  delay_loop 1\n  real_server 127.0.0.1 8080 {{\n    \
+             TCP_CHECK {{\n      connect_timeout 1\n    }}\n  }}\n}}\n"
+        )
+    };
+    let lvs2 = start_with(&lvs2_ns, &format!("{tag}-lvs2.conf"), &config(100));
+    let path = std::env::temp_dir().join(format!("ha-{}-{tag}-lvs1.conf", lvs1_ns.name));
+    std::fs::write(&path, config(150)).unwrap();
+    let fault = format!("{thread}@3");
+    let mut lvs1 = Director::start_path_with(
+        &lvs1_ns,
+        &path,
+        &["--ipvs-verify-interval", "0.2"],
+        &[("HA_FAULT_PANIC", &fault)],
+    );
+    lvs1.written_config = Some(path);
+    wait_until("lvs1 holds the VIP", Duration::from_secs(3), || {
+        has_vip(&lvs1_ns) && !has_vip(&lvs2_ns)
+    });
+    let mut exit = None;
+    wait_until("lvs1's process exits", Duration::from_secs(10), || {
+        exit = lvs1.child.try_wait().unwrap();
+        exit.is_some()
+    });
+    let exit = exit.unwrap();
+    assert_eq!(
+        exit.code(),
+        Some(1),
+        "ha run after a panic: {exit}\n{}",
+        lvs1.log()
+    );
+    let log = lvs1.log();
+    assert!(
+        log.contains("panic") && log.contains("HA_FAULT_PANIC"),
+        "the panic is logged:\n{log}"
+    );
+    (lvs1_ns, lvs2_ns, lvs1, lvs2)
+}
+
+#[test]
+fn a_panic_on_the_lvs_thread_stops_the_director_and_hands_the_vip_over() {
+    if !require_root("a_panic_on_the_lvs_thread_stops_the_director_and_hands_the_vip_over") {
+        return;
+    }
+    let (lvs1_ns, lvs2_ns, lvs1, lvs2) = panicking("lvs", "pl");
+    // Stopped as at shutdown: the VIP released and a priority-0 advert sent, so lvs2 takes
+    // over in skew time rather than after its master-down interval.
+    assert!(!has_vip(&lvs1_ns), "a VIP left on the stopped director");
+    wait_until("lvs2 takes the VIP", Duration::from_secs(2), || {
+        has_vip(&lvs2_ns)
+    });
+    let log = lvs1.log();
+    assert!(log.contains("the LVS thread stopped unexpectedly"), "{log}");
+    wait_until(
+        "lvs2 saw the priority-0 advert",
+        Duration::from_secs(2),
+        || lvs2.log().contains("master sent priority 0"),
+    );
+}
+
+#[test]
+fn a_panic_on_the_vrrp_thread_stops_the_director_and_releases_the_vip() {
+    if !require_root("a_panic_on_the_vrrp_thread_stops_the_director_and_releases_the_vip") {
+        return;
+    }
+    let (lvs1_ns, lvs2_ns, lvs1, _lvs2) = panicking("vrrp", "pv");
+    // The VRRP thread could send no goodbye, but it removed its VIP on the way out; lvs2
+    // takes over after its master-down interval (3 x 100 ms + skew).
+    assert!(!has_vip(&lvs1_ns), "a VIP left on the stopped director");
+    wait_until("lvs2 takes the VIP", Duration::from_secs(3), || {
+        has_vip(&lvs2_ns)
+    });
+    assert!(
+        lvs1.log().contains("the VRRP thread stopped unexpectedly"),
+        "{}",
+        lvs1.log()
+    );
 }
