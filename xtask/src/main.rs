@@ -47,6 +47,10 @@ fn main() -> ExitCode {
         Some("vm-run") => vm_run(rest),
         Some("vm-shell") => vm_shell(rest),
         Some("vm-bench") => vm_bench(after_dashes(rest)).map_err(|e| e.to_string()),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

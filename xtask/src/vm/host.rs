@@ -46,7 +46,15 @@ fn package_installed(package: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", package])
         .output()
-        .is_ok_and(|out| out.status.success() && out.stdout.ends_with(b"installed"))
+        .is_ok_and(|out| {
+            out.status.success() && status_is_installed(&String::from_utf8_lossy(&out.stdout))
+        })
+}
+
+/// Whether dpkg's `want ok status` triple says installed: the status word must be exactly
+/// `installed` (`not-installed`, `config-files`, `half-configured`, ... are not).
+fn status_is_installed(status: &str) -> bool {
+    status.split_whitespace().nth(2) == Some("installed")
 }
 
 /// Whether this process runs as root (from `/proc/self/status`, to stay free of `unsafe`).
@@ -185,6 +193,29 @@ pub fn env_nonempty(name: impl AsRef<OsStr>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dpkg_statuses_as_dpkg_query_prints_them() {
+        // What `dpkg-query -W -f='${Status}' P` prints, from Debian's dpkg.
+        assert!(status_is_installed("install ok installed"));
+        assert!(status_is_installed("hold ok installed"));
+        assert!(!status_is_installed("unknown ok not-installed"));
+        assert!(!status_is_installed("deinstall ok config-files"));
+        assert!(!status_is_installed("install ok half-configured"));
+        assert!(!status_is_installed("install ok unpacked"));
+        assert!(!status_is_installed("install reinstreq half-installed"));
+        assert!(!status_is_installed(""));
+    }
+
+    #[test]
+    fn this_machines_dpkg_agrees() {
+        // dpkg itself is installed wherever dpkg-query runs; a made-up name never is.
+        if find_program("dpkg-query").is_err() {
+            return;
+        }
+        assert!(package_installed("dpkg"));
+        assert!(!package_installed("ha-no-such-package"));
+    }
 
     #[test]
     fn parse_ldd_keeps_libraries_and_loader_skips_vdso() {
