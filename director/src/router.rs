@@ -314,11 +314,8 @@ impl Router {
                         return;
                     }
                 },
-                action = lvs_actions.recv() => match action {
-                    Some(action) => self.lvs_action(action),
-                    // The router keeps a sender, so this only ends with the router.
-                    None => {}
-                },
+                // The router keeps a sender, so this channel only ends with the router.
+                Some(action) = lvs_actions.recv() => self.lvs_action(action),
                 Some(request) = control.recv() => self.control(request),
                 _ = poll.tick() => {
                     if !self.track.plan().files.is_empty() || !self.track.plan().processes.is_empty() {

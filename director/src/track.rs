@@ -115,6 +115,10 @@ pub struct TrackScript {
     pub init_fail: bool,
 }
 
+/// Resolves `script_user` / a script's `user` to ids.
+pub type ResolveUser =
+    dyn Fn(&keepalived_conf::ScriptUser) -> Result<(nix::unistd::Uid, nix::unistd::Gid), String>;
+
 /// What a configuration tracks: the instances' objects, the scripts to run, the files to
 /// read and the processes to count.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -128,12 +132,7 @@ pub struct TrackPlan {
 impl TrackPlan {
     /// Collects every object some instance tracks. `user` resolves `script_user` / a script's
     /// `user` (the director's rule for scripts).
-    pub fn from_config(
-        config: &Config,
-        user: &dyn Fn(
-            &keepalived_conf::ScriptUser,
-        ) -> Result<(nix::unistd::Uid, nix::unistd::Gid), String>,
-    ) -> Result<TrackPlan, String> {
+    pub fn from_config(config: &Config, user: &ResolveUser) -> Result<TrackPlan, String> {
         let mut plan = TrackPlan::default();
         let weight_of = |t: &Track, own: i32| t.weight.unwrap_or(own);
         for vi in &config.vrrp_instances {

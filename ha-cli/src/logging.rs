@@ -756,6 +756,19 @@ impl Write for JournalSocket {
     }
 }
 
+/// Logs a panic (thread, message, place) through the subscriber before the default hook
+/// prints it: the director then stops itself (see the `director` crate), and the journal
+/// should say why.
+pub fn log_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        tracing::error!(thread = name, "panic: {info}");
+        default(info);
+    }));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1118,17 +1131,4 @@ mod tests {
 
         assert!(env_filter(LogLevel::Info, Some("director=loud")).is_err());
     }
-}
-
-/// Logs a panic (thread, message, place) through the subscriber before the default hook
-/// prints it: the director then stops itself (see the `director` crate), and the journal
-/// should say why.
-pub fn log_panics() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let thread = std::thread::current();
-        let name = thread.name().unwrap_or("unnamed");
-        tracing::error!(thread = name, "panic: {info}");
-        default(info);
-    }));
 }

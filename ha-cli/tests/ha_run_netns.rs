@@ -949,12 +949,10 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
     }
     let smtp_ok = matches!(Command::new("python3").args(["-c", "import aiosmtpd"]).status(), Ok(s) if s.success());
     if !smtp_ok {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "aiosmtpd missing: NOT RUN"
+        testkit::skip(
+            "real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs",
+            "needs python3 -m aiosmtpd",
         );
-        eprintln!("*** real_server_health_runs_notify_scripts_...: needs python3 -m aiosmtpd: NOT RUN ***");
         return;
     }
     let ns = Netns::new("rs");

@@ -551,14 +551,9 @@ fn keepalived_sample_configurations_are_accepted() {
     // The samples Debian's keepalived package ships (keepalived's own documentation).
     let dir = Path::new("/usr/share/doc/keepalived/samples");
     let Ok(entries) = std::fs::read_dir(dir) else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {} is missing: install the keepalived package",
-            dir.display()
-        );
-        eprintln!(
-            "SKIPPED: {} not found (apt-get install keepalived)",
-            dir.display()
+        testkit::skip(
+            "keepalived_sample_configurations_are_accepted",
+            &format!("{} not found (apt-get install keepalived)", dir.display()),
         );
         return;
     };
