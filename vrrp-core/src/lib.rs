@@ -9,6 +9,36 @@
 //!
 //! Data flows one way: bytes -> [`wire::Packet`] -> [`wire::Repr`] -> [`Instance`] ->
 //! [`Transmit`] / [`Event`] -> the caller's I/O layer.
+//!
+//! A backup that hears nobody becomes master after its master-down interval and sends its
+//! first advert; the caller owns the clock, the buffer and the sockets:
+//!
+//! ```
+//! use vrrp_core::{Command, Event, Instance, InstanceConfig, Instant, State, Transmit};
+//! use vrrp_core::wire::Version;
+//!
+//! let config = InstanceConfig::new(
+//!     Version::V3, 51, 100, "192.0.2.1".parse().unwrap(), vec!["192.0.2.200".parse().unwrap()],
+//! );
+//! let mut vi = Instance::new(config).unwrap();
+//! vi.handle_command(Instant::ZERO, Command::Start);
+//! assert_eq!(vi.state(), State::Backup);
+//! // Nothing heard: at the deadline it takes over.
+//! let deadline = vi.poll_timeout().unwrap();
+//! vi.handle_timeout(deadline);
+//! assert_eq!(vi.state(), State::Master);
+//! let mut buf = [0u8; vrrp_core::TRANSMIT_BUFFER_LEN];
+//! let mut adverts = 0;
+//! while let Some(t) = vi.poll_transmit(&mut buf) {
+//!     if let Transmit::Advertisement { len, .. } = t {
+//!         adverts += 1; // send buf[..len] as IP protocol 112 with TTL 255
+//!         assert!(len > 0);
+//!     }
+//! }
+//! assert_eq!(adverts, 1);
+//! assert!(std::iter::from_fn(|| vi.poll_event())
+//!     .any(|e| matches!(e, Event::StateChanged(t) if t.to == State::Master)));
+//! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]
