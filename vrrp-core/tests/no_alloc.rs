@@ -1,23 +1,34 @@
 //! The receive and transmit paths allocate nothing after construction: a counting global
-//! allocator watches a master and a backup exchange adverts, time out, and take over.
+//! allocator watches a master and a backup exchange adverts, time out, and take over. Only
+//! the thread under test is counted (a thread-local flag), so that other threads of the test
+//! harness cannot make it fail.
 
 mod common;
 
 use common::*;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use vrrp_core::wire::Version;
 use vrrp_core::{Command, Instance, InstanceConfig, RxInfo, State, Transmit, TRANSMIT_BUFFER_LEN};
 
 struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static COUNTING: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    // A const-initialised `Cell`: reading it never allocates.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counting() -> bool {
+    COUNTING.try_with(Cell::get).unwrap_or(false)
+}
 
 // SAFETY: forwards to the system allocator unchanged; only counts calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: same contract as the caller's.
@@ -30,7 +41,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: same contract as the caller's.
@@ -68,7 +79,7 @@ fn packet_paths_do_not_allocate() {
         master.handle_command(now, Command::Start);
         backup.handle_command(now, Command::Start);
 
-        COUNTING.store(true, Ordering::SeqCst);
+        COUNTING.with(|c| c.set(true));
         for _ in 0..2_000 {
             let next = [master.poll_timeout(), backup.poll_timeout()]
                 .into_iter()
@@ -138,7 +149,7 @@ fn packet_paths_do_not_allocate() {
         while backup.poll_transmit(&mut buf).is_some() {}
         while backup.poll_event().is_some() {}
         while master.poll_event().is_some() {}
-        COUNTING.store(false, Ordering::SeqCst);
+        COUNTING.with(|c| c.set(false));
 
         assert_eq!(backup.state(), State::Master, "{version:?}");
         assert!(backup.statistics().rcvd_advertisements > 1_000);
