@@ -12,7 +12,7 @@
 //!   dynamic weight, 0 while drained);
 //! - a failed one is removed, or kept with weight 0 with `inhibit_on_failure`;
 //! - quorum: the weights of the live real servers must reach `quorum + hysteresis` to come
-//!   up and drop below `quorum - hysteresis` to go down; while it is down the sorry server
+//!   up (at start too) and drop below `quorum - hysteresis` to go down; while it is down the sorry server
 //!   (if any) replaces the live real servers, which are removed (kept at weight 0 with
 //!   `inhibit_on_failure`). `sorry_server_inhibit` keeps the sorry server at weight 0 while
 //!   quorum holds.
@@ -191,9 +191,11 @@ impl LvsState {
         for i in 0..self.plan.virtual_servers.len() {
             let vs = &self.plan.virtual_servers[i];
             let live = self.live_weight(vs);
+            // A virtual server keeps its quorum state across a reload; a new one starts as
+            // keepalived's set_quorum_states starts it: up only at quorum + hysteresis.
             let up = match old_quorum.get(&vs.name) {
                 Some(&was) => was,
-                None => live >= vs.quorum,
+                None => live >= vs.quorum.saturating_add(vs.hysteresis),
             };
             self.quorum_up.insert(vs.name.clone(), up);
             self.update_quorum(i);
@@ -1002,6 +1004,26 @@ mod tests {
         assert!(actions
             .iter()
             .any(|a| matches!(a, Action::Script { argv, .. } if argv[0] == "/bin/qup")));
+    }
+
+    #[test]
+    fn quorum_starts_up_only_at_quorum_plus_hysteresis_as_in_keepalived() {
+        // keepalived's set_quorum_states: live 2 with quorum 2 ± 1 starts down, with the
+        // sorry server in use; at live 3 it starts up.
+        let t0 = Instant::now();
+        let conf = |w: u32| {
+            format!(
+                "virtual_server 10.0.0.100 80 {{\n quorum 2\n hysteresis 1\n sorry_server 10.0.0.9 80\n\
+                 real_server 10.0.0.1 80 {{ weight {w} }}\n real_server 10.0.0.2 80 {{ }}\n}}\n"
+            )
+        };
+        let s = LvsState::new(plan(&conf(1)), t0);
+        assert_eq!(weights(&s), [("10.0.0.9:80".into(), 1)]);
+        let s = LvsState::new(plan(&conf(2)), t0);
+        assert_eq!(
+            weights(&s),
+            [("10.0.0.1:80".into(), 2), ("10.0.0.2:80".into(), 1)]
+        );
     }
 
     #[test]
