@@ -166,8 +166,7 @@ proptest! {
         );
         let mut due_at: Vec<Option<Instant>> = vec![Some(t0); models.len()];
         let mut now = t0;
-        loop {
-            let Some(next) = s.poll_timeout() else { break };
+        while let Some(next) = s.poll_timeout() {
             now = now.max(next);
             let mut any = false;
             while let Some(due) = s.poll_start(now) {
