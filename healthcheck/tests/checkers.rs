@@ -1001,7 +1001,10 @@ async fn misc_check_timeout_kills_the_whole_process_group() {
     let outcome = checker(misc(slow, false, None), 3_000)
         .run(ANY.parse().unwrap())
         .await;
-    assert_eq!(fail(outcome), Failure::Timeout(Duration::from_millis(3_000)));
+    assert_eq!(
+        fail(outcome),
+        Failure::Timeout(Duration::from_millis(3_000))
+    );
     // Well before the child's 30 s: the check did not wait for it.
     assert!(started.elapsed() < Duration::from_secs(25));
     let child = written_pid(&pid_file).await;
