@@ -2,8 +2,10 @@
 //!
 //! - `test`: every test the project has: format, lints, the fuzz targets compiling, the
 //!   workspace's tests (privileged ones, with the Debian and Python packages they need,
-//!   included when run as root), then the real-kernel IPVS tests in the VM. `.ci/run` calls
-//!   exactly this.
+//!   included when run as root), 100,000 seeds of `sim`, then the real-kernel IPVS tests in the
+//!   VM. `.ci/run` calls exactly this.
+//! - `sim [--seeds N] [--start K] [--seed S]`: random VRRP clusters and fault schedules in the
+//!   deterministic simulator, judged by invariants ([`xtask::sim`]); `--seed S` replays one.
 //! - `vm-test [-- TEST-ARGS]`: builds `ipvs-sys`'s `kernel` tests, `ha-cli`'s `lvs_vm` tests and
 //!   the `ha` binary, boots the VM and runs both test binaries there, one after the other, with
 //!   `--include-ignored --test-threads=1` (plus TEST-ARGS, e.g. a test name filter).
@@ -30,6 +32,9 @@ commands:
   vm-run [--add PATH]... -- COMMAND  run a shell command in the VM, exit with its status
   vm-shell [--add PATH]...           interactive shell in the VM (Ctrl-A x quits)
   vm-bench [-- BENCH-ARGS]           IPVS programming benchmark in the VM (ours vs ipvsadm -R)
+  sim [--seeds N] [--start K] [--seed S]
+                                     random VRRP clusters and faults in the simulator, judged
+                                     by invariants (--seed S: replay one seed with its trace)
 
 environment:
   XTASK_VM_TIMEOUT=SECONDS           kill the VM after this long (default 900)
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
         Some("vm-run") => vm_run(rest),
         Some("vm-shell") => vm_shell(rest),
         Some("vm-bench") => vm_bench(after_dashes(rest)).map_err(|e| e.to_string()),
+        Some("sim") => xtask::sim::main(rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -91,6 +97,9 @@ fn run(program: &str, args: &[&str]) -> Result<(), String> {
 /// the interoperability tests, iproute2 builds their namespaces.
 const TEST_PACKAGES: &[&str] = &["keepalived", "iproute2"];
 
+/// Seeds `cargo xtask test` runs in the simulator.
+const SIM_SEEDS: u64 = 100_000;
+
 fn test(_args: &[String]) -> Result<(), String> {
     run("cargo", &["fmt", "--all", "--check"])?;
     run(
@@ -118,6 +127,9 @@ fn test(_args: &[String]) -> Result<(), String> {
         ensure_python_module("aiosmtpd")?;
     }
     run("cargo", &["test", "--workspace"])?;
+    // 100,000 simulated clusters under faults (a release build; ~20 s once built).
+    eprintln!("+ cargo xtask sim --seeds {SIM_SEEDS}");
+    xtask::sim::main(&["--seeds".into(), SIM_SEEDS.to_string()])?;
     skip_if_unavailable(vm_test(&[]), in_ci())
 }
 

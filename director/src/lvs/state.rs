@@ -12,7 +12,7 @@
 //!   dynamic weight, 0 while drained);
 //! - a failed one is removed, or kept with weight 0 with `inhibit_on_failure`;
 //! - quorum: the weights of the live real servers must reach `quorum + hysteresis` to come
-//!   up and drop below `quorum - hysteresis` to go down; while it is down the sorry server
+//!   up (at start too) and drop below `quorum - hysteresis` to go down; while it is down the sorry server
 //!   (if any) replaces the live real servers, which are removed (kept at weight 0 with
 //!   `inhibit_on_failure`). `sorry_server_inhibit` keeps the sorry server at weight 0 while
 //!   quorum holds.
@@ -191,9 +191,11 @@ impl LvsState {
         for i in 0..self.plan.virtual_servers.len() {
             let vs = &self.plan.virtual_servers[i];
             let live = self.live_weight(vs);
+            // A virtual server keeps its quorum state across a reload; a new one starts as
+            // keepalived's set_quorum_states starts it: up only at quorum + hysteresis.
             let up = match old_quorum.get(&vs.name) {
                 Some(&was) => was,
-                None => live >= vs.quorum,
+                None => live >= vs.quorum.saturating_add(vs.hysteresis),
             };
             self.quorum_up.insert(vs.name.clone(), up);
             self.update_quorum(i);
@@ -785,83 +787,6 @@ impl LvsState {
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
-
-    /// What must hold after any sequence of inputs; the property tests and the fuzz target
-    /// check it. Returns the first violation.
-    pub fn check_invariants(&self) -> Result<(), String> {
-        let desired = self.desired();
-        let planned: Vec<_> = self
-            .plan
-            .virtual_servers
-            .iter()
-            .flat_map(|vs| vs.services.iter().map(|s| s.key))
-            .collect();
-        let keys: Vec<_> = desired.services.iter().map(|s| s.service.key).collect();
-        if keys != planned {
-            return Err(format!(
-                "services {keys:?} differ from the plan's {planned:?}"
-            ));
-        }
-        let mut services = desired.services.iter();
-        for vs in &self.plan.virtual_servers {
-            let quorum_up = self.quorum_up.get(&vs.name).copied().unwrap_or(true);
-            let live = self.live_weight(vs);
-            for _ in &vs.services {
-                let s = services.next().expect("counted above");
-                let mut seen = HashSet::new();
-                for d in &s.destinations {
-                    if !seen.insert(d.addr) {
-                        return Err(format!("{}: destination {} twice", vs.name, d.addr));
-                    }
-                }
-                let find = |addr: SocketAddr| s.destinations.iter().find(|d| d.addr == addr);
-                for rs in &vs.real_servers {
-                    let h = &self.health[&rs_id(vs, rs)];
-                    let in_ipvs = find(rs.addr());
-                    let sorry_here = vs
-                        .sorry_server
-                        .as_ref()
-                        .is_some_and(|x| x.addr == rs.addr());
-                    if sorry_here {
-                        continue;
-                    }
-                    match in_ipvs {
-                        Some(d) if (!h.up || h.drained) && d.weight != 0 => {
-                            return Err(format!(
-                                "{}: {} is down or drained but has weight {}",
-                                vs.name, d.addr, d.weight
-                            ))
-                        }
-                        None if rs.inhibit_on_failure => {
-                            return Err(format!(
-                                "{}: {} has inhibit_on_failure but is not in IPVS",
-                                vs.name,
-                                rs.addr()
-                            ))
-                        }
-                        None if h.up && (quorum_up || vs.sorry_server.is_none()) => {
-                            return Err(format!("{}: {} is up but not in IPVS", vs.name, rs.addr()))
-                        }
-                        _ => {}
-                    }
-                }
-                if let Some(sorry) = &vs.sorry_server {
-                    let in_use = find(sorry.addr).is_some_and(|d| d.weight > 0);
-                    if in_use == quorum_up {
-                        return Err(format!(
-                            "{}: sorry server in use {in_use} with quorum up {quorum_up}",
-                            vs.name
-                        ));
-                    }
-                }
-                // Hysteresis: never up below quorum - hysteresis.
-                if quorum_up && live > 0 && live < vs.quorum.saturating_sub(vs.hysteresis) {
-                    return Err(format!("{}: quorum up with live weight {live}", vs.name));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -1002,6 +927,26 @@ mod tests {
         assert!(actions
             .iter()
             .any(|a| matches!(a, Action::Script { argv, .. } if argv[0] == "/bin/qup")));
+    }
+
+    #[test]
+    fn quorum_starts_up_only_at_quorum_plus_hysteresis_as_in_keepalived() {
+        // keepalived's set_quorum_states: live 2 with quorum 2 ± 1 starts down, with the
+        // sorry server in use; at live 3 it starts up.
+        let t0 = Instant::now();
+        let conf = |w: u32| {
+            format!(
+                "virtual_server 10.0.0.100 80 {{\n quorum 2\n hysteresis 1\n sorry_server 10.0.0.9 80\n\
+                 real_server 10.0.0.1 80 {{ weight {w} }}\n real_server 10.0.0.2 80 {{ }}\n}}\n"
+            )
+        };
+        let s = LvsState::new(plan(&conf(1)), t0);
+        assert_eq!(weights(&s), [("10.0.0.9:80".into(), 1)]);
+        let s = LvsState::new(plan(&conf(2)), t0);
+        assert_eq!(
+            weights(&s),
+            [("10.0.0.1:80".into(), 2), ("10.0.0.2:80".into(), 1)]
+        );
     }
 
     #[test]
