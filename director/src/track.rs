@@ -490,7 +490,19 @@ pub fn read_file_value(path: &std::path::Path) -> i64 {
         .unwrap_or(0)
 }
 
-/// Counts the running processes matching each `vrrp_track_process`, from /proc.
+/// Whether a `/proc/PID/stat` line is a process that has exited: a zombie (`Z`, not yet reaped
+/// by its parent) or dead (`X`). The state is the first field after the command name, which
+/// is in parentheses and may itself hold `)` and spaces, so it is found after the last `)`.
+fn has_exited(stat: &str) -> bool {
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state == "Z" || state == "X")
+}
+
+/// Counts the running processes matching each `vrrp_track_process`, from /proc. A process
+/// that has exited but is not reaped yet (a zombie keeps its `comm`, e.g. a crashed worker
+/// whose parent died too, under an init that does not reap) is not running: keepalived skips
+/// zombies as well.
 pub fn count_processes(processes: &[(String, ProcessMatch)]) -> Vec<(String, u32)> {
     let mut counts: Vec<(String, u32)> = processes.iter().map(|(n, _)| (n.clone(), 0)).collect();
     if processes.is_empty() {
@@ -509,6 +521,10 @@ pub fn count_processes(processes: &[(String, ProcessMatch)]) -> Vec<(String, u32
             continue;
         }
         let path = entry.path();
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        if stat.is_empty() || has_exited(&stat) {
+            continue;
+        }
         let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
         let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
         for (i, (_, m)) in processes.iter().enumerate() {
@@ -566,5 +582,69 @@ mod tests {
         };
         assert!(full.matches("haproxy", b"/usr/sbin/haproxy\0-f\0/etc/haproxy.cfg\0"));
         assert!(!full.matches("haproxy", b"/usr/sbin/haproxy\0-f\0/other.cfg\0"));
+    }
+
+    #[test]
+    fn exited_processes_are_told_by_the_state_after_the_last_parenthesis() {
+        assert!(!has_exited("1234 (haproxy) S 1 1234 1234 0 -1 4194560"));
+        assert!(!has_exited("1234 (haproxy) R 1 1234"));
+        assert!(has_exited("1234 (haproxy) Z 1 1234 1234 0 -1 4227084"));
+        assert!(has_exited("1234 (haproxy) X 1"));
+        // The command name may hold ") Z " itself.
+        assert!(!has_exited("1234 (a) Z (b) S 1 1234"));
+        assert!(has_exited("1234 (a) S (b) Z 1 1234"));
+        assert!(!has_exited(""));
+    }
+
+    /// A process that has exited but is not reaped (a zombie) is not counted; while it runs,
+    /// it is. Its name is unique to this test (a symlink to `sleep` named after the test's pid).
+    #[test]
+    fn a_zombie_process_is_not_running() {
+        let dir = std::env::temp_dir().join(format!("ha-track-zombie-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = format!("hz{}", std::process::id());
+        let program = dir.join(&name);
+        let sleep = ["/bin/sleep", "/usr/bin/sleep"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("sleep(1)");
+        let _ = std::fs::remove_file(&program);
+        std::os::unix::fs::symlink(sleep, &program).unwrap();
+        let tracked = vec![(
+            "zombie".to_string(),
+            ProcessMatch {
+                words: vec![name.clone()],
+                full_command: false,
+                quorum: 1,
+                quorum_max: None,
+            },
+        )];
+        let count = || count_processes(&tracked)[0].1;
+        let mut child = std::process::Command::new(&program)
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let stat = format!("/proc/{}/stat", child.id());
+        let state = || std::fs::read_to_string(&stat).unwrap_or_default();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !state().contains(&format!("({name})")) {
+            assert!(std::time::Instant::now() < deadline, "{name} did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(count(), 1, "{}", state());
+        // Killed and not waited for: a zombie until reaped.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        while !has_exited(&state()) {
+            assert!(std::time::Instant::now() < deadline, "{name} did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let zombie_count = count();
+        child.wait().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(zombie_count, 0, "a zombie counted as running");
     }
 }
