@@ -4,8 +4,9 @@
 //! `common/haproxy_lab.rs`; the configurations are `examples/haproxy/`, unchanged where the
 //! scenario says so.
 //!
-//! Every timing is taken from outside the directors: `ip addr` sampled in the nodes, requests
-//! from the client, VRRP adverts read on the client's wire. `ha status` is only shown. Bounds
+//! Every timing is taken from outside the directors: the VIP's arrivals and departures from
+//! `ip monitor` in the nodes (checked against `ip addr`), requests from the client, VRRP
+//! adverts read on the client's wire. `ha status` is only shown, or waited for. Bounds
 //! on timings are generous and come from the protocol: a backup takes over once it has heard
 //! no advert of at least its priority for its master-down interval (3 x advert_int + skew).
 //!
@@ -38,6 +39,12 @@ fn master_down(priority: u8) -> Duration {
 
 fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
+}
+
+/// `1 request failed`, `3 requests answered`.
+fn requests(n: usize, what: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{n} request{s} {what}")
 }
 
 /// How the nodes watch their haproxy.
@@ -409,9 +416,10 @@ impl Observer {
         self.tl.log(
             "client",
             format!(
-                "answered through {to} again {} after {what}: {failed} requests failed, \
-                 {answered} answered in between",
-                secs(takeover.restored)
+                "answered through {to} again {} after {what}: {}, {} in between",
+                secs(takeover.restored),
+                requests(failed, "failed"),
+                requests(answered, "answered")
             ),
         );
         takeover
@@ -705,7 +713,9 @@ fn nopreempt_scenario() -> NopreemptRun {
     let webs = obs.answered_by(&lab, "proxy1", 2);
     assert_round_robin(&webs, "through proxy1");
 
-    tl.section("haproxy killed on proxy1: FAULT, a priority 0 advert, proxy2 takes over at once");
+    tl.section(
+        "haproxy killed on proxy1: FAULT, a priority 0 advert, proxy2 takes over in its skew time",
+    );
     let kill = Instant::now();
     let n = lab.proxy_mut("proxy1").kill_haproxy();
     tl.log(
@@ -840,7 +850,8 @@ fn demo_haproxy() {
          Debian's haproxy as its service runs it, haproxy.cfg on /etc/haproxy/haproxy.cfg (the\n   \
          same on both: balance roundrobin, check inter 1s fall 2 rise 2, redispatch), and\n   \
          `ha run --vrrp` with /etc/keepalived/keepalived.conf. Timings are taken from outside:\n   \
-         `ip addr` in the nodes, the client's requests, VRRP adverts on the client's wire."
+         `ip monitor` in the nodes (checked against `ip addr`), the client's requests, VRRP\n   \
+         adverts on the client's wire."
     );
     let process = preempt_scenario(Tracking::Process, true);
     let script = preempt_scenario(Tracking::Script, false);
