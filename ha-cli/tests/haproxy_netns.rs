@@ -89,10 +89,15 @@ fn configs(tracking: Tracking) -> [String; 2] {
     tracking.files().map(example)
 }
 
+/// How long haproxy must stay dead (or alive) before it counts, in the `delay` variant.
+const DELAY: Duration = Duration::from_secs(2);
+/// How long haproxy is down in the `delay` variant's restart.
+const RESTART_GAP: Duration = Duration::from_secs(1);
+
 /// The nopreempt variant of proxy1.conf / proxy2.conf, and the changes, each with its reason.
 /// With `weight` false the tracked process has no weight (keepalived's default 0): a dead
-/// haproxy puts the instance in FAULT.
-fn nopreempt_configs(weight: bool) -> ([String; 2], Vec<&'static str>) {
+/// haproxy puts the instance in FAULT. With `delay`, `delay 2` in the tracked process.
+fn nopreempt_configs(weight: bool, delay: bool) -> ([String; 2], Vec<&'static str>) {
     let mut changes = vec![
         "state BACKUP on both nodes (keepalived ignores nopreempt with state MASTER), and \
          nopreempt: a node that comes back does not take the VIP back",
@@ -104,6 +109,12 @@ fn nopreempt_configs(weight: bool) -> ([String; 2], Vec<&'static str>) {
              a weight alone would never move the VIP)",
         );
     }
+    if delay {
+        changes.push(
+            "`delay 2` in vrrp_track_process haproxy: the quorum must stay lost (or regained) \
+             2 s before it counts, so that a restart rides through",
+        );
+    }
     let configs = ["proxy1.conf", "proxy2.conf"].map(|file| {
         let text = example(file);
         let mut out = String::new();
@@ -113,6 +124,10 @@ fn nopreempt_configs(weight: bool) -> ([String; 2], Vec<&'static str>) {
                     out.push_str("    state BACKUP\n    nopreempt\n");
                 }
                 "weight -50" if !weight => {}
+                "process haproxy" if delay => {
+                    out.push_str(line);
+                    out.push_str("\n    delay 2\n");
+                }
                 _ => {
                     out.push_str(line);
                     out.push('\n');
@@ -125,6 +140,7 @@ fn nopreempt_configs(weight: bool) -> ([String; 2], Vec<&'static str>) {
             weight,
             "{file}: its weight line changed"
         );
+        assert_eq!(out.contains("delay 2"), delay, "{file}: no process line");
         out
     });
     (configs, changes)
@@ -300,16 +316,20 @@ impl Observer {
     ) -> (Duration, usize, usize) {
         let (start, event) = since;
         lab.mark(start, event);
-        let watching = Instant::now();
         let (mut answered, mut failed) = (0, 0);
         let mut last_request: Option<Instant> = None;
         loop {
             let holders = lab.vip_holders();
             if let Some(keep) = keep {
-                let moves = lab.vip_changes_since(watching);
+                let moves: Vec<String> = lab
+                    .vip_changes_since(start)
+                    .into_iter()
+                    .map(|(at, holders)| format!("{}: {holders:?}", self.tl.stamp(at)))
+                    .collect();
                 assert!(
                     holders == keep && moves.is_empty(),
-                    "the VIP moved ({what}): {moves:?} after {event}, which was at {}\n{}",
+                    "the VIP moved ({what}): now on {holders:?}, changes since {event} at {}: \
+                     {moves:?}\n{}",
                     self.tl.stamp(start),
                     lab.logs()
                 );
@@ -696,7 +716,7 @@ struct NopreemptRun {
 /// killed on the master moves the VIP in the backup's skew time; back, it stays a backup.
 fn nopreempt_scenario() -> NopreemptRun {
     let tl = Timeline::default();
-    let ([c1, c2], changes) = nopreempt_configs(false);
+    let ([c1, c2], changes) = nopreempt_configs(false, false);
     tl.section("nopreempt: proxy1.conf and proxy2.conf of examples/haproxy, with these changes");
     for change in &changes {
         println!("   - {change}");
@@ -770,7 +790,7 @@ fn nopreempt_scenario() -> NopreemptRun {
 /// the VIP. Returns the requests failed meanwhile.
 fn nopreempt_weight_scenario() -> usize {
     let tl = Timeline::default();
-    let ([c1, c2], _) = nopreempt_configs(true);
+    let ([c1, c2], _) = nopreempt_configs(true, false);
     tl.section(
         "nopreempt with the weight kept (the pitfall): a dead haproxy on the master moves nothing",
     );
@@ -807,6 +827,96 @@ fn nopreempt_weight_scenario() -> usize {
     failed
 }
 
+/// What [`delay_scenario`] measured.
+#[derive(Debug)]
+struct DelayRun {
+    /// kill -9 then start: how long haproxy was gone.
+    restart_gap: Duration,
+    failover: Takeover,
+}
+
+/// nopreempt, FAULT and `delay 2`: a haproxy restart quicker than the delay leaves the VIP
+/// where it is; a death moves it, the delay later.
+fn delay_scenario() -> DelayRun {
+    let tl = Timeline::default();
+    let ([c1, c2], changes) = nopreempt_configs(false, true);
+    tl.section(
+        "nopreempt with `delay 2`: proxy1.conf and proxy2.conf of examples/haproxy, changed",
+    );
+    for change in &changes {
+        println!("   - {change}");
+    }
+    let mut lab = Lab::new(tl, [&c1, &c2]);
+    let mut obs = Observer::new(tl);
+    start_directors(
+        &mut lab,
+        &tl,
+        &mut obs,
+        [
+            "proxy1.conf + nopreempt, delay 2",
+            "proxy2.conf + nopreempt, delay 2",
+        ],
+    );
+    obs.answered_by(&lab, "proxy1", 2);
+
+    tl.section("haproxy restarted on proxy1, down for a second: the VIP stays");
+    let kill = Instant::now();
+    let n = lab.proxy_mut("proxy1").kill_haproxy();
+    tl.log("proxy1", format!("kill -9 of its {n} haproxy processes"));
+    // Down long enough for several of ha's /proc polls (200 ms) to see it, shorter than the
+    // delay.
+    std::thread::sleep(RESTART_GAP.saturating_sub(kill.elapsed()));
+    lab.proxy_mut("proxy1").start_haproxy();
+    let restart_gap = kill.elapsed();
+    tl.log(
+        "proxy1",
+        format!(
+            "haproxy started again, {} after the kill",
+            secs(restart_gap)
+        ),
+    );
+    assert!(
+        restart_gap + Duration::from_millis(500) < DELAY,
+        "the restart took {restart_gap:?}: too slow to test the delay"
+    );
+    // Were proxy1 to fault, proxy2 would take over in its skew time after the delay.
+    obs.hold(
+        &lab,
+        "a restart within the delay",
+        (kill, "the kill"),
+        DELAY + master_down(90) - ADVERT_INT,
+        &["proxy1"],
+    );
+    tl.log(
+        "proxy1",
+        format!("ha status: {}", lab.proxy("proxy1").ha_state()),
+    );
+
+    tl.section("haproxy killed on proxy1 for good: FAULT once it has stayed dead 2 s");
+    let kill = Instant::now();
+    let n = lab.proxy_mut("proxy1").kill_haproxy();
+    tl.log("proxy1", format!("kill -9 of its {n} haproxy processes"));
+    let failover = obs.takeover(
+        &lab,
+        "proxy2",
+        (kill, "the kill"),
+        DELAY + Tracking::Process.detection() + master_down(90) + SLACK,
+    );
+    assert!(
+        failover.vip >= DELAY,
+        "proxy2 took over {:?} after the kill, before the delay",
+        failover.vip
+    );
+    tl.log(
+        "proxy1",
+        format!("ha status: {}", lab.proxy("proxy1").ha_state()),
+    );
+    DelayRun {
+        restart_gap,
+        failover,
+    }
+}
+
 #[test]
 fn process_tracking_moves_the_vip_only_when_haproxy_dies_on_the_master() {
     if preflight("process_tracking_moves_the_vip_only_when_haproxy_dies_on_the_master") {
@@ -835,6 +945,13 @@ fn nopreempt_with_a_weight_leaves_the_vip_on_a_dead_haproxy_as_keepalived_does()
     }
 }
 
+#[test]
+fn with_delay_a_haproxy_restart_leaves_the_vip_and_a_death_moves_it_later() {
+    if preflight("with_delay_a_haproxy_restart_leaves_the_vip_and_a_death_moves_it_later") {
+        delay_scenario();
+    }
+}
+
 /// Every scenario as one timeline, and a summary: `cargo xtask demo --haproxy`.
 #[test]
 #[ignore = "the demo: cargo xtask demo --haproxy"]
@@ -857,6 +974,7 @@ fn demo_haproxy() {
     let script = preempt_scenario(Tracking::Script, false);
     let nopreempt = nopreempt_scenario();
     let pitfall = nopreempt_weight_scenario();
+    let delay = delay_scenario();
 
     println!(
         "\n== Summary (VRRPv2, advert_int 1; master-down interval of proxy2 (90) {}, of proxy1 \
@@ -877,6 +995,7 @@ fn demo_haproxy() {
     row("vrrp_track_process, weight -50", &process.failover);
     row("track_script (stats socket)", &script.failover);
     row("nopreempt, no weight: FAULT", &nopreempt.failover);
+    row("nopreempt, FAULT, delay 2", &delay.failover);
     println!("   haproxy back on the old master");
     row("vrrp_track_process (preempt)", &process.back);
     row("track_script (preempt)", &script.back);
@@ -896,6 +1015,10 @@ fn demo_haproxy() {
         );
     }
     println!("   haproxy killed on the backup: the VIP stayed on proxy1, no request failed");
+    println!(
+        "   delay 2: haproxy down {} (kill -9, then started again): the VIP stayed on proxy1",
+        secs(delay.restart_gap)
+    );
     println!(
         "   nopreempt with weight -50: the VIP stayed with the dead haproxy ({pitfall} requests \
          failed while watched): with nopreempt, track without a weight"
@@ -928,9 +1051,9 @@ fn example_pairs_cross_check_clean() {
     for tracking in [Tracking::Process, Tracking::Script] {
         check(&tracking.files().map(|f| examples_dir().join(f)));
     }
-    for weight in [false, true] {
-        let (configs, _) = nopreempt_configs(weight);
-        let paths = [0, 1].map(|i| dir.join(format!("proxy{}-{weight}.conf", i + 1)));
+    for (weight, delay) in [(false, false), (true, false), (false, true)] {
+        let (configs, _) = nopreempt_configs(weight, delay);
+        let paths = [0, 1].map(|i| dir.join(format!("proxy{}-{weight}-{delay}.conf", i + 1)));
         for (path, text) in paths.iter().zip(&configs) {
             std::fs::write(path, text).unwrap();
         }
