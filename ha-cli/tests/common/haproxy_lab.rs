@@ -17,6 +17,10 @@
 //! `keepalived.conf` and `check_haproxy.sh` on `/etc/keepalived`. The PID namespace matters:
 //! `vrrp_track_process` reads `/proc`, which would otherwise show both nodes' haproxy.
 //!
+//! The lab watches from outside the directors: `ip monitor` in each proxy node tells when the
+//! VIP comes and goes, a raw socket on the client reads the VRRP adverts on the wire; both put
+//! what they see on the [`Timeline`] as it happens.
+//!
 //! Killing a proxy node's `unshare` kills everything in it (`--kill-child`); the web servers
 //! are children of the test. Everything is stopped when the [`Lab`] is dropped, a failing test
 //! included.
@@ -408,14 +412,6 @@ impl Proxy {
                 self.ha_log()
             );
             std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// SIGTERM to `ha run`: it leaves MASTER (priority 0 advert) and removes the VIP.
-    pub fn stop_ha(&mut self) {
-        self.signal("ha", nix::sys::signal::Signal::SIGTERM);
-        if let Some(mut child) = self.ha.take() {
-            let _ = child.wait();
         }
     }
 
