@@ -11,6 +11,8 @@
 //!   `--include-ignored --test-threads=1` (plus TEST-ARGS, e.g. a test name filter).
 //! - `demo [--host]`: the seed scenario (`lvs_vm`'s `demo_scenario`) as a timeline, in the VM,
 //!   or with `--host` on this machine when its kernel has IPVS.
+//! - `demo --haproxy`: keepalived + haproxy with `ha run --vrrp`, here in namespaces
+//!   ([`haproxy`]).
 //! - `vm-run [--add HOST-PATH]... -- COMMAND`: runs a shell command in the VM (added binaries go
 //!   to `/xtask/bin`, which is on PATH); exits with its status.
 //! - `vm-shell [--add HOST-PATH]...`: an interactive shell in the VM (Ctrl-A x quits qemu).
@@ -21,11 +23,15 @@ use std::process::{Command, ExitCode, Stdio};
 
 use xtask::vm::{self, host, Initramfs, Kernel, Vm};
 
+mod haproxy;
+
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   demo [--host]                      the seed scenario with two ha directors, as a timeline, in
                                      the IPVS test VM (--host: here, if this kernel has IPVS)
+  demo --haproxy                     keepalived + haproxy: two haproxy nodes, ha run --vrrp with
+                                     process or script tracking, as a timeline (here, no VM)
   test                               run every test (fmt, clippy, workspace tests, VM tests)
   vm-test [-- TEST-ARGS]             run the real-kernel tests in the IPVS test VM: ipvs-sys's,
                                      then ha-cli's lvs_vm (the director in the lab topology)
@@ -94,8 +100,15 @@ fn run(program: &str, args: &[&str]) -> Result<(), String> {
 }
 
 /// Debian packages the workspace's privileged tests use: keepalived is the reference peer of
-/// the interoperability tests, iproute2 builds their namespaces.
-const TEST_PACKAGES: &[&str] = &["keepalived", "iproute2"];
+/// the interoperability tests, iproute2 builds their namespaces; haproxy, socat and
+/// busybox-static (httpd) are the keepalived + haproxy lab's ([`haproxy::PACKAGES`]).
+const TEST_PACKAGES: &[&str] = &[
+    "keepalived",
+    "iproute2",
+    "haproxy",
+    "socat",
+    "busybox-static",
+];
 
 /// Seeds `cargo xtask test` runs in the simulator.
 const SIM_SEEDS: u64 = 100_000;
@@ -278,12 +291,13 @@ impl LabBinaries {
 /// The test-binary arguments that run the demo alone, its output uncaptured.
 const DEMO_ARGS: &str = "demo_scenario --exact --include-ignored --nocapture --test-threads=1";
 
-/// `cargo xtask demo [--host]`.
+/// `cargo xtask demo [--host | --haproxy]`.
 fn demo(args: &[String]) -> Result<(), String> {
     let host = match args {
         [] => false,
         [flag] if flag == "--host" => true,
-        _ => return Err("usage: cargo xtask demo [--host]".into()),
+        [flag] if flag == "--haproxy" => return haproxy::demo(),
+        _ => return Err("usage: cargo xtask demo [--host | --haproxy]".into()),
     };
     if host {
         return demo_on_host();
