@@ -33,6 +33,9 @@ pub struct RunArgs {
     /// Control socket for `ha status`, `ha reload`, `ha drain` and `ha enable` (root-only).
     #[arg(long, default_value = director::control::DEFAULT_SOCKET)]
     pub control_socket: PathBuf,
+    /// Members of this group may run `ha status` (everything else stays root-only).
+    #[arg(long, value_name = "GROUP")]
+    pub control_group: Option<String>,
     /// Seconds between reads of the kernel's IPVS table, to find and undo changes made
     /// behind the director's back.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
@@ -83,12 +86,27 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(()) => return ExitCode::from(1),
     };
+    let status_group = match &args.control_group {
+        None => None,
+        Some(name) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(group)) => Some(group.gid.as_raw()),
+            Ok(None) => {
+                tracing::error!("--control-group {name}: no such group; not starting");
+                return ExitCode::from(1);
+            }
+            Err(e) => {
+                tracing::error!("--control-group {name}: {e}; not starting");
+                return ExitCode::from(1);
+            }
+        },
+    };
     let dropped = Arc::clone(&log);
     let options = director::Options {
         vrrp: !args.check,
         lvs: !args.vrrp,
         config_file: Some((args.file.clone(), config_options)),
         control_socket: Some(args.control_socket.clone()),
+        control_access: director::control::Access { status_group },
         ipvs_verify_interval: Duration::from_secs_f64(args.ipvs_verify_interval.max(0.1)),
         keep_ipvs_on_stop: args.dont_release_ipvs,
         log_ipvs_operations: args.log_level >= LogLevel::Info,
