@@ -548,12 +548,27 @@ impl Core {
         })
     }
 
-    /// Closes every socket and announcer opened on `interface` (it was deleted, or is about
+    /// Closes every socket and announcer opened on the interface with this name (it is about
     /// to be re-created); the members that used them lose their I/O.
     fn close_interface(&mut self, interface: &str) {
-        self.announcers.remove(interface);
+        self.close_where(|name, _| name == interface);
+    }
+
+    /// Closes every socket and announcer opened on interface index `ifindex` (it was
+    /// deleted). By index: a notification about an old interface must not close what was
+    /// opened on a new one with the same name.
+    fn close_ifindex(&mut self, ifindex: u32) {
+        self.close_where(|_, index| index == ifindex);
+    }
+
+    fn close_where(&mut self, stale: impl Fn(&str, u32) -> bool) {
+        self.announcers
+            .retain(|name, sender| !stale(name, sender.ifindex()));
         for (i, slot) in self.sockets.iter_mut().enumerate() {
-            if slot.as_ref().is_some_and(|s| s.interface() == interface) {
+            if slot
+                .as_ref()
+                .is_some_and(|s| stale(s.interface(), s.ifindex()))
+            {
                 *slot = None;
                 for m in &mut self.members {
                     if m.io.as_ref().is_some_and(|io| io.socket == i) {
@@ -880,11 +895,19 @@ impl Core {
             usable: false,
             mac: None,
         }));
-        self.close_interface(name);
-        for i in 0..self.members.len() {
-            let m = &self.members[i];
-            let parent_gone = m.spec.interface == name;
-            let vmac_gone = m.spec.vmac.as_deref() == Some(name);
+        // Members bound to this very index lose it; ones on a newer interface with this name
+        // are not concerned.
+        let bound: Vec<(bool, bool)> = self
+            .members
+            .iter()
+            .map(|m| match &m.io {
+                Some(io) => (io.parent_ifindex == ifindex, io.ifindex == ifindex),
+                None => (m.spec.interface == name, false),
+            })
+            .collect();
+        self.close_ifindex(ifindex);
+        for (i, (parent_gone, vmac_gone)) in bound.into_iter().enumerate() {
+            let vmac_gone = vmac_gone && self.members[i].spec.vmac.is_some();
             if !parent_gone && !vmac_gone {
                 continue;
             }

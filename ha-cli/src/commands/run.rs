@@ -59,7 +59,27 @@ enum Wake {
     DirectorStopped(String),
 }
 
+/// Marks every descriptor above 2 that this process inherited close-on-exec: scripts must
+/// get none of them (a parent's pipe held open by a hung script keeps that parent waiting).
+/// The director's own are all opened close-on-exec.
+fn close_inherited_descriptors_on_exec() {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // A number that is stale by now (the directory's own) just fails.
+        let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
+}
+
 pub fn run(args: RunArgs) -> ExitCode {
+    close_inherited_descriptors_on_exec();
     // Signals are taken by a thread of their own with sigwait: block them before any thread
     // starts (the log writer's included) so that every thread inherits the mask.
     let mut signals = SigSet::empty();
