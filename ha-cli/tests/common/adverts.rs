@@ -44,7 +44,7 @@ pub fn advert(src: Ipv4Addr, vip: Ipv4Addr, priority: u8, password: Option<&[u8;
 /// `payload` in an IPv4 frame from `src` to 224.0.0.18 with TTL `ttl`.
 pub fn frame(src: Ipv4Addr, ttl: u8, id: u16, payload: &[u8]) -> Vec<u8> {
     let mut header = [0u8; 20];
-    director::net::ipv4::emit_header(&mut header, id, src.into(), GROUP.into(), payload.len());
+    director::net::ipv4::emit_header(&mut header, id, src, GROUP, payload.len());
     header[8] = ttl;
     header[10..12].copy_from_slice(&[0, 0]);
     let sum = vrrp_core::wire::checksum::of(&[&header[..]]);
