@@ -80,6 +80,8 @@ pub struct Options {
     pub config_file: Option<(PathBuf, keepalived_conf::Options)>,
     /// Serve `ha status`, `ha reload`, `ha drain` and `ha enable` on this unix socket.
     pub control_socket: Option<PathBuf>,
+    /// Who besides root may use it (a group that may ask for status).
+    pub control_access: control::Access,
     /// How often the kernel's IPVS table is re-read to undo changes made behind our back.
     pub ipvs_verify_interval: Duration,
     /// Leave the IPVS table as it is at stop (keepalived's `--dont-release-ipvs`).
@@ -97,6 +99,7 @@ impl Default for Options {
             lvs: true,
             config_file: None,
             control_socket: None,
+            control_access: control::Access::default(),
             ipvs_verify_interval: Duration::from_secs(5),
             keep_ipvs_on_stop: false,
             log_ipvs_operations: true,
@@ -173,6 +176,9 @@ impl fmt::Display for ReloadReport {
             list(&s.added),
             list(&s.removed)
         )?;
+        if !s.failed.is_empty() {
+            write!(f, "; NOT restarted (stopped): {}", s.failed.join("; "))?;
+        }
         if let Some(lvs) = &self.lvs {
             write!(f, "; {lvs}")?;
         }

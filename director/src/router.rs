@@ -253,14 +253,14 @@ impl Router {
             None
         };
         let control = match &options.control_socket {
-            Some(path) => {
-                Some(
-                    crate::control::serve(path, control_tx).map_err(|e| Error::Start {
+            Some(path) => Some(
+                crate::control::serve(path, options.control_access, control_tx).map_err(|e| {
+                    Error::Start {
                         part: "control socket",
                         cause: format!("{}: {e}", path.display()),
-                    })?,
-                )
-            }
+                    }
+                })?,
+            ),
             None => None,
         };
         let mut router = Router {
@@ -397,12 +397,15 @@ impl Router {
 
     /// The status the router knows without asking the LVS thread.
     fn status_now(&self) -> Status {
-        let instances = match &self.vrrp {
+        let (instances, vrrp_outputs_lost) = match &self.vrrp {
             Some(v) => {
                 let handle = v.status_handle();
-                report(&handle.status(), handle.now().as_nanos())
+                (
+                    report(&handle.status(), handle.now().as_nanos()),
+                    handle.outputs_lost(),
+                )
             }
-            None => Vec::new(),
+            None => (Vec::new(), 0),
         };
         Status {
             instances,
@@ -415,6 +418,7 @@ impl Router {
                 .as_ref()
                 .map(|count| count())
                 .unwrap_or(0),
+            vrrp_outputs_lost,
         }
     }
 

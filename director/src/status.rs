@@ -24,6 +24,10 @@ pub struct Status {
     /// Log lines lost because the log's writer fell behind (it never blocks the director).
     #[serde(default)]
     pub log_lines_dropped: u64,
+    /// VRRP events and link changes lost because the router fell behind (the VRRP thread
+    /// never waits for it).
+    #[serde(default)]
+    pub vrrp_outputs_lost: u64,
 }
 
 /// The last state change of an instance.
@@ -46,7 +50,14 @@ pub struct InstanceReport {
     pub priority: u8,
     pub effective_priority: u8,
     pub master_address: Option<IpAddr>,
+    /// As configured.
     pub virtual_addresses: Vec<IpAddr>,
+    /// Installed in the kernel now (all of them while MASTER, none otherwise).
+    #[serde(default)]
+    pub installed_addresses: Vec<IpAddr>,
+    /// Virtual addresses put back after something else removed them.
+    #[serde(default)]
+    pub vip_repairs: u64,
     pub last_transition: Option<TransitionReport>,
     pub statistics: serde_json::Value,
 }
@@ -135,6 +146,8 @@ pub fn report(status: &[InstanceStatus], now_ns: u64) -> Vec<InstanceReport> {
             effective_priority: s.priority,
             master_address: s.master_address,
             virtual_addresses: s.addresses.clone(),
+            installed_addresses: s.installed_addresses.clone(),
+            vip_repairs: s.vip_repairs,
             last_transition: s.last_transition.map(|t| TransitionReport {
                 from: state_name(t.from).to_string(),
                 to: state_name(t.to).to_string(),

@@ -593,6 +593,99 @@ mod tests {
     }
 
     #[test]
+    fn track_file_values_at_the_ends_of_i64_do_not_overflow() {
+        // A file holding i64::MIN (or MAX), reversed: the product saturates, the negation too.
+        assert_eq!(file_effect(1, true, i64::MIN), Effect::Adjust(253));
+        assert_eq!(file_effect(-254, true, i64::MIN), Effect::Fault);
+        assert_eq!(file_effect(1, false, i64::MIN), Effect::Fault);
+        assert_eq!(file_effect(254, false, i64::MAX), Effect::Adjust(253));
+        assert_eq!(file_effect(-1, true, i64::MAX), Effect::Adjust(253));
+    }
+
+    fn plan(text: &str) -> TrackPlan {
+        let mut sources = keepalived_conf::SourceMap::default();
+        let loaded = keepalived_conf::parse_str(
+            "t.conf",
+            text,
+            &keepalived_conf::Options::default(),
+            &mut sources,
+        );
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        TrackPlan::from_config(&loaded.config, &|_| Err("no users in tests".into())).unwrap()
+    }
+
+    const SCRIPT: &str = "vrrp_script chk {\n script \"/bin/true\"\n rise 2\n fall 3\n weight -20\n}\n\
+        vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1 }\n \
+        track_script { chk }\n}\n";
+
+    #[test]
+    fn a_script_goes_down_at_the_fall_th_failure_and_up_at_the_rise_th_success() {
+        let mut t = TrackState::new(plan(SCRIPT), None);
+        let first = t.poll_commands();
+        assert_eq!(
+            first,
+            [
+                (
+                    "VI_1".to_string(),
+                    InstanceCommand::SetPriorityAdjustment(0)
+                ),
+                (
+                    "VI_1".to_string(),
+                    InstanceCommand::LeaveFault(FaultCause::Tracking)
+                ),
+            ]
+        );
+        assert_eq!(t.handle_script("chk", false), None);
+        assert_eq!(t.handle_script("chk", false), None);
+        assert!(t.poll_commands().is_empty());
+        assert_eq!(
+            t.handle_script("chk", false),
+            Some(false),
+            "down at fall = 3"
+        );
+        assert_eq!(
+            t.poll_commands(),
+            [(
+                "VI_1".to_string(),
+                InstanceCommand::SetPriorityAdjustment(-20)
+            )]
+        );
+        assert_eq!(t.handle_script("chk", true), None);
+        assert_eq!(
+            t.handle_script("chk", false),
+            None,
+            "a failure resets the rise count"
+        );
+        assert_eq!(t.handle_script("chk", true), None);
+        assert_eq!(t.handle_script("chk", true), Some(true), "up at rise = 2");
+        assert_eq!(
+            t.poll_commands(),
+            [(
+                "VI_1".to_string(),
+                InstanceCommand::SetPriorityAdjustment(0)
+            )]
+        );
+        assert_eq!(t.handle_script("nonexistent", false), None);
+    }
+
+    #[test]
+    fn a_reload_keeps_the_verdict_of_an_unchanged_script_only() {
+        let mut t = TrackState::new(plan(SCRIPT), None);
+        t.poll_commands();
+        for _ in 0..3 {
+            t.handle_script("chk", false);
+        }
+        t.poll_commands();
+        let same = TrackState::new(plan(SCRIPT), Some(&t));
+        assert!(!same.report()[0].up, "same command line: still down");
+        let changed = TrackState::new(plan(&SCRIPT.replace("/bin/true", "/bin/false")), Some(&t));
+        assert!(changed.report()[0].up, "another command line starts afresh");
+        // What the instance was told carries over: no needless command after a reload.
+        let mut same = same;
+        assert!(same.poll_commands().is_empty());
+    }
+
+    #[test]
     fn keepalived_track_file_rules() {
         assert_eq!(file_effect(0, false, 0), Effect::Adjust(0));
         assert_eq!(file_effect(0, false, 3), Effect::Fault);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::netns::{require_root, veth_pair};
-use director::net::{interface_index, InterfaceAddress, LinkWatcher, Rtnl};
+use director::net::{interface_index, InterfaceAddress, LinkStatus, NetChange, NetWatcher, Rtnl};
 use netlink_packet_route::address::AddressScope;
 
 #[test]
@@ -91,27 +91,36 @@ fn link_down_and_up_are_seen() {
                     .unwrap()
             };
             assert!(eth0(&mut rtnl).usable);
-            let mut watcher = LinkWatcher::open().unwrap();
-            na.exec(&["ip", "link", "set", "eth0", "down"]);
-            let change = loop {
-                let changes = watcher.next_changes().unwrap();
-                if let Some(c) = changes.into_iter().find(|c| c.ifindex == ifindex) {
-                    break c;
+            let mut watcher = NetWatcher::open().unwrap();
+            // The watcher does not block: wait (at most 5 s) for a change that matches.
+            let mut next = |wanted: &dyn Fn(&NetChange) -> bool| {
+                testkit::wait_until("a change", std::time::Duration::from_secs(5), || {
+                    watcher.next_changes().unwrap().iter().any(wanted)
+                });
+            };
+            let link = |c: &NetChange| -> Option<LinkStatus> {
+                match c {
+                    NetChange::Link(l) if l.ifindex == ifindex => Some(l.clone()),
+                    _ => None,
                 }
             };
-            assert_eq!(change.name, "eth0");
-            assert!(!change.usable);
+            na.exec(&["ip", "link", "set", "eth0", "down"]);
+            next(&|c| link(c).is_some_and(|l| l.name == "eth0" && !l.usable));
             assert!(!eth0(&mut rtnl).usable);
             na.exec(&["ip", "link", "set", "eth0", "up"]);
-            let up = loop {
-                let changes = watcher.next_changes().unwrap();
-                if let Some(c) = changes
-                    .into_iter()
-                    .find(|c| c.ifindex == ifindex && c.usable)
-                {
-                    break c;
-                }
-            };
+            next(&|c| link(c).is_some_and(|l| l.usable));
+            // Addresses added and removed behind our back are announced too.
+            na.exec(&["ip", "addr", "add", "10.199.2.77/32", "dev", "eth0"]);
+            next(&|c| {
+                matches!(c, NetChange::AddressAdded { ifindex: i, address, prefix_len: 32 }
+                    if *i == ifindex && *address == "10.199.2.77".parse::<std::net::IpAddr>().unwrap())
+            });
+            na.exec(&["ip", "addr", "del", "10.199.2.77/32", "dev", "eth0"]);
+            next(&|c| {
+                matches!(c, NetChange::AddressRemoved { ifindex: i, address, .. }
+                    if *i == ifindex && *address == "10.199.2.77".parse::<std::net::IpAddr>().unwrap())
+            });
+            let up = eth0(&mut rtnl);
             assert!(up.usable);
         });
     });

@@ -4,134 +4,14 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::adverts;
+use common::ha::{start_with, Director};
 use common::netns::{require_root, veth_pair_named, Netns};
 
 const VIP: &str = "192.168.2.200";
-
-fn example(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/examples")
-        .join(name)
-}
-
-struct Director {
-    child: Child,
-    log: PathBuf,
-    socket: PathBuf,
-    /// A configuration file the test wrote for this director, removed with it.
-    written_config: Option<PathBuf>,
-}
-
-impl Director {
-    fn start(ns: &Netns, conf: &str) -> Director {
-        Director::start_path(ns, &example(conf))
-    }
-
-    fn start_path(ns: &Netns, path: &std::path::Path) -> Director {
-        Director::start_path_with(ns, path, &[], &[])
-    }
-
-    /// [`start_path`](Self::start_path) with more arguments and environment variables.
-    fn start_path_with(
-        ns: &Netns,
-        path: &std::path::Path,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> Director {
-        let conf = path.file_name().unwrap().to_string_lossy().into_owned();
-        let tmp = std::env::temp_dir();
-        let log = tmp.join(format!(
-            "ha-run-{}-{}-{conf}.log",
-            ns.name,
-            std::process::id()
-        ));
-        // Both directors share this machine's filesystem: each needs its own control socket.
-        let socket = tmp.join(format!("ha-{}-{conf}.sock", ns.name));
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &ns.name,
-                env!("CARGO_BIN_EXE_ha"),
-                "run",
-                "-f",
-            ])
-            .arg(path)
-            .arg("--control-socket")
-            .arg(&socket)
-            .args(args)
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let director = Director {
-            child,
-            log,
-            socket,
-            written_config: None,
-        };
-        // Ready when its control socket answers (a killed predecessor may have left the file).
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::os::unix::net::UnixStream::connect(&director.socket).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "ha run did not come up:\n{}",
-                director.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        director
-    }
-
-    /// `ha status --json` against this director.
-    fn status(&self) -> serde_json::Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_ha"))
-            .args(["status", "--json", "--socket"])
-            .arg(&self.socket)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ha status: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn status_table(&self) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_ha"))
-            .args(["status", "--socket"])
-            .arg(&self.socket)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn signal(&mut self, signal: nix::sys::signal::Signal) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal);
-        let _ = self.child.wait();
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Director {
-    fn drop(&mut self) {
-        self.signal(nix::sys::signal::Signal::SIGKILL);
-        let _ = std::fs::remove_file(&self.log);
-        let _ = std::fs::remove_file(&self.socket);
-        if let Some(path) = &self.written_config {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
 
 fn has_vip(ns: &Netns) -> bool {
     testkit::has_address(ns, "ens32", &format!("{VIP}/32"))
@@ -197,63 +77,6 @@ fn seed_configs_elect_fail_over_on_crash_and_stop_and_preempt() {
     drop(lvs2);
 }
 
-/// A raw IPv4 socket in `ns` that sends hand-made VRRP packets with any TTL.
-fn inject(ns: &Netns, packets: &[(u8, Vec<u8>)]) {
-    use socket2::{Domain, Protocol, Socket, Type};
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            ns.enter();
-            let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
-            socket.set_header_included_v4(true).unwrap();
-            socket.bind_device(Some(b"ens32")).unwrap();
-            for (id, (ttl, payload)) in packets.iter().enumerate() {
-                let mut header = [0u8; 20];
-                director::net::ipv4::emit_header(
-                    &mut header,
-                    id as u16 + 1,
-                    "192.168.2.66".parse().unwrap(),
-                    "224.0.0.18".parse().unwrap(),
-                    payload.len(),
-                );
-                header[8] = *ttl;
-                header[10..12].copy_from_slice(&[0, 0]);
-                let sum = vrrp_core::wire::checksum::of(&[&header[..]]);
-                header[10..12].copy_from_slice(&sum.to_be_bytes());
-                let mut frame = header.to_vec();
-                frame.extend_from_slice(payload);
-                let to: std::net::SocketAddr = "224.0.0.18:0".parse().unwrap();
-                socket.send_to(&frame, &to.into()).unwrap();
-            }
-        });
-    });
-}
-
-/// A VRRPv2 advert for VRID 51 and the VIP with the given priority and password.
-fn advert(priority: u8, password: &[u8; 4]) -> Vec<u8> {
-    use vrrp_core::wire::{AuthType, ChecksumContext, Family, Repr, Version};
-    let mut auth_data = [0u8; 8];
-    auth_data[..4].copy_from_slice(password);
-    let vip: std::net::Ipv4Addr = VIP.parse().unwrap();
-    let repr = Repr {
-        version: Version::V2,
-        vrid: 51,
-        priority,
-        max_advert_interval: 1,
-        auth_type: AuthType::SimplePassword,
-        auth_data,
-        family: Family::Ipv4,
-        addresses: &vip.octets(),
-    };
-    let ctx = ChecksumContext {
-        src: "192.168.2.66".parse().unwrap(),
-        dst: "224.0.0.18".parse().unwrap(),
-        v3_ipv4_pseudo_header: true,
-    };
-    let mut p = vec![0u8; repr.buffer_len()];
-    repr.emit_into(&mut p, &ctx).unwrap();
-    p
-}
-
 #[test]
 fn spoofed_and_malformed_adverts_are_counted_in_ha_status_and_change_nothing() {
     if !require_root("spoofed_and_malformed_adverts_are_counted_in_ha_status_and_change_nothing") {
@@ -267,15 +90,19 @@ fn spoofed_and_malformed_adverts_are_counted_in_ha_status_and_change_nothing() {
     );
     let lvs1 = Director::start(&lvs1_ns, "lvs1.conf");
     wait_until("lvs1 master", Duration::from_secs(8), || has_vip(&lvs1_ns));
-    let mut bad_checksum = advert(254, b"1111");
+    let src: std::net::Ipv4Addr = "192.168.2.66".parse().unwrap();
+    let advert =
+        |password: &[u8; 4]| adverts::advert(src, VIP.parse().unwrap(), 254, Some(password));
+    let mut bad_checksum = advert(b"1111");
     bad_checksum[6] ^= 0xff;
-    inject(
+    adverts::send(
         &attacker,
+        "ens32",
         &[
-            (64, advert(254, b"1111")),  // wrong TTL: a routed, spoofed advert
-            (255, bad_checksum),         // damaged
-            (255, advert(254, b"2222")), // wrong password
-            (255, advert(254, b"1111")[..10].to_vec()), // truncated
+            adverts::frame(src, 64, 1, &advert(b"1111")), // wrong TTL: a routed, spoofed advert
+            adverts::frame(src, 255, 2, &bad_checksum),   // damaged
+            adverts::frame(src, 255, 3, &advert(b"2222")), // wrong password
+            adverts::frame(src, 255, 4, &advert(b"1111")[..10]), // truncated
         ],
     );
     let counters =
@@ -303,15 +130,6 @@ fn spoofed_and_malformed_adverts_are_counted_in_ha_status_and_change_nothing() {
         log.contains("invalid TTL/HL. Received 64 and expect 255"),
         "{log}"
     );
-}
-
-/// A director started from configuration text (written to a temporary file).
-fn start_with(ns: &Netns, name: &str, text: &str) -> Director {
-    let path = std::env::temp_dir().join(format!("ha-{}-{name}", ns.name));
-    std::fs::write(&path, text).unwrap();
-    let mut director = Director::start_path(ns, &path);
-    director.written_config = Some(path);
-    director
 }
 
 #[test]
@@ -381,23 +199,6 @@ fn track_script_weight_moves_mastership_and_notify_gets_keepalived_arguments() {
     drop(lvs1);
     drop(lvs2);
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-impl Director {
-    /// `ha reload` against this director: (success, printed message).
-    fn reload(&self) -> (bool, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_ha"))
-            .args(["reload", "--socket"])
-            .arg(&self.socket)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    }
 }
 
 #[test]

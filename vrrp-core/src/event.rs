@@ -33,6 +33,9 @@ pub enum FaultCause {
     SyncGroup,
     /// An operator asked for it.
     Administrative,
+    /// The virtual addresses could not be installed: a master that does not hold its VIPs
+    /// must not claim them.
+    VirtualAddresses,
 }
 
 impl FaultCause {
@@ -42,6 +45,7 @@ impl FaultCause {
             FaultCause::Tracking => 2,
             FaultCause::SyncGroup => 4,
             FaultCause::Administrative => 8,
+            FaultCause::VirtualAddresses => 16,
         }
     }
 }

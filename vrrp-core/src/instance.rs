@@ -313,6 +313,7 @@ impl Instance {
             FaultCause::Tracking,
             FaultCause::SyncGroup,
             FaultCause::Administrative,
+            FaultCause::VirtualAddresses,
         ]
         .into_iter()
         .filter(|c| self.faults & c.bit() != 0)

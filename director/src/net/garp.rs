@@ -109,6 +109,11 @@ impl GratuitousSender {
         })
     }
 
+    /// The index of the interface it sends on.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
     /// Announces each address `repeat` times.
     pub fn announce(&self, addresses: &[IpAddr], repeat: u8) -> Result<(), NetError> {
         for _ in 0..repeat {

@@ -13,7 +13,9 @@ use std::net::IpAddr;
 
 pub use garp::{virtual_router_mac, GratuitousSender};
 pub use route::{parse_route, Route};
-pub use rtnl::{InterfaceAddress, LinkStatus, LinkWatcher, Rtnl, RtnlError};
+pub use rtnl::{
+    parse_changes, InterfaceAddress, LinkStatus, NetChange, NetWatcher, Rtnl, RtnlError,
+};
 pub use sys::{set_realtime_priority, set_thread_nice};
 pub use vrrp_socket::{interface_index, Received, VrrpSocket};
 

@@ -1,5 +1,6 @@
 //! rtnetlink for the director: virtual addresses (with label and scope), link state, and
-//! link-change notifications (a link going down puts its instances in Fault).
+//! link and address notifications (a link going down puts its instances in Fault; a VIP
+//! removed behind the director's back is put back).
 
 use std::io;
 use std::net::IpAddr;
@@ -130,18 +131,7 @@ impl Rtnl {
                 if m.header.index != ifindex {
                     continue;
                 }
-                // IFA_LOCAL is the interface's own address on point-to-point links; IFA_ADDRESS
-                // otherwise.
-                let local = m.attributes.iter().find_map(|a| match a {
-                    AddressAttribute::Local(ip) => Some(*ip),
-                    _ => None,
-                });
-                let address = local.or_else(|| {
-                    m.attributes.iter().find_map(|a| match a {
-                        AddressAttribute::Address(ip) => Some(*ip),
-                        _ => None,
-                    })
-                });
+                let address = address_of(&m);
                 if let Some(ip) = address {
                     out.push((ip, m.header.prefix_len));
                 }
@@ -416,22 +406,78 @@ fn link_status(m: &LinkMessage) -> LinkStatus {
     }
 }
 
-/// A socket subscribed to link changes: each `next_changes` blocks for the next ones.
+/// The address of an address message: IFA_LOCAL, the interface's own address on
+/// point-to-point links, else IFA_ADDRESS.
+fn address_of(m: &AddressMessage) -> Option<IpAddr> {
+    let local = m.attributes.iter().find_map(|a| match a {
+        AddressAttribute::Local(ip) => Some(*ip),
+        _ => None,
+    });
+    local.or_else(|| {
+        m.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Address(ip) => Some(*ip),
+            _ => None,
+        })
+    })
+}
+
+/// A change the kernel announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetChange {
+    /// A link appeared or changed (also sent for every link when read again).
+    Link(LinkStatus),
+    /// A link was deleted.
+    LinkDeleted { ifindex: u32, name: String },
+    /// An address was added to an interface.
+    AddressAdded {
+        ifindex: u32,
+        address: IpAddr,
+        prefix_len: u8,
+    },
+    /// An address was removed from an interface.
+    AddressRemoved {
+        ifindex: u32,
+        address: IpAddr,
+        prefix_len: u8,
+    },
+    /// The kernel dropped notifications (the socket's buffer overflowed, `ENOBUFS`): what is
+    /// known may be stale and must be read again.
+    Overrun,
+}
+
+/// rtnetlink multicast groups of address changes (`RTMGRP_IPV4_IFADDR`, `RTMGRP_IPV6_IFADDR`).
+const RTMGRP_IPV4_IFADDR: u32 = 0x10;
+const RTMGRP_IPV6_IFADDR: u32 = 0x100;
+const ENOBUFS: i32 = 105;
+/// The watcher's receive buffer: room for a burst (an interface with many addresses going
+/// away) before the kernel has to drop notifications.
+const WATCH_RCVBUF: usize = 4 << 20;
+
+/// A socket subscribed to link and address changes. Non-blocking: [`NetWatcher::next_changes`]
+/// returns what is queued, to be called when poll says the socket is readable.
 #[derive(Debug)]
-pub struct LinkWatcher {
+pub struct NetWatcher {
     socket: Socket,
     buf: Vec<u8>,
 }
 
-impl LinkWatcher {
-    pub fn open() -> Result<LinkWatcher, RtnlError> {
+impl NetWatcher {
+    pub fn open() -> Result<NetWatcher, RtnlError> {
         let mut socket = Socket::new(NETLINK_ROUTE).map_err(fail("open rtnetlink socket"))?;
         socket
-            .bind(&SocketAddr::new(0, RTMGRP_LINK))
-            .map_err(fail("subscribe to link changes"))?;
-        Ok(LinkWatcher {
+            .bind(&SocketAddr::new(
+                0,
+                RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+            ))
+            .map_err(fail("subscribe to link and address changes"))?;
+        socket
+            .set_non_blocking(true)
+            .map_err(fail("make the watcher non-blocking"))?;
+        // Best effort: the kernel caps it at net.core.rmem_max; an overflow is an Overrun.
+        let _ = socket.set_rx_buf_sz(WATCH_RCVBUF);
+        Ok(NetWatcher {
             socket,
-            buf: Vec::with_capacity(16 * 1024),
+            buf: Vec::with_capacity(64 * 1024),
         })
     }
 
@@ -440,29 +486,66 @@ impl LinkWatcher {
         &self.socket
     }
 
-    /// Reads one datagram of notifications.
-    pub fn next_changes(&mut self) -> Result<Vec<LinkStatus>, RtnlError> {
-        self.buf.clear();
-        self.socket
-            .recv(&mut self.buf, 0)
-            .map_err(fail("receive link changes"))?;
+    /// Every notification queued now; [`NetChange::Overrun`] when the kernel dropped some.
+    pub fn next_changes(&mut self) -> Result<Vec<NetChange>, RtnlError> {
         let mut out = Vec::new();
-        let mut offset = 0;
-        while offset < self.buf.len() {
-            let Ok(parsed) =
-                NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[offset..])
-            else {
-                break;
-            };
-            let len = parsed.header.length as usize;
-            if len == 0 {
-                break;
-            }
-            offset += len.div_ceil(4) * 4;
-            if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(m)) = parsed.payload {
-                out.push(link_status(&m));
+        loop {
+            self.buf.clear();
+            match self.socket.recv(&mut self.buf, 0) {
+                Ok(_) => parse_changes(&self.buf, &mut out),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(out),
+                Err(e) if e.raw_os_error() == Some(ENOBUFS) => out.push(NetChange::Overrun),
+                Err(e) => return Err(fail("receive link and address changes")(e)),
             }
         }
-        Ok(out)
+    }
+}
+
+/// The changes in one datagram of rtnetlink notifications. Malformed messages end the walk;
+/// what was read before them is kept.
+pub fn parse_changes(datagram: &[u8], out: &mut Vec<NetChange>) {
+    let mut offset = 0;
+    while offset < datagram.len() {
+        let Ok(parsed) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&datagram[offset..])
+        else {
+            break;
+        };
+        let len = parsed.header.length as usize;
+        if len == 0 {
+            break;
+        }
+        offset += len.div_ceil(4) * 4;
+        let NetlinkPayload::InnerMessage(message) = parsed.payload else {
+            continue;
+        };
+        match message {
+            RouteNetlinkMessage::NewLink(m) => out.push(NetChange::Link(link_status(&m))),
+            RouteNetlinkMessage::DelLink(m) => {
+                let status = link_status(&m);
+                out.push(NetChange::LinkDeleted {
+                    ifindex: status.ifindex,
+                    name: status.name,
+                });
+            }
+            RouteNetlinkMessage::NewAddress(m) => {
+                if let Some(address) = address_of(&m) {
+                    out.push(NetChange::AddressAdded {
+                        ifindex: m.header.index,
+                        address,
+                        prefix_len: m.header.prefix_len,
+                    });
+                }
+            }
+            RouteNetlinkMessage::DelAddress(m) => {
+                if let Some(address) = address_of(&m) {
+                    out.push(NetChange::AddressRemoved {
+                        ifindex: m.header.index,
+                        address,
+                        prefix_len: m.header.prefix_len,
+                    });
+                }
+            }
+            _ => {}
+        }
     }
 }

@@ -144,6 +144,27 @@ impl VrrpSocket {
         })
     }
 
+    /// Non-blocking reads (the VRRP thread drains every queued advert per wake-up) and a
+    /// receive buffer of `bytes`, so that a burst is queued rather than dropped by the kernel.
+    pub fn set_nonblocking_with_buffer(&self, bytes: usize) -> Result<(), NetError> {
+        let ctx = |what: &'static str| {
+            let interface = self.interface.clone();
+            move |source: io::Error| NetError::Socket {
+                interface,
+                what,
+                source,
+            }
+        };
+        self.socket
+            .set_nonblocking(true)
+            .map_err(ctx("make the socket non-blocking"))?;
+        // As root, past net.core.rmem_max (SO_RCVBUFFORCE); else as much as it allows.
+        nix::sys::socket::setsockopt(&self.socket, nix::sys::socket::sockopt::RcvBufForce, &bytes)
+            .map_err(io::Error::from)
+            .or_else(|_| self.socket.set_recv_buffer_size(bytes))
+            .map_err(ctx("set the receive buffer size"))
+    }
+
     pub fn interface(&self) -> &str {
         &self.interface
     }

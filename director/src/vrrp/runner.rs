@@ -25,8 +25,8 @@ use vrrp_core::{
 };
 
 use crate::net::{
-    interface_index, GratuitousSender, InterfaceAddress, LinkStatus, LinkWatcher, NetError, Rtnl,
-    RtnlError, VrrpSocket,
+    interface_index, GratuitousSender, InterfaceAddress, LinkStatus, NetChange, NetError,
+    NetWatcher, Rtnl, RtnlError, VrrpSocket,
 };
 
 /// What the runner needs to run one `vrrp_instance`.
@@ -84,6 +84,8 @@ pub struct ReloadSummary {
     pub restarted: Vec<String>,
     pub added: Vec<String>,
     pub removed: Vec<String>,
+    /// Restarted instances that could not be started again (`NAME: why`); they are stopped.
+    pub failed: Vec<String>,
 }
 
 /// Asks the runner thread to do something.
@@ -110,7 +112,12 @@ pub struct InstanceStatus {
     pub priority: u8,
     pub configured_priority: u8,
     pub master_address: Option<IpAddr>,
+    /// The configured virtual addresses.
     pub addresses: Vec<IpAddr>,
+    /// Those of them installed in the kernel now (as the kernel announced them).
+    pub installed_addresses: Vec<IpAddr>,
+    /// Virtual addresses put back after something else removed them while master.
+    pub vip_repairs: u64,
     pub statistics: Statistics,
     pub last_transition: Option<Transition>,
 }
@@ -131,14 +138,34 @@ pub enum RunnerOutput {
     Link(LinkStatus),
 }
 
-/// Where the VRRP thread's outputs go. Sending never blocks the VRRP thread.
-pub type RunnerOutputs = tokio::sync::mpsc::UnboundedReceiver<RunnerOutput>;
+/// Where the VRRP thread's outputs go. Bounded: the VRRP thread never waits for the reader;
+/// when it is full an output is dropped and counted ([`StatusHandle::outputs_lost`]).
+pub type RunnerOutputs = tokio::sync::mpsc::Receiver<RunnerOutput>;
+
+/// Receive buffer of each VRRP socket: about a thousand adverts queue up during a burst.
+const RECEIVE_BUFFER: usize = 1 << 20;
+/// Outputs queued for the router at most.
+const OUTPUT_CAPACITY: usize = 8192;
+/// Datagrams read from one socket per wake-up, so that a flood on one socket cannot starve
+/// the timers and the other sockets.
+const MAX_READS_PER_WAKE: usize = 256;
+/// How often a dropped advert is published as an event per instance and kind of drop (all
+/// are counted).
+const DROP_EVENT_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the same error of an instance is logged (the rest are counted in the next line).
+const REPORT_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the status snapshot is refreshed when only counters changed.
+const STATUS_INTERVAL: Duration = Duration::from_millis(100);
+/// How long an instance whose addresses could not be installed waits in FAULT before trying
+/// again.
+const ADDRESS_RETRY: Duration = Duration::from_secs(1);
 
 /// A cheap, shareable view of the runner's status (for the control socket). The VRRP thread
 /// swaps in a new snapshot without ever waiting for a reader.
 #[derive(Debug, Clone)]
 pub struct StatusHandle {
     status: Arc<arc_swap::ArcSwap<Vec<InstanceStatus>>>,
+    lost: Arc<std::sync::atomic::AtomicU64>,
     epoch: std::time::Instant,
 }
 
@@ -146,6 +173,11 @@ impl StatusHandle {
     /// The latest status of every instance.
     pub fn status(&self) -> Arc<Vec<InstanceStatus>> {
         self.status.load_full()
+    }
+
+    /// Outputs (events, link changes) dropped because the router fell behind.
+    pub fn outputs_lost(&self) -> u64 {
+        self.lost.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Now on the instances' clock (their transition times are on it).
@@ -167,12 +199,12 @@ impl ThreadPriority {
     fn apply(self) {
         if let Some(n) = self.nice {
             if let Err(e) = crate::net::set_thread_nice(n) {
-                report("vrrp", &format!("cannot set vrrp_priority {n}: {e}"));
+                tracing::warn!("cannot set vrrp_priority {n}: {e}");
             }
         }
         if let Some(p) = self.realtime {
             if let Err(e) = crate::net::set_realtime_priority(p) {
-                report("vrrp", &format!("cannot set vrrp_rt_priority {p}: {e}"));
+                tracing::warn!("cannot set vrrp_rt_priority {p}: {e}");
             }
         }
     }
@@ -214,7 +246,7 @@ impl VrrpRunner {
         specs: Vec<InstanceSpec>,
         priority: ThreadPriority,
     ) -> Result<(VrrpRunner, RunnerOutputs), RunnerError> {
-        let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (out_tx, out_rx) = tokio::sync::mpsc::channel(OUTPUT_CAPACITY);
         let (commands_tx, commands_rx) = mpsc::channel();
         // Close-on-exec, so that scripts do not inherit it; non-blocking, so that a full pipe
         // never stalls whoever wakes the thread.
@@ -223,6 +255,7 @@ impl VrrpRunner {
                 .map_err(|e| RunnerError::Thread(format!("wake pipe: {e}")))?;
         let status = StatusHandle {
             status: Arc::new(arc_swap::ArcSwap::from_pointee(Vec::new())),
+            lost: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             epoch: std::time::Instant::now(),
         };
         let mut core = Core::open(specs, out_tx, status.clone())?;
@@ -291,18 +324,35 @@ impl Drop for VrrpRunner {
     }
 }
 
+/// The sockets and interfaces a member's adverts and announcements go through.
+#[derive(Debug, Clone)]
+struct MemberIo {
+    /// Index into `Core::sockets`.
+    socket: usize,
+    /// `spec.interface`'s index when bound: a different one means it was re-created.
+    parent_ifindex: u32,
+    /// The index of the interface adverts go out on (the VMAC, or `spec.interface`).
+    ifindex: u32,
+    /// The VMAC this member created, deleted when it stops.
+    vmac: Option<u32>,
+    /// The VMAC's name or `spec.interface`.
+    interface: String,
+}
+
 struct Member {
     spec: InstanceSpec,
     instance: Instance,
-    /// Index into `Core::sockets`.
-    socket: usize,
-    ifindex: u32,
-    /// Whether our addresses are currently installed.
-    addresses_installed: bool,
-    /// Index of the VMAC this member created, deleted when it stops.
-    vmac: Option<u32>,
-    /// The interface adverts and announcements go through: the VMAC or `spec.interface`.
-    io_interface: String,
+    /// `None` while its interface is missing: the instance waits in FAULT.
+    io: Option<MemberIo>,
+    /// Whether the member holds its addresses (it is master, or was asked to clear them).
+    holds_addresses: bool,
+    /// Per `spec.addresses`: installed in the kernel, as the kernel announced it.
+    installed: Vec<bool>,
+    vip_repairs: u64,
+    /// When to try again after its addresses could not be installed (FAULT until then).
+    retry_addresses_at: Option<vrrp_core::Instant>,
+    /// When a dropped advert was last published as an event, per kind of drop.
+    last_drop_event: HashMap<std::mem::Discriminant<vrrp_core::DropReason>, vrrp_core::Instant>,
 }
 
 /// The state owned by the VRRP thread.
@@ -313,12 +363,17 @@ struct Core {
     /// Per interface name: the gratuitous ARP / NA sender.
     announcers: HashMap<String, GratuitousSender>,
     rtnl: Rtnl,
-    /// Link changes: a link going down puts its instances in Fault.
-    links: LinkWatcher,
+    /// Link and address changes: the director's one watcher.
+    watcher: NetWatcher,
     /// The links found at start, published when the thread starts.
     initial_links: Vec<LinkStatus>,
-    out: tokio::sync::mpsc::UnboundedSender<RunnerOutput>,
+    out: tokio::sync::mpsc::Sender<RunnerOutput>,
     status: StatusHandle,
+    /// Something other than counters changed since the snapshot.
+    status_changed: bool,
+    last_status: Option<vrrp_core::Instant>,
+    /// Per (instance, kind of error): when it was last logged and how many since.
+    reported: HashMap<(String, &'static str), (Option<vrrp_core::Instant>, u64)>,
     buf: Box<[u8; TRANSMIT_BUFFER_LEN]>,
     rx: Vec<u8>,
 }
@@ -326,22 +381,25 @@ struct Core {
 impl Core {
     fn open(
         specs: Vec<InstanceSpec>,
-        out: tokio::sync::mpsc::UnboundedSender<RunnerOutput>,
+        out: tokio::sync::mpsc::Sender<RunnerOutput>,
         status: StatusHandle,
     ) -> Result<Core, RunnerError> {
         let mut rtnl = Rtnl::open()?;
         // Subscribe before reading the current state so no change falls in between.
-        let watcher = LinkWatcher::open()?;
+        let watcher = NetWatcher::open()?;
         let links = rtnl.links()?;
         let mut core = Core {
             members: Vec::new(),
             sockets: Vec::new(),
             announcers: HashMap::new(),
             rtnl,
-            links: watcher,
+            watcher,
             initial_links: Vec::new(),
             out,
             status,
+            status_changed: true,
+            last_status: None,
+            reported: HashMap::new(),
             buf: Box::new([0; TRANSMIT_BUFFER_LEN]),
             rx: vec![0; 65536],
         };
@@ -355,22 +413,62 @@ impl Core {
         Ok(core)
     }
 
-    /// Opens what an instance needs (sockets shared per interface and family) and creates it,
-    /// not started.
+    /// Creates an instance, not started, with its I/O opened (sockets shared per interface
+    /// and family).
     fn prepare_member(
         &mut self,
         spec: InstanceSpec,
-        links: &[crate::net::LinkStatus],
+        links: &[LinkStatus],
     ) -> Result<Member, RunnerError> {
+        let instance = Instance::new(spec.config.clone())
+            .map_err(|e| RunnerError::Thread(format!("instance {}: {e}", spec.name)))?;
+        let installed = vec![false; spec.addresses.len()];
+        let mut member = Member {
+            spec,
+            instance,
+            io: None,
+            holds_addresses: false,
+            installed,
+            vip_repairs: 0,
+            retry_addresses_at: None,
+            last_drop_event: HashMap::new(),
+        };
+        let io = self.open_io(&member.spec, links)?;
+        let usable = links
+            .iter()
+            .any(|l| l.ifindex == io.parent_ifindex && l.usable);
+        member.io = Some(io);
+        if !usable {
+            member.instance.handle_command(
+                vrrp_core::Instant::ZERO,
+                Command::EnterFault(FaultCause::InterfaceDown),
+            );
+        }
+        Ok(member)
+    }
+
+    /// Opens what a member sends and receives through: the VMAC (created afresh), the raw
+    /// socket, the announcers.
+    fn open_io(
+        &mut self,
+        spec: &InstanceSpec,
+        links: &[LinkStatus],
+    ) -> Result<MemberIo, RunnerError> {
         let net = |source| RunnerError::Net {
             instance: spec.name.clone(),
             source,
         };
         let parent = interface_index(&spec.interface).map_err(net)?;
         let family = spec.config.family();
-        let usable = links.iter().any(|l| l.ifindex == parent && l.usable);
+        let mac_of = |index: u32| {
+            links
+                .iter()
+                .find(|l| l.ifindex == index)
+                .and_then(|l| l.mac)
+                .unwrap_or([0; 6])
+        };
         // With use_vmac everything goes through the macvlan; otherwise through the interface.
-        let (io_interface, ifindex, mac, vmac) = match &spec.vmac {
+        let (interface, ifindex, mac, vmac) = match &spec.vmac {
             Some(name) => {
                 let ipv6 = family == vrrp_core::wire::Family::Ipv6;
                 let mac = crate::net::virtual_router_mac(spec.config.vrid, ipv6);
@@ -394,32 +492,39 @@ impl Core {
                     set_sysctl("ipv4", name, "arp_ignore", "1");
                 }
                 self.rtnl.set_link_up(index).map_err(RunnerError::Rtnl)?;
+                // A fresh VMAC: nothing opened on an earlier one with this name may be used.
+                self.close_interface(name);
                 (name.clone(), index, mac, Some(index))
             }
-            None => {
-                let mac = links
-                    .iter()
-                    .find(|l| l.ifindex == parent)
-                    .and_then(|l| l.mac)
-                    .unwrap_or([0; 6]);
-                (spec.interface.clone(), parent, mac, None)
-            }
+            None => (spec.interface.clone(), parent, mac_of(parent), None),
         };
-        let socket = match self.sockets.iter().position(|s| {
+        let open = self.sockets.iter().position(|s| {
             s.as_ref()
-                .is_some_and(|s| s.interface() == io_interface && s.family() == family)
-        }) {
+                .is_some_and(|s| s.interface() == interface && s.family() == family)
+        });
+        let socket = match open {
             Some(i) => i,
             None => {
-                self.sockets.push(Some(
-                    VrrpSocket::open(&io_interface, spec.config.primary_address).map_err(net)?,
-                ));
-                self.sockets.len() - 1
+                let socket =
+                    VrrpSocket::open(&interface, spec.config.primary_address).map_err(net)?;
+                socket
+                    .set_nonblocking_with_buffer(RECEIVE_BUFFER)
+                    .map_err(net)?;
+                match self.sockets.iter().position(Option::is_none) {
+                    Some(free) => {
+                        self.sockets[free] = Some(socket);
+                        free
+                    }
+                    None => {
+                        self.sockets.push(Some(socket));
+                        self.sockets.len() - 1
+                    }
+                }
             }
         };
-        if !self.announcers.contains_key(&io_interface) {
-            let sender = GratuitousSender::open(&io_interface, ifindex, mac).map_err(net)?;
-            self.announcers.insert(io_interface.clone(), sender);
+        if !self.announcers.contains_key(&interface) {
+            let sender = GratuitousSender::open(&interface, ifindex, mac).map_err(net)?;
+            self.announcers.insert(interface.clone(), sender);
         }
         // As keepalived, an address on another device (`dev eth1`) is announced there: the
         // hosts that use it (real servers with a NAT gateway VIP) may only be on that link. A
@@ -431,32 +536,47 @@ impl Core {
             let Ok(index) = interface_index(device) else {
                 continue;
             };
-            let mac = links
-                .iter()
-                .find(|l| l.ifindex == index)
-                .and_then(|l| l.mac)
-                .unwrap_or([0; 6]);
-            let sender = GratuitousSender::open(device, index, mac).map_err(net)?;
+            let sender = GratuitousSender::open(device, index, mac_of(index)).map_err(net)?;
             self.announcers.insert(device.to_string(), sender);
         }
-        let instance = Instance::new(spec.config.clone())
-            .map_err(|e| RunnerError::Thread(format!("instance {}: {e}", spec.name)))?;
-        let mut member = Member {
-            spec,
-            instance,
+        Ok(MemberIo {
             socket,
+            parent_ifindex: parent,
             ifindex,
-            addresses_installed: false,
             vmac,
-            io_interface,
-        };
-        if !usable {
-            member.instance.handle_command(
-                vrrp_core::Instant::ZERO,
-                Command::EnterFault(FaultCause::InterfaceDown),
-            );
+            interface,
+        })
+    }
+
+    /// Closes every socket and announcer opened on the interface with this name (it is about
+    /// to be re-created); the members that used them lose their I/O.
+    fn close_interface(&mut self, interface: &str) {
+        self.close_where(|name, _| name == interface);
+    }
+
+    /// Closes every socket and announcer opened on interface index `ifindex` (it was
+    /// deleted). By index: a notification about an old interface must not close what was
+    /// opened on a new one with the same name.
+    fn close_ifindex(&mut self, ifindex: u32) {
+        self.close_where(|_, index| index == ifindex);
+    }
+
+    fn close_where(&mut self, stale: impl Fn(&str, u32) -> bool) {
+        self.announcers
+            .retain(|name, sender| !stale(name, sender.ifindex()));
+        for (i, slot) in self.sockets.iter_mut().enumerate() {
+            if slot
+                .as_ref()
+                .is_some_and(|s| stale(s.interface(), s.ifindex()))
+            {
+                *slot = None;
+                for m in &mut self.members {
+                    if m.io.as_ref().is_some_and(|io| io.socket == i) {
+                        m.io = None;
+                    }
+                }
+            }
         }
-        Ok(member)
     }
 
     /// Starts member `i`, clearing addresses a crashed predecessor may have left.
@@ -464,7 +584,7 @@ impl Core {
         // A backup holding the VIP would answer ARP for it. Owners (priority 255) own the
         // addresses for real and keep them.
         if !self.members[i].instance.is_address_owner() {
-            self.members[i].addresses_installed = true;
+            self.members[i].holds_addresses = true;
             self.remove_addresses(i);
         }
         let now = self.now();
@@ -472,7 +592,8 @@ impl Core {
         self.drain(i);
     }
 
-    /// Stops member `i` gracefully: priority-0 advert if master, addresses removed.
+    /// Stops member `i` gracefully: priority-0 advert if master, addresses removed, its VMAC
+    /// deleted.
     fn stop_member(&mut self, i: usize) {
         let now = self.now();
         self.members[i]
@@ -480,36 +601,44 @@ impl Core {
             .handle_command(now, Command::Shutdown);
         self.drain(i);
         self.remove_addresses(i);
-        if let Some(vmac) = self.members[i].vmac.take() {
-            let name = self.members[i].io_interface.clone();
-            self.announcers.remove(&name);
-            // The VMAC's socket is its own: close it (indices of the others stay valid).
-            let socket = self.members[i].socket;
-            self.sockets[socket] = None;
+        let vmac = self.members[i].io.as_ref().and_then(|io| io.vmac);
+        if let Some(vmac) = vmac {
+            let name = self.members[i].io.as_ref().map(|io| io.interface.clone());
+            if let Some(name) = name {
+                self.close_interface(&name);
+            }
             if let Err(e) = self.rtnl.delete_link(vmac) {
-                report(&self.members[i].spec.name, &e.to_string());
+                self.report(i, "vmac", &e.to_string());
             }
         }
+        self.members[i].io = None;
     }
 
     /// Applies a new set of instances, changing only what differs. Everything new is opened
-    /// before anything running is touched, so a failure changes nothing.
+    /// before anything running is touched, so a failure changes nothing; the exception is an
+    /// instance restarted with a VMAC, whose VMAC must go before the new one is made.
     fn reconfigure(&mut self, specs: Vec<InstanceSpec>) -> Result<ReloadSummary, String> {
         let links = self.rtnl.links().map_err(|e| e.to_string())?;
         let mut summary = ReloadSummary::default();
         let mut prepared = Vec::new();
+        // Restarted instances with a VMAC: prepared after the old one has stopped.
+        let mut later = Vec::new();
         for spec in &specs {
             match self.members.iter().find(|m| m.spec.name == spec.name) {
                 Some(m) if m.spec == *spec => summary.unchanged.push(spec.name.clone()),
                 Some(m) if only_priority_differs(&m.spec, spec) => {
                     summary.reprioritised.push(spec.name.clone())
                 }
-                Some(_) => {
+                Some(m) => {
                     summary.restarted.push(spec.name.clone());
-                    prepared.push(
-                        self.prepare_member(spec.clone(), &links)
-                            .map_err(|e| e.to_string())?,
-                    );
+                    if m.spec.vmac.is_some() || spec.vmac.is_some() {
+                        later.push(spec.clone());
+                    } else {
+                        prepared.push(
+                            self.prepare_member(spec.clone(), &links)
+                                .map_err(|e| e.to_string())?,
+                        );
+                    }
                 }
                 None => {
                     summary.added.push(spec.name.clone());
@@ -553,21 +682,44 @@ impl Core {
             index += 1;
             keep
         });
+        // Sockets of a VMAC stopped above were closed: members prepared before may have
+        // picked them up only if they shared the interface, which VMACs never do.
+        for spec in later {
+            let name = spec.name.clone();
+            match self.prepare_member(spec, &links) {
+                Ok(member) => prepared.push(member),
+                Err(e) => {
+                    tracing::error!(instance = %name, "not restarted: {e}");
+                    summary.failed.push(format!("{name}: {e}"));
+                }
+            }
+        }
         for member in prepared {
             self.members.push(member);
             let i = self.members.len() - 1;
             self.start_member(i);
         }
+        self.status_changed = true;
         self.publish_status();
         Ok(summary)
     }
+
     fn now(&self) -> vrrp_core::Instant {
         self.status.now()
     }
 
+    /// The earliest deadline: an instance's timer or an address retry.
+    fn next_deadline(&self) -> Option<vrrp_core::Instant> {
+        self.members
+            .iter()
+            .flat_map(|m| [m.instance.poll_timeout(), m.retry_addresses_at])
+            .flatten()
+            .min()
+    }
+
     fn run(&mut self, commands: Receiver<RunnerCommand>, wake: OwnedFd) -> Result<(), RunnerError> {
         for link in std::mem::take(&mut self.initial_links) {
-            let _ = self.out.send(RunnerOutput::Link(link));
+            self.output(RunnerOutput::Link(link));
         }
         for i in 0..self.members.len() {
             self.start_member(i);
@@ -575,18 +727,18 @@ impl Core {
         self.publish_status();
         loop {
             crate::fault::point("vrrp");
-            let deadline = self
-                .members
-                .iter()
-                .filter_map(|m| m.instance.poll_timeout())
-                .min();
-            let timeout = deadline.map(|d| d.saturating_duration_since(self.now()));
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(self.now()));
             let ready = self.wait(&wake, timeout);
             // Commands first: a shutdown must not wait behind packets.
             let mut stop = false;
             if ready.wake {
                 let mut sink = [0u8; 64];
-                let _ = nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&wake), &mut sink);
+                while matches!(
+                    nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&wake), &mut sink),
+                    Ok(n) if n == sink.len()
+                ) {}
             }
             while let Ok(command) = commands.try_recv() {
                 match command {
@@ -607,14 +759,21 @@ impl Core {
                 self.shutdown();
                 return Ok(());
             }
-            if ready.links {
-                self.link_changes();
+            if ready.watcher {
+                self.net_changes();
             }
             for s in ready.sockets {
                 self.receive(s);
             }
             let now = self.now();
             for i in 0..self.members.len() {
+                if self.members[i].retry_addresses_at.is_some_and(|t| t <= now) {
+                    self.members[i].retry_addresses_at = None;
+                    self.members[i]
+                        .instance
+                        .handle_command(now, Command::LeaveFault(FaultCause::VirtualAddresses));
+                    self.drain(i);
+                }
                 if self.members[i]
                     .instance
                     .poll_timeout()
@@ -624,7 +783,12 @@ impl Core {
                     self.drain(i);
                 }
             }
-            self.publish_status();
+            let due = self
+                .last_status
+                .is_none_or(|t| now.saturating_duration_since(t) >= STATUS_INTERVAL);
+            if self.status_changed || due {
+                self.publish_status();
+            }
         }
     }
 
@@ -640,7 +804,10 @@ impl Core {
             .map(|(_, s)| PollFd::new(s.as_fd(), PollFlags::POLLIN))
             .collect();
         fds.push(PollFd::new(wake.as_fd(), PollFlags::POLLIN));
-        fds.push(PollFd::new(self.links.socket().as_fd(), PollFlags::POLLIN));
+        fds.push(PollFd::new(
+            self.watcher.socket().as_fd(),
+            PollFlags::POLLIN,
+        ));
         let spec = timeout.map(nix::sys::time::TimeSpec::from_duration);
         let mut ready = Ready::default();
         if nix::poll::ppoll(&mut fds, spec, None).is_ok() {
@@ -650,7 +817,7 @@ impl Core {
                     if i == n {
                         ready.wake = true;
                     } else if i == n + 1 {
-                        ready.links = true;
+                        ready.watcher = true;
                     } else {
                         ready.sockets.push(open[i].0);
                     }
@@ -660,104 +827,355 @@ impl Core {
         ready
     }
 
-    fn link_changes(&mut self) {
-        let Ok(changes) = self.links.next_changes() else {
-            return;
+    /// Sends an output to the router without waiting; a full channel loses it (counted).
+    fn output(&self, output: RunnerOutput) {
+        if self.out.try_send(output).is_err() {
+            self.status
+                .lost
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn net_changes(&mut self) {
+        let changes = match self.watcher.next_changes() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("{e}; reading links and addresses again");
+                vec![NetChange::Overrun]
+            }
         };
-        let now = self.now();
         for change in changes {
-            let _ = self.out.send(RunnerOutput::Link(change.clone()));
-            for i in 0..self.members.len() {
-                if self.members[i].ifindex != change.ifindex {
+            match change {
+                NetChange::Link(link) => self.link_changed(link),
+                NetChange::LinkDeleted { ifindex, name } => self.link_deleted(ifindex, &name),
+                NetChange::AddressAdded {
+                    ifindex, address, ..
+                } => self.address_seen(ifindex, address, true),
+                NetChange::AddressRemoved {
+                    ifindex, address, ..
+                } => self.address_seen(ifindex, address, false),
+                NetChange::Overrun => self.resync(),
+            }
+        }
+    }
+
+    /// A link appeared or changed. Members follow their interface by name: one re-created
+    /// (a new index) gets its I/O opened again; its state decides FAULT.
+    fn link_changed(&mut self, link: LinkStatus) {
+        let now = self.now();
+        self.output(RunnerOutput::Link(link.clone()));
+        for i in 0..self.members.len() {
+            if self.members[i].spec.interface != link.name {
+                continue;
+            }
+            let stale = self.members[i]
+                .io
+                .as_ref()
+                .is_none_or(|io| io.parent_ifindex != link.ifindex);
+            if stale {
+                self.rebind(i);
+            }
+            let command = if link.usable && self.members[i].io.is_some() {
+                Command::LeaveFault(FaultCause::InterfaceDown)
+            } else {
+                Command::EnterFault(FaultCause::InterfaceDown)
+            };
+            self.members[i].instance.handle_command(now, command);
+            self.drain(i);
+        }
+    }
+
+    /// A link went away: what was opened on it is closed; its members wait in FAULT. A VMAC
+    /// deleted under a member whose interface is still there is made again.
+    fn link_deleted(&mut self, ifindex: u32, name: &str) {
+        let now = self.now();
+        self.output(RunnerOutput::Link(LinkStatus {
+            ifindex,
+            name: name.to_string(),
+            usable: false,
+            mac: None,
+        }));
+        // Members bound to this very index lose it; ones on a newer interface with this name
+        // are not concerned.
+        let bound: Vec<(bool, bool)> = self
+            .members
+            .iter()
+            .map(|m| match &m.io {
+                Some(io) => (io.parent_ifindex == ifindex, io.ifindex == ifindex),
+                None => (m.spec.interface == name, false),
+            })
+            .collect();
+        self.close_ifindex(ifindex);
+        for (i, (parent_gone, vmac_gone)) in bound.into_iter().enumerate() {
+            let vmac_gone = vmac_gone && self.members[i].spec.vmac.is_some();
+            if !parent_gone && !vmac_gone {
+                continue;
+            }
+            self.members[i].io = None;
+            self.members[i]
+                .instance
+                .handle_command(now, Command::EnterFault(FaultCause::InterfaceDown));
+            self.drain(i);
+            if vmac_gone && !parent_gone {
+                tracing::warn!(
+                    instance = %self.members[i].spec.name,
+                    "VMAC {name} was deleted behind the director's back: making it again"
+                );
+                self.rebind(i);
+                if self.members[i].io.is_some() {
+                    self.members[i]
+                        .instance
+                        .handle_command(now, Command::LeaveFault(FaultCause::InterfaceDown));
+                    self.drain(i);
+                }
+            }
+        }
+    }
+
+    /// Opens member `i`'s I/O again (its interface was re-created, or it had none).
+    fn rebind(&mut self, i: usize) {
+        let links = match self.rtnl.links() {
+            Ok(l) => l,
+            Err(e) => return self.report(i, "links", &e.to_string()),
+        };
+        if let Some(name) = self.members[i].io.take().map(|io| io.interface) {
+            self.close_interface(&name);
+        }
+        let spec = self.members[i].spec.clone();
+        match self.open_io(&spec, &links) {
+            Ok(io) => {
+                tracing::info!(
+                    instance = %spec.name,
+                    "interface {} (index {}): sockets opened again",
+                    spec.interface,
+                    io.parent_ifindex
+                );
+                self.members[i].io = Some(io);
+            }
+            Err(e) => self.report(i, "rebind", &e.to_string()),
+        }
+    }
+
+    /// The kernel added or removed an address. A VIP removed from a master is put back.
+    fn address_seen(&mut self, ifindex: u32, address: IpAddr, present: bool) {
+        for i in 0..self.members.len() {
+            for j in 0..self.members[i].spec.addresses.len() {
+                let a = self.members[i].spec.addresses[j].clone();
+                if a.address != address || self.interface_address(i, &a).ifindex != ifindex {
                     continue;
                 }
-                let command = if change.usable {
-                    Command::LeaveFault(FaultCause::InterfaceDown)
-                } else {
-                    Command::EnterFault(FaultCause::InterfaceDown)
-                };
-                self.members[i].instance.handle_command(now, command);
-                self.drain(i);
+                self.members[i].installed[j] = present;
+                if !present && self.members[i].holds_addresses {
+                    self.repair_address(i, j);
+                }
+            }
+        }
+        self.status_changed = true;
+    }
+
+    /// Puts back VIP `j` of master `i` that something else removed.
+    fn repair_address(&mut self, i: usize, j: usize) {
+        let a = self.members[i].spec.addresses[j].clone();
+        let ia = self.interface_address(i, &a);
+        match self.rtnl.add_address(&ia) {
+            Ok(_) => {
+                self.members[i].installed[j] = true;
+                self.members[i].vip_repairs += 1;
+                tracing::warn!(
+                    instance = %self.members[i].spec.name,
+                    "virtual address {}/{} was removed behind the director's back: added again",
+                    a.address,
+                    a.prefix_len
+                );
+                // Announce it again: neighbours may have flushed their entries meanwhile.
+                self.announce(i, 1);
+            }
+            Err(e) => {
+                self.report(i, "address", &e.to_string());
+                self.address_failure(i);
+            }
+        }
+    }
+
+    /// Notifications were lost: read the links and the masters' addresses again.
+    fn resync(&mut self) {
+        tracing::warn!("rtnetlink notifications were lost: reading links and addresses again");
+        let links = match self.rtnl.links() {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("{e}");
+                return;
+            }
+        };
+        for i in 0..self.members.len() {
+            let name = self.members[i].spec.interface.clone();
+            if !links.iter().any(|l| l.name == name) {
+                let ifindex = self.members[i]
+                    .io
+                    .as_ref()
+                    .map(|io| io.parent_ifindex)
+                    .unwrap_or(0);
+                self.link_deleted(ifindex, &name);
+            }
+        }
+        for link in links {
+            self.link_changed(link);
+        }
+        for i in 0..self.members.len() {
+            if !self.members[i].holds_addresses {
+                continue;
+            }
+            for j in 0..self.members[i].spec.addresses.len() {
+                let a = self.members[i].spec.addresses[j].clone();
+                let ia = self.interface_address(i, &a);
+                let present = self
+                    .rtnl
+                    .addresses(ia.ifindex)
+                    .is_ok_and(|list| list.iter().any(|(addr, _)| *addr == a.address));
+                self.members[i].installed[j] = present;
+                if !present {
+                    self.repair_address(i, j);
+                }
             }
         }
     }
 
     fn receive(&mut self, s: usize) {
-        let Some(Ok(got)) = self.sockets[s].as_ref().map(|sock| sock.recv(&mut self.rx)) else {
-            return;
-        };
-        let vrid = self.rx.get(got.payload.start + 1).copied();
-        let now = self.now();
-        for i in 0..self.members.len() {
-            let m = &mut self.members[i];
-            if m.socket == s && Some(m.spec.config.vrid) == vrid {
-                m.instance
-                    .handle_packet(now, &got.info, &self.rx[got.payload.clone()]);
-                self.drain(i);
+        for _ in 0..MAX_READS_PER_WAKE {
+            let got = match self.sockets[s].as_ref().map(|sock| sock.recv(&mut self.rx)) {
+                Some(Ok(got)) => got,
+                // Drained (WouldBlock), the socket is gone, or a malformed datagram: the
+                // first two end the turn; a malformed one is simply skipped.
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => continue,
+                _ => return,
+            };
+            let vrid = self.rx.get(got.payload.start + 1).copied();
+            let now = self.now();
+            for i in 0..self.members.len() {
+                let m = &mut self.members[i];
+                let ours = m.io.as_ref().is_some_and(|io| io.socket == s);
+                if ours && Some(m.spec.config.vrid) == vrid {
+                    m.instance
+                        .handle_packet(now, &got.info, &self.rx[got.payload.clone()]);
+                    self.drain(i);
+                }
             }
         }
     }
 
     /// Performs what member `i` asked for: state-change side effects first (addresses), then
-    /// adverts and announcements, then events for the caller.
+    /// adverts and announcements, then events for the caller. A master whose addresses cannot
+    /// be installed gives up (FAULT) and tries again after [`ADDRESS_RETRY`].
     fn drain(&mut self, i: usize) {
-        let mut events = Vec::new();
-        while let Some(e) = self.members[i].instance.poll_event() {
-            events.push(e);
-        }
-        for e in &events {
-            if let Event::StateChanged(t) = e {
-                if t.to == State::Master {
-                    self.install_addresses(i);
-                } else if t.from == State::Master {
-                    self.remove_addresses(i);
+        loop {
+            let mut events = Vec::new();
+            while let Some(e) = self.members[i].instance.poll_event() {
+                events.push(e);
+            }
+            let mut failed = false;
+            for e in &events {
+                if let Event::StateChanged(t) = e {
+                    self.status_changed = true;
+                    if t.to == State::Master {
+                        failed |= !self.install_addresses(i);
+                    } else if t.from == State::Master {
+                        self.remove_addresses(i);
+                    }
                 }
             }
+            self.transmit(i);
+            let now = self.now();
+            for event in events {
+                if let Event::PacketDropped { reason, .. } = &event {
+                    let kind = std::mem::discriminant(reason);
+                    let m = &mut self.members[i];
+                    let recent = m
+                        .last_drop_event
+                        .get(&kind)
+                        .is_some_and(|t| now.saturating_duration_since(*t) < DROP_EVENT_INTERVAL);
+                    if recent {
+                        // Counted in the statistics; one event per kind and interval is enough.
+                        continue;
+                    }
+                    m.last_drop_event.insert(kind, now);
+                } else {
+                    self.status_changed = true;
+                }
+                self.output(RunnerOutput::Event(RunnerEvent {
+                    instance: self.members[i].spec.name.clone(),
+                    priority: self.members[i].instance.priority(),
+                    event,
+                }));
+            }
+            if !failed {
+                return;
+            }
+            self.address_failure(i);
         }
-        let socket = self.members[i].socket;
+    }
+
+    /// The addresses of master `i` could not be installed: it must not claim them.
+    fn address_failure(&mut self, i: usize) {
+        let now = self.now();
+        tracing::error!(
+            instance = %self.members[i].spec.name,
+            "virtual addresses could not be installed: leaving MASTER (FAULT), trying again in {:?}",
+            ADDRESS_RETRY
+        );
+        self.members[i].retry_addresses_at = Some(now + ADDRESS_RETRY);
+        self.members[i]
+            .instance
+            .handle_command(now, Command::EnterFault(FaultCause::VirtualAddresses));
+    }
+
+    fn transmit(&mut self, i: usize) {
+        let socket = self.members[i].io.as_ref().map(|io| io.socket);
         while let Some(t) = self.members[i].instance.poll_transmit(&mut self.buf) {
             match t {
                 Transmit::Advertisement {
                     destination, len, ..
                 } => {
-                    let Some(sock) = self.sockets[socket].as_mut() else {
-                        continue;
+                    let sent = match socket.and_then(|s| self.sockets[s].as_mut()) {
+                        Some(sock) => sock
+                            .send(destination, &self.buf[..len])
+                            .map_err(|e| e.to_string()),
+                        None => Err("no socket: its interface is gone".to_string()),
                     };
-                    if let Err(e) = sock.send(destination, &self.buf[..len]) {
-                        report(&self.members[i].spec.name, &e.to_string());
+                    if let Err(e) = sent {
+                        self.report(i, "send", &e);
                     }
                 }
-                Transmit::Gratuitous { repeat } => {
-                    let m = &self.members[i];
-                    // Each address on its own device (see open_member).
-                    let mut by_device: Vec<(&str, Vec<IpAddr>)> = Vec::new();
-                    for a in &m.spec.addresses {
-                        let device = a.device.as_deref().unwrap_or(&m.io_interface);
-                        match by_device.iter_mut().find(|(d, _)| *d == device) {
-                            Some((_, addrs)) => addrs.push(a.address),
-                            None => by_device.push((device, vec![a.address])),
-                        }
-                    }
-                    for (device, addrs) in by_device {
-                        let sent = match self.announcers.get(device) {
-                            Some(sender) => {
-                                sender.announce(&addrs, repeat).map_err(|e| e.to_string())
-                            }
-                            None => Err(format!("no announcer on {device}")),
-                        };
-                        if let Err(e) = sent {
-                            report(&m.spec.name, &format!("gratuitous ARP/NA not sent: {e}"));
-                        }
-                    }
-                }
+                Transmit::Gratuitous { repeat } => self.announce(i, repeat),
             }
         }
-        for event in events {
-            let _ = self.out.send(RunnerOutput::Event(RunnerEvent {
-                instance: self.members[i].spec.name.clone(),
-                priority: self.members[i].instance.priority(),
-                event,
-            }));
+    }
+
+    /// Gratuitous ARPs / unsolicited NAs for member `i`'s addresses, each on its own device.
+    fn announce(&mut self, i: usize, repeat: u8) {
+        let m = &self.members[i];
+        let Some(io) = &m.io else {
+            return;
+        };
+        let mut by_device: Vec<(&str, Vec<IpAddr>)> = Vec::new();
+        for a in &m.spec.addresses {
+            let device = a.device.as_deref().unwrap_or(&io.interface);
+            match by_device.iter_mut().find(|(d, _)| *d == device) {
+                Some((_, addrs)) => addrs.push(a.address),
+                None => by_device.push((device, vec![a.address])),
+            }
+        }
+        let mut failures = Vec::new();
+        for (device, addrs) in by_device {
+            let sent = match self.announcers.get(device) {
+                Some(sender) => sender.announce(&addrs, repeat).map_err(|e| e.to_string()),
+                None => Err(format!("no announcer on {device}")),
+            };
+            if let Err(e) = sent {
+                failures.push(format!("gratuitous ARP/NA not sent: {e}"));
+            }
+        }
+        for f in failures {
+            self.report(i, "announce", &f);
         }
     }
 
@@ -767,7 +1185,8 @@ impl Core {
             .device
             .as_deref()
             .and_then(|d| interface_index(d).ok())
-            .unwrap_or(m.ifindex);
+            .or(m.io.as_ref().map(|io| io.ifindex))
+            .unwrap_or(0);
         InterfaceAddress {
             ifindex,
             address: a.address,
@@ -777,48 +1196,59 @@ impl Core {
         }
     }
 
-    fn install_addresses(&mut self, i: usize) {
-        for a in self.members[i].spec.addresses.clone() {
+    /// Adds member `i`'s addresses and routes; `false` when an address could not be added.
+    fn install_addresses(&mut self, i: usize) -> bool {
+        self.members[i].holds_addresses = true;
+        let mut ok = true;
+        for j in 0..self.members[i].spec.addresses.len() {
+            let a = self.members[i].spec.addresses[j].clone();
             let ia = self.interface_address(i, &a);
-            if let Err(e) = self.rtnl.add_address(&ia) {
-                report(&self.members[i].spec.name, &e.to_string());
+            match self.rtnl.add_address(&ia) {
+                Ok(_) => self.members[i].installed[j] = true,
+                Err(e) => {
+                    ok = false;
+                    self.report(i, "address", &e.to_string());
+                }
             }
         }
         for r in self.members[i].spec.routes.clone() {
             if let Err(e) = self.rtnl.add_route(&r) {
-                report(&self.members[i].spec.name, &e.to_string());
+                self.report(i, "route", &e.to_string());
             }
         }
-        self.members[i].addresses_installed = true;
+        ok
     }
 
     fn remove_addresses(&mut self, i: usize) {
-        if !self.members[i].addresses_installed {
+        if !self.members[i].holds_addresses {
             return;
         }
+        self.members[i].holds_addresses = false;
         for r in self.members[i].spec.routes.clone() {
             // Absent routes (never added, or taken with their interface) are fine.
             if let Err(e) = self.rtnl.delete_route(&r) {
-                report(&self.members[i].spec.name, &e.to_string());
+                self.report(i, "route", &e.to_string());
             }
         }
-        for a in self.members[i].spec.addresses.clone() {
+        for j in 0..self.members[i].spec.addresses.len() {
+            let a = self.members[i].spec.addresses[j].clone();
             let ia = self.interface_address(i, &a);
-            if let Err(e) = self.rtnl.delete_address(&ia) {
-                report(&self.members[i].spec.name, &e.to_string());
+            match self.rtnl.delete_address(&ia) {
+                Ok(_) => self.members[i].installed[j] = false,
+                Err(e) => self.report(i, "address", &e.to_string()),
             }
         }
-        self.members[i].addresses_installed = false;
     }
 
     fn shutdown(&mut self) {
         for i in 0..self.members.len() {
             self.stop_member(i);
         }
+        self.status_changed = true;
         self.publish_status();
     }
 
-    fn publish_status(&self) {
+    fn publish_status(&mut self) {
         let snapshot: Vec<InstanceStatus> = self
             .members
             .iter()
@@ -831,11 +1261,48 @@ impl Core {
                 configured_priority: m.spec.config.priority,
                 master_address: m.instance.master_address(),
                 addresses: m.spec.addresses.iter().map(|a| a.address).collect(),
+                installed_addresses: m
+                    .spec
+                    .addresses
+                    .iter()
+                    .zip(&m.installed)
+                    .filter(|(_, installed)| **installed)
+                    .map(|(a, _)| a.address)
+                    .collect(),
+                vip_repairs: m.vip_repairs,
                 statistics: m.instance.statistics().clone(),
                 last_transition: m.instance.last_transition(),
             })
             .collect();
         self.status.status.store(Arc::new(snapshot));
+        self.status_changed = false;
+        self.last_status = Some(self.now());
+    }
+
+    /// Logs an error of member `i` at most once per [`REPORT_INTERVAL`] per kind, saying how
+    /// many were not logged. Errors on the VRRP thread are never fatal: the next advert or
+    /// retry may succeed.
+    fn report(&mut self, i: usize, kind: &'static str, message: &str) {
+        let now = self.now();
+        let instance = self.members[i].spec.name.clone();
+        let entry = self.reported.entry((instance.clone(), kind)).or_default();
+        if entry
+            .0
+            .is_some_and(|last| now.saturating_duration_since(last) < REPORT_INTERVAL)
+        {
+            entry.1 += 1;
+            return;
+        }
+        let suppressed = std::mem::take(&mut entry.1);
+        entry.0 = Some(now);
+        if suppressed > 0 {
+            tracing::warn!(
+                instance,
+                "{message} (and {suppressed} more since the last report)"
+            );
+        } else {
+            tracing::warn!(instance, "{message}");
+        }
     }
 }
 
@@ -856,7 +1323,7 @@ impl Drop for Core {
 fn set_sysctl(protocol: &str, interface: &str, key: &str, value: &str) {
     let path = format!("/proc/sys/net/{protocol}/conf/{interface}/{key}");
     if let Err(e) = std::fs::write(&path, value) {
-        report(interface, &format!("cannot set {path}: {e}"));
+        tracing::warn!(interface, "cannot set {path}: {e}");
     }
 }
 
@@ -871,11 +1338,5 @@ fn only_priority_differs(a: &InstanceSpec, b: &InstanceSpec) -> bool {
 struct Ready {
     sockets: Vec<usize>,
     wake: bool,
-    links: bool,
-}
-
-/// Errors on the VRRP thread are reported, never fatal: the next advert or retry may succeed.
-/// The subscriber's writer never blocks this thread (see ha's logging).
-fn report(instance: &str, message: &str) {
-    tracing::warn!(instance, "{message}");
+    watcher: bool,
 }

@@ -33,6 +33,9 @@ pub struct RunArgs {
     /// Control socket for `ha status`, `ha reload`, `ha drain` and `ha enable` (root-only).
     #[arg(long, default_value = director::control::DEFAULT_SOCKET)]
     pub control_socket: PathBuf,
+    /// Members of this group may run `ha status` (everything else stays root-only).
+    #[arg(long, value_name = "GROUP")]
+    pub control_group: Option<String>,
     /// Seconds between reads of the kernel's IPVS table, to find and undo changes made
     /// behind the director's back.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
@@ -56,7 +59,27 @@ enum Wake {
     DirectorStopped(String),
 }
 
+/// Marks every descriptor above 2 that this process inherited close-on-exec: scripts must
+/// get none of them (a parent's pipe held open by a hung script keeps that parent waiting).
+/// The director's own are all opened close-on-exec.
+fn close_inherited_descriptors_on_exec() {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // A number that is stale by now (the directory's own) just fails.
+        let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
+}
+
 pub fn run(args: RunArgs) -> ExitCode {
+    close_inherited_descriptors_on_exec();
     // Signals are taken by a thread of their own with sigwait: block them before any thread
     // starts (the log writer's included) so that every thread inherits the mask.
     let mut signals = SigSet::empty();
@@ -83,12 +106,27 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(()) => return ExitCode::from(1),
     };
+    let status_group = match &args.control_group {
+        None => None,
+        Some(name) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(group)) => Some(group.gid.as_raw()),
+            Ok(None) => {
+                tracing::error!("--control-group {name}: no such group; not starting");
+                return ExitCode::from(1);
+            }
+            Err(e) => {
+                tracing::error!("--control-group {name}: {e}; not starting");
+                return ExitCode::from(1);
+            }
+        },
+    };
     let dropped = Arc::clone(&log);
     let options = director::Options {
         vrrp: !args.check,
         lvs: !args.vrrp,
         config_file: Some((args.file.clone(), config_options)),
         control_socket: Some(args.control_socket.clone()),
+        control_access: director::control::Access { status_group },
         ipvs_verify_interval: Duration::from_secs_f64(args.ipvs_verify_interval.max(0.1)),
         keep_ipvs_on_stop: args.dont_release_ipvs,
         log_ipvs_operations: args.log_level >= LogLevel::Info,

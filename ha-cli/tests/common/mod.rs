@@ -1,3 +1,5 @@
+pub mod adverts;
+pub mod ha;
 pub mod lab;
 
 pub use testkit::netns;
