@@ -1,5 +1,6 @@
 pub mod adverts;
 pub mod ha;
+pub mod journal;
 pub mod lab;
 
 pub use testkit::netns;
