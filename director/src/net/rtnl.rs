@@ -366,10 +366,14 @@ pub fn read_replies(
         match parsed.payload {
             NetlinkPayload::Done(_) => return Ok(ReplyStatus::Done),
             NetlinkPayload::Error(e) => {
+                // The kernel sends a negative errno; whatever it is, it is refused, and a
+                // nonsense code (i32::MIN has no negation) must not panic.
                 return Ok(match e.code {
                     None => ReplyStatus::Done,
-                    Some(code) => ReplyStatus::Refused(-code.get()),
-                })
+                    Some(code) => {
+                        ReplyStatus::Refused(code.get().checked_neg().unwrap_or(i32::MAX))
+                    }
+                });
             }
             NetlinkPayload::InnerMessage(m) => replies.push(m),
             _ => {}
@@ -577,6 +581,16 @@ mod tests {
             Ok(ReplyStatus::Refused(EEXIST))
         );
         assert!(read_replies(&[1, 2, 3], 8, &mut replies).is_err());
+    }
+
+    /// Found by the rtnl_reply fuzz target: an error code of i32::MIN overflowed its negation.
+    #[test]
+    fn an_error_code_without_a_negation_still_refuses() {
+        let mut refused = ErrorMessage::default();
+        refused.code = std::num::NonZeroI32::new(i32::MIN);
+        let refused = datagram(vec![(8, NetlinkPayload::Error(refused))]);
+        let status = read_replies(&refused, 8, &mut Vec::new());
+        assert!(matches!(status, Ok(ReplyStatus::Refused(_))), "{status:?}");
     }
 
     #[test]
