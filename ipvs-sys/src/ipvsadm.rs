@@ -764,10 +764,19 @@ fn build_dest(addr: SocketAddr, a: &RuleArgs) -> Destination {
     d.upper_threshold = a.upper.unwrap_or(0);
     d.lower_threshold = a.lower.unwrap_or(0);
     if d.forward == ForwardMethod::Tunnel {
+        let kind = a.tun_type.unwrap_or_default();
+        // The port is GUE's and the checksum mode GUE's and GRE's: elsewhere they mean nothing,
+        // and ipvsadm -S (like format_save) does not write them.
         d.tunnel = Tunnel {
-            kind: a.tun_type.unwrap_or_default(),
-            port: a.tun_port.unwrap_or(0),
-            checksum: a.tun_csum.unwrap_or_default(),
+            kind,
+            port: match kind {
+                TunnelType::Gue => a.tun_port.unwrap_or(0),
+                TunnelType::Ipip | TunnelType::Gre => 0,
+            },
+            checksum: match kind {
+                TunnelType::Gue | TunnelType::Gre => a.tun_csum.unwrap_or_default(),
+                TunnelType::Ipip => TunnelChecksum::None,
+            },
         };
     }
     d

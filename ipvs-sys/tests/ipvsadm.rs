@@ -23,6 +23,26 @@ fn long_options_defaults_and_edits_are_understood() {
     assert_eq!(tunnel.tunnel.checksum, TunnelChecksum::RemoteChecksum);
 }
 
+/// Found by the ipvsadm_rules fuzz target: `--tun-port` and `--tun-csum` given with an ipip
+/// tunnel were kept, though the model has a port for GUE only and `ipvsadm -S` writes neither,
+/// so the saved rules imported back to another table.
+#[test]
+fn tunnel_options_of_another_tunnel_type_are_ignored() {
+    let rules = "-A -t 10.0.0.4:80 -s rr\n\
+                 -a -t 10.0.0.4:80 -r 192.168.1.30:80 -i -w 1 --tun-port 6080 --tun-csum\n\
+                 -a -t 10.0.0.4:80 -r 192.168.1.31:80 -i --tun-type gre --tun-port 6080 --tun-csum\n";
+    let state = ipvsadm::parse_rules(rules).unwrap();
+    let [ipip, gre] = &state.services[0].destinations[..] else {
+        panic!("two destinations");
+    };
+    assert_eq!((ipip.tunnel.kind, ipip.tunnel.port), (TunnelType::Ipip, 0));
+    assert_eq!(ipip.tunnel.checksum, TunnelChecksum::None);
+    assert_eq!((gre.tunnel.kind, gre.tunnel.port), (TunnelType::Gre, 0));
+    assert_eq!(gre.tunnel.checksum, TunnelChecksum::Checksum);
+    let saved = ipvsadm::format_save(&state);
+    assert_eq!(ipvsadm::parse_rules(&saved).unwrap(), state, "{saved}");
+}
+
 #[test]
 fn saved_rules_read_back_to_the_same_text() {
     for name in ["kernel-6.1-ipvsadm-S-n.txt", "rules-long-options.saved.txt"] {
