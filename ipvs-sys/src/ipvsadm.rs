@@ -562,6 +562,15 @@ fn number<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, String> {
         .map_err(|_| format!("invalid {what} {v:?}: expected a number"))
 }
 
+/// A firewall mark: 0 to 2^32-1, or the negative number `ipvsadm -S` writes for a mark of
+/// 2^31 or more (it prints the mark as an `int`).
+fn fwmark(v: &str) -> Result<u32, String> {
+    match v.parse::<u32>() {
+        Ok(mark) => Ok(mark),
+        Err(_) => number::<i32>("firewall mark", v).map(|mark| mark as u32),
+    }
+}
+
 fn apply_rule(state: &mut IpvsState, words: &[&str]) -> Result<(), String> {
     let mut a = RuleArgs::default();
     let mut i = 0;
@@ -606,7 +615,7 @@ fn apply_rule(state: &mut IpvsState, words: &[&str]) -> Result<(), String> {
             }
             "-f" | "--fwmark-service" => {
                 a.services_given += 1;
-                a.fwmark = Some(number("firewall mark", value()?)?);
+                a.fwmark = Some(fwmark(value()?)?);
             }
             "-6" | "--ipv6" => a.ipv6 = true,
             "-s" | "--scheduler" => a.scheduler = Some(value()?.to_string()),

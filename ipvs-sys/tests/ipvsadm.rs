@@ -43,6 +43,18 @@ fn tunnel_options_of_another_tunnel_type_are_ignored() {
     assert_eq!(ipvsadm::parse_rules(&saved).unwrap(), state, "{saved}");
 }
 
+/// Found by the ipvsadm_rules fuzz target: ipvsadm -S (and format_save) writes a firewall
+/// mark of 2^31 or more as a negative int, which the import refused.
+#[test]
+fn high_firewall_marks_import_as_ipvsadm_saves_them() {
+    let state = ipvsadm::parse_rules("-A -f 2255222222 -s rr\n").unwrap();
+    let saved = ipvsadm::format_save(&state);
+    assert_eq!(saved, "-A -f -2039745074 -s rr\n");
+    assert_eq!(ipvsadm::parse_rules(&saved).unwrap(), state);
+    assert!(ipvsadm::parse_rules("-A -f 4294967296 -s rr\n").is_err());
+    assert!(ipvsadm::parse_rules("-A -f -2147483649 -s rr\n").is_err());
+}
+
 #[test]
 fn saved_rules_read_back_to_the_same_text() {
     for name in ["kernel-6.1-ipvsadm-S-n.txt", "rules-long-options.saved.txt"] {
