@@ -794,6 +794,15 @@ fn build_dest(addr: SocketAddr, a: &RuleArgs) -> Destination {
 /// `1.2.3.4`, `1.2.3.4:80`, `[2001:db8::1]`, `[2001:db8::1]:80`.
 fn parse_addr(text: &str, default_port: u16) -> Result<SocketAddr, String> {
     if let Ok(sa) = text.parse::<SocketAddr>() {
+        // Rust reads `[fe80::1%2]:80`; IPVS addresses have no scope, and the saved rules
+        // would drop it.
+        if let SocketAddr::V6(v6) = sa {
+            if v6.scope_id() != 0 {
+                return Err(format!(
+                    "invalid address {text:?}: IPVS addresses have no scope id"
+                ));
+            }
+        }
         return Ok(sa);
     }
     let bare = text.trim_start_matches('[').trim_end_matches(']');

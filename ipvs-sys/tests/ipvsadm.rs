@@ -55,6 +55,19 @@ fn high_firewall_marks_import_as_ipvsadm_saves_them() {
     assert!(ipvsadm::parse_rules("-A -f -2147483649 -s rr\n").is_err());
 }
 
+/// Found by the ipvsadm_rules fuzz target: `[2001:db8::%100]:443` read as an address with a
+/// scope id, which IPVS does not have and the saved rules dropped (making it another service).
+#[test]
+fn ipv6_scope_ids_are_refused() {
+    for rules in [
+        "-A -t [2001:db8::%100]:443 -s rr\n",
+        "-A -t [2001:db8::1]:443 -s rr\n-a -t [2001:db8::1]:443 -r [fe80::1%2]:443 -m\n",
+    ] {
+        let err = ipvsadm::parse_rules(rules).unwrap_err().to_string();
+        assert!(err.contains("scope id"), "{err}");
+    }
+}
+
 #[test]
 fn saved_rules_read_back_to_the_same_text() {
     for name in ["kernel-6.1-ipvsadm-S-n.txt", "rules-long-options.saved.txt"] {
