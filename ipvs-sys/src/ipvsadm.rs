@@ -480,17 +480,26 @@ fn cmp_addr(a: &IpAddr, b: &IpAddr) -> Ordering {
 }
 
 fn sorted_services(state: &IpvsState) -> Vec<&VirtualService> {
+    let mark = |k: &ServiceKey| match k {
+        ServiceKey::Fwmark { mark, .. } => *mark,
+        _ => 0,
+    };
+    let proto = |k: &ServiceKey| match k {
+        ServiceKey::Inet { protocol, .. } => u32::from(protocol.number()),
+        _ => 0,
+    };
+    let addr = |k: &ServiceKey| match k {
+        ServiceKey::Inet { addr, .. } => Some(*addr),
+        ServiceKey::Fwmark { .. } => None,
+    };
     let mut v: Vec<&VirtualService> = state.services.iter().collect();
-    v.sort_by(|a, b| {
+    // A canonical order first (unsigned, total), so that the result depends on the table only.
+    v.sort_by_key(|vs| {
+        let k = &vs.service.key;
+        (mark(k), k.af().number(), proto(k), addr(k))
+    });
+    wrapping_sort(&mut v, |a, b| {
         let (ka, kb) = (&a.service.key, &b.service.key);
-        let mark = |k: &ServiceKey| match k {
-            ServiceKey::Fwmark { mark, .. } => *mark,
-            _ => 0,
-        };
-        let proto = |k: &ServiceKey| match k {
-            ServiceKey::Inet { protocol, .. } => u32::from(protocol.number()),
-            _ => 0,
-        };
         wrapping_cmp(mark(ka), mark(kb))
             .then(wrapping_cmp(
                 u32::from(ka.af().number()),
@@ -509,8 +518,39 @@ fn sorted_services(state: &IpvsState) -> Vec<&VirtualService> {
 
 fn sorted_dests(dests: &[Destination]) -> Vec<&Destination> {
     let mut v: Vec<&Destination> = dests.iter().collect();
-    v.sort_by(|a, b| cmp_addr(&a.addr.ip(), &b.addr.ip()).then(a.addr.port().cmp(&b.addr.port())));
+    v.sort_by_key(|d| d.addr);
+    wrapping_sort(&mut v, |a, b| {
+        cmp_addr(&a.addr.ip(), &b.addr.ip()).then(a.addr.port().cmp(&b.addr.port()))
+    });
     v
+}
+
+/// A stable merge sort by ipvsadm's comparison. That comparison is not a total order (its
+/// subtraction wraps: 10.x < 77.x < 205.x < 10.x), and the standard library's sorts may panic
+/// on such a comparison; this one never does. Where the comparison is consistent on the
+/// items, the result is the sorted order ipvsadm prints.
+fn wrapping_sort<T: Copy>(items: &mut [T], cmp: impl Fn(&T, &T) -> Ordering + Copy) {
+    let len = items.len();
+    if len <= 1 {
+        return;
+    }
+    let mid = len / 2;
+    wrapping_sort(&mut items[..mid], cmp);
+    wrapping_sort(&mut items[mid..], cmp);
+    let mut merged = Vec::with_capacity(len);
+    let (mut i, mut j) = (0, mid);
+    while i < mid && j < len {
+        if cmp(&items[j], &items[i]) == Ordering::Less {
+            merged.push(items[j]);
+            j += 1;
+        } else {
+            merged.push(items[i]);
+            i += 1;
+        }
+    }
+    merged.extend_from_slice(&items[i..mid]);
+    merged.extend_from_slice(&items[j..]);
+    items.copy_from_slice(&merged);
 }
 
 /// Reads ipvsadm rules (the `ipvsadm -S -n` format, as `ipvsadm -R` takes it) into the

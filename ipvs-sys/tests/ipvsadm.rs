@@ -68,6 +68,54 @@ fn ipv6_scope_ids_are_refused() {
     }
 }
 
+/// Found by the ipvsadm_rules fuzz target: ipvsadm's wrapping address comparison is cyclic
+/// (205.0.0.1 < 10.0.0.4 < 77.0.0.1 < 205.0.0.1), so the saved order depended on the order of
+/// the rules, and with a few dozen services the standard library's sort panicked
+/// ("does not correctly implement a total order").
+#[test]
+fn services_far_apart_sort_the_same_way_in_any_order_and_never_panic() {
+    let lines = [
+        "-A -t 205.0.0.1:80 -s rr",
+        "-A -t 10.0.0.4:80 -s rr",
+        "-A -t 77.0.0.1:80 -s rr",
+    ];
+    let mut saved = Vec::new();
+    for order in [[0, 1, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        let rules: String = order.iter().map(|&i| format!("{}\n", lines[i])).collect();
+        saved.push(ipvsadm::format_save(&ipvsadm::parse_rules(&rules).unwrap()));
+    }
+    assert!(saved.windows(2).all(|w| w[0] == w[1]), "{saved:?}");
+
+    // Many services and destinations spread over the address space.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed as u32
+    };
+    for _ in 0..50 {
+        let mut rules = String::new();
+        for _ in 0..60 {
+            rules.push_str(&format!(
+                "-A -t {}:80 -s rr\n",
+                std::net::Ipv4Addr::from(next())
+            ));
+        }
+        for _ in 0..60 {
+            let real = std::net::Ipv4Addr::from(next());
+            rules.push_str(&format!("-a -t 10.0.0.1:80 -r {real}:80 -m\n"));
+        }
+        let state = ipvsadm::parse_rules(&format!("-A -t 10.0.0.1:80 -s rr\n{rules}")).unwrap();
+        let text = ipvsadm::format_save(&state);
+        assert_eq!(
+            ipvsadm::format_save(&ipvsadm::parse_rules(&text).unwrap()),
+            text
+        );
+        let _ = ipvsadm::format_list(&state, &Info::default());
+    }
+}
+
 #[test]
 fn saved_rules_read_back_to_the_same_text() {
     for name in ["kernel-6.1-ipvsadm-S-n.txt", "rules-long-options.saved.txt"] {
