@@ -23,6 +23,29 @@ thread_local! {
     static SCRATCH: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
 }
 
+const SCRATCH_PREFIX: &str = "ha-fuzz-include-";
+
+/// Removes the scratch directories of processes that are gone (they cannot clean up: libFuzzer
+/// ends with `exit`).
+fn remove_dead_scratch(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// A directory of this thread's own, created once.
 fn scratch() -> PathBuf {
     SCRATCH.with(|cell| {
@@ -31,8 +54,16 @@ fn scratch() -> PathBuf {
                 static NEXT: std::sync::atomic::AtomicUsize =
                     std::sync::atomic::AtomicUsize::new(0);
                 let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let dir = std::env::temp_dir()
-                    .join(format!("ha-fuzz-include-{}-{n}", std::process::id()))
+                // Memory, where there is a tmpfs: the files are rewritten at every input.
+                let shm = Path::new("/dev/shm");
+                let base = if shm.is_dir() {
+                    shm.to_path_buf()
+                } else {
+                    std::env::temp_dir()
+                };
+                remove_dead_scratch(&base);
+                let dir = base
+                    .join(format!("{SCRATCH_PREFIX}{}-{n}", std::process::id()))
                     .join("conf");
                 std::fs::create_dir_all(dir.join("four")).expect("scratch directory");
                 dir
