@@ -5,5 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod dump;
 pub mod logging;
+pub mod signals;
 pub mod systemd;
