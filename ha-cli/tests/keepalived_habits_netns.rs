@@ -284,3 +284,57 @@ fn keepalived_flags_that_cannot_work_are_refused() {
         assert!(err.contains(said), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn ha_status_filters_and_watches() {
+    if !require_root("ha_status_filters_and_watches") {
+        return;
+    }
+    let (ns, _peer) = veth_pair_named(
+        "hs",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    let director = Director::start_path_with(&ns, &example("lvs1.conf"), &["--vrrp"], &[]);
+    let ha = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
+            .arg("status")
+            .args(args)
+            .arg("--socket")
+            .arg(&director.socket)
+            .output()
+            .unwrap()
+    };
+    let out = ha(&["VI_1", "--json"]);
+    assert!(out.status.success());
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(st["instances"].as_array().unwrap().len(), 1);
+    assert_eq!(st["instances"][0]["name"], "VI_1");
+    let out = ha(&["VI_9"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no instance VI_9 (instances: VI_1)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // --watch redraws until interrupted.
+    let watch = std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
+        .args(["status", "VI_1", "--watch", "0.2", "--socket"])
+        .arg(&director.socket)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(watch.id() as i32),
+        Signal::SIGINT,
+    )
+    .unwrap();
+    let out = watch.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let frames = text.matches("Every 0.2s: ha status VI_1").count();
+    assert!(frames >= 3, "{frames} frames:\n{text}");
+    assert!(text.contains("\x1b[H\x1b[2J"));
+    assert!(text.contains("VI_1"), "{text}");
+}
