@@ -207,3 +207,75 @@ fn daemon_and_timeout_listings() {
         "Timeout (tcp tcpfin udp): 900 120 300\n"
     );
 }
+
+/// `/proc/net/ip_vs_conn` as the kernel writes it (`ip_vs_conn_seq_show`): IPv4 in hex,
+/// IPv6 in full, a fwmark template (its "virtual address" is the mark), a SIP persistence
+/// engine's entry.
+const PROC_IP_VS_CONN: &str = "\
+Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData
+TCP C0A83801 DE7A C0A838C8 0050 C0A83866 0050 ESTABLISHED     231
+TCP C0A83801 DFCA C0A838C8 0050 C0A83867 0050 FIN_WAIT         58
+IP  C0A80006 0000 0000000A 0000 0A000011 0000 NONE            948
+TCP 2001:0db8:0000:0000:0000:0000:0000:0001 C350 2001:0db8:0000:0000:0000:0000:0000:00c8 01BB 2001:0db8:0000:0000:0000:0000:0000:000a 01BB ESTABLISHED     899
+UDP C0A80001 13C4 C0A800C8 13C4 C0A8000A 13C4 UDP             179 sip abc123@host
+";
+
+#[test]
+fn connections_print_as_ipvsadm_lnc() {
+    let conns = ipvsadm::parse_connections(PROC_IP_VS_CONN).unwrap();
+    assert_eq!(conns.len(), 5);
+    assert_eq!(
+        ipvsadm::format_connections(&conns, false),
+        "IPVS connection entries\n\
+         pro expire state       source             virtual            destination\n\
+         TCP 03:51  ESTABLISHED 192.168.56.1:56954 192.168.56.200:80  192.168.56.102:80\n\
+         TCP 00:58  FIN_WAIT    192.168.56.1:57290 192.168.56.200:80  192.168.56.103:80\n\
+         IP  15:48  NONE        192.168.0.6:0      0.0.0.10:0         10.0.0.17:0\n\
+         TCP 14:59  ESTABLISHED [2001:db8::1]:50000 [2001:db8::c8]:443 [2001:db8::a]:443\n\
+         UDP 02:59  UDP         192.168.0.1:5060   192.168.0.200:5060 192.168.0.10:5060\n"
+    );
+    let persistent = ipvsadm::format_connections(&conns, true);
+    assert!(persistent.starts_with(
+        "IPVS connection entries\n\
+         pro expire state       source             virtual            destination        pe name          pe_data\n"
+    ));
+    assert!(persistent.ends_with(
+        "UDP 02:59  UDP         192.168.0.1:5060   192.168.0.200:5060 192.168.0.10:5060 sip                abc123@host\n"
+    ), "{persistent}");
+    assert!(ipvsadm::parse_connections("header\nTCP C0A83801 DE7A\n").is_err());
+    assert_eq!(
+        ipvsadm::format_connections(&[], false),
+        "IPVS connection entries\npro expire state       source             virtual            destination\n"
+    );
+}
+
+#[test]
+fn filters_keep_one_address_or_one_service() {
+    use ipvsadm::ServiceFilter;
+    let state = ipvsadm::parse_rules(
+        "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m\n\
+         -A -t 10.0.0.1:443 -s rr\n-A -u 10.0.0.1:53 -s rr\n-A -t 10.0.0.2:80 -s rr\n\
+         -A -f 7 -s rr\n",
+    )
+    .unwrap();
+    let names = |f: &ServiceFilter| -> Vec<String> {
+        let kept = f.apply(&state);
+        ipvsadm::format_save(&kept)
+            .lines()
+            .filter(|l| l.starts_with("-A"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(names(&ServiceFilter::address("10.0.0.1").unwrap()).len(), 3);
+    assert_eq!(
+        names(&ServiceFilter::address("10.0.0.1:80").unwrap()),
+        ["-A -t 10.0.0.1:80 -s rr"]
+    );
+    assert_eq!(names(&ServiceFilter::All).len(), 5);
+    assert!(ServiceFilter::address("web:80").is_err());
+    let conns = ipvsadm::parse_connections(PROC_IP_VS_CONN).unwrap();
+    let vip = ServiceFilter::address("192.168.56.200").unwrap();
+    assert_eq!(conns.iter().filter(|c| vip.keeps_connection(c)).count(), 2);
+    let v6 = ServiceFilter::address("[2001:db8::c8]:443").unwrap();
+    assert_eq!(conns.iter().filter(|c| v6.keeps_connection(c)).count(), 1);
+}
