@@ -4,6 +4,8 @@
 //!   workspace's tests (privileged ones, with the Debian and Python packages they need,
 //!   included when run as root), 100,000 seeds of `sim`, then the real-kernel IPVS tests in the
 //!   VM. `.ci/run` calls exactly this.
+//! - `dist [--check]`: the Debian package of `ha` ([`dist`]); `--check` installs, checks and
+//!   purges it (root).
 //! - `sim [--seeds N] [--start K] [--seed S]`: random VRRP clusters and fault schedules in the
 //!   deterministic simulator, judged by invariants ([`xtask::sim`]); `--seed S` replays one.
 //! - `vm-test [-- TEST-ARGS]`: builds `ipvs-sys`'s `kernel` tests, `ha-cli`'s `lvs_vm` tests and
@@ -23,6 +25,7 @@ use std::process::{Command, ExitCode, Stdio};
 
 use xtask::vm::{self, host, Initramfs, Kernel, Vm};
 
+mod dist;
 mod haproxy;
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -38,6 +41,8 @@ commands:
   vm-run [--add PATH]... -- COMMAND  run a shell command in the VM, exit with its status
   vm-shell [--add PATH]...           interactive shell in the VM (Ctrl-A x quits)
   vm-bench [-- BENCH-ARGS]           IPVS programming benchmark in the VM (ours vs ipvsadm -R)
+  dist [--check]                     the Debian package (cargo-deb) into target/dist/; --check
+                                     (root) installs it here, checks it and purges it
   sim [--seeds N] [--start K] [--seed S]
                                      random VRRP clusters and faults in the simulator, judged
                                      by invariants (--seed S: replay one seed with its trace)
@@ -59,6 +64,7 @@ fn main() -> ExitCode {
         Some("vm-shell") => vm_shell(rest),
         Some("vm-bench") => vm_bench(after_dashes(rest)).map_err(|e| e.to_string()),
         Some("sim") => xtask::sim::main(rest),
+        Some("dist") => dist::main(rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -140,6 +146,15 @@ fn test(_args: &[String]) -> Result<(), String> {
         ensure_python_module("aiosmtpd")?;
     }
     run("cargo", &["test", "--workspace"])?;
+    // The Debian package: built, installed here, checked and purged (root; a must in CI).
+    if host::is_root() {
+        eprintln!("+ cargo xtask dist --check");
+        dist::main(&["--check".into()])?;
+    } else if in_ci() {
+        return Err("the package check (cargo xtask dist --check) needs root".into());
+    } else {
+        eprintln!("xtask: SKIPPED the package check (cargo xtask dist --check): not root");
+    }
     // 100,000 simulated clusters under faults (a release build; ~20 s once built).
     eprintln!("+ cargo xtask sim --seeds {SIM_SEEDS}");
     xtask::sim::main(&["--seeds".into(), SIM_SEEDS.to_string()])?;
