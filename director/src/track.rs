@@ -442,6 +442,47 @@ impl TrackState {
         out
     }
 
+    /// Why `instance` has its current adjustment and fault: the tracked objects that count
+    /// now, e.g. `script chk down (-20), interface eth1 down (FAULT)`.
+    pub fn cause(&self, instance: &str) -> String {
+        let Some(t) = self.plan.instances.iter().find(|t| t.instance == instance) else {
+            return "nothing tracked".into();
+        };
+        let mut parts = Vec::new();
+        for o in &t.objects {
+            let kind = match o.kind {
+                TrackedKind::Script => "script",
+                TrackedKind::Interface => "interface",
+                TrackedKind::File => "file",
+                TrackedKind::Process => "process",
+            };
+            let (e, what) = match o.kind {
+                TrackedKind::File => {
+                    let value = self.file_value.get(&o.name).copied().unwrap_or(0);
+                    (
+                        file_effect(o.weight, o.reverse, value),
+                        format!("holds {value}"),
+                    )
+                }
+                k => {
+                    let up = self.up(k, &o.name);
+                    let word = if up { "up" } else { "down" };
+                    (effect(o.weight, o.reverse, up), word.to_string())
+                }
+            };
+            match e {
+                Effect::Fault => parts.push(format!("{kind} {} {what} (FAULT)", o.name)),
+                Effect::Adjust(0) => {}
+                Effect::Adjust(a) => parts.push(format!("{kind} {} {what} ({a:+})", o.name)),
+            }
+        }
+        if parts.is_empty() {
+            "every tracked object as wanted".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
     /// Every tracked object with its state, for `ha status`.
     pub fn report(&self) -> Vec<TrackedReport> {
         let mut out: Vec<TrackedReport> = Vec::new();

@@ -107,13 +107,17 @@ fn run(program: &str, args: &[&str]) -> Result<(), String> {
 
 /// Debian packages the workspace's privileged tests use: keepalived is the reference peer of
 /// the interoperability tests, iproute2 builds their namespaces; haproxy, socat and
-/// busybox-static (httpd) are the keepalived + haproxy lab's ([`haproxy::PACKAGES`]).
+/// busybox-static (httpd) are the keepalived + haproxy lab's ([`haproxy::PACKAGES`]);
+/// prometheus brings promtool, which checks `ha run --metrics-listen`'s output, and curl scrapes
+/// it.
 const TEST_PACKAGES: &[&str] = &[
     "keepalived",
     "iproute2",
     "haproxy",
     "socat",
     "busybox-static",
+    "prometheus",
+    "curl",
 ];
 
 /// Seeds `cargo xtask test` runs in the simulator.

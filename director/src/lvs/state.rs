@@ -36,15 +36,26 @@ pub enum Action {
     Alert { subject: String, body: String },
     /// A line for the log.
     Log(String),
-    /// A real server went up or down (for the director's event stream).
+    /// A real server went up or down (for the director's event stream and its log line).
     RealServerChanged {
         virtual_server: String,
         server: std::net::SocketAddr,
         up: bool,
         reason: String,
+        /// What it means for IPVS (`removed from IPVS`, `weight 0 in IPVS (inhibit_on_failure)`).
+        effect: String,
+        /// keepalived's words for it (`Removing service [10.0.0.2]:tcp:80 from VS ...`).
+        keepalived: String,
     },
-    /// A virtual server gained or lost quorum (for the director's event stream).
-    QuorumChanged { virtual_server: String, up: bool },
+    /// A virtual server gained or lost quorum (for the director's event stream and its log line).
+    QuorumChanged {
+        virtual_server: String,
+        up: bool,
+        /// `live weight 1, quorum 2 ± 0; sorry server 10.0.0.9:80 in use`.
+        detail: String,
+        /// keepalived's words (`Lost quorum 2-0=2 > 1 for VS [192.168.2.200]:tcp:80`).
+        keepalived: String,
+    },
 }
 
 /// A real server's health as the director tracks it.
@@ -128,6 +139,30 @@ fn rs_id(vs: &VirtualServerPlan, rs: &RealServerPlan) -> RealServerId {
     RealServerId {
         virtual_server: vs.name.clone(),
         real_server: rs.addr(),
+    }
+}
+
+/// keepalived's notation of a virtual server (its `FMT_VS`): `[192.168.2.200]:tcp:80`,
+/// `FWM 7`, or `[GROUP]:80`.
+fn keepalived_vs(vs: &VirtualServerPlan) -> String {
+    match vs.name.strip_prefix("group ") {
+        Some(group) => {
+            let port = match vs.services.first().map(|s| s.key) {
+                Some(ipvs_sys::ServiceKey::Inet { addr, .. }) => addr.port(),
+                _ => 0,
+            };
+            format!("[{group}]:{port}")
+        }
+        None => match vs.services.first().map(|s| s.key) {
+            Some(ipvs_sys::ServiceKey::Inet { protocol, addr }) => format!(
+                "[{}]:{}:{}",
+                addr.ip(),
+                protocol.name().to_lowercase(),
+                addr.port()
+            ),
+            Some(ipvs_sys::ServiceKey::Fwmark { mark, .. }) => format!("FWM {mark}"),
+            None => vs.name.clone(),
+        },
     }
 }
 
@@ -235,21 +270,40 @@ impl LvsState {
         let now_up = gained;
         self.quorum_up.insert(vs.name.clone(), now_up);
         let word = if now_up { "UP" } else { "DOWN" };
-        let mut line = format!(
-            "virtual server {}: quorum {word} (live weight {live}, quorum {} ± {})",
-            vs.name, vs.quorum, vs.hysteresis
+        let mut detail = format!(
+            "live weight {live}, quorum {} ± {}",
+            vs.quorum, vs.hysteresis
         );
         if let Some(s) = &vs.sorry_server {
-            line.push_str(&format!(
+            detail.push_str(&format!(
                 "; sorry server {} {}",
                 s.addr,
                 if now_up { "removed" } else { "in use" }
             ));
         }
-        self.actions.push_back(Action::Log(line));
+        // keepalived's update_quorum_state: the threshold it compared with, then the weight.
+        let keepalived = if now_up {
+            format!(
+                "Gained quorum {}+{}={} <= {live} for VS {}",
+                vs.quorum,
+                vs.hysteresis,
+                vs.quorum.saturating_add(vs.hysteresis),
+                keepalived_vs(vs)
+            )
+        } else {
+            format!(
+                "Lost quorum {}-{}={} > {live} for VS {}",
+                vs.quorum,
+                vs.hysteresis,
+                vs.quorum.saturating_sub(vs.hysteresis),
+                keepalived_vs(vs)
+            )
+        };
         self.actions.push_back(Action::QuorumChanged {
             virtual_server: vs.name.clone(),
             up: now_up,
+            detail,
+            keepalived,
         });
         let script = if now_up {
             &vs.quorum_up
@@ -394,15 +448,25 @@ impl LvsState {
                 (false, true) => "weight 0 in IPVS (inhibit_on_failure)".into(),
                 (false, false) => "removed from IPVS".into(),
             };
-            self.actions.push_back(Action::Log(format!(
-                "real server {} of virtual server {}: {word} ({reason}); {effect}",
-                server.real_server, vs.name
-            )));
+            // keepalived's perform_svr_state wording.
+            let (verb, preposition) = match (is_up, rs.inhibit_on_failure) {
+                (true, true) => ("Enabling", "of"),
+                (true, false) => ("Adding", "to"),
+                (false, true) => ("Disabling", "of"),
+                (false, false) => ("Removing", "from"),
+            };
+            let keepalived = format!(
+                "{verb} service {} {preposition} VS {}",
+                alert_name(server.real_server, vs),
+                keepalived_vs(vs)
+            );
             self.actions.push_back(Action::RealServerChanged {
                 virtual_server: vs.name.clone(),
                 server: server.real_server,
                 up: is_up,
                 reason: reason.clone(),
+                effect,
+                keepalived,
             });
             let script = if is_up {
                 &rs.notify_up
