@@ -148,6 +148,54 @@ fn stats_columns_scale_like_print_largenum() {
     );
 }
 
+/// `ha ipvs list --stats/--rate` per real server: ipvsadm's print_service_entry prints a
+/// destination's counters with print_largenum, but its CPS/InPPS/OutPPS rates as plain `%8u`
+/// (only the byte rates scale), unlike the service line.
+#[test]
+fn stats_and_rate_columns_per_real_server_follow_ipvsadm() {
+    use ipvs_sys::ipvsadm::{format_list_with, ListColumns};
+    let mut state = IpvsState::synthetic(1, 2);
+    let counters = ipvs_sys::Stats {
+        conns: 1_234,
+        in_pkts: 123_456_789,
+        out_pkts: 5,
+        in_bytes: 12_345_678_901,
+        out_bytes: 0,
+        cps: 123_456_789,
+        in_pps: 7,
+        out_pps: 8,
+        in_bps: 123_456_789,
+        out_bps: 99,
+    };
+    state.services[0].destinations[1].stats = Some(counters);
+    let info = Info {
+        version: 0x010201,
+        conn_tab_size: 4096,
+    };
+    let stats = format_list_with(&state, &info, ListColumns::Stats, false);
+    let rate = format_list_with(&state, &info, ListColumns::Rate, false);
+    let exact_rate = format_list_with(&state, &info, ListColumns::Rate, true);
+    let dest_lines = |text: &str| text.lines().skip(4).map(String::from).collect::<Vec<_>>();
+    assert_eq!(
+        dest_lines(&stats),
+        [
+            "  -> 172.16.0.0:80                       0        0        0        0        0",
+            "  -> 172.16.0.1:80                    1234  123456K        5   12345M        0",
+        ]
+    );
+    assert_eq!(
+        dest_lines(&rate),
+        [
+            "  -> 172.16.0.0:80                       0        0        0        0        0",
+            "  -> 172.16.0.1:80                123456789        7        8  123456K       99",
+        ]
+    );
+    assert_eq!(
+        dest_lines(&exact_rate)[1],
+        "  -> 172.16.0.1:80                123456789        7        8 123456789       99"
+    );
+}
+
 /// Expected texts are glibc's (`socket.inet_ntop` in Python on the build host).
 #[test]
 fn ipv6_addresses_print_as_inet_ntop_does() {
