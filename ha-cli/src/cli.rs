@@ -48,7 +48,7 @@ pub enum Command {
 
 /// `ha run`'s signals and files, for its --help and man page.
 const RUN_NOTES: &str =
-    "Signals (keepalived's; `keepalived --signum=NAME` prints the same numbers):
+    "Signals (keepalived's; `ha run --signum NAME` prints a number, as keepalived --signum):
   SIGTERM, SIGINT   stop gracefully (priority-0 adverts, VIPs removed unless --dont-release-vrrp)
   SIGHUP            reload the configuration file
   SIGUSR1           write keepalived.data (and keepalived_check.data) in --dump-dir

@@ -51,6 +51,21 @@ pub fn sigtdump() -> i32 {
     libc::SIGRTMAX()
 }
 
+/// `keepalived --signum=NAME`: the number of the signal that asks for NAME (STOP, RELOAD,
+/// DATA, STATS, STATS_CLEAR, JSON), as keepalived 2.2.7 prints it; keepalived knows no other
+/// names (not TDUMP), nor does this.
+pub fn signum(name: &str) -> Option<i32> {
+    Some(match name {
+        "STOP" => libc::SIGTERM,
+        "RELOAD" => libc::SIGHUP,
+        "DATA" => libc::SIGUSR1,
+        "STATS" => libc::SIGUSR2,
+        "STATS_CLEAR" => sigstats_clear(),
+        "JSON" => sigjson(),
+        _ => return None,
+    })
+}
+
 /// Every signal `ha run` takes, with what it asks.
 pub fn handled() -> Vec<(i32, Request)> {
     vec![

@@ -338,3 +338,89 @@ fn ha_status_filters_and_watches() {
     assert!(text.contains("\x1b[H\x1b[2J"));
     assert!(text.contains("VI_1"), "{text}");
 }
+
+/// keepalived's flags that change nothing in ha are accepted, each with a warning that names
+/// it (so `/etc/default/keepalived`'s DAEMON_ARGS start ha); the configuration is read after.
+#[test]
+fn keepalived_flags_without_effect_are_warned() {
+    let ignored = [
+        (&["-X"][..], "-X/--release-vips"),
+        (&["-d"][..], "-d/--dump-conf"),
+        (&["-a"][..], "-a/--address-monitoring"),
+        (&["-b", "/tmp/bfd.pid"][..], "-b/--bfd_pid"),
+        (&["-x"][..], "-x/--snmp"),
+        (&["-A", "/tmp/agentx"][..], "-A/--snmp-agent-socket"),
+        (&["-m"][..], "-m/--core-dump"),
+        (&["-M"][..], "-M/--core-dump-pattern"),
+        (&["-e"][..], "-e/--all-config"),
+        (&["-S", "local7"][..], "-S/--log-facility local7 ignored"),
+    ];
+    // Flags whose meaning ha has anyway (it never forks, syslogs or has children): silent.
+    let silent = ["-n", "-G", "-B", "-R", "--all", "-l", "-D", "-V", "-I"];
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
+        .args([
+            "run",
+            "-f",
+            "/nonexistent/keepalived.conf",
+            "--log-format",
+            "text",
+        ])
+        .args(ignored.iter().flat_map(|(args, _)| args.iter()))
+        .args(silent)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Refused for the missing file, after the warnings: not for a flag.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("/nonexistent/keepalived.conf"), "{err}");
+    for (_, said) in ignored {
+        assert!(err.contains(said), "no warning for {said}: {err}");
+    }
+    let warnings = err.lines().filter(|l| l.contains("WARN")).count();
+    assert_eq!(
+        warnings,
+        ignored.len(),
+        "one warning per ignored flag: {err}"
+    );
+}
+
+/// `ha run --signum NAME` prints what `keepalived --signum=NAME` prints, with its exit status,
+/// so that `kill -s $(... --signum=DATA)` in operators' scripts works with either.
+#[test]
+fn signum_prints_keepalived_s_numbers() {
+    let keepalived = std::process::Command::new("keepalived")
+        .arg("--version")
+        .output();
+    if keepalived.is_err() {
+        testkit::skip(
+            "signum_prints_keepalived_s_numbers",
+            "keepalived is not installed",
+        );
+        return;
+    }
+    for name in [
+        "STOP",
+        "RELOAD",
+        "DATA",
+        "STATS",
+        "STATS_CLEAR",
+        "JSON",
+        "TDUMP",
+        "nope",
+    ] {
+        let theirs = std::process::Command::new("keepalived")
+            .arg(format!("--signum={name}"))
+            .output()
+            .unwrap();
+        let ours = std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
+            .args(["run", &format!("--signum={name}")])
+            .output()
+            .unwrap();
+        assert_eq!(ours.status.code(), theirs.status.code(), "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "{name}"
+        );
+    }
+}

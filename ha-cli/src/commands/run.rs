@@ -140,6 +140,10 @@ pub struct KeepalivedFlags {
     /// keepalived's --namespace: refused; run ha in the namespace (`ip netns exec NAME`).
     #[arg(short = 's', long = "namespace", value_name = "NAME")]
     pub namespace: Option<String>,
+    /// Print the number of keepalived's signal NAME (STOP, RELOAD, DATA, STATS, STATS_CLEAR,
+    /// JSON), which ha run takes the same way, and exit.
+    #[arg(long = "signum", value_name = "NAME")]
+    pub signum: Option<String>,
     /// keepalived's --config-test: refused here (it would start the director); use `ha check`.
     #[arg(short = 't', long = "config-test", value_name = "LOG_FILE", num_args = 0..=1)]
     pub config_test: Option<Option<String>>,
@@ -318,6 +322,19 @@ fn write_dumps(director: &Director, dir: &Path, request: Request, signal: i32) {
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
+    if let Some(name) = &args.keepalived.signum {
+        // keepalived's words and exit status, for scripts written against it.
+        return match signals::signum(name) {
+            Some(number) => {
+                println!("{number}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("Unknown sigfunc {name}");
+                ExitCode::from(1)
+            }
+        };
+    }
     close_inherited_descriptors_on_exec();
     if let Err(e) = args.keepalived.refused() {
         eprintln!("ha run: {e}");
