@@ -10,8 +10,9 @@
 //!
 //! `--check` (root) then installs the package with `dpkg -i` on this machine, checks
 //! `ha --version`, `man -w ha`, the completion files and the unit (`systemd-analyze verify`
-//! where it exists; the unit must be neither enabled nor active), and purges it. `cargo xtask
-//! test` runs the check as root, and in CI.
+//! where it exists; the unit must be neither enabled nor active), and purges it. `.ci/run`
+//! runs it after `cargo xtask test` (not inside it: the release build and the compression of
+//! the debug symbols take minutes).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -150,15 +150,9 @@ fn test(_args: &[String]) -> Result<(), String> {
         ensure_python_module("aiosmtpd")?;
     }
     run("cargo", &["test", "--workspace"])?;
-    // The Debian package: built, installed here, checked and purged (root; a must in CI).
-    if host::is_root() {
-        eprintln!("+ cargo xtask dist --check");
-        dist::main(&["--check".into()])?;
-    } else if in_ci() {
-        return Err("the package check (cargo xtask dist --check) needs root".into());
-    } else {
-        eprintln!("xtask: SKIPPED the package check (cargo xtask dist --check): not root");
-    }
+    // The Debian package is not checked here: a release build with debug info plus cargo-deb's
+    // compression of the symbols costs far more than 2 minutes; .ci/run runs
+    // `cargo xtask dist --check` as a step of its own.
     // 100,000 simulated clusters under faults (a release build; ~20 s once built).
     eprintln!("+ cargo xtask sim --seeds {SIM_SEEDS}");
     xtask::sim::main(&["--seeds".into(), SIM_SEEDS.to_string()])?;
