@@ -424,3 +424,19 @@ fn signum_prints_keepalived_s_numbers() {
         );
     }
 }
+
+/// ha.service runs `ha run --dont-fork -f $CONFIG $DAEMON_ARGS`: a `-f` copied from
+/// keepalived's DAEMON_ARGS wins, as the last `-f` does for keepalived.
+#[test]
+fn the_last_use_file_wins() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
+        .args(["run", "--dont-fork", "--log-format", "text"])
+        .args(["-f", "/nonexistent/from-config.conf"])
+        .args(["-f", "/nonexistent/from-daemon-args.conf"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("/nonexistent/from-daemon-args.conf"), "{err}");
+    assert!(!err.contains("from-config.conf"), "{err}");
+}

@@ -13,11 +13,13 @@ use crate::signals::{self, Request, SignalSet};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Configuration file (keepalived.conf syntax).
+    /// Configuration file (keepalived.conf syntax). Given twice, the last wins, as with
+    /// keepalived: ha.service passes `-f $CONFIG` and a `-f` in DAEMON_ARGS overrides it.
     #[arg(
         short = 'f',
         long = "use-file",
-        default_value = "/etc/keepalived/keepalived.conf"
+        default_value = "/etc/keepalived/keepalived.conf",
+        overrides_with = "file"
     )]
     pub file: PathBuf,
     /// keepalived's --config-id: selects `@id` lines (default: the short host name).
