@@ -20,7 +20,9 @@ pub enum Command {
     /// the nodes of one cluster for split-brain risks.
     Check(crate::commands::check::CheckArgs),
     /// Run the director in the foreground from a keepalived.conf: VRRP, IPVS and health checks.
-    #[command(after_long_help = RUN_NOTES)]
+    // A flag given twice is taken once and the last value wins, as keepalived's getopt does:
+    // ha.service passes `--dont-fork -f $CONFIG` before keepalived's DAEMON_ARGS.
+    #[command(after_long_help = RUN_NOTES, args_override_self = true)]
     Run(crate::commands::run::RunArgs),
     /// Show a running director's instances (state, priorities, master, VIPs, counters).
     Status(crate::commands::status::StatusArgs),

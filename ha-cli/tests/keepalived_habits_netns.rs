@@ -426,12 +426,14 @@ fn signum_prints_keepalived_s_numbers() {
 }
 
 /// ha.service runs `ha run --dont-fork -f $CONFIG $DAEMON_ARGS`: a `-f` copied from
-/// keepalived's DAEMON_ARGS wins, as the last `-f` does for keepalived.
+/// keepalived's DAEMON_ARGS wins, as the last `-f` does for keepalived, and a flag given
+/// again (`-n`, `-D -D`) is no error.
 #[test]
-fn the_last_use_file_wins() {
+fn the_last_use_file_wins_and_repeated_flags_are_taken_once() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
         .args(["run", "--dont-fork", "--log-format", "text"])
         .args(["-f", "/nonexistent/from-config.conf"])
+        .args(["-n", "-D", "-D", "--log-format", "text"])
         .args(["-f", "/nonexistent/from-daemon-args.conf"])
         .output()
         .unwrap();

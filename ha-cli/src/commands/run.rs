@@ -18,8 +18,7 @@ pub struct RunArgs {
     #[arg(
         short = 'f',
         long = "use-file",
-        default_value = "/etc/keepalived/keepalived.conf",
-        overrides_with = "file"
+        default_value = "/etc/keepalived/keepalived.conf"
     )]
     pub file: PathBuf,
     /// keepalived's --config-id: selects `@id` lines (default: the short host name).
