@@ -54,6 +54,8 @@ pub enum Request {
 }
 
 /// A reply on the control socket.
+// One reply per request, serialized at once: the size of the status variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Reply {

@@ -440,6 +440,7 @@ impl Router {
                 .map(|count| count())
                 .unwrap_or(0),
             vrrp_outputs_lost,
+            checks: None,
         }
     }
 
@@ -821,9 +822,10 @@ async fn ask<T>(
 async fn with_lvs_status(mut status: Status, lvs: Option<LvsHandle>) -> Status {
     if let Some(lvs) = lvs {
         match lvs.status().await {
-            Ok((virtual_servers, ipvs)) => {
-                status.virtual_servers = virtual_servers;
-                status.ipvs = Some(ipvs);
+            Ok(report) => {
+                status.virtual_servers = report.virtual_servers;
+                status.ipvs = Some(report.ipvs);
+                status.checks = report.checks;
             }
             Err(e) => tracing::warn!("LVS status: {e}"),
         }

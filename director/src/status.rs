@@ -28,6 +28,42 @@ pub struct Status {
     /// never waits for it).
     #[serde(default)]
     pub vrrp_outputs_lost: u64,
+    /// The health-check engine's counters and histograms; absent without virtual servers.
+    #[serde(default)]
+    pub checks: Option<CheckReport>,
+}
+
+/// What the health-check engine has done since start.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub started: u64,
+    pub completed: u64,
+    pub failed: u64,
+    /// How long checks ran.
+    pub duration: HistogramReport,
+    /// How late checks started against their schedule.
+    pub lateness: HistogramReport,
+}
+
+/// A histogram at fixed upper bounds (Prometheus's `le`), counts per bucket (not cumulative)
+/// with one more count than bounds, for the values above the last bound.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistogramReport {
+    pub bounds_seconds: Vec<f64>,
+    pub counts: Vec<u64>,
+    pub count: u64,
+    pub sum_seconds: f64,
+}
+
+impl From<healthcheck::HistogramSnapshot> for HistogramReport {
+    fn from(h: healthcheck::HistogramSnapshot) -> Self {
+        HistogramReport {
+            bounds_seconds: h.bounds_seconds,
+            counts: h.counts,
+            count: h.count,
+            sum_seconds: h.sum_seconds,
+        }
+    }
 }
 
 /// The last state change of an instance.
@@ -139,6 +175,46 @@ pub struct RealServerReport {
     pub seconds_since_change: f64,
     pub active_connections: u32,
     pub inactive_connections: u32,
+    /// Its traffic in the kernel (summed over the services it is in), as of the last table
+    /// read; absent when it is in none or the kernel gave no counters.
+    #[serde(default)]
+    pub traffic: Option<TrafficReport>,
+}
+
+/// IPVS's counters and rates of a destination (the kernel's estimates, 2 s average).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficReport {
+    pub connections: u64,
+    pub in_packets: u64,
+    pub out_packets: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub connections_per_second: u64,
+    pub in_packets_per_second: u64,
+    pub out_packets_per_second: u64,
+    pub in_bytes_per_second: u64,
+    pub out_bytes_per_second: u64,
+}
+
+impl TrafficReport {
+    /// The sum of the kernel's counters for one real server over its services.
+    pub fn sum<'a>(stats: impl IntoIterator<Item = &'a ipvs_sys::Stats>) -> Option<Self> {
+        let mut total: Option<TrafficReport> = None;
+        for s in stats {
+            let t = total.get_or_insert_with(TrafficReport::default);
+            t.connections += s.conns;
+            t.in_packets += s.in_pkts;
+            t.out_packets += s.out_pkts;
+            t.in_bytes += s.in_bytes;
+            t.out_bytes += s.out_bytes;
+            t.connections_per_second += s.cps;
+            t.in_packets_per_second += s.in_pps;
+            t.out_packets_per_second += s.out_pps;
+            t.in_bytes_per_second += s.in_bps;
+            t.out_bytes_per_second += s.out_bps;
+        }
+        total
+    }
 }
 
 /// One virtual server as `ha status` shows it.

@@ -8,8 +8,9 @@
 //!   the RFC 6527 counters as `keepalived_*_total{iname,intf,vrid}`,
 //!   `keepalived_script_status{name}` (1 good, 0 bad).
 //! - **ha's own** (`ha_*`), which no exporter has: real-server health and weights, connections
-//!   with node_exporter's IPVS label set, quorum, IPVS operations and repairs, VIP repairs,
-//!   dropped adverts by reason, tracked objects. States are values, not labels, so a change
+//!   with node_exporter's IPVS label set, traffic totals and the kernel's rates per real
+//!   server, check counts and run-time / start-lateness histograms, quorum, IPVS operations
+//!   and repairs, VIP repairs, dropped adverts by reason, tracked objects. States are values, not labels, so a change
 //!   makes no new series.
 //!
 //! The server runs on a thread of its own (a small tokio runtime with hyper); a scrape asks the
@@ -20,15 +21,16 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use director::status::{InstanceReport, Status, VirtualServerReport};
+use director::status::{HistogramReport, InstanceReport, Status, VirtualServerReport};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Registry, Unit};
 
 /// OpenMetrics, served to scrapers that ask for it (Prometheus does).
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -293,6 +295,7 @@ pub fn encode(status: Option<&Status>) -> String {
     up.set(1);
     encode_vrrp(&mut registry, status);
     encode_lvs(&mut registry, status);
+    encode_checks(&mut registry, status);
     let scripts = gauges::<NameLabels>(
         &mut registry,
         "keepalived_script_status",
@@ -612,6 +615,64 @@ fn encode_lvs(registry: &mut Registry, status: &Status) {
         "ha_ipvs_backend_connections_inactive",
         "Inactive connections to the real server (as of the last table read)",
     );
+    let traffic_totals = [
+        (
+            "ha_ipvs_backend_connections",
+            "Connections scheduled to the real server",
+        ),
+        (
+            "ha_ipvs_backend_incoming_packets",
+            "Packets from clients to the real server",
+        ),
+        (
+            "ha_ipvs_backend_outgoing_packets",
+            "Packets from the real server to clients",
+        ),
+        (
+            "ha_ipvs_backend_incoming_bytes",
+            "Bytes from clients to the real server",
+        ),
+        (
+            "ha_ipvs_backend_outgoing_bytes",
+            "Bytes from the real server to clients",
+        ),
+    ]
+    .map(|(name, help)| {
+        counters::<RealServerLabels>(
+            registry,
+            name,
+            &format!("{help} (as of the last table read)"),
+        )
+    });
+    let traffic_rates = [
+        (
+            "ha_ipvs_backend_connections_per_second",
+            "New connections per second",
+        ),
+        (
+            "ha_ipvs_backend_incoming_packets_per_second",
+            "Incoming packets per second",
+        ),
+        (
+            "ha_ipvs_backend_outgoing_packets_per_second",
+            "Outgoing packets per second",
+        ),
+        (
+            "ha_ipvs_backend_incoming_bytes_per_second",
+            "Incoming bytes per second",
+        ),
+        (
+            "ha_ipvs_backend_outgoing_bytes_per_second",
+            "Outgoing bytes per second",
+        ),
+    ]
+    .map(|(name, help)| {
+        gauges::<RealServerLabels>(
+            registry,
+            name,
+            &format!("{help} to or from the real server (the kernel's estimate)"),
+        )
+    });
     for vs in &status.virtual_servers {
         let labels = VirtualServerLabels {
             virtual_server: vs.name.clone(),
@@ -653,7 +714,88 @@ fn encode_lvs(registry: &mut Registry, status: &Status) {
             inactive
                 .get_or_create(&l)
                 .set(i64::from(rs.inactive_connections));
+            if let Some(t) = &rs.traffic {
+                for (family, value) in traffic_totals.iter().zip([
+                    t.connections,
+                    t.in_packets,
+                    t.out_packets,
+                    t.in_bytes,
+                    t.out_bytes,
+                ]) {
+                    family.get_or_create(&l).inc_by(value);
+                }
+                for (family, value) in traffic_rates.iter().zip([
+                    t.connections_per_second,
+                    t.in_packets_per_second,
+                    t.out_packets_per_second,
+                    t.in_bytes_per_second,
+                    t.out_bytes_per_second,
+                ]) {
+                    family
+                        .get_or_create(&l)
+                        .set(i64::try_from(value).unwrap_or(i64::MAX));
+                }
+            }
         }
+    }
+}
+
+/// The health-check engine: checks run and failed, run times and start lateness.
+fn encode_checks(registry: &mut Registry, status: &Status) {
+    let Some(checks) = &status.checks else {
+        return;
+    };
+    for (name, help, value) in [
+        ("ha_checks_started", "Health checks started", checks.started),
+        (
+            "ha_checks_completed",
+            "Health checks finished (passed or failed)",
+            checks.completed,
+        ),
+        (
+            "ha_checks_failed",
+            "Health checks that failed",
+            checks.failed,
+        ),
+    ] {
+        let c = Counter::<u64>::default();
+        c.inc_by(value);
+        registry.register(name, help, c);
+    }
+    registry.register_with_unit(
+        "ha_check_duration",
+        "How long health checks ran",
+        Unit::Seconds,
+        ReadHistogram(checks.duration.clone()),
+    );
+    registry.register_with_unit(
+        "ha_check_start_lateness",
+        "How late health checks started against their schedule",
+        Unit::Seconds,
+        ReadHistogram(checks.lateness.clone()),
+    );
+}
+
+/// A histogram as the director's status reports it, exposed as is.
+#[derive(Debug)]
+struct ReadHistogram(HistogramReport);
+
+impl EncodeMetric for ReadHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let h = &self.0;
+        // prometheus-client writes the bound f64::MAX as +Inf.
+        let buckets: Vec<(f64, u64)> = h
+            .bounds_seconds
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::MAX))
+            .zip(h.counts.iter().copied())
+            .collect();
+        encoder.encode_histogram::<NoLabelSet>(h.sum_seconds, h.count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }
 
@@ -710,7 +852,11 @@ mod tests {
                     "address": "192.168.2.20:80", "health": "up", "drained": false,
                     "configured_weight": 1, "desired_weight": 1, "weight": 1, "in_ipvs": true,
                     "last_reason": "up", "seconds_since_change": 3.0,
-                    "active_connections": 4, "inactive_connections": 9
+                    "active_connections": 4, "inactive_connections": 9,
+                    "traffic": {"connections": 120, "in_packets": 900, "out_packets": 800,
+                        "in_bytes": 64000, "out_bytes": 1200000, "connections_per_second": 3,
+                        "in_packets_per_second": 20, "out_packets_per_second": 18,
+                        "in_bytes_per_second": 1500, "out_bytes_per_second": 30000}
                 }, {
                     "address": "192.168.2.30:80", "health": "down", "drained": false,
                     "configured_weight": 1, "desired_weight": null, "weight": null, "in_ipvs": false,
@@ -727,7 +873,12 @@ mod tests {
             "tracked": [{"kind": "script", "name": "chk", "up": false, "value": null,
                 "instances": [["VI_1", -20]]}],
             "log_lines_dropped": 0,
-            "vrrp_outputs_lost": 0
+            "vrrp_outputs_lost": 0,
+            "checks": {"started": 50, "completed": 49, "failed": 7,
+                "duration": {"bounds_seconds": [0.001, 0.01], "counts": [30, 15, 4],
+                    "count": 49, "sum_seconds": 0.5},
+                "lateness": {"bounds_seconds": [0.001], "counts": [50, 0],
+                    "count": 50, "sum_seconds": 0.01}}
         }))
         .unwrap()
     }
@@ -763,6 +914,16 @@ mod tests {
             format!("ha_real_server_kernel_weight{rs} 1"),
             format!("ha_ipvs_backend_connections_active{rs} 4"),
             format!("ha_ipvs_backend_connections_inactive{rs} 9"),
+            format!("ha_ipvs_backend_connections_total{rs} 120"),
+            format!("ha_ipvs_backend_outgoing_bytes_total{rs} 1200000"),
+            format!("ha_ipvs_backend_connections_per_second{rs} 3"),
+            format!("ha_ipvs_backend_outgoing_bytes_per_second{rs} 30000"),
+            "ha_checks_failed_total 7".to_string(),
+            r#"ha_check_duration_seconds_bucket{le="0.001"} 30"#.to_string(),
+            r#"ha_check_duration_seconds_bucket{le="0.01"} 45"#.to_string(),
+            r#"ha_check_duration_seconds_bucket{le="+Inf"} 49"#.to_string(),
+            "ha_check_duration_seconds_count 49".to_string(),
+            "ha_check_duration_seconds_sum 0.5".to_string(),
             r#"ha_vrrp_priority{iname="VI_1",intf="eth0",vrid="51"} 80"#.to_string(),
             r#"ha_vrrp_vip_repairs_total{iname="VI_1",intf="eth0",vrid="51"} 2"#.to_string(),
             r#"ha_vrrp_adverts_dropped_total{iname="VI_1",intf="eth0",vrid="51",reason="checksum_errors"} 1"#.to_string(),

@@ -63,20 +63,71 @@ const BUCKETS: usize = 2001;
 
 /// A histogram of durations in 50 µs buckets up to 100 ms, updated without locks.
 #[derive(Debug)]
-struct Histogram(Box<[AtomicU64]>);
+struct Histogram {
+    counts: Box<[AtomicU64]>,
+    /// Sum of the recorded durations in nanoseconds (exact, unlike the buckets).
+    sum_nanos: AtomicU64,
+}
+
+/// A histogram read at given upper bounds, as Prometheus histograms are exposed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    /// The upper bounds asked for, in seconds.
+    pub bounds_seconds: Vec<f64>,
+    /// Per bucket (not cumulative): `counts[i]` values above `bounds[i - 1]` and at most
+    /// `bounds[i]`; one more entry than bounds, for the values above the last bound.
+    pub counts: Vec<u64>,
+    pub count: u64,
+    pub sum_seconds: f64,
+}
 
 impl Histogram {
     fn new() -> Self {
-        Histogram((0..BUCKETS).map(|_| AtomicU64::new(0)).collect())
+        Histogram {
+            counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            sum_nanos: AtomicU64::new(0),
+        }
     }
 
     fn record(&self, value: Duration) {
         let bucket = ((value.as_nanos() / BUCKET.as_nanos()) as usize).min(BUCKETS - 1);
-        self.0[bucket].fetch_add(1, Ordering::Relaxed);
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(value.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// The counts at `bounds` (ascending). A 50 µs bucket counts under the first bound at or
+    /// above its upper edge, so bounds that are multiples of 50 µs up to 100 ms are exact;
+    /// values of 100 ms and more count in the overflow entry.
+    fn snapshot(&self, bounds: &[Duration]) -> HistogramSnapshot {
+        let mut counts = vec![0u64; bounds.len() + 1];
+        let mut count = 0;
+        for (bucket, c) in self.counts.iter().enumerate() {
+            let c = c.load(Ordering::Relaxed);
+            count += c;
+            let slot = if bucket == BUCKETS - 1 {
+                // The last bucket holds everything at or past 100 ms: above any bound.
+                bounds.len()
+            } else {
+                let upper = BUCKET * (bucket as u32 + 1);
+                bounds.partition_point(|b| *b < upper)
+            };
+            counts[slot] += c;
+        }
+        HistogramSnapshot {
+            bounds_seconds: bounds.iter().map(Duration::as_secs_f64).collect(),
+            counts,
+            count,
+            sum_seconds: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        }
     }
 
     fn quantile(&self, q: f64) -> Option<Duration> {
-        let counts: Vec<u64> = self.0.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let counts: Vec<u64> = self
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
         let total: u64 = counts.iter().sum();
         if total == 0 {
             return None;
@@ -93,9 +144,10 @@ impl Histogram {
     }
 
     fn reset(&self) {
-        for c in self.0.iter() {
+        for c in self.counts.iter() {
             c.store(0, Ordering::Relaxed);
         }
+        self.sum_nanos.store(0, Ordering::Relaxed);
     }
 }
 
@@ -146,6 +198,16 @@ impl EngineStats {
     /// The `q` quantile of check run time, as [`EngineStats::lateness_quantile`].
     pub fn duration_quantile(&self, q: f64) -> Option<Duration> {
         self.duration.quantile(q)
+    }
+
+    /// Check run times at `bounds` (ascending; multiples of 50 µs up to 100 ms are exact).
+    pub fn duration_histogram(&self, bounds: &[Duration]) -> HistogramSnapshot {
+        self.duration.snapshot(bounds)
+    }
+
+    /// Start lateness at `bounds`, as [`EngineStats::duration_histogram`].
+    pub fn lateness_histogram(&self, bounds: &[Duration]) -> HistogramSnapshot {
+        self.lateness.snapshot(bounds)
     }
 
     /// Forgets the lateness and durations recorded so far (e.g. after a warm-up phase).
@@ -394,5 +456,37 @@ fn log(event: &Event) {
         Event::Down { .. } => tracing::warn!("{event}"),
         Event::Weight { .. } => tracing::info!("{event}"),
         Event::CheckFailed { .. } => tracing::warn!("{event}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_snapshots_count_each_value_under_its_first_bound() {
+        let h = Histogram::new();
+        for micros in [10, 50, 51, 999, 1_000, 1_001, 99_999, 100_000, 2_000_000] {
+            h.record(Duration::from_micros(micros));
+        }
+        let bounds = [
+            Duration::from_micros(100),
+            Duration::from_millis(1),
+            Duration::from_millis(100),
+        ];
+        let s = h.snapshot(&bounds);
+        assert_eq!(s.bounds_seconds, [0.0001, 0.001, 0.1]);
+        // Buckets are [k * 50 µs, (k + 1) * 50 µs): 10, 50 and 51 µs are under 100 µs; 999 µs
+        // under 1 ms; 1,000 µs starts the bucket that ends at 1.05 ms (the 50 µs resolution),
+        // so it counts under 100 ms with 1,001 and 99,999 µs; 100 ms and more overflow.
+        assert_eq!(s.counts, [3, 1, 3, 2]);
+        assert_eq!(s.count, 9);
+        assert!((s.sum_seconds - 2.203_11).abs() < 1e-9, "{}", s.sum_seconds);
+        h.reset();
+        let s = h.snapshot(&bounds);
+        assert_eq!(
+            (s.count, s.sum_seconds, s.counts),
+            (0, 0.0, vec![0, 0, 0, 0])
+        );
     }
 }

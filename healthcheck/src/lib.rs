@@ -58,6 +58,6 @@ pub use crate::config::{
     CheckId, CheckKind, CheckerConfig, RealServerConfig, RealServerId, Timing,
 };
 pub use crate::core::{CheckStatus, CheckToken, DueCheck, Scheduler};
-pub use crate::engine::{Engine, EngineOptions, EngineStats, EventReceiver};
+pub use crate::engine::{Engine, EngineOptions, EngineStats, EventReceiver, HistogramSnapshot};
 pub use crate::error::Error;
 pub use crate::outcome::{DownCause, Event, Failure, Outcome, UpCause, WeightChange};

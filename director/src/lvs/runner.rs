@@ -25,7 +25,39 @@ use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
 use super::plan::{LvsPlan, StopPolicy};
 use super::state::{Action, LvsState};
-use crate::status::{IpvsReport, VirtualServerReport};
+use crate::status::{CheckReport, IpvsReport, VirtualServerReport};
+
+/// Upper bounds of the check run-time histogram (multiples of the engine's 50 µs buckets, so
+/// exact; checks that time out land above the last).
+const CHECK_DURATION_BOUNDS: [Duration; 9] = [
+    Duration::from_micros(500),
+    Duration::from_millis(1),
+    Duration::from_micros(2500),
+    Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(25),
+    Duration::from_millis(50),
+    Duration::from_millis(75),
+    Duration::from_millis(100),
+];
+/// Upper bounds of the check start-lateness histogram.
+const CHECK_LATENESS_BOUNDS: [Duration; 7] = [
+    Duration::from_micros(100),
+    Duration::from_micros(500),
+    Duration::from_millis(1),
+    Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+];
+
+/// The LVS side of `ha status`.
+#[derive(Debug)]
+pub struct LvsReport {
+    pub virtual_servers: Vec<VirtualServerReport>,
+    pub ipvs: IpvsReport,
+    pub checks: Option<CheckReport>,
+}
 
 /// How the runner behaves beyond what the configuration says.
 #[derive(Debug, Clone)]
@@ -67,7 +99,7 @@ enum Input {
         reply: oneshot::Sender<Result<String, String>>,
     },
     Status {
-        reply: oneshot::Sender<(Vec<VirtualServerReport>, IpvsReport)>,
+        reply: oneshot::Sender<LvsReport>,
     },
     Shutdown,
 }
@@ -130,7 +162,7 @@ impl LvsHandle {
     }
 
     /// Virtual and real servers, with the kernel's weights and connection counts.
-    pub async fn status(&self) -> Result<(Vec<VirtualServerReport>, IpvsReport), String> {
+    pub async fn status(&self) -> Result<LvsReport, String> {
         let (reply, rx) = oneshot::channel();
         self.send(Input::Status { reply })?;
         answer(rx).await
@@ -609,8 +641,8 @@ impl Lvs {
     /// every operation since. A status request never reads the kernel (at 11,000 objects a
     /// read costs a third of a second, and `ha status` can be asked in a loop); connection
     /// counters are as of the last read.
-    fn status(&mut self, now: Instant) -> (Vec<VirtualServerReport>, IpvsReport) {
-        let reports = self.state.report(now, self.reconciler.known());
+    fn status(&mut self, now: Instant) -> LvsReport {
+        let virtual_servers = self.state.report(now, self.reconciler.known());
         let ipvs = IpvsReport {
             available: self.ipvs.is_some(),
             error: self.ipvs_error.clone(),
@@ -621,7 +653,21 @@ impl Lvs {
             last_operations: self.counters.last_operations.clone(),
             sync_daemon: self.daemon_role.map(|r| r.name().to_string()),
         };
-        (reports, ipvs)
+        let checks = self.engine.as_ref().map(|engine| {
+            let stats = engine.stats();
+            CheckReport {
+                started: stats.started(),
+                completed: stats.completed(),
+                failed: stats.failed(),
+                duration: stats.duration_histogram(&CHECK_DURATION_BOUNDS).into(),
+                lateness: stats.lateness_histogram(&CHECK_LATENESS_BOUNDS).into(),
+            }
+        });
+        LvsReport {
+            virtual_servers,
+            ipvs,
+            checks,
+        }
     }
 
     fn shutdown(&mut self) {

@@ -25,7 +25,7 @@ use healthcheck::{Event, RealServerId};
 use ipvs_sys::{Destination, IpvsState, Op, ServiceKey, VirtualService};
 
 use super::plan::{LvsPlan, RealServerPlan, StopPolicy, VirtualServerPlan};
-use crate::status::{RealServerReport, VirtualServerReport};
+use crate::status::{RealServerReport, TrafficReport, VirtualServerReport};
 
 /// Something the runner must do besides programming IPVS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -690,6 +690,9 @@ impl LvsState {
                                     .iter()
                                     .map(|d| d.counters.inactive)
                                     .sum(),
+                                traffic: TrafficReport::sum(
+                                    dests.iter().filter_map(|d| d.stats.as_ref()),
+                                ),
                             })
                         })
                         .collect(),
