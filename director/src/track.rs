@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use vrrp_core::{Command as InstanceCommand, FaultCause};
 
 use crate::net::LinkStatus;
+use crate::scripts::{ScriptPolicy, Verdict};
 use keepalived_conf::{Config, Track};
 
 /// How often tracked files are read and processes counted (keepalived uses inotify and
@@ -117,10 +118,6 @@ pub struct TrackScript {
     pub init_fail: bool,
 }
 
-/// Resolves `script_user` / a script's `user` to ids.
-pub type ResolveUser =
-    dyn Fn(&keepalived_conf::ScriptUser) -> Result<(nix::unistd::Uid, nix::unistd::Gid), String>;
-
 /// What a configuration tracks: the instances' objects, the scripts to run, the files to
 /// read and the processes to count.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -132,10 +129,12 @@ pub struct TrackPlan {
 }
 
 impl TrackPlan {
-    /// Collects every object some instance tracks. `user` resolves `script_user` / a script's
-    /// `user` (the director's rule for scripts).
-    pub fn from_config(config: &Config, user: &ResolveUser) -> Result<TrackPlan, String> {
+    /// Collects every object some instance tracks. `policy` gives each script its user, and
+    /// a script keepalived would disable at load (not found, not executable, insecure under
+    /// `enable_script_security`) is left out of tracking, as keepalived removes it.
+    pub fn from_config(config: &Config, policy: &ScriptPolicy) -> Result<TrackPlan, String> {
         let mut plan = TrackPlan::default();
+        let mut disabled: Vec<&str> = Vec::new();
         let weight_of = |t: &Track, own: i32| t.weight.unwrap_or(own);
         for vi in &config.vrrp_instances {
             let mut objects = Vec::new();
@@ -147,6 +146,32 @@ impl TrackPlan {
                     .ok_or_else(|| {
                         format!("vrrp_instance {}: no vrrp_script {}", vi.name, t.name)
                     })?;
+                if disabled.contains(&s.name.as_str()) {
+                    continue;
+                }
+                if !plan.scripts.iter().any(|p| p.name == s.name) {
+                    let user = policy
+                        .user_for(s.user.as_ref())
+                        .map_err(|e| format!("vrrp_script {}: {e}", s.name))?;
+                    let argv = healthcheck::split_command(&s.script);
+                    match policy.assess(&argv, user) {
+                        Verdict::Run => {}
+                        Verdict::Insecure(why) => {
+                            tracing::warn!(script = %s.name, "vrrp_script {}: {why}", s.name)
+                        }
+                        Verdict::Disabled(why) => {
+                            // keepalived: "Disabling track script chk due to insecure".
+                            tracing::warn!(
+                                script = %s.name,
+                                "vrrp_script {}: {why}: {}",
+                                s.name,
+                                crate::scripts::disabled_effect(crate::scripts::ScriptKind::Track)
+                            );
+                            disabled.push(&s.name);
+                            continue;
+                        }
+                    }
+                }
                 objects.push(Tracks {
                     kind: TrackedKind::Script,
                     name: t.name.clone(),
@@ -157,11 +182,9 @@ impl TrackPlan {
                     continue;
                 }
                 let interval = s.interval.as_duration();
-                let script_user = match s.user.as_ref().or(config.global_defs.script_user.as_ref())
-                {
-                    Some(u) => Some(user(u)?),
-                    None => None,
-                };
+                let script_user = policy
+                    .user_for(s.user.as_ref())
+                    .map_err(|e| format!("vrrp_script {}: {e}", s.name))?;
                 plan.scripts.push(TrackScript {
                     name: s.name.clone(),
                     script: Script {
@@ -652,7 +675,7 @@ mod tests {
             &mut sources,
         );
         assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        TrackPlan::from_config(&loaded.config, &|_| Err("no users in tests".into())).unwrap()
+        TrackPlan::from_config(&loaded.config, &ScriptPolicy::unchecked()).unwrap()
     }
 
     const SCRIPT: &str = "vrrp_script chk {\n script \"/bin/true\"\n rise 2\n fall 3\n weight -20\n}\n\
@@ -778,7 +801,7 @@ mod tests {
             &mut sources,
         );
         assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        TrackPlan::from_config(&loaded.config, &|_| unreachable!()).unwrap()
+        TrackPlan::from_config(&loaded.config, &ScriptPolicy::unchecked()).unwrap()
     }
 
     /// The instance's last fault command, if any came out.

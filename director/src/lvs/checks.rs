@@ -71,6 +71,18 @@ pub fn real_server_config(
     rs: &RealServer,
     config: &Config,
 ) -> Result<RealServerConfig, CheckConfigError> {
+    real_server_config_with(vs, rs, config, true)
+}
+
+/// [`real_server_config`]; `check_scripts`: look each MISC_CHECK script up as keepalived does
+/// at load time, leaving out (as keepalived removes) one that is not found, not executable,
+/// or insecure under `enable_script_security`.
+fn real_server_config_with(
+    vs: &VirtualServer,
+    rs: &RealServer,
+    config: &Config,
+    check_scripts: bool,
+) -> Result<RealServerConfig, CheckConfigError> {
     let id = RealServerId {
         virtual_server: virtual_server_name(&vs.key),
         real_server: real_server_addr(vs, rs),
@@ -91,8 +103,42 @@ pub fn real_server_config(
             )
         })?;
     let mut checkers = Vec::new();
+    let mut policy = None;
     for (n, checker) in rs.checkers.iter().enumerate() {
         let name = format!("{}#{n}", checker.kind.keyword());
+        if let (
+            true,
+            CheckerKind::MiscCheck {
+                misc_path, user, ..
+            },
+        ) = (check_scripts, &checker.kind)
+        {
+            if policy.is_none() {
+                policy = Some(
+                    crate::scripts::ScriptPolicy::from_config(config)
+                        .map_err(|e| error(Some(name.clone()), e))?,
+                );
+            }
+            let policy = policy.as_ref().expect("set above");
+            let ids = policy
+                .user_for(user.as_ref())
+                .map_err(|e| error(Some(name.clone()), e))?;
+            let argv = healthcheck::split_command(misc_path);
+            match policy.assess(&argv, ids) {
+                crate::scripts::Verdict::Run => {}
+                crate::scripts::Verdict::Insecure(why) => tracing::warn!(checker = %name, "{why}"),
+                crate::scripts::Verdict::Disabled(why) => {
+                    // keepalived: "Disabling misc script ... due to insecure".
+                    tracing::warn!(
+                        "virtual_server {}, real_server {}, {name}: {why}: {}",
+                        id.virtual_server,
+                        id.real_server,
+                        crate::scripts::disabled_effect(crate::scripts::ScriptKind::Misc)
+                    );
+                    continue;
+                }
+            }
+        }
         for (name, checker) in smtp_hosts(checker, &name) {
             checkers.push(
                 checker_config(vs, rs, config, &checker, &name)
@@ -328,7 +374,19 @@ fn check_kind(
             if healthcheck::split_command(misc_path).is_empty() {
                 return Err("misc_path is empty".into());
             }
-            let user = user.as_ref().or(config.global_defs.script_user.as_ref());
+            // keepalived's default user: script_user, else keepalived_script if it exists.
+            let default_user = keepalived_conf::ScriptUser {
+                user: crate::scripts::DEFAULT_SCRIPT_USER.into(),
+                group: None,
+            };
+            let has_default = nix::unistd::User::from_name(crate::scripts::DEFAULT_SCRIPT_USER)
+                .ok()
+                .flatten()
+                .is_some();
+            let user = user
+                .as_ref()
+                .or(config.global_defs.script_user.as_ref())
+                .or(has_default.then_some(&default_user));
             CheckKind::Misc(MiscCheck {
                 // The engine splits the command line itself, with the same split_command.
                 path: misc_path.clone(),
@@ -524,7 +582,7 @@ mod tests {
             .virtual_servers
             .iter()
             .flat_map(|vs| vs.real_servers.iter().map(move |rs| (vs, rs)))
-            .map(|(vs, rs)| real_server_config(vs, rs, config))
+            .map(|(vs, rs)| real_server_config_with(vs, rs, config, false))
             .collect()
     }
 

@@ -123,7 +123,10 @@ impl LvsPlan {
     /// error (nothing is applied from a configuration with an error).
     pub fn from_config(config: &Config) -> Result<LvsPlan, LvsPlanError> {
         let g = &config.global_defs;
-        let default_alert = g.smtp_alert.unwrap_or(true);
+        // keepalived (check_data.c): a virtual server's smtp_alert defaults to
+        // smtp_alert_checker, else smtp_alert, else off; a real server's (not inherited from
+        // its virtual server) to the same, else on.
+        let default_alert = g.smtp_alert_checker.or(g.smtp_alert);
         let mut virtual_servers = Vec::new();
         let mut warnings = Vec::new();
         for vs in &config.virtual_servers {
@@ -210,7 +213,7 @@ fn script(line: &Option<String>) -> Option<Vec<String>> {
 fn plan_virtual_server(
     config: &Config,
     vs: &VirtualServer,
-    default_alert: bool,
+    default_alert: Option<bool>,
     warnings: &mut Vec<String>,
 ) -> Result<VirtualServerPlan, LvsPlanError> {
     let name = checks::virtual_server_name(&vs.key);
@@ -358,7 +361,7 @@ fn plan_virtual_server(
         sorry_server_inhibit: vs.sorry_server_inhibit,
         omega: vs.omega,
         suspend_with,
-        smtp_alert: vs.smtp_alert.unwrap_or(default_alert),
+        smtp_alert: vs.smtp_alert.or(default_alert).unwrap_or(false),
     })
 }
 
@@ -366,7 +369,7 @@ fn plan_real_server(
     config: &Config,
     vs: &VirtualServer,
     rs: &RealServer,
-    default_alert: bool,
+    default_alert: Option<bool>,
 ) -> Result<RealServerPlan, String> {
     // The error names the virtual server itself; the plan error adds it once.
     let health = checks::real_server_config(vs, rs, config).map_err(|e| match &e.checker {
@@ -384,7 +387,7 @@ fn plan_real_server(
         inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
         notify_up: script(&rs.notify_up),
         notify_down: script(&rs.notify_down),
-        smtp_alert: rs.smtp_alert.or(vs.smtp_alert).unwrap_or(default_alert),
+        smtp_alert: rs.smtp_alert.or(default_alert).unwrap_or(true),
         health,
     })
 }
