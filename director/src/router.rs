@@ -272,6 +272,10 @@ pub(crate) fn run(
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (lvs_actions_tx, lvs_actions) = mpsc::unbounded_channel();
         run_startup_script(&config).await;
+        // keepalived writes the init_file values when it reads the configuration at start.
+        for problem in crate::track::init_track_files(&config) {
+            tracing::warn!("{problem}");
+        }
         let (mut router, vrrp_outputs) = match Router::start(
             config,
             options,
