@@ -113,16 +113,31 @@ fn real_server_config_with(
             },
         ) = (check_scripts, &checker.kind)
         {
+            // A policy or user that does not resolve is reported where the director plans its
+            // scripts (and by the engine, which refuses an unknown user): not here, where
+            // `ha check` may read another machine's configuration.
             if policy.is_none() {
-                policy = Some(
-                    crate::scripts::ScriptPolicy::from_config(config)
-                        .map_err(|e| error(Some(name.clone()), e))?,
-                );
+                policy = Some(crate::scripts::ScriptPolicy::from_config(config).ok());
             }
-            let policy = policy.as_ref().expect("set above");
-            let ids = policy
-                .user_for(user.as_ref())
-                .map_err(|e| error(Some(name.clone()), e))?;
+            let Some(Some(policy)) = policy.as_ref() else {
+                checkers.extend(
+                    smtp_hosts(checker, &name)
+                        .into_iter()
+                        .map(|(name, c)| {
+                            checker_config(vs, rs, config, &c, &name)
+                                .map_err(|cause| error(Some(name), cause))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+                continue;
+            };
+            let Ok(ids) = policy.user_for(user.as_ref()) else {
+                checkers.push(
+                    checker_config(vs, rs, config, checker, &name)
+                        .map_err(|cause| error(Some(name.clone()), cause))?,
+                );
+                continue;
+            };
             let argv = healthcheck::split_command(misc_path);
             match policy.assess(&argv, ids) {
                 crate::scripts::Verdict::Run => {}

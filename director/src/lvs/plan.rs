@@ -626,4 +626,29 @@ mod tests {
         assert_eq!(e.virtual_server, "group G");
         assert!(e.cause.contains("TCP 10.0.0.1:80 is defined twice"), "{e}");
     }
+
+    #[test]
+    fn smtp_alert_defaults_as_keepalived_with_smtp_alert_checker() {
+        let alerts = |global: &str, vs: &str, rs: &str| {
+            let p = plan(&format!(
+                "global_defs {{ {global} }}\n\
+                 virtual_server 10.0.0.1 80 {{ {vs}\n real_server 10.0.0.2 80 {{ {rs} }} }}\n"
+            ))
+            .unwrap();
+            let v = &p.virtual_servers[0];
+            (v.smtp_alert, v.real_servers[0].smtp_alert)
+        };
+        // Unset everywhere: virtual servers off, real servers on (keepalived's "backwards
+        // compatibility" exception).
+        assert_eq!(alerts("", "", ""), (false, true));
+        assert_eq!(alerts("smtp_alert off", "", ""), (false, false));
+        assert_eq!(alerts("smtp_alert_checker", "", ""), (true, true));
+        // smtp_alert_checker wins over smtp_alert.
+        assert_eq!(alerts("smtp_alert\n smtp_alert_checker off", "", ""), (false, false));
+        // smtp_alert_vrrp is VRRP's only.
+        assert_eq!(alerts("smtp_alert_vrrp off", "", ""), (false, true));
+        // A real server does not inherit its virtual server's setting.
+        assert_eq!(alerts("", "smtp_alert off", ""), (false, true));
+        assert_eq!(alerts("", "smtp_alert", "smtp_alert off"), (true, false));
+    }
 }
