@@ -1003,3 +1003,68 @@ fn a_panic_on_the_vrrp_thread_stops_the_director_and_releases_the_vip() {
         lvs1.log()
     );
 }
+
+#[test]
+fn startup_shutdown_and_notify_fifo_scripts_run_as_keepalived_runs_them() {
+    if !require_root("startup_shutdown_and_notify_fifo_scripts_run_as_keepalived_runs_them") {
+        return;
+    }
+    let (ns, _peer) = veth_pair_named(
+        "hs",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    let dir = std::env::temp_dir().join(format!("ha-scripts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("scripts.log");
+    let record = dir.join("record.sh");
+    let reader = dir.join("fifo-reader.sh");
+    // keepalived starts a notify_fifo_script with the FIFO's path as its argument.
+    std::fs::write(
+        &record,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        &reader,
+        format!(
+            "#!/bin/sh\nwhile read -r line; do echo \"fifo $line\" >> {}; done < \"$1\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for s in [&record, &reader] {
+        std::fs::set_permissions(s, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let conf = format!(
+        "global_defs {{\n  vrrp_version 3\n  script_user root\n  startup_script \"{record} startup\"\n  \
+         shutdown_script \"{record} shutdown\"\n  notify_fifo {fifo}\n  notify_fifo_script {reader}\n}}\n\
+         vrrp_instance VI_1 {{\n  state MASTER\n  interface ens32\n  virtual_router_id 51\n  \
+         priority 100\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n",
+        record = record.display(),
+        reader = reader.display(),
+        fifo = dir.join("notify.fifo").display(),
+    );
+    let mut director = start_with(&ns, "scripts.conf", &conf);
+    let lines = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_until(
+        "startup script and FIFO line",
+        Duration::from_secs(5),
+        || lines().contains("fifo INSTANCE \"VI_1\" MASTER 100"),
+    );
+    assert!(has_vip(&ns));
+    assert_eq!(lines().lines().next(), Some("startup"), "{}", lines());
+    assert!(!lines().contains("shutdown"), "{}", lines());
+    // A graceful stop runs the shutdown script before the director exits.
+    director.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(
+        lines().contains("shutdown"),
+        "{}\n{}",
+        lines(),
+        director.log()
+    );
+    drop(director);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
