@@ -315,6 +315,23 @@ fn plan_virtual_server(
         } else {
             rs
         };
+        // PCRE2's JIT stack sizes: the regex crate has no such stack, and the size never
+        // changes what matches (keepalived only fails a check whose match overflows it).
+        for c in &rs.checkers {
+            let (config::CheckerKind::HttpGet { urls, .. }
+            | config::CheckerKind::SslGet { urls, .. }) = &c.kind
+            else {
+                continue;
+            };
+            for u in urls.iter().filter(|u| u.regex_stack.is_some()) {
+                warnings.push(format!(
+                    "virtual_server {name}: real_server {addr}: {} url {}: regex_stack accepted, \
+                     not applied (ha's regex engine has no JIT stack to size)",
+                    c.kind.keyword(),
+                    u.path
+                ));
+            }
+        }
         real_servers.push(plan_real_server(config, vs, rs, default_alert).map_err(&err)?);
     }
     let sorry_server = vs.sorry_server.map(|(ip, port)| {
@@ -628,6 +645,22 @@ mod tests {
     }
 
     #[test]
+    fn url_regex_stack_is_accepted_with_a_warning() {
+        let p = plan(
+            "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { HTTP_GET { url { path /x\n \
+             regex up\n regex_stack 1000 2000 } } }\n}\n",
+        )
+        .unwrap();
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("HTTP_GET url /x: regex_stack accepted, not applied")),
+            "{:?}",
+            p.warnings
+        );
+    }
+
+    #[test]
     fn smtp_alert_defaults_as_keepalived_with_smtp_alert_checker() {
         let alerts = |global: &str, vs: &str, rs: &str| {
             let p = plan(&format!(
@@ -644,7 +677,10 @@ mod tests {
         assert_eq!(alerts("smtp_alert off", "", ""), (false, false));
         assert_eq!(alerts("smtp_alert_checker", "", ""), (true, true));
         // smtp_alert_checker wins over smtp_alert.
-        assert_eq!(alerts("smtp_alert\n smtp_alert_checker off", "", ""), (false, false));
+        assert_eq!(
+            alerts("smtp_alert\n smtp_alert_checker off", "", ""),
+            (false, false)
+        );
         // smtp_alert_vrrp is VRRP's only.
         assert_eq!(alerts("smtp_alert_vrrp off", "", ""), (false, true));
         // A real server does not inherit its virtual server's setting.
