@@ -790,13 +790,15 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
     let _ = std::fs::remove_dir_all(&marks);
     std::fs::create_dir_all(&marks).unwrap();
     let m = marks.display();
+    // As in keepalived, real servers alert by default; a virtual server (its quorum) only
+    // with `smtp_alert`.
     let director = start_with(
         &ns,
         "rs.conf",
         &format!(
             "global_defs {{\n router_id RS_TEST\n checker_priority 5\n notification_email {{ ops@example.invalid }}\n \
              notification_email_from ha@example.invalid\n smtp_server 127.0.0.1 2525\n}}\n\
-             virtual_server 127.0.0.1 80 {{\n delay_loop 1\n lb_kind NAT\n quorum_down \"/bin/touch {m}/quorum_down\"\n\
+             virtual_server 127.0.0.1 80 {{\n delay_loop 1\n lb_kind NAT\n smtp_alert\n quorum_down \"/bin/touch {m}/quorum_down\"\n\
               real_server 127.0.0.1 8080 {{\n weight 3\n notify_down \"/bin/touch {m}/down\"\n notify_up \"/bin/touch {m}/up\"\n\
                TCP_CHECK {{\n connect_timeout 1\n retry 0\n }}\n }}\n}}\n"
         ),
