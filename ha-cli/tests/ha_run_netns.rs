@@ -1070,3 +1070,69 @@ fn startup_shutdown_and_notify_fifo_scripts_run_as_keepalived_runs_them() {
     drop(director);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_unknown_script_user_refuses_the_start() {
+    if !require_root("an_unknown_script_user_refuses_the_start") {
+        return;
+    }
+    let (ns, _peer) = veth_pair_named(
+        "hu",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    let path = std::env::temp_dir().join(format!("ha-unknown-user-{}.conf", std::process::id()));
+    // keepalived would not run the notify script as configured: ha must not run it as root.
+    std::fs::write(
+        &path,
+        format!(
+            "global_defs {{\n  vrrp_version 3\n  script_user ha-no-such-user-12\n}}\n\
+             vrrp_instance VI_1 {{\n  state MASTER\n  interface ens32\n  virtual_router_id 51\n  \
+             priority 100\n  advert_int 0.1\n  notify_master /bin/true\n  virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let socket = std::env::temp_dir().join(format!("ha-unknown-user-{}.sock", std::process::id()));
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            env!("CARGO_BIN_EXE_ha"),
+            "run",
+            "-f",
+        ])
+        .arg(&path)
+        .arg("--control-socket")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&socket);
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "ha run must refuse to start: {status:?}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("script_user ha-no-such-user-12"),
+        "{stderr}"
+    );
+    assert!(!has_vip(&ns), "no VIP was taken");
+}
