@@ -1,12 +1,15 @@
 //! SMTP alerts on state changes, as keepalived sends them: from `notification_email_from` to
-//! every `notification_email` through `smtp_server`, with keepalived's subject and body, for
-//! instances with `smtp_alert` on (by default whenever an SMTP server is configured).
-//! Mail goes out on a thread of its own; a slow or dead server never holds anything up.
+//! every `notification_email` through `smtp_server` (greeting it with `smtp_helo_name`), with
+//! keepalived's subject and body, for instances with `smtp_alert` on. As in keepalived, an
+//! instance's `smtp_alert` defaults to `smtp_alert_vrrp`, else the global `smtp_alert`, else
+//! off; `no_email_faults` sends nothing for FAULT. Mail goes out on a thread of its own; a
+//! slow or dead server never holds anything up.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
+use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::SmtpTransport;
 use lettre::{Message, Transport};
 use vrrp_core::{Event, State};
@@ -24,6 +27,10 @@ pub struct Alerter {
     from: Mailbox,
     to: Vec<Mailbox>,
     router_id: String,
+    /// `smtp_helo_name`; default the host name (as keepalived).
+    helo_name: String,
+    /// `no_email_faults`: no alert when an instance enters FAULT.
+    no_email_faults: bool,
     /// Instances with smtp_alert on.
     instances: HashSet<String>,
 }
@@ -44,7 +51,8 @@ impl Alerter {
         if g.notification_email.is_empty() {
             return Ok(None);
         }
-        let default_on = g.smtp_alert.unwrap_or(true);
+        // keepalived (vrrp.c): the instance's, else smtp_alert_vrrp, else smtp_alert, else off.
+        let default_on = g.smtp_alert_vrrp.or(g.smtp_alert).unwrap_or(false);
         let instances: HashSet<String> = config
             .vrrp_instances
             .iter()
@@ -75,6 +83,8 @@ impl Alerter {
             from,
             to,
             router_id: g.router_id.clone().unwrap_or_else(host_name),
+            helo_name: g.smtp_helo_name.clone().unwrap_or_else(host_name),
+            no_email_faults: g.no_email_faults,
             instances,
         }))
     }
@@ -104,6 +114,9 @@ impl Alerter {
         if t.to == State::Initialize || !self.instances.contains(&e.instance) {
             return None;
         }
+        if t.to == State::Fault && self.no_email_faults {
+            return None;
+        }
         Some(self.message_text(&e.instance, t.to))
     }
 
@@ -119,6 +132,7 @@ impl Alerter {
         let transport = SmtpTransport::builder_dangerous(&self.host)
             .port(self.port)
             .timeout(Some(self.timeout))
+            .hello_name(ClientId::Domain(self.helo_name.clone()))
             .build();
         transport
             .send(&message)
@@ -150,35 +164,43 @@ mod tests {
         assert!(Alerter::from_config(&parse(&no_to)).unwrap().is_none());
     }
 
-    #[test]
-    fn alerts_reach_a_real_smtp_server_on_loopback() {
-        // aiosmtpd (Python, installed by .ci/run) prints every message it receives.
+    /// aiosmtpd's Debugging handler (it prints every message it receives), also printing
+    /// the name each client greets it with.
+    const SMTP_SERVER: &str = r#"
+import sys
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Debugging
+class Handler(Debugging):
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        print("GREETED", hostname, flush=True)
+        session.host_name = hostname
+        return responses
+c = Controller(Handler(sys.stdout), hostname="127.0.0.1", port=int(sys.argv[1]))
+c.start()
+sys.stdin.read()
+c.stop()
+sys.stdout.flush()
+"#;
+
+    /// A real SMTP server (aiosmtpd, installed by .ci/run) on loopback: its port, and the
+    /// process, whose stdout is everything it received once its stdin is closed.
+    fn smtp_server(test: &str) -> Option<(u16, std::process::Child)> {
+        let ok = matches!(Command::new("python3").args(["-c", "import aiosmtpd"]).status(), Ok(s) if s.success());
+        if !ok {
+            testkit::skip(test, "needs python3 -m aiosmtpd");
+            return None;
+        }
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let spawned = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-c",
-                "aiosmtpd.handlers.Debugging",
-                "-l",
-            ])
-            .arg(format!("127.0.0.1:{port}"))
+        let server = Command::new("python3")
+            .args(["-c", SMTP_SERVER, &port.to_string()])
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .spawn();
-        let ok = matches!(Command::new("python3").args(["-c", "import aiosmtpd"]).status(), Ok(s) if s.success());
-        if !ok {
-            testkit::skip(
-                "alerts_reach_a_real_smtp_server_on_loopback",
-                "needs python3 -m aiosmtpd",
-            );
-            return;
-        }
-        let mut server = spawned.unwrap();
+            .spawn()
+            .unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -187,9 +209,33 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        Some((port, server))
+    }
+
+    /// Stops the server and returns what it printed.
+    fn received(mut server: std::process::Child) -> String {
+        drop(server.stdin.take());
+        let mut out = String::new();
+        server
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let _ = server.wait();
+        out
+    }
+
+    #[test]
+    fn alerts_reach_a_real_smtp_server_on_loopback() {
+        let Some((port, server)) = smtp_server("alerts_reach_a_real_smtp_server_on_loopback")
+        else {
+            return;
+        };
         let alerter = Alerter::from_config(&parse(&format!(
             "global_defs {{\n router_id LVS_DEVEL\n notification_email {{\n ops@example.invalid\n sre@example.invalid\n }}\n \
-             notification_email_from ha@example.invalid\n smtp_server 127.0.0.1 {port}\n smtp_connect_timeout 5\n}}\n\
+             notification_email_from ha@example.invalid\n smtp_server 127.0.0.1 {port}\n smtp_connect_timeout 5\n \
+             smtp_helo_name lb1.example.test\n smtp_alert\n}}\n\
              vrrp_instance VI_1 {{ interface eth0\n virtual_router_id 1\n virtual_ipaddress {{ 10.0.0.1 }} }}\n"
         )))
         .unwrap()
@@ -208,18 +254,9 @@ mod tests {
         };
         let (subject, body) = alerter.for_event(&event).unwrap();
         alerter.send(&subject, &body).unwrap();
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(server.id() as i32),
-            nix::sys::signal::Signal::SIGINT,
-        );
-        let mut out = String::new();
-        server
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        let _ = server.wait();
+        let out = received(server);
+        // smtp_helo_name is the name the director greets the relay with.
+        assert!(out.contains("GREETED lb1.example.test"), "{out}");
         assert!(
             out.contains("Subject: [LVS_DEVEL] VRRP Instance VI_1 - Entering MASTER state"),
             "{out}"
@@ -237,5 +274,52 @@ mod tests {
             out.contains("ops@example.invalid") && out.contains("sre@example.invalid"),
             "{out}"
         );
+    }
+
+    fn transition(to: State) -> RunnerEvent {
+        RunnerEvent {
+            instance: "VI_1".into(),
+            priority: 100,
+            event: Event::StateChanged(Transition {
+                at: Instant::ZERO,
+                from: State::Backup,
+                to,
+                reason: TransitionReason::MasterDown,
+            }),
+        }
+    }
+
+    #[test]
+    fn smtp_alert_defaults_as_keepalived_and_no_email_faults() {
+        let text = |global: &str, instance: &str| {
+            format!(
+                "global_defs {{ notification_email {{ ops@example.invalid }}\n smtp_server 127.0.0.1\n {global} }}\n\
+                 vrrp_instance VI_1 {{ interface eth0\n virtual_router_id 1\n virtual_ipaddress {{ 10.0.0.1 }}\n {instance} }}\n\
+                 virtual_server 10.0.0.1 80 {{ real_server 10.0.0.2 80 {{ }} }}\n"
+            )
+        };
+        let alerts = |global: &str, instance: &str, to: State| {
+            Alerter::from_config(&parse(&text(global, instance)))
+                .unwrap()
+                .and_then(|a| a.for_event(&transition(to)))
+                .is_some()
+        };
+        // keepalived: an instance mails only when smtp_alert is on somewhere.
+        assert!(!alerts("", "", State::Master));
+        assert!(alerts("smtp_alert", "", State::Master));
+        assert!(alerts("smtp_alert_vrrp", "", State::Master));
+        // smtp_alert_vrrp wins over smtp_alert, the instance's over both.
+        assert!(!alerts(
+            "smtp_alert\n smtp_alert_vrrp off",
+            "",
+            State::Master
+        ));
+        assert!(alerts("smtp_alert off", "smtp_alert", State::Master));
+        // smtp_alert_checker is the checkers' only.
+        assert!(!alerts("smtp_alert_checker", "", State::Master));
+        // no_email_faults: no mail for FAULT, the others still.
+        assert!(alerts("smtp_alert", "", State::Fault));
+        assert!(!alerts("smtp_alert\n no_email_faults", "", State::Fault));
+        assert!(alerts("smtp_alert\n no_email_faults", "", State::Backup));
     }
 }

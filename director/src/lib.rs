@@ -51,6 +51,7 @@ pub mod message_id;
 pub mod net;
 pub mod notify;
 mod router;
+pub mod scripts;
 pub mod status;
 pub mod track;
 pub mod vrrp;

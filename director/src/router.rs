@@ -26,7 +26,8 @@ use crate::alert::Alerter;
 use crate::control::{ControlRequest, ControlSocket, Reply, Request};
 use crate::lvs::state::Action;
 use crate::lvs::{LvsHandle, LvsOptions, LvsPlan, LvsRunner};
-use crate::notify::{resolve_user, Notifier};
+use crate::notify::{global_script, Notifier, START_STOP_SCRIPT_TIMEOUT};
+use crate::scripts::{ScriptPolicy, Verdict};
 use crate::status::{report, Status};
 use crate::track::{TrackPlan, TrackState, POLL_INTERVAL};
 use crate::vrrp::{
@@ -74,6 +75,10 @@ struct Planned {
     alerter: Option<Alerter>,
     script_user: Option<(Uid, Gid)>,
     track: TrackPlan,
+    /// LVS notify scripts keepalived would disable at load (not found, not executable,
+    /// insecure under `enable_script_security`): not run.
+    lvs_disabled: Vec<Vec<String>>,
+    shutdown_script: Option<Script>,
 }
 
 fn plan(config: keepalived_conf::Config, options: &Options) -> Result<Planned, Error> {
@@ -94,20 +99,25 @@ fn plan(config: keepalived_conf::Config, options: &Options) -> Result<Planned, E
     for w in &lvs.warnings {
         tracing::warn!("{w}");
     }
-    let script_user = config
-        .global_defs
-        .script_user
-        .as_ref()
-        .map(resolve_user)
-        .transpose()
-        .map_err(Error::Plan)?;
-    let notifier = Notifier::from_config(&config, script_user).map_err(Error::Plan)?;
+    let policy = ScriptPolicy::from_config(&config).map_err(Error::Plan)?;
+    let script_user = policy.default_user;
+    let notifier = Notifier::from_config(&config, &policy).map_err(Error::Plan)?;
     let alerter = Alerter::from_config(&config).map_err(Error::Plan)?;
     let track = if options.vrrp {
-        TrackPlan::from_config(&config, &resolve_user).map_err(Error::Plan)?
+        TrackPlan::from_config(&config, &policy).map_err(Error::Plan)?
     } else {
         TrackPlan::default()
     };
+    let lvs_disabled = lvs_disabled_scripts(&config, &policy);
+    let g = &config.global_defs;
+    let shutdown_script = global_script(
+        &policy,
+        "shutdown_script",
+        &g.shutdown_script,
+        g.shutdown_script_timeout
+            .map_or(START_STOP_SCRIPT_TIMEOUT, |t| Duration::from_secs(t.into())),
+    )
+    .map_err(Error::Plan)?;
     Ok(Planned {
         config,
         specs,
@@ -116,7 +126,69 @@ fn plan(config: keepalived_conf::Config, options: &Options) -> Result<Planned, E
         alerter,
         script_user,
         track,
+        lvs_disabled,
+        shutdown_script,
     })
+}
+
+/// The `notify_up`/`notify_down`/`quorum_up`/`quorum_down` command lines keepalived would
+/// disable at load time (each logged).
+fn lvs_disabled_scripts(
+    config: &keepalived_conf::Config,
+    policy: &ScriptPolicy,
+) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for vs in &config.virtual_servers {
+        let rs_scripts = vs
+            .real_servers
+            .iter()
+            .flat_map(|rs| [&rs.notify_up, &rs.notify_down]);
+        for line in [&vs.quorum_up, &vs.quorum_down]
+            .into_iter()
+            .chain(rs_scripts)
+            .flatten()
+        {
+            let argv = healthcheck::split_command(line);
+            if let Verdict::Disabled(why) = policy.assess(&argv, policy.default_user) {
+                tracing::warn!(
+                    "{why}: {}",
+                    crate::scripts::disabled_effect(crate::scripts::ScriptKind::Notify)
+                );
+                out.push(argv);
+            }
+        }
+    }
+    out
+}
+
+/// keepalived's `startup_script`: run before anything starts, waited for at most its timeout;
+/// its failure is logged and the start goes on.
+async fn run_startup_script(config: &keepalived_conf::Config) {
+    let g = &config.global_defs;
+    let Ok(policy) = ScriptPolicy::from_config(config) else {
+        // The plan reports the error.
+        return;
+    };
+    let timeout = g
+        .startup_script_timeout
+        .map_or(START_STOP_SCRIPT_TIMEOUT, |t| Duration::from_secs(t.into()));
+    match global_script(&policy, "startup_script", &g.startup_script, timeout) {
+        Ok(Some(script)) => run_start_stop(&script).await,
+        Ok(None) => {}
+        Err(e) => tracing::warn!("startup_script: {e}"),
+    }
+}
+
+/// Runs a startup or shutdown script to its end or timeout, logging how it ended.
+async fn run_start_stop(script: &Script) {
+    tracing::info!(script = %script.label, "running {}", script.argv.join(" "));
+    let exit = script.run(&[]).await;
+    if exit.success() {
+        tracing::info!(script = %script.label, "{exit}");
+    } else {
+        // keepalived: "startup script script failed, status N".
+        tracing::warn!(script = %script.label, "{}: {exit}", script.argv.join(" "));
+    }
 }
 
 /// Runs scripts as tasks of the router's runtime, at most [`MAX_SCRIPTS`] at once.
@@ -160,6 +232,10 @@ struct Router {
     notifier: Notifier,
     alerter: Option<Alerter>,
     script_user: Option<(Uid, Gid)>,
+    lvs_disabled: Vec<Vec<String>>,
+    shutdown_script: Option<Script>,
+    /// The `*notify_fifo_script` readers, running for the director's life.
+    fifo_tasks: Vec<(Script, Vec<String>, JoinHandle<()>)>,
     scripts: ScriptRunner,
     track: TrackState,
     /// Tasks running the tracked scripts of the current plan.
@@ -195,6 +271,11 @@ pub(crate) fn run(
     runtime.block_on(async move {
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (lvs_actions_tx, lvs_actions) = mpsc::unbounded_channel();
+        run_startup_script(&config).await;
+        // keepalived writes the init_file values when it reads the configuration at start.
+        for problem in crate::track::init_track_files(&config) {
+            tracing::warn!("{problem}");
+        }
         let (mut router, vrrp_outputs) = match Router::start(
             config,
             options,
@@ -279,6 +360,9 @@ impl Router {
             notifier: planned.notifier,
             alerter: planned.alerter,
             script_user: planned.script_user,
+            lvs_disabled: planned.lvs_disabled,
+            shutdown_script: planned.shutdown_script,
+            fifo_tasks: Vec::new(),
             scripts: ScriptRunner {
                 slots: Arc::new(Semaphore::new(MAX_SCRIPTS)),
             },
@@ -288,6 +372,7 @@ impl Router {
             _control: control,
             options,
         };
+        router.start_fifo_scripts();
         router.start_track_scripts();
         router.poll_tracked_files();
         router.apply_tracking();
@@ -335,6 +420,9 @@ impl Router {
             }
         };
         let result = self.shutdown(&mut vrrp_outputs, &mut lvs_actions).await;
+        if let Some(script) = self.shutdown_script.take() {
+            run_start_stop(&script).await;
+        }
         let _ = self.events.send(DirectorEvent::Stopped(None));
         if let Some(reply) = stop_reply {
             let _ = reply.send(result);
@@ -512,14 +600,14 @@ impl Router {
                     if let Some(lvs) = &self.lvs_handle {
                         lvs.vrrp_state(&e.instance, t.to);
                     }
-                    for (script, args) in self.notifier.on_event(&e) {
-                        self.scripts.spawn(script, args);
-                    }
                     if let Some((subject, body)) =
                         self.alerter.as_ref().and_then(|a| a.for_event(&e))
                     {
                         self.send_alert(subject, body);
                     }
+                }
+                for (script, args) in self.notifier.on_event(&e) {
+                    self.scripts.spawn(script, args);
                 }
                 let _ = self.events.send(DirectorEvent::Vrrp(e));
             }
@@ -529,6 +617,10 @@ impl Router {
     fn lvs_action(&mut self, action: Action) {
         match action {
             Action::Script { argv, why } => {
+                if self.lvs_disabled.contains(&argv) {
+                    tracing::debug!(script = %why, "disabled at load: not run");
+                    return;
+                }
                 let script = Script {
                     label: why,
                     argv,
@@ -549,6 +641,10 @@ impl Router {
                 keepalived,
             } => {
                 let word = if up { "UP" } else { "DOWN" };
+                let (vs_name, rs_name) =
+                    crate::notify::keepalived_names(&self.config, &virtual_server, Some(server));
+                self.notifier
+                    .lvs_real_server(&rs_name.unwrap_or_default(), &vs_name, up);
                 tracing::info!(
                     message_id = crate::message_id::REAL_SERVER_CHANGED,
                     virtual_server,
@@ -572,6 +668,9 @@ impl Router {
                 keepalived,
             } => {
                 let word = if up { "UP" } else { "DOWN" };
+                let (vs_name, _) =
+                    crate::notify::keepalived_names(&self.config, &virtual_server, None);
+                self.notifier.lvs_quorum(&vs_name, up);
                 tracing::info!(
                     message_id = crate::message_id::QUORUM_CHANGED,
                     virtual_server,
@@ -596,6 +695,33 @@ impl Router {
                 tracing::warn!("SMTP alert \"{subject}\" not sent: {e}");
             }
         });
+    }
+
+    /// Starts the `*notify_fifo_script` readers that are not running yet, and stops those no
+    /// longer configured.
+    fn start_fifo_scripts(&mut self) {
+        let wanted = self.notifier.fifo_scripts().to_vec();
+        let mut kept = Vec::new();
+        for (script, args, task) in self.fifo_tasks.drain(..) {
+            if wanted.iter().any(|(s, a)| *s == script && *a == args) && !task.is_finished() {
+                kept.push((script, args, task));
+            } else {
+                task.abort();
+            }
+        }
+        for (script, args) in wanted {
+            if kept.iter().any(|(s, a, _)| *s == script && *a == args) {
+                continue;
+            }
+            let (s, a) = (script.clone(), args.clone());
+            let task = tokio::spawn(async move {
+                let exit = s.run(&a).await;
+                // keepalived: "notify fifo script terminated".
+                tracing::info!(script = %s.label, "notify fifo script terminated: {exit}");
+            });
+            kept.push((script, args, task));
+        }
+        self.fifo_tasks = kept;
     }
 
     /// Starts one task per tracked script: run, report, wait out the interval, again.
@@ -707,9 +833,20 @@ impl Router {
             Some(l) => Some(l.reload(planned.lvs).await.map_err(Error::Reload)?),
             None => None,
         };
-        self.notifier = planned.notifier;
+        // Instances the reload removed: keepalived notifies them DELETED (or FAULT).
+        for name in &summary.removed {
+            for (script, args) in self.notifier.on_deleted(name) {
+                self.scripts.spawn(script, args);
+            }
+        }
+        let mut notifier = planned.notifier;
+        notifier.carry_state(&self.notifier);
+        self.notifier = notifier;
+        self.start_fifo_scripts();
         self.alerter = planned.alerter;
         self.script_user = planned.script_user;
+        self.lvs_disabled = planned.lvs_disabled;
+        self.shutdown_script = planned.shutdown_script;
         self.config = planned.config;
         Ok(ReloadReport { vrrp: summary, lvs })
     }
@@ -736,6 +873,9 @@ impl Router {
         lvs_actions: &mut mpsc::UnboundedReceiver<Action>,
     ) -> Result<(), Error> {
         for task in self.track_tasks.drain(..) {
+            task.abort();
+        }
+        for (_, _, task) in self.fifo_tasks.drain(..) {
             task.abort();
         }
         let vrrp = self.vrrp.take();
@@ -886,5 +1026,14 @@ fn log_vrrp_event(e: &crate::vrrp::RunnerEvent) {
             tracing::info!(instance, "({instance}) {}", e.event)
         }
         Event::MasterSeen { .. } => tracing::debug!(instance, "({instance}) {}", e.event),
+        Event::LowerPriorityAdvert { from, priority } => tracing::info!(
+            instance,
+            keepalived = format!(
+                "({instance}) Received advert from {from} with lower priority {priority}, ours {}",
+                e.priority
+            ),
+            "({instance}) {}",
+            e.event
+        ),
     }
 }

@@ -32,7 +32,8 @@ use serde::{Deserialize, Serialize};
 use vrrp_core::{Command as InstanceCommand, FaultCause};
 
 use crate::net::LinkStatus;
-use keepalived_conf::{Config, Track};
+use crate::scripts::{ScriptPolicy, Verdict};
+use keepalived_conf::{Config, ParamMatch, Track};
 
 /// How often tracked files are read and processes counted (keepalived uses inotify and
 /// netlink process events; a 200 ms poll bounds the delay the same way for an operator).
@@ -117,10 +118,6 @@ pub struct TrackScript {
     pub init_fail: bool,
 }
 
-/// Resolves `script_user` / a script's `user` to ids.
-pub type ResolveUser =
-    dyn Fn(&keepalived_conf::ScriptUser) -> Result<(nix::unistd::Uid, nix::unistd::Gid), String>;
-
 /// What a configuration tracks: the instances' objects, the scripts to run, the files to
 /// read and the processes to count.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -132,10 +129,12 @@ pub struct TrackPlan {
 }
 
 impl TrackPlan {
-    /// Collects every object some instance tracks. `user` resolves `script_user` / a script's
-    /// `user` (the director's rule for scripts).
-    pub fn from_config(config: &Config, user: &ResolveUser) -> Result<TrackPlan, String> {
+    /// Collects every object some instance tracks. `policy` gives each script its user, and
+    /// a script keepalived would disable at load (not found, not executable, insecure under
+    /// `enable_script_security`) is left out of tracking, as keepalived removes it.
+    pub fn from_config(config: &Config, policy: &ScriptPolicy) -> Result<TrackPlan, String> {
         let mut plan = TrackPlan::default();
+        let mut disabled: Vec<&str> = Vec::new();
         let weight_of = |t: &Track, own: i32| t.weight.unwrap_or(own);
         for vi in &config.vrrp_instances {
             let mut objects = Vec::new();
@@ -147,6 +146,32 @@ impl TrackPlan {
                     .ok_or_else(|| {
                         format!("vrrp_instance {}: no vrrp_script {}", vi.name, t.name)
                     })?;
+                if disabled.contains(&s.name.as_str()) {
+                    continue;
+                }
+                if !plan.scripts.iter().any(|p| p.name == s.name) {
+                    let user = policy
+                        .user_for(s.user.as_ref())
+                        .map_err(|e| format!("vrrp_script {}: {e}", s.name))?;
+                    let argv = healthcheck::split_command(&s.script);
+                    match policy.assess(&argv, user) {
+                        Verdict::Run => {}
+                        Verdict::Insecure(why) => {
+                            tracing::warn!(script = %s.name, "vrrp_script {}: {why}", s.name)
+                        }
+                        Verdict::Disabled(why) => {
+                            // keepalived: "Disabling track script chk due to insecure".
+                            tracing::warn!(
+                                script = %s.name,
+                                "vrrp_script {}: {why}: {}",
+                                s.name,
+                                crate::scripts::disabled_effect(crate::scripts::ScriptKind::Track)
+                            );
+                            disabled.push(&s.name);
+                            continue;
+                        }
+                    }
+                }
                 objects.push(Tracks {
                     kind: TrackedKind::Script,
                     name: t.name.clone(),
@@ -157,11 +182,9 @@ impl TrackPlan {
                     continue;
                 }
                 let interval = s.interval.as_duration();
-                let script_user = match s.user.as_ref().or(config.global_defs.script_user.as_ref())
-                {
-                    Some(u) => Some(user(u)?),
-                    None => None,
-                };
+                let script_user = policy
+                    .user_for(s.user.as_ref())
+                    .map_err(|e| format!("vrrp_script {}: {e}", s.name))?;
                 plan.scripts.push(TrackScript {
                     name: s.name.clone(),
                     script: Script {
@@ -221,6 +244,7 @@ impl TrackPlan {
                         ProcessMatch {
                             words: p.process.clone(),
                             full_command: p.full_command,
+                            param_match: p.param_match,
                             quorum: p.quorum.max(1),
                             quorum_max: p.quorum_max,
                             terminate_delay: p
@@ -517,6 +541,8 @@ impl TrackState {
 pub struct ProcessMatch {
     words: Vec<String>,
     full_command: bool,
+    /// `param_match`; keepalived's default is exact when `process` has arguments.
+    param_match: Option<ParamMatch>,
     quorum: u32,
     quorum_max: Option<u32>,
     /// `terminate_delay` (or `delay`): how long the quorum must stay lost.
@@ -526,39 +552,106 @@ pub struct ProcessMatch {
 }
 
 impl ProcessMatch {
-    /// Whether a process (its `comm` and NUL-separated `cmdline`) is one of ours.
+    /// Whether a process (its `comm` and NUL-separated `cmdline`) is one of ours, as
+    /// keepalived's `read_procs` decides: by `comm`, or, with `full_command`, arguments or
+    /// `param_match`, by the command's first word (exactly as written in `process`), then by
+    /// its arguments (`check_params`).
     fn matches(&self, comm: &str, cmdline: &[u8]) -> bool {
-        let args: Vec<&str> = cmdline
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .filter_map(|a| std::str::from_utf8(a).ok())
-            .collect();
         let Some(name) = self.words.first() else {
             return false;
         };
-        if self.full_command || self.words.len() > 1 {
-            // keepalived: with arguments (or full_command) the whole command line must match.
-            let program_matches = args.first().is_some_and(|a| {
-                a == name
-                    || std::path::Path::new(a)
-                        .file_name()
-                        .is_some_and(|f| f == name.as_str())
-            });
-            program_matches
-                && args.len() == self.words.len()
-                && args[1..]
-                    == self.words[1..]
-                        .iter()
-                        .map(String::as_str)
-                        .collect::<Vec<_>>()[..]
-        } else {
-            comm == name
+        let param_match = self
+            .param_match
+            .or((self.words.len() > 1).then_some(ParamMatch::Exact));
+        if !self.full_command && param_match.is_none() {
+            return comm == name;
         }
+        let (argv0, params) = match cmdline.iter().position(|b| *b == 0) {
+            Some(i) => (&cmdline[..i], &cmdline[i + 1..]),
+            None => (cmdline, &[][..]),
+        };
+        if argv0 != name.as_bytes() {
+            return false;
+        }
+        let Some(param_match) = param_match else {
+            return true;
+        };
+        // keepalived keeps the configured arguments as they appear in /proc: each followed
+        // by a NUL.
+        let configured: Vec<u8> = self.words[1..]
+            .iter()
+            .flat_map(|w| w.bytes().chain(std::iter::once(0)))
+            .collect();
+        check_params(param_match, &configured, params)
     }
 
     fn up(&self, count: u32) -> bool {
         count >= self.quorum && self.quorum_max.is_none_or(|max| count <= max)
     }
+}
+
+/// keepalived's `check_params`: `configured` and `actual` are NUL-terminated arguments.
+fn check_params(param_match: ParamMatch, configured: &[u8], actual: &[u8]) -> bool {
+    if param_match == ParamMatch::Exact && configured.is_empty() && actual.is_empty() {
+        return true;
+    }
+    if actual.len() < configured.len() {
+        return false;
+    }
+    match param_match {
+        ParamMatch::Exact => actual == configured,
+        _ if configured.is_empty() => true,
+        ParamMatch::Partial => actual.starts_with(configured),
+        // The last configured argument is a prefix of its counterpart.
+        ParamMatch::Initial => {
+            configured.len() == 1 || actual.starts_with(&configured[..configured.len() - 1])
+        }
+    }
+}
+
+/// keepalived's `init_file [VALUE] [overwrite]` of each `track_file`, applied when the
+/// director starts (not at a reload, nor by `ha check`): a missing file (or any, with
+/// `overwrite`) is written with VALUE (default 0). Returns what could not be done.
+pub fn init_track_files(config: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    for t in &config.track_files {
+        let Some(words) = &t.init_file else {
+            continue;
+        };
+        let mut value: i64 = 0;
+        let mut overwrite = false;
+        for w in words {
+            if w == "overwrite" {
+                overwrite = true;
+            } else if let Ok(v) = w.parse::<i32>() {
+                value = v.into();
+            } else {
+                problems.push(format!(
+                    "track_file {}: unknown init_file option {w}",
+                    t.name
+                ));
+            }
+        }
+        let path = std::path::Path::new(&t.file);
+        match std::fs::metadata(path) {
+            Ok(m) if overwrite && !m.is_file() => {
+                problems.push(format!(
+                    "track_file {}: cannot initialise {}: not a regular file",
+                    t.name, t.file
+                ));
+                continue;
+            }
+            Ok(_) if !overwrite => continue,
+            _ => {}
+        }
+        if let Err(e) = std::fs::write(path, format!("{value}\n")) {
+            problems.push(format!(
+                "track_file {}: unable to initialise {}: {e}",
+                t.name, t.file
+            ));
+        }
+    }
+    problems
 }
 
 /// Reads a tracked file's value as keepalived does: the first word as an integer, 0 when the
@@ -652,7 +745,7 @@ mod tests {
             &mut sources,
         );
         assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        TrackPlan::from_config(&loaded.config, &|_| Err("no users in tests".into())).unwrap()
+        TrackPlan::from_config(&loaded.config, &ScriptPolicy::unchecked()).unwrap()
     }
 
     const SCRIPT: &str = "vrrp_script chk {\n script \"/bin/true\"\n rise 2\n fall 3\n weight -20\n}\n\
@@ -741,6 +834,7 @@ mod tests {
         let by_name = ProcessMatch {
             words: vec!["nginx".into()],
             full_command: false,
+            param_match: None,
             quorum: 2,
             quorum_max: Some(4),
             terminate_delay: Duration::ZERO,
@@ -750,8 +844,13 @@ mod tests {
         assert!(!by_name.matches("httpd", b"/usr/sbin/httpd\0"));
         assert!(!by_name.up(1) && by_name.up(2) && by_name.up(4) && !by_name.up(5));
         let full = ProcessMatch {
-            words: vec!["haproxy".into(), "-f".into(), "/etc/haproxy.cfg".into()],
+            words: vec![
+                "/usr/sbin/haproxy".into(),
+                "-f".into(),
+                "/etc/haproxy.cfg".into(),
+            ],
             full_command: true,
+            param_match: None,
             quorum: 1,
             quorum_max: None,
             terminate_delay: Duration::ZERO,
@@ -759,6 +858,85 @@ mod tests {
         };
         assert!(full.matches("haproxy", b"/usr/sbin/haproxy\0-f\0/etc/haproxy.cfg\0"));
         assert!(!full.matches("haproxy", b"/usr/sbin/haproxy\0-f\0/other.cfg\0"));
+        // keepalived compares the first word as written: a bare name is not a path.
+        let bare = ProcessMatch {
+            words: vec!["haproxy".into(), "-f".into(), "/etc/haproxy.cfg".into()],
+            ..full.clone()
+        };
+        assert!(!bare.matches("haproxy", b"/usr/sbin/haproxy\0-f\0/etc/haproxy.cfg\0"));
+    }
+
+    #[test]
+    fn param_match_as_keepalived_check_params() {
+        let m = |words: &[&str], pm: Option<ParamMatch>| ProcessMatch {
+            words: words.iter().map(|w| w.to_string()).collect(),
+            full_command: false,
+            param_match: pm,
+            quorum: 1,
+            quorum_max: None,
+            terminate_delay: Duration::ZERO,
+            fork_delay: Duration::ZERO,
+        };
+        let cmd = b"/usr/sbin/haproxy\0-f\0/etc/haproxy/haproxy.cfg\0-p\0/run/h.pid\0";
+        let hap = "/usr/sbin/haproxy";
+        // Arguments in `process` mean exact, as keepalived.
+        assert!(!m(&[hap, "-f", "/etc/haproxy/haproxy.cfg"], None).matches("haproxy", cmd));
+        assert!(m(
+            &[hap, "-f", "/etc/haproxy/haproxy.cfg", "-p", "/run/h.pid"],
+            None
+        )
+        .matches("haproxy", cmd));
+        // partial: the first arguments.
+        let partial = Some(ParamMatch::Partial);
+        assert!(m(&[hap, "-f", "/etc/haproxy/haproxy.cfg"], partial).matches("haproxy", cmd));
+        assert!(!m(&[hap, "-f", "/etc/haproxy/haproxy"], partial).matches("haproxy", cmd));
+        // initial: the last one may be a prefix.
+        let initial = Some(ParamMatch::Initial);
+        assert!(m(&[hap, "-f", "/etc/haproxy/haproxy"], initial).matches("haproxy", cmd));
+        assert!(!m(&[hap, "-f", "/etc/nginx"], initial).matches("haproxy", cmd));
+        // Without arguments: partial and initial take any; exact (param_match alone) none.
+        assert!(m(&[hap], partial).matches("haproxy", cmd));
+        assert!(m(&[hap], initial).matches("haproxy", cmd));
+        assert!(!m(&[hap], Some(ParamMatch::Exact)).matches("haproxy", cmd));
+        assert!(m(&[hap], Some(ParamMatch::Exact)).matches("haproxy", b"/usr/sbin/haproxy\0"));
+        // param_match compares the command's first word, not comm.
+        assert!(!m(&["haproxy"], partial).matches("haproxy", cmd));
+    }
+
+    #[test]
+    fn init_file_writes_a_missing_file_or_overwrites_when_asked() {
+        let dir = std::env::temp_dir().join(format!("ha-track-init-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
+        std::fs::write(&b, "7\n").unwrap();
+        std::fs::write(&c, "7\n").unwrap();
+        let mut sources = keepalived_conf::SourceMap::default();
+        let text = format!(
+            "track_file a {{ file {}\n init_file }}\ntrack_file b {{ file {}\n init_file -5 }}\n\
+             track_file c {{ file {}\n init_file -5 overwrite }}\ntrack_file d {{ file {}\n init_file overwrite }}\n",
+            a.display(),
+            b.display(),
+            c.display(),
+            dir.display()
+        );
+        let loaded = keepalived_conf::parse_str(
+            "t.conf",
+            &text,
+            &keepalived_conf::Options::default(),
+            &mut sources,
+        );
+        let problems = init_track_files(&loaded.config);
+        assert_eq!(
+            std::fs::read_to_string(&a).unwrap(),
+            "0\n",
+            "missing: written"
+        );
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "7\n", "present: kept");
+        assert_eq!(std::fs::read_to_string(&c).unwrap(), "-5\n", "overwrite");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("not a regular file"), "{problems:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A plan from configuration text tracking `vrrp_track_process haproxy` with `lines`
@@ -778,7 +956,7 @@ mod tests {
             &mut sources,
         );
         assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        TrackPlan::from_config(&loaded.config, &|_| unreachable!()).unwrap()
+        TrackPlan::from_config(&loaded.config, &ScriptPolicy::unchecked()).unwrap()
     }
 
     /// The instance's last fault command, if any came out.
@@ -885,6 +1063,7 @@ mod tests {
             ProcessMatch {
                 words: vec![name.clone()],
                 full_command: false,
+                param_match: None,
                 quorum: 1,
                 quorum_max: None,
                 terminate_delay: Duration::ZERO,

@@ -159,3 +159,65 @@ fn bfd_check_is_a_warning_and_a_checker_the_director_cannot_run_an_error() {
     let _ = std::fs::remove_file(bfd);
     let _ = std::fs::remove_file(bad);
 }
+
+#[test]
+fn script_checks_on_this_machine_as_keepalived_loads_them() {
+    let check = |name: &str, text: &str, args: &[&str]| {
+        let path = temp_file(name, text);
+        let mut all = args.to_vec();
+        all.push(path.to_str().unwrap());
+        let out = ha(&all);
+        let _ = std::fs::remove_file(&path);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // A script user that does not resolve: the director would refuse to start.
+    let unknown_user =
+        "global_defs {\n script_user ha-no-such-user-12\n startup_script /bin/true\n}\n";
+    let (code, stderr) = check("unknown-user.conf", unknown_user, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("script_user ha-no-such-user-12") && stderr.contains("unknown-user.conf:2"),
+        "{stderr}"
+    );
+    // Another machine's file: its users are not this machine's business.
+    let (code, stderr) = check(
+        "unknown-user-other.conf",
+        unknown_user,
+        &["--no-host-checks"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    // A script that is not there is not run (keepalived disables it at load time).
+    let (code, stderr) = check(
+        "missing-script.conf",
+        "global_defs {\n script_user root\n startup_script /nonexistent/ha12-startup\n}\n",
+        &[],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/ha12-startup: cannot be accessed")
+            && stderr.contains("will not run"),
+        "{stderr}"
+    );
+    // Scripts without enable_script_security: keepalived's SECURITY VIOLATION, a warning.
+    let (code, stderr) = check(
+        "no-security.conf",
+        "global_defs {\n script_user root\n startup_script /bin/true\n}\n",
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("script_security not enabled")
+            && stderr.contains("0 error(s), 1 warning(s)"),
+        "{stderr}"
+    );
+    let (code, stderr) = check(
+        "security.conf",
+        "global_defs {\n script_user root\n enable_script_security\n startup_script /bin/true\n}\n",
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("0 error(s), 0 warning(s)"), "{stderr}");
+}

@@ -790,13 +790,15 @@ fn real_server_health_runs_notify_scripts_alerts_and_drains_without_ipvs() {
     let _ = std::fs::remove_dir_all(&marks);
     std::fs::create_dir_all(&marks).unwrap();
     let m = marks.display();
+    // As in keepalived, real servers alert by default; a virtual server (its quorum) only
+    // with `smtp_alert`.
     let director = start_with(
         &ns,
         "rs.conf",
         &format!(
             "global_defs {{\n router_id RS_TEST\n checker_priority 5\n notification_email {{ ops@example.invalid }}\n \
              notification_email_from ha@example.invalid\n smtp_server 127.0.0.1 2525\n}}\n\
-             virtual_server 127.0.0.1 80 {{\n delay_loop 1\n lb_kind NAT\n quorum_down \"/bin/touch {m}/quorum_down\"\n\
+             virtual_server 127.0.0.1 80 {{\n delay_loop 1\n lb_kind NAT\n smtp_alert\n quorum_down \"/bin/touch {m}/quorum_down\"\n\
               real_server 127.0.0.1 8080 {{\n weight 3\n notify_down \"/bin/touch {m}/down\"\n notify_up \"/bin/touch {m}/up\"\n\
                TCP_CHECK {{\n connect_timeout 1\n retry 0\n }}\n }}\n}}\n"
         ),
@@ -1002,4 +1004,135 @@ fn a_panic_on_the_vrrp_thread_stops_the_director_and_releases_the_vip() {
         "{}",
         lvs1.log()
     );
+}
+
+#[test]
+fn startup_shutdown_and_notify_fifo_scripts_run_as_keepalived_runs_them() {
+    if !require_root("startup_shutdown_and_notify_fifo_scripts_run_as_keepalived_runs_them") {
+        return;
+    }
+    let (ns, _peer) = veth_pair_named(
+        "hs",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    let dir = std::env::temp_dir().join(format!("ha-scripts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("scripts.log");
+    let record = dir.join("record.sh");
+    let reader = dir.join("fifo-reader.sh");
+    // keepalived starts a notify_fifo_script with the FIFO's path as its argument.
+    std::fs::write(
+        &record,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        &reader,
+        format!(
+            "#!/bin/sh\nwhile read -r line; do echo \"fifo $line\" >> {}; done < \"$1\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for s in [&record, &reader] {
+        std::fs::set_permissions(s, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let conf = format!(
+        "global_defs {{\n  vrrp_version 3\n  script_user root\n  startup_script \"{record} startup\"\n  \
+         shutdown_script \"{record} shutdown\"\n  notify_fifo {fifo}\n  notify_fifo_script {reader}\n}}\n\
+         vrrp_instance VI_1 {{\n  state MASTER\n  interface ens32\n  virtual_router_id 51\n  \
+         priority 100\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n",
+        record = record.display(),
+        reader = reader.display(),
+        fifo = dir.join("notify.fifo").display(),
+    );
+    let mut director = start_with(&ns, "scripts.conf", &conf);
+    let lines = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_until(
+        "startup script and FIFO line",
+        Duration::from_secs(5),
+        || lines().contains("fifo INSTANCE \"VI_1\" MASTER 100"),
+    );
+    assert!(has_vip(&ns));
+    assert_eq!(lines().lines().next(), Some("startup"), "{}", lines());
+    assert!(!lines().contains("shutdown"), "{}", lines());
+    // A graceful stop runs the shutdown script before the director exits.
+    director.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(
+        lines().contains("shutdown"),
+        "{}\n{}",
+        lines(),
+        director.log()
+    );
+    drop(director);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_unknown_script_user_refuses_the_start() {
+    if !require_root("an_unknown_script_user_refuses_the_start") {
+        return;
+    }
+    let (ns, _peer) = veth_pair_named(
+        "hu",
+        "ens32",
+        ("192.168.2.10/24", "fe80::10/64"),
+        ("192.168.2.11/24", "fe80::11/64"),
+    );
+    let path = std::env::temp_dir().join(format!("ha-unknown-user-{}.conf", std::process::id()));
+    // keepalived would not run the notify script as configured: ha must not run it as root.
+    std::fs::write(
+        &path,
+        format!(
+            "global_defs {{\n  vrrp_version 3\n  script_user ha-no-such-user-12\n}}\n\
+             vrrp_instance VI_1 {{\n  state MASTER\n  interface ens32\n  virtual_router_id 51\n  \
+             priority 100\n  advert_int 0.1\n  notify_master /bin/true\n  virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let socket = std::env::temp_dir().join(format!("ha-unknown-user-{}.sock", std::process::id()));
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            env!("CARGO_BIN_EXE_ha"),
+            "run",
+            "-f",
+        ])
+        .arg(&path)
+        .arg("--control-socket")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&socket);
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "ha run must refuse to start: {status:?}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("script_user ha-no-such-user-12"),
+        "{stderr}"
+    );
+    assert!(!has_vip(&ns), "no VIP was taken");
 }

@@ -302,3 +302,87 @@ fn keepalived_complaints_are_seen() {
     });
     println!("{}", complaints(&ka.log()).join("\n"));
 }
+
+/// keepalived, cut off from ha's adverts, claims mastership at a lower priority: ha, the master,
+/// runs `notify_master_rx_lower_pri` on hearing it, and keeps the VIP once keepalived hears ha
+/// again and yields.
+#[test]
+fn notify_master_rx_lower_pri_runs_when_keepalived_claims_master_below_ha() {
+    if !require_root("notify_master_rx_lower_pri_runs_when_keepalived_claims_master_below_ha") {
+        return;
+    }
+    let (n1, n2) = veth_pair(
+        "irx",
+        ("10.199.7.1/24", "fe80::a/64"),
+        ("10.199.7.2/24", "fe80::b/64"),
+    );
+    let case = Case {
+        version: 3,
+        ipv6: false,
+    };
+    let vip: IpAddr = case.vip().parse().unwrap();
+    let dir = std::env::temp_dir().join(format!("ha-rx-lower-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("lower.log");
+    let script = dir.join("lower.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho lower >> {}\n", log.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ha_conf = case.config(150, "irx1").replace(
+        "  virtual_ipaddress",
+        &format!(
+            "  notify_master_rx_lower_pri {}\n  virtual_ipaddress",
+            script.display()
+        ),
+    );
+    let s1 = Sampler::start(&n1, vip);
+    let s2 = Sampler::start(&n2, vip);
+    let ha = common::ha::start_with(&n1, "irx1.conf", &ha_conf);
+    wait("ha master", Duration::from_secs(5), || s1.holds_now());
+    let mastered = Instant::now();
+    let keepalived = Keepalived::start(&n2, "irx2", &case.config(100, "irx2"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!s2.holds_now(), "keepalived stays backup while it hears ha");
+    assert!(!log.exists(), "no lower-priority master yet");
+
+    // keepalived no longer hears ha: it becomes master at priority 100 and ha hears it.
+    n2.exec(&["nft", "add", "table", "inet", "harx"]);
+    n2.exec(&[
+        "nft",
+        "add chain inet harx input { type filter hook input priority 0 ; }",
+    ]);
+    n2.exec(&["nft", "add rule inet harx input ip protocol vrrp drop"]);
+    wait("keepalived claims the VIP", Duration::from_secs(5), || {
+        s2.holds_now()
+    });
+    wait(
+        "ha runs notify_master_rx_lower_pri",
+        Duration::from_secs(5),
+        || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("lower")),
+    );
+    assert_eq!(ha.status()["instances"][0]["state"], "MASTER");
+
+    // keepalived hears ha again and yields; ha kept the VIP throughout.
+    n2.exec(&["nft", "delete", "table", "inet", "harx"]);
+    wait("keepalived yields", Duration::from_secs(5), || {
+        !s2.holds_now() && s1.holds_now()
+    });
+    let ha_samples = s1.finish();
+    assert!(
+        ha_samples
+            .iter()
+            .filter(|(t, _)| *t >= mastered)
+            .all(|(_, held)| *held),
+        "ha held the VIP throughout"
+    );
+    s2.finish();
+    let complaints_of = keepalived.log();
+    assert!(complaints(&complaints_of).is_empty(), "{complaints_of}");
+    drop(keepalived);
+    drop(ha);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

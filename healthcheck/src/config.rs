@@ -260,6 +260,34 @@ pub struct UrlCheck {
     pub regex_no_match: bool,
     /// `virtualhost` for this URL only.
     pub virtualhost: Option<String>,
+    /// `regex_options`: how `regex` is compiled.
+    pub regex_options: RegexOptions,
+    /// `regex_min_offset`: a match must start at or after this byte of the body.
+    pub regex_min_offset: Option<usize>,
+    /// `regex_max_offset`: a match must start at or before this byte of the body.
+    pub regex_max_offset: Option<usize>,
+    /// `tls_compliant` of this URL (SSL_GET): end the session with a close_notify alert,
+    /// as when the checker's [`TlsOptions::close_notify`] is set.
+    pub tls_compliant: bool,
+}
+
+/// The `regex_options` (PCRE2 option names) that change what a `regex` matches, as the
+/// Rust regex engine's flags. keepalived compiles without UTF (bytes, ASCII classes)
+/// unless `utf` or `ucp` is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RegexOptions {
+    /// `caseless`: `(?i)`.
+    pub caseless: bool,
+    /// `multiline`: `^` and `$` at line ends, `(?m)`.
+    pub multiline: bool,
+    /// `dotall`: `.` matches a newline, `(?s)`.
+    pub dotall: bool,
+    /// `extended`: whitespace and `#` comments in the pattern are ignored, `(?x)`.
+    pub extended: bool,
+    /// `ungreedy`: quantifiers are lazy unless followed by `?`, `(?U)`.
+    pub ungreedy: bool,
+    /// `utf` / `ucp`: the body is UTF-8, classes are Unicode, `(?u)`.
+    pub unicode: bool,
 }
 
 impl UrlCheck {
@@ -309,20 +337,47 @@ impl UrlCheck {
 pub struct TlsOptions {
     /// Verify the server certificate chain and name. Default off.
     pub verify: bool,
-    /// `ca`: PEM file of trusted roots, used when `verify` is on.
+    /// `ca` (of the `SSL` block): PEM file of trusted roots. Always read (a file that does
+    /// not load is a configuration error, as keepalived exits on it); it decides the
+    /// handshake only when `verify` is on (keepalived never verifies).
     pub ca_file: Option<PathBuf>,
     /// `enable_sni`: send SNI (the virtualhost, or nothing for an IP). Default on.
     pub sni: bool,
+    /// `certificate` (of the `SSL` block): PEM client certificate chain presented to the
+    /// server. Needs `client_key`.
+    pub client_cert: Option<PathBuf>,
+    /// `key` (of the `SSL` block): PEM private key of `client_cert` (not encrypted).
+    pub client_key: Option<PathBuf>,
+    /// `tls_compliant`: end each session with a close_notify alert. Default off: keepalived
+    /// shuts down quietly (`SSL_set_quiet_shutdown`).
+    pub close_notify: bool,
 }
 
 /// `UDP_CHECK` options.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UdpCheck {
     /// `payload`: bytes to send (hex in the config).
     pub payload: Vec<u8>,
-    /// `require_reply`: the reply must match this pattern; `None` means any reply, or none
-    /// (no ICMP port unreachable), passes.
+    /// `require_reply`: a reply must come; when the pattern is not empty, the reply's
+    /// length must be within `min_reply_length..=max_reply_length` and its first bytes
+    /// (as many as both have) must match. `None` means any reply, or none (no ICMP port
+    /// unreachable), passes.
     pub require_reply: Option<HexPattern>,
+    /// `min_reply_length`, default 0.
+    pub min_reply_length: usize,
+    /// `max_reply_length`, default 255 (keepalived's).
+    pub max_reply_length: usize,
+}
+
+impl Default for UdpCheck {
+    fn default() -> Self {
+        UdpCheck {
+            payload: Vec::new(),
+            require_reply: None,
+            min_reply_length: 0,
+            max_reply_length: 255,
+        }
+    }
 }
 
 /// A hex byte pattern where `X` stands for any nibble (`require_reply 01XX0f`).
@@ -377,6 +432,14 @@ impl HexPattern {
 
     pub fn is_empty(&self) -> bool {
         self.nibbles.is_empty()
+    }
+
+    /// keepalived's `check_udp_reply` comparison: the first `min(reply, pattern)` bytes
+    /// match (a reply shorter than the pattern is compared as far as it goes).
+    pub fn agrees_with(&self, reply: &[u8]) -> bool {
+        self.nibbles.chunks(2).zip(reply).all(|(pair, &byte)| {
+            pair[0].is_none_or(|hi| hi == byte >> 4) && pair[1].is_none_or(|lo| lo == byte & 0xf)
+        })
     }
 
     /// True when `reply` starts with bytes matching the pattern (keepalived compares the
@@ -470,6 +533,8 @@ pub struct MiscCheck {
     pub dynamic: bool,
     /// `user` (keepalived's `script_user` default otherwise): run as this user.
     pub user: Option<String>,
+    /// The group of `user USER GROUP`; default the user's primary group.
+    pub group: Option<String>,
 }
 
 /// `FILE_CHECK` options (keepalived's `track_file` applied to a real server).

@@ -25,6 +25,8 @@ pub enum Error {
     EmptyMiscPath { check: String },
     #[error("checker {check}: user {user:?} does not exist")]
     UnknownUser { check: String, user: String },
+    #[error("checker {check}: group {group:?} does not exist")]
+    UnknownGroup { check: String, group: String },
     #[error("health-check engine: cannot start its runtime: {0}")]
     Runtime(#[source] std::io::Error),
     #[error("health-check engine has stopped")]

@@ -346,6 +346,46 @@ async fn http_get_regex_and_regex_no_match() {
 }
 
 #[tokio::test]
+async fn http_get_regex_options_and_offsets() {
+    // http_server answers every connection with the same response.
+    let (addr, _) = http_server(response("200 OK", "Status: GREEN\nload: low")).await;
+    let run = |u: UrlCheck| async move { checker(http(vec![u]), 1000).run(addr).await };
+    let mut u = url("/");
+    u.regex = Some("status: green".into());
+    assert!(matches!(
+        fail(run(u.clone()).await),
+        Failure::RegexMismatch { .. }
+    ));
+    // regex_options caseless
+    u.regex_options.caseless = true;
+    assert_eq!(run(u.clone()).await, Outcome::Pass(None));
+    // multiline: `^` at a line start.
+    let mut m = url("/");
+    m.regex = Some("^load".into());
+    assert!(matches!(
+        fail(run(m.clone()).await),
+        Failure::RegexMismatch { .. }
+    ));
+    m.regex_options.multiline = true;
+    assert_eq!(run(m).await, Outcome::Pass(None));
+    // regex_min_offset / regex_max_offset bound where the match starts: "GREEN" is at 8.
+    let mut o = url("/");
+    o.regex = Some("GREEN".into());
+    o.regex_min_offset = Some(8);
+    o.regex_max_offset = Some(8);
+    assert_eq!(run(o.clone()).await, Outcome::Pass(None));
+    o.regex_min_offset = Some(9);
+    o.regex_max_offset = None;
+    assert!(matches!(
+        fail(run(o.clone()).await),
+        Failure::RegexMismatch { .. }
+    ));
+    o.regex_min_offset = None;
+    o.regex_max_offset = Some(7);
+    assert!(matches!(fail(run(o).await), Failure::RegexMismatch { .. }));
+}
+
+#[tokio::test]
 async fn http_get_every_url_must_pass() {
     let (addr, _) = http_server(response("200 OK", "x")).await;
     let mut bad = url("/second");
@@ -531,6 +571,7 @@ async fn ssl_get_with_verification_accepts_the_right_ca_and_name_only() {
         verify: true,
         ca_file: Some(server.ca_file.path().into()),
         sni: true,
+        ..Default::default()
     };
     let kind = ssl(Some("www.example.test"), verify.clone());
     assert_eq!(
@@ -575,6 +616,7 @@ fn ssl_get_missing_ca_file_is_a_config_error() {
         verify: true,
         ca_file: Some("/nonexistent/ca.pem".into()),
         sni: true,
+        ..Default::default()
     };
     let err = Checker::new(
         "x",
@@ -582,6 +624,235 @@ fn ssl_get_missing_ca_file_is_a_config_error() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+}
+
+/// A CA, a server certificate it signs for `www.example.test`, and a client certificate
+/// it signs, as PEM files.
+struct Pki {
+    ca: tempfile::NamedTempFile,
+    client_cert: tempfile::NamedTempFile,
+    client_key: tempfile::NamedTempFile,
+    ca_der: rustls_pki_types::CertificateDer<'static>,
+    server_chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+    server_key: Vec<u8>,
+}
+
+fn pem_file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+    f
+}
+
+fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["www.example.test".into()])
+        .unwrap()
+        .signed_by(&server_key, &ca, &ca_key)
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let client = CertificateParams::new(vec!["checker.example.test".into()])
+        .unwrap()
+        .signed_by(&client_key, &ca, &ca_key)
+        .unwrap();
+    Pki {
+        ca: pem_file(&ca.pem()),
+        client_cert: pem_file(&client.pem()),
+        client_key: pem_file(&client_key.serialize_pem()),
+        ca_der: ca.der().clone(),
+        server_chain: vec![server.der().clone()],
+        server_key: server_key.serialize_der(),
+    }
+}
+
+/// What a TLS server saw of one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Session {
+    /// The client presented a certificate.
+    client_cert: bool,
+    /// After the response, the client ended the session with a close_notify (a clean end
+    /// of stream) rather than closing the connection.
+    close_notify: bool,
+}
+
+/// A TLS server answering HTTP 200 "secure"; with `require_client_cert`, only clients with
+/// a certificate of the PKI's CA complete the handshake.
+async fn tls_server_with(
+    pki: &Pki,
+    require_client_cert: bool,
+) -> (SocketAddr, Arc<Mutex<Vec<Session>>>) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = if require_client_cert {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(pki.ca_der.clone()).unwrap();
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .unwrap();
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(pki.server_key.clone().into());
+    let config = Arc::new(
+        builder
+            .with_single_cert(pki.server_chain.clone(), key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sessions = Arc::new(Mutex::new(Vec::new()));
+    let seen = sessions.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let client_cert = tls.get_ref().1.peer_certificates().is_some();
+                read_head(&mut tls).await;
+                let _ = tls.write_all(&response("200 OK", "secure")).await;
+                // Say the response is complete; the client may answer with its own
+                // close_notify (Ok(0) here) or just close (an unexpected end of stream).
+                tls.get_mut().1.send_close_notify();
+                let _ = tls.flush().await;
+                let mut rest = Vec::new();
+                let close_notify = tls.read_to_end(&mut rest).await.is_ok();
+                seen.lock().unwrap().push(Session {
+                    client_cert,
+                    close_notify,
+                });
+            });
+        }
+    });
+    (addr, sessions)
+}
+
+/// Waits (without blocking the runtime) until the server has recorded `n` sessions.
+async fn sessions_seen(sessions: &Mutex<Vec<Session>>, n: usize) -> Vec<Session> {
+    for _ in 0..500 {
+        if sessions.lock().unwrap().len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let seen = sessions.lock().unwrap().clone();
+    assert_eq!(seen.len(), n, "{seen:?}");
+    seen
+}
+
+#[tokio::test]
+async fn ssl_get_presents_the_ssl_blocks_client_certificate() {
+    let pki = pki();
+    let (addr, sessions) = tls_server_with(&pki, true).await;
+    let with_cert = TlsOptions {
+        ca_file: Some(pki.ca.path().into()),
+        client_cert: Some(pki.client_cert.path().into()),
+        client_key: Some(pki.client_key.path().into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        checker(ssl(None, with_cert), 2000).run(addr).await,
+        Outcome::Pass(None)
+    );
+    assert!(sessions_seen(&sessions, 1).await[0].client_cert);
+    // Without the certificate the server refuses the handshake.
+    let without = TlsOptions {
+        ca_file: Some(pki.ca.path().into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        fail(checker(ssl(None, without), 2000).run(addr).await),
+        Failure::Tls(_) | Failure::Protocol(_)
+    ));
+}
+
+#[tokio::test]
+async fn ssl_get_loads_the_ca_but_does_not_verify_against_it_as_keepalived() {
+    // keepalived loads `ca` (SSL_CTX_load_verify_locations) but never sets SSL_VERIFY_PEER:
+    // a server whose certificate that CA did not sign still passes.
+    let pki = pki();
+    let other = pki_other_ca();
+    let (addr, _) = tls_server_with(&pki, false).await;
+    let tls = TlsOptions {
+        ca_file: Some(other.path().into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        checker(ssl(None, tls), 2000).run(addr).await,
+        Outcome::Pass(None)
+    );
+    // A CA file that does not load stops the start, as keepalived exits on it.
+    let tls = TlsOptions {
+        ca_file: Some("/nonexistent/ca.pem".into()),
+        ..Default::default()
+    };
+    let err = Checker::new("x", Arc::new(CheckerConfig::new("S", ssl(None, tls)))).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+    // So does a key that cannot be read: encrypted, or missing its certificate.
+    let encrypted = pem_file(
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    );
+    let tls = TlsOptions {
+        client_cert: Some(pki.client_cert.path().into()),
+        client_key: Some(encrypted.path().into()),
+        ..Default::default()
+    };
+    let err = Checker::new("x", Arc::new(CheckerConfig::new("S", ssl(None, tls)))).unwrap_err();
+    assert!(err.to_string().contains("encrypted"), "{err}");
+    let tls = TlsOptions {
+        client_key: Some(pki.client_key.path().into()),
+        ..Default::default()
+    };
+    assert!(Checker::new("x", Arc::new(CheckerConfig::new("S", ssl(None, tls)))).is_err());
+}
+
+fn pki_other_ca() -> tempfile::NamedTempFile {
+    let other = rcgen::generate_simple_self_signed(vec!["other.example.test".to_string()]).unwrap();
+    pem_file(&other.cert.pem())
+}
+
+#[tokio::test]
+async fn ssl_get_sends_close_notify_only_when_tls_compliant() {
+    let pki = pki();
+    let (addr, sessions) = tls_server_with(&pki, false).await;
+    // keepalived's default: SSL_set_quiet_shutdown, no close_notify.
+    assert_eq!(
+        checker(ssl(None, TlsOptions::default()), 2000)
+            .run(addr)
+            .await,
+        Outcome::Pass(None)
+    );
+    let compliant = TlsOptions {
+        close_notify: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        checker(ssl(None, compliant), 2000).run(addr).await,
+        Outcome::Pass(None)
+    );
+    // A url's own tls_compliant does the same.
+    let mut kind = ssl(None, TlsOptions::default());
+    if let CheckKind::Http(h) = &mut kind {
+        h.urls[0].tls_compliant = true;
+    }
+    assert_eq!(checker(kind, 2000).run(addr).await, Outcome::Pass(None));
+    let notified: Vec<bool> = sessions_seen(&sessions, 3)
+        .await
+        .iter()
+        .map(|s| s.close_notify)
+        .collect();
+    assert_eq!(notified, [false, true, true]);
 }
 
 // ---------------------------------------------------------------- UDP_CHECK
@@ -609,6 +880,7 @@ fn udp(payload: &str, require_reply: Option<&str>) -> CheckKind {
     CheckKind::Udp(UdpCheck {
         payload: HexPattern::parse_bytes(payload).unwrap(),
         require_reply: require_reply.map(|p| HexPattern::parse(p).unwrap()),
+        ..Default::default()
     })
 }
 
@@ -647,6 +919,49 @@ async fn udp_check_closed_port_is_refused_and_silence_fails_only_with_require_re
         checker(udp("01", None), 300).run(silent).await,
         Outcome::Pass(None)
     );
+}
+
+#[tokio::test]
+async fn udp_check_reply_lengths_bound_a_pattern_reply_as_keepalived() {
+    // keepalived compares min(reply, pattern) bytes: a shorter reply that agrees passes.
+    let (short, _) = udp_responder(Some(vec![0xde])).await;
+    assert_eq!(
+        checker(udp("01", Some("dead")), 1000).run(short).await,
+        Outcome::Pass(None)
+    );
+    // ... unless min_reply_length says otherwise.
+    let kind = CheckKind::Udp(UdpCheck {
+        payload: vec![1],
+        require_reply: Some(HexPattern::parse("dead").unwrap()),
+        min_reply_length: 2,
+        ..Default::default()
+    });
+    assert!(matches!(
+        fail(checker(kind, 1000).run(short).await),
+        Failure::UdpReply(_)
+    ));
+    // max_reply_length defaults to 255: a 300-byte reply fails a pattern.
+    let mut long_reply = vec![0xde, 0xad];
+    long_reply.resize(300, 0);
+    let (long, _) = udp_responder(Some(long_reply)).await;
+    assert!(matches!(
+        fail(checker(udp("01", Some("dead")), 1000).run(long).await),
+        Failure::UdpReply(_)
+    ));
+    let kind = CheckKind::Udp(UdpCheck {
+        payload: vec![1],
+        require_reply: Some(HexPattern::parse("dead").unwrap()),
+        max_reply_length: 300,
+        ..Default::default()
+    });
+    assert_eq!(checker(kind, 1000).run(long).await, Outcome::Pass(None));
+    // A bare require_reply checks no length.
+    let kind = CheckKind::Udp(UdpCheck {
+        payload: vec![1],
+        require_reply: Some(HexPattern::parse("").unwrap()),
+        ..Default::default()
+    });
+    assert_eq!(checker(kind, 1000).run(long).await, Outcome::Pass(None));
 }
 
 #[test]
@@ -899,6 +1214,7 @@ fn misc(path: String, dynamic: bool, user: Option<&str>) -> CheckKind {
         timeout: None,
         dynamic,
         user: user.map(str::to_string),
+        group: None,
     })
 }
 
@@ -1077,6 +1393,53 @@ async fn misc_check_runs_as_script_user() {
         std::fs::read_to_string(out).unwrap().trim(),
         nobody.to_string()
     );
+}
+
+#[tokio::test]
+async fn misc_check_runs_as_user_and_group() {
+    // MISC_CHECK `user nobody nogroup`: needs root to switch.
+    if !require_root("misc_check_runs_as_user_and_group") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = dir.path().join("ids");
+    let ids = script(
+        &dir,
+        "ids.sh",
+        &format!("echo $(id -u) $(id -g) > {}", out.display()),
+    );
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    // A group that is not nobody's own.
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(0))
+        .unwrap()
+        .unwrap();
+    let kind = CheckKind::Misc(MiscCheck {
+        path: ids,
+        timeout: None,
+        dynamic: false,
+        user: Some("nobody".into()),
+        group: Some(group.name.clone()),
+    });
+    assert_eq!(
+        checker(kind, 2000).run(ANY.parse().unwrap()).await,
+        Outcome::Pass(None)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out).unwrap().trim(),
+        format!("{} {}", nobody.uid, group.gid)
+    );
+    // A group that does not exist is a configuration error.
+    let kind = CheckKind::Misc(MiscCheck {
+        path: "/bin/true".into(),
+        timeout: None,
+        dynamic: false,
+        user: Some("nobody".into()),
+        group: Some("no-such-group-x".into()),
+    });
+    let err = Checker::new("c", Arc::new(CheckerConfig::new("M", kind))).unwrap_err();
+    assert!(err.to_string().contains("no-such-group-x"), "{err}");
 }
 
 #[test]

@@ -240,6 +240,8 @@ pub const SCRIPT: &[&str] = &[
     "init_fail",
 ];
 
+pub const SSL: &[&str] = &["password", "ca", "certificate", "key"];
+
 pub const TRACK_FILE: &[&str] = &["file", "weight", "init_file"];
 
 pub const TRACK_PROCESS: &[&str] = &[

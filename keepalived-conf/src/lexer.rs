@@ -645,11 +645,40 @@ impl<'a> Lexer<'a> {
                 }
                 (m.text[i + 1..end].to_string(), Vec::new(), end)
             };
+            let span = m.span(i, end);
+            if name == "_ENV" && !self.params.contains_key(&name) {
+                // keepalived's `${_ENV VAR}`: the variable's value, empty when it is unset.
+                let problem = match args.as_slice() {
+                    [var] if std::env::var_os(var).is_none() => Some(Diagnostic::warning(
+                        "env-unset",
+                        Some(span),
+                        format!(
+                            "environment variable `{var}` is not set: `${{_ENV {var}}}` is empty"
+                        ),
+                    )),
+                    [_] => None,
+                    _ => Some(
+                        Diagnostic::error(
+                            "env-parameters",
+                            Some(span),
+                            format!("`_ENV` takes one parameter, {} given", args.len()),
+                        )
+                        .with_help("write `${_ENV NAME}`"),
+                    ),
+                };
+                if let Some(d) = problem {
+                    let error = d.is_error();
+                    self.diags.push(d);
+                    if error {
+                        i = end;
+                        continue;
+                    }
+                }
+            }
             let Some(value) = self.value_of(&name, &args) else {
                 i = end;
                 continue;
             };
-            let span = m.span(i, end);
             if depth >= MAX_DEPTH {
                 self.diags.push(
                     Diagnostic::error(
@@ -698,6 +727,14 @@ impl<'a> Lexer<'a> {
             ),
             "_INSTANCE" => Some(self.opts.config_id.clone()),
             "_HASH" => Some("#".into()),
+            "_ENV" => match args {
+                [var] => Some(
+                    std::env::var_os(var)
+                        .map(|v| v.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                ),
+                _ => None,
+            },
             "_BANG" => Some("!".into()),
             "_RANDOM" => {
                 let min: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(0);

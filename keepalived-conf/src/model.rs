@@ -82,9 +82,36 @@ pub struct Config {
     pub vrrp_instances: Vec<VrrpInstance>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     pub virtual_servers: Vec<VirtualServer>,
+    /// `SSL { ... }`: the TLS client context of every `SSL_GET` checker.
+    #[serde(default)]
+    pub ssl: Option<SslContext>,
     /// Other top-level blocks keepalived knows (`linkbeat_interfaces`, `bfd_instance`,
-    /// `garp_group`, `track_group`, `SSL`, ...), kept verbatim.
+    /// `garp_group`, `track_group`, ...), kept verbatim.
     pub other: Vec<RawStatement>,
+}
+
+/// The top-level `SSL { password P; ca FILE; certificate FILE; key FILE }` block: what the
+/// `SSL_GET` checkers present and load. keepalived loads the CA file but does not make the
+/// handshake depend on it (OpenSSL's `SSL_VERIFY_NONE`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SslContext {
+    /// Passphrase of an encrypted `key`.
+    pub password: Option<String>,
+    /// PEM file of CA certificates.
+    pub ca: Option<String>,
+    /// PEM file of the client certificate (chain).
+    pub certificate: Option<String>,
+    /// PEM file of the client's private key.
+    pub key: Option<String>,
+}
+
+/// A script keyword as keepalived reads it: `KEYWORD "COMMAND ARGS" [USER [GROUP]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptLine {
+    /// The command line (one word, quoted in the file if it has spaces).
+    pub command: String,
+    /// The user (and group) it runs as; default `script_user`.
+    pub user: Option<ScriptUser>,
 }
 
 /// `script_user USER [GROUP]` and the per-script `user USER [GROUP]`.
@@ -198,6 +225,41 @@ pub struct GlobalDefs {
     pub notify_fifo: Option<NotifyFifo>,
     /// `vrrp_notify_fifo FILE [USER [GROUP]]`: the same, for VRRP only.
     pub vrrp_notify_fifo: Option<NotifyFifo>,
+    /// `lvs_notify_fifo FILE [USER [GROUP]]`: the same, for the checkers only.
+    #[serde(default)]
+    pub lvs_notify_fifo: Option<NotifyFifo>,
+    /// `notify_fifo_script`: started with the FIFO's path as its last argument, to read it.
+    #[serde(default)]
+    pub notify_fifo_script: Option<ScriptLine>,
+    #[serde(default)]
+    pub vrrp_notify_fifo_script: Option<ScriptLine>,
+    #[serde(default)]
+    pub lvs_notify_fifo_script: Option<ScriptLine>,
+    /// `vrrp_notify_priority_changes [BOOL]`: the default of the instances'
+    /// `notify_priority_changes`. Default off.
+    #[serde(default)]
+    pub vrrp_notify_priority_changes: Option<bool>,
+    /// `smtp_alert_vrrp [BOOL]`: `smtp_alert` for VRRP instances and sync groups only.
+    #[serde(default)]
+    pub smtp_alert_vrrp: Option<bool>,
+    /// `smtp_alert_checker [BOOL]`: `smtp_alert` for the checkers only.
+    #[serde(default)]
+    pub smtp_alert_checker: Option<bool>,
+    /// `no_email_faults`: no mail when an instance or sync group enters FAULT.
+    #[serde(default)]
+    pub no_email_faults: bool,
+    /// `startup_script`: run (and waited for, at most its timeout) before anything starts.
+    #[serde(default)]
+    pub startup_script: Option<ScriptLine>,
+    /// `startup_script_timeout` 1-1000 s, default 10.
+    #[serde(default)]
+    pub startup_script_timeout: Option<u32>,
+    /// `shutdown_script`: run (and waited for) after everything has stopped.
+    #[serde(default)]
+    pub shutdown_script: Option<ScriptLine>,
+    /// `shutdown_script_timeout` 1-1000 s, default 10.
+    #[serde(default)]
+    pub shutdown_script_timeout: Option<u32>,
     /// Other global keywords keepalived knows (process names, SNMP, D-Bus, ...).
     pub other: Vec<RawStatement>,
 }
@@ -242,6 +304,18 @@ impl Default for GlobalDefs {
             checker_priority: None,
             notify_fifo: None,
             vrrp_notify_fifo: None,
+            lvs_notify_fifo: None,
+            notify_fifo_script: None,
+            vrrp_notify_fifo_script: None,
+            lvs_notify_fifo_script: None,
+            vrrp_notify_priority_changes: None,
+            smtp_alert_vrrp: None,
+            smtp_alert_checker: None,
+            no_email_faults: false,
+            startup_script: None,
+            startup_script_timeout: None,
+            shutdown_script: None,
+            shutdown_script_timeout: None,
             other: Vec::new(),
         }
     }
@@ -345,6 +419,24 @@ pub struct Notify {
     pub deleted: Option<String>,
     pub master_rx_lower_pri: Option<String>,
     pub priority_changes: Option<bool>,
+    /// `notify_deleted` was given (with or without a script): an instance removed by a
+    /// reload reports DELETED instead of FAULT.
+    #[serde(default)]
+    pub notify_deleted: bool,
+    /// The `USER [GROUP]` written after a script (`notify_master "/bin/m" USER GROUP`), by
+    /// keyword; scripts not listed run as `script_user`.
+    #[serde(default)]
+    pub users: Vec<(String, ScriptUser)>,
+}
+
+impl Notify {
+    /// The user written after the script of `keyword`, if any.
+    pub fn user(&self, keyword: &str) -> Option<&ScriptUser> {
+        self.users
+            .iter()
+            .find(|(k, _)| k == keyword)
+            .map(|(_, u)| u)
+    }
 }
 
 /// `use_vmac [NAME]`.
@@ -542,6 +634,10 @@ pub struct TrackProcess {
     /// `process NAME [ARGS...]`.
     pub process: Vec<String>,
     pub full_command: bool,
+    /// `param_match [initial|partial]`; keepalived's default is exact when `process` has
+    /// arguments, else none.
+    #[serde(default)]
+    pub param_match: Option<ParamMatch>,
     /// Default 0.
     pub weight: i32,
     pub weight_reverse: bool,
@@ -552,6 +648,19 @@ pub struct TrackProcess {
     pub terminate_delay: Option<Timer>,
     pub fork_delay: Option<Timer>,
     pub other: Vec<RawStatement>,
+}
+
+/// How a `vrrp_track_process` compares a process's arguments with those of `process`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamMatch {
+    /// `param_match`: the same arguments.
+    Exact,
+    /// `param_match partial`: the configured arguments are the first arguments.
+    Partial,
+    /// `param_match initial`: the first arguments, the last configured one a prefix of its
+    /// counterpart.
+    Initial,
 }
 
 /// `vrrp_sync_group NAME { group { ... } ... }`.
@@ -810,6 +919,21 @@ pub struct HttpUrl {
     pub virtualhost: Option<String>,
     pub regex: Option<String>,
     pub regex_no_match: bool,
+    /// `regex_options WORD...` (PCRE2's option names, as written).
+    #[serde(default)]
+    pub regex_options: Vec<String>,
+    /// `regex_min_offset N`: the match must start at or after this byte of the body.
+    #[serde(default)]
+    pub regex_min_offset: Option<u64>,
+    /// `regex_max_offset N`: the match must start at or before this byte of the body.
+    #[serde(default)]
+    pub regex_max_offset: Option<u64>,
+    /// `regex_stack START MAX`: PCRE2 JIT stack sizes (no effect on what matches).
+    #[serde(default)]
+    pub regex_stack: Option<(u64, u64)>,
+    /// `tls_compliant [BOOL]` of this url (SSL_GET).
+    #[serde(default)]
+    pub tls_compliant: Option<bool>,
     pub other: Vec<RawStatement>,
 }
 
@@ -828,9 +952,16 @@ pub enum CheckerKind {
         virtualhost: Option<String>,
         http_protocol: Option<String>,
         enable_sni: bool,
+        /// `tls_compliant [BOOL]`: end the session with a close_notify alert.
+        #[serde(default)]
+        tls_compliant: bool,
     },
     SmtpCheck {
         helo_name: Option<String>,
+        /// Deprecated `host { connect_ip ...; connect_port ... }` blocks: one more check
+        /// each, with the block's connection settings.
+        #[serde(default)]
+        hosts: Vec<CheckerCommon>,
     },
     DnsCheck {
         /// Query type, default SOA.
@@ -850,6 +981,12 @@ pub enum CheckerKind {
     UdpCheck {
         payload: Option<String>,
         require_reply: Option<String>,
+        /// `min_reply_length`, default 0.
+        #[serde(default)]
+        min_reply_length: Option<u16>,
+        /// `max_reply_length`, default 255.
+        #[serde(default)]
+        max_reply_length: Option<u16>,
     },
     FileCheck {
         track_file: String,

@@ -159,6 +159,14 @@ impl Printer {
         }
         self.word_lines("static_routes", &c.static_routes);
         self.word_lines("static_rules", &c.static_rules);
+        if let Some(ssl) = &c.ssl {
+            self.open(&["SSL"]);
+            self.opt("password", &ssl.password);
+            self.opt("ca", &ssl.ca);
+            self.opt("certificate", &ssl.certificate);
+            self.opt("key", &ssl.key);
+            self.close();
+        }
         self.raws(&c.other);
         for s in &c.vrrp_scripts {
             self.script(s);
@@ -181,6 +189,12 @@ impl Printer {
             w.extend(t.process.iter().map(String::as_str));
             self.line(&w);
             self.flag("full_command", t.full_command);
+            match t.param_match {
+                Some(ParamMatch::Exact) => self.line(&["param_match"]),
+                Some(ParamMatch::Initial) => self.line(&["param_match", "initial"]),
+                Some(ParamMatch::Partial) => self.line(&["param_match", "partial"]),
+                None => {}
+            }
             self.weight(t.weight, t.weight_reverse, 0);
             if t.quorum != 1 {
                 self.kv("quorum", t.quorum);
@@ -307,6 +321,7 @@ impl Printer {
         for (key, fifo) in [
             ("notify_fifo", &g.notify_fifo),
             ("vrrp_notify_fifo", &g.vrrp_notify_fifo),
+            ("lvs_notify_fifo", &g.lvs_notify_fifo),
         ] {
             if let Some(f) = fifo {
                 let mut words = vec![f.path.as_str()];
@@ -322,6 +337,26 @@ impl Printer {
             }
         }
         self.flag("enable_script_security", g.enable_script_security);
+        for (key, script) in [
+            ("notify_fifo_script", &g.notify_fifo_script),
+            ("vrrp_notify_fifo_script", &g.vrrp_notify_fifo_script),
+            ("lvs_notify_fifo_script", &g.lvs_notify_fifo_script),
+            ("startup_script", &g.startup_script),
+            ("shutdown_script", &g.shutdown_script),
+        ] {
+            if let Some(s) = script {
+                self.script_line(key, s);
+            }
+        }
+        self.opt("startup_script_timeout", &g.startup_script_timeout);
+        self.opt("shutdown_script_timeout", &g.shutdown_script_timeout);
+        self.opt_bool(
+            "vrrp_notify_priority_changes",
+            g.vrrp_notify_priority_changes,
+        );
+        self.opt_bool("smtp_alert_vrrp", g.smtp_alert_vrrp);
+        self.opt_bool("smtp_alert_checker", g.smtp_alert_checker);
+        self.flag("no_email_faults", g.no_email_faults);
         if let Some(s) = &g.lvs_sync_daemon {
             let mut w = vec![s.interface.clone(), s.vrrp_instance.clone()];
             if let Some(v) = s.sync_id {
@@ -452,14 +487,41 @@ impl Printer {
     }
 
     fn notify(&mut self, n: &Notify) {
-        self.opt("notify", &n.notify);
-        self.opt("notify_master", &n.master);
-        self.opt("notify_backup", &n.backup);
-        self.opt("notify_fault", &n.fault);
-        self.opt("notify_stop", &n.stop);
-        self.opt("notify_deleted", &n.deleted);
-        self.opt("notify_master_rx_lower_pri", &n.master_rx_lower_pri);
+        for (key, line) in [
+            ("notify", &n.notify),
+            ("notify_master", &n.master),
+            ("notify_backup", &n.backup),
+            ("notify_fault", &n.fault),
+            ("notify_stop", &n.stop),
+            ("notify_deleted", &n.deleted),
+            ("notify_master_rx_lower_pri", &n.master_rx_lower_pri),
+        ] {
+            if let Some(command) = line {
+                self.script_line(
+                    key,
+                    &ScriptLine {
+                        command: command.clone(),
+                        user: n.user(key).cloned(),
+                    },
+                );
+            }
+        }
+        if n.notify_deleted && n.deleted.is_none() {
+            self.line(&["notify_deleted"]);
+        }
         self.opt_bool("notify_priority_changes", n.priority_changes);
+    }
+
+    /// `KEYWORD COMMAND [USER [GROUP]]`.
+    fn script_line(&mut self, key: &str, s: &ScriptLine) {
+        let mut words = vec![key, &s.command];
+        if let Some(u) = &s.user {
+            words.push(&u.user);
+            if let Some(g) = &u.group {
+                words.push(g);
+            }
+        }
+        self.line(&words);
     }
 
     fn instance(&mut self, v: &VrrpInstance) {
@@ -696,7 +758,13 @@ impl Printer {
 
     fn checker(&mut self, c: &Checker) {
         self.open(&[c.kind.keyword()]);
-        let k = &c.common;
+        self.checker_common(&c.common);
+        self.checker_kind(&c.kind);
+        self.raws(&c.common.other);
+        self.close();
+    }
+
+    fn checker_common(&mut self, k: &CheckerCommon) {
         self.opt("connect_ip", &k.connect_ip);
         self.opt("connect_port", &k.connect_port);
         self.opt("bindto", &k.bindto);
@@ -710,7 +778,10 @@ impl Printer {
         self.opt("delay_loop", &k.delay_loop);
         self.opt_bool("alpha", k.alpha);
         self.opt_bool("log_all_failures", k.log_all_failures);
-        match &c.kind {
+    }
+
+    fn checker_kind(&mut self, kind: &CheckerKind) {
+        match kind {
             CheckerKind::TcpCheck | CheckerKind::PingCheck => {}
             CheckerKind::HttpGet {
                 urls,
@@ -726,13 +797,23 @@ impl Printer {
                 virtualhost,
                 http_protocol,
                 enable_sni,
+                tls_compliant,
             } => {
                 self.opt("virtualhost", virtualhost);
                 self.opt("http_protocol", http_protocol);
                 self.flag("enable_sni", *enable_sni);
+                self.flag("tls_compliant", *tls_compliant);
                 self.urls(urls);
             }
-            CheckerKind::SmtpCheck { helo_name } => self.opt("helo_name", helo_name),
+            CheckerKind::SmtpCheck { helo_name, hosts } => {
+                self.opt("helo_name", helo_name);
+                for h in hosts {
+                    self.open(&["host"]);
+                    self.checker_common(h);
+                    self.raws(&h.other);
+                    self.close();
+                }
+            }
             CheckerKind::DnsCheck { query_type, name } => {
                 self.opt("type", query_type);
                 self.opt("name", name);
@@ -753,8 +834,12 @@ impl Printer {
             CheckerKind::UdpCheck {
                 payload,
                 require_reply,
+                min_reply_length,
+                max_reply_length,
             } => {
                 self.opt("payload", payload);
+                self.opt("min_reply_length", min_reply_length);
+                self.opt("max_reply_length", max_reply_length);
                 match require_reply.as_deref() {
                     Some("") => self.line(&["require_reply"]),
                     Some(r) => self.line(&["require_reply", r]),
@@ -771,8 +856,6 @@ impl Printer {
             }
             CheckerKind::BfdCheck { name } => self.kv("name", name),
         }
-        self.raws(&k.other);
-        self.close();
     }
 
     fn check_weight(&mut self, weight: Option<i32>, reverse: bool) {
@@ -798,6 +881,17 @@ impl Printer {
             self.opt("virtualhost", &u.virtualhost);
             self.opt("regex", &u.regex);
             self.flag("regex_no_match", u.regex_no_match);
+            if !u.regex_options.is_empty() {
+                let mut w = vec!["regex_options"];
+                w.extend(u.regex_options.iter().map(String::as_str));
+                self.line(&w);
+            }
+            self.opt("regex_min_offset", &u.regex_min_offset);
+            self.opt("regex_max_offset", &u.regex_max_offset);
+            if let Some((start, max)) = u.regex_stack {
+                self.line(&["regex_stack", &start.to_string(), &max.to_string()]);
+            }
+            self.opt_bool("tls_compliant", u.tls_compliant);
             self.raws(&u.other);
             self.close();
         }

@@ -428,3 +428,26 @@ fn expansion_bombs_are_bounded() {
         "{diags:?}"
     );
 }
+
+#[test]
+fn env_parameter_reads_the_environment_as_keepalived() {
+    // Set in this test process only; no other test reads these names.
+    std::env::set_var("HA_TEST_ENV_PRIORITY", "150");
+    std::env::set_var("HA_TEST_ENV_WORDS", "a b");
+    std::env::remove_var("HA_TEST_ENV_UNSET");
+    let (lines, diags) = lex_with(
+        "priority ${_ENV HA_TEST_ENV_PRIORITY}\nx ${_ENV HA_TEST_ENV_WORDS} y\nz ${_ENV HA_TEST_ENV_UNSET}end\n",
+        "node1",
+    );
+    assert_eq!(lines, ["priority 150", "x a b y", "z end"]);
+    // An unset variable is empty, as in keepalived; ha says so.
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!((diags[0].code, diags[0].is_error()), ("env-unset", false));
+    // `_ENV` takes exactly one name.
+    let (_, diags) = lex_with("a ${_ENV A B}\n", "node1");
+    assert_eq!(diags[0].code, "env-parameters");
+    assert!(diags[0].is_error());
+    // A parameter the file defines wins over the built-in, as keepalived lets it.
+    let (lines, _) = lex_with("$_ENV=mine\na $_ENV\n", "node1");
+    assert_eq!(lines, ["a mine"]);
+}

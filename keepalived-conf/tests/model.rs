@@ -169,9 +169,15 @@ fn static_script_track_and_sync_group_blocks() {
         g.notify.master.as_deref(),
         Some("/etc/keepalived/notify.sh master")
     );
+    // Unquoted, keepalived reads the word after the command as the user to run it as
+    // (Debian has a `backup` user).
     assert_eq!(
         g.notify.backup.as_deref(),
-        Some("/etc/keepalived/notify.sh backup")
+        Some("/etc/keepalived/notify.sh")
+    );
+    assert_eq!(
+        g.notify.user("notify_backup").map(|u| u.user.as_str()),
+        Some("backup")
     );
     assert!(g.global_tracking && g.sync_group_tracking_weight);
     assert_eq!(g.smtp_alert, Some(true));

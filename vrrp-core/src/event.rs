@@ -252,6 +252,9 @@ pub enum Event {
     PriorityChanged { from: u8, to: u8 },
     /// A backup learned of a (new) master.
     MasterSeen { address: IpAddr, priority: u8 },
+    /// As master, an advert of lower priority was received (another node believes it is
+    /// master: keepalived's `notify_master_rx_lower_pri`).
+    LowerPriorityAdvert { from: IpAddr, priority: u8 },
 }
 
 impl fmt::Display for Event {
@@ -287,6 +290,12 @@ impl fmt::Display for Event {
             }
             Event::MasterSeen { address, priority } => {
                 write!(f, "master is {address} (priority {priority})")
+            }
+            Event::LowerPriorityAdvert { from, priority } => {
+                write!(
+                    f,
+                    "received advert from {from} with lower priority {priority}"
+                )
             }
         }
     }

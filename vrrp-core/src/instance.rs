@@ -702,6 +702,10 @@ impl Instance {
         } else {
             // A lower priority master: the other side of a healed partition, or a restarted
             // peer. keepalived answers at once so it steps down without waiting for our timer.
+            self.push_event(Event::LowerPriorityAdvert {
+                from,
+                priority: repr.priority,
+            });
             if !self.config.lower_prio_no_advert {
                 self.send_advert(ours);
             }

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 
 use healthcheck::config::{
     ConnectOptions, DnsCheck, DnsType, FileCheck, HexPattern, HttpCheck, HttpProtocol, MiscCheck,
-    SmtpCheck, TlsOptions, UdpCheck, UrlCheck,
+    RegexOptions, SmtpCheck, TlsOptions, UdpCheck, UrlCheck,
 };
 use healthcheck::{CheckKind, CheckerConfig, RealServerConfig, RealServerId, Timing};
 
 use keepalived_conf::{
-    Checker, CheckerKind, Config, HttpUrl, RealServer, Timer, VirtualServer, VirtualServerKey,
+    Checker, CheckerCommon, CheckerKind, Config, HttpUrl, RealServer, Timer, VirtualServer,
+    VirtualServerKey,
 };
 
 /// keepalived's largest real-server weight (`IPVS_WEIGHT_MAX`).
@@ -70,6 +71,18 @@ pub fn real_server_config(
     rs: &RealServer,
     config: &Config,
 ) -> Result<RealServerConfig, CheckConfigError> {
+    real_server_config_with(vs, rs, config, true)
+}
+
+/// [`real_server_config`]; `check_scripts`: look each MISC_CHECK script up as keepalived does
+/// at load time, leaving out (as keepalived removes) one that is not found, not executable,
+/// or insecure under `enable_script_security`.
+fn real_server_config_with(
+    vs: &VirtualServer,
+    rs: &RealServer,
+    config: &Config,
+    check_scripts: bool,
+) -> Result<RealServerConfig, CheckConfigError> {
     let id = RealServerId {
         virtual_server: virtual_server_name(&vs.key),
         real_server: real_server_addr(vs, rs),
@@ -89,20 +102,115 @@ pub fn real_server_config(
                 format!("weight {} is outside 0-{MAX_WEIGHT}", rs.weight),
             )
         })?;
-    let checkers = rs
-        .checkers
-        .iter()
-        .enumerate()
-        .map(|(n, checker)| {
-            let name = format!("{}#{n}", checker.kind.keyword());
-            checker_config(vs, rs, config, checker, &name).map_err(|cause| error(Some(name), cause))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut checkers = Vec::new();
+    let mut policy = None;
+    for (n, checker) in rs.checkers.iter().enumerate() {
+        let name = format!("{}#{n}", checker.kind.keyword());
+        if let (
+            true,
+            CheckerKind::MiscCheck {
+                misc_path, user, ..
+            },
+        ) = (check_scripts, &checker.kind)
+        {
+            // A policy or user that does not resolve is reported where the director plans its
+            // scripts (and by the engine, which refuses an unknown user): not here, where
+            // `ha check` may read another machine's configuration.
+            if policy.is_none() {
+                policy = Some(crate::scripts::ScriptPolicy::from_config(config).ok());
+            }
+            let Some(Some(policy)) = policy.as_ref() else {
+                checkers.extend(
+                    smtp_hosts(checker, &name)
+                        .into_iter()
+                        .map(|(name, c)| {
+                            checker_config(vs, rs, config, &c, &name)
+                                .map_err(|cause| error(Some(name), cause))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+                continue;
+            };
+            let Ok(ids) = policy.user_for(user.as_ref()) else {
+                checkers.push(
+                    checker_config(vs, rs, config, checker, &name)
+                        .map_err(|cause| error(Some(name.clone()), cause))?,
+                );
+                continue;
+            };
+            let argv = healthcheck::split_command(misc_path);
+            match policy.assess(&argv, ids) {
+                crate::scripts::Verdict::Run => {}
+                crate::scripts::Verdict::Insecure(why) => tracing::warn!(checker = %name, "{why}"),
+                crate::scripts::Verdict::Disabled(why) => {
+                    // keepalived: "Disabling misc script ... due to insecure".
+                    tracing::warn!(
+                        "virtual_server {}, real_server {}, {name}: {why}: {}",
+                        id.virtual_server,
+                        id.real_server,
+                        crate::scripts::disabled_effect(crate::scripts::ScriptKind::Misc)
+                    );
+                    continue;
+                }
+            }
+        }
+        for (name, checker) in smtp_hosts(checker, &name) {
+            checkers.push(
+                checker_config(vs, rs, config, &checker, &name)
+                    .map_err(|cause| error(Some(name), cause))?,
+            );
+        }
+    }
     Ok(RealServerConfig {
         id,
         weight,
         checkers,
     })
+}
+
+/// keepalived 2.2's deprecated SMTP_CHECK `host` blocks: each is one more check with the
+/// block's connection settings (from the real server's address); when the checker sets
+/// none of its own, the first host takes its place. Other checkers are themselves.
+fn smtp_hosts(checker: &Checker, name: &str) -> Vec<(String, Checker)> {
+    let CheckerKind::SmtpCheck { helo_name, hosts } = &checker.kind else {
+        return vec![(name.to_string(), checker.clone())];
+    };
+    let c = &checker.common;
+    let own_connection = c.connect_ip.is_some()
+        || c.connect_port.is_some()
+        || c.bindto.is_some()
+        || c.bind_port.is_some()
+        || c.bind_if.is_some()
+        || c.fwmark.is_some()
+        || c.connect_timeout.is_some();
+    let with = |host: Option<&CheckerCommon>| {
+        let mut common = checker.common.clone();
+        if let Some(h) = host {
+            common.connect_ip = h.connect_ip;
+            common.connect_port = h.connect_port;
+            common.bindto = h.bindto;
+            common.bind_port = h.bind_port;
+            common.bind_if = h.bind_if.clone();
+            common.fwmark = h.fwmark;
+            common.connect_timeout = h.connect_timeout;
+        }
+        Checker {
+            kind: CheckerKind::SmtpCheck {
+                helo_name: helo_name.clone(),
+                hosts: Vec::new(),
+            },
+            common,
+        }
+    };
+    let mut out = Vec::new();
+    let mut rest = hosts.iter().enumerate();
+    if own_connection || hosts.is_empty() {
+        out.push((name.to_string(), with(None)));
+    } else if let Some((_, first)) = rest.next() {
+        out.push((format!("{name}/host#0"), with(Some(first))));
+    }
+    out.extend(rest.map(|(k, h)| (format!("{name}/host#{k}"), with(Some(h)))));
+    out
 }
 
 fn checker_config(
@@ -210,10 +318,20 @@ fn check_kind(
             virtualhost,
             http_protocol,
             enable_sni,
+            tls_compliant,
         } => {
+            // The `SSL` block: keepalived loads the CA file (and exits when it cannot) but
+            // never verifies the server against it; the client certificate and key are
+            // presented. `password` unlocks an encrypted key, which the engine refuses
+            // (it names the file); an unencrypted key ignores it, as OpenSSL does.
+            let ssl = config.ssl.clone().unwrap_or_default();
             let tls = TlsOptions {
+                verify: false,
+                ca_file: ssl.ca.map(PathBuf::from),
                 sni: *enable_sni,
-                ..TlsOptions::default()
+                client_cert: ssl.certificate.map(PathBuf::from),
+                client_key: ssl.key.map(PathBuf::from),
+                close_notify: *tls_compliant,
             };
             CheckKind::Http(http_check(
                 vs,
@@ -227,7 +345,11 @@ fn check_kind(
         CheckerKind::UdpCheck {
             payload,
             require_reply,
+            min_reply_length,
+            max_reply_length,
         } => CheckKind::Udp(UdpCheck {
+            min_reply_length: min_reply_length.map_or(0, usize::from),
+            max_reply_length: max_reply_length.map_or(255, usize::from),
             payload: match payload {
                 Some(p) => HexPattern::parse_bytes(p)
                     .map_err(|e| format!("payload {p:?}: {}", engine_cause(e)))?,
@@ -253,7 +375,7 @@ fn check_kind(
                 name: name.clone().unwrap_or(defaults.name),
             })
         }
-        CheckerKind::SmtpCheck { helo_name } => CheckKind::Smtp(SmtpCheck {
+        CheckerKind::SmtpCheck { helo_name, .. } => CheckKind::Smtp(SmtpCheck {
             helo_name: helo_name
                 .clone()
                 .unwrap_or_else(|| DEFAULT_SMTP_HELO.into()),
@@ -267,20 +389,19 @@ fn check_kind(
             if healthcheck::split_command(misc_path).is_empty() {
                 return Err("misc_path is empty".into());
             }
-            let user = match user.as_ref().or(config.global_defs.script_user.as_ref()) {
-                // MiscCheck runs the script with the user's own group: refusing another group
-                // is better than running the script with a group nobody asked for.
-                Some(u) if u.group.is_some() => {
-                    return Err(format!(
-                        "user {} {}: the health-check engine runs MISC_CHECK scripts with the \
-                         user's primary group and cannot take another group",
-                        u.user,
-                        u.group.as_deref().unwrap_or_default()
-                    ))
-                }
-                Some(u) => Some(u.user.clone()),
-                None => None,
+            // keepalived's default user: script_user, else keepalived_script if it exists.
+            let default_user = keepalived_conf::ScriptUser {
+                user: crate::scripts::DEFAULT_SCRIPT_USER.into(),
+                group: None,
             };
+            let has_default = nix::unistd::User::from_name(crate::scripts::DEFAULT_SCRIPT_USER)
+                .ok()
+                .flatten()
+                .is_some();
+            let user = user
+                .as_ref()
+                .or(config.global_defs.script_user.as_ref())
+                .or(has_default.then_some(&default_user));
             CheckKind::Misc(MiscCheck {
                 // The engine splits the command line itself, with the same split_command.
                 path: misc_path.clone(),
@@ -288,7 +409,8 @@ fn check_kind(
                     .filter(|t| *t != Timer(0))
                     .map(Timer::as_duration),
                 dynamic: *misc_dynamic,
-                user,
+                user: user.map(|u| u.user.clone()),
+                group: user.and_then(|u| u.group.clone()),
             })
         }
         CheckerKind::FileCheck {
@@ -366,6 +488,11 @@ fn url_check(n: usize, url: &HttpUrl) -> Result<UrlCheck, String> {
     if url.path.is_empty() {
         return Err(format!("url block #{n} has no path"));
     }
+    let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    let offsets = match (url.regex_min_offset, url.regex_max_offset) {
+        (Some(min), Some(max)) if min > max => None,
+        (min, max) => Some((min.map(to_usize), max.map(to_usize))),
+    };
     let mut status_code = Vec::new();
     for codes in &url.status_code {
         status_code.extend(
@@ -386,7 +513,49 @@ fn url_check(n: usize, url: &HttpUrl) -> Result<UrlCheck, String> {
         regex: url.regex.clone(),
         regex_no_match: url.regex_no_match,
         virtualhost: url.virtualhost.clone(),
+        regex_options: regex_options(&url.regex_options)?,
+        // keepalived drops both offsets when the minimum is past the maximum.
+        regex_min_offset: offsets.and_then(|(min, _)| min),
+        regex_max_offset: offsets.and_then(|(_, max)| max),
+        tls_compliant: url.tls_compliant.unwrap_or(false),
     })
+}
+
+/// keepalived's `regex_options` (PCRE2 option names) as the engine's flags. Options that only
+/// tune PCRE2's speed or forbid pattern constructs are accepted; those that change what
+/// matches in ways the engine cannot are refused. keepalived ignores a word it does not know.
+fn regex_options(words: &[String]) -> Result<RegexOptions, String> {
+    let mut o = RegexOptions::default();
+    for w in words {
+        match w.as_str() {
+            "caseless" => o.caseless = true,
+            "multiline" => o.multiline = true,
+            "dotall" => o.dotall = true,
+            "extended" => o.extended = true,
+            "ungreedy" => o.ungreedy = true,
+            "utf" | "ucp" => o.unicode = true,
+            // `$` matches only at the very end: the engine's `$` already does.
+            "dollar_endonly" => {}
+            // Speed, capture numbering, and refusals of constructs: no change to a match.
+            "no_auto_capture" | "no_auto_possess" | "no_dotstar_anchor" | "no_start_optimize"
+            | "never_ucp" | "never_utf" | "never_backslash_c" | "dupnames" => {}
+            "allow_empty_class"
+            | "alt_bsux"
+            | "auto_callout"
+            | "firstline"
+            | "match_unset_backref"
+            | "alt_circumflex"
+            | "alt_verbnames"
+            | "use_offset_limit" => {
+                return Err(format!(
+                    "regex_options {w}: this PCRE2 option changes what matches and the \
+                     health-check engine cannot apply it"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(o)
 }
 
 /// The cause of a configuration error of the engine, without the value it names (the caller
@@ -428,7 +597,7 @@ mod tests {
             .virtual_servers
             .iter()
             .flat_map(|vs| vs.real_servers.iter().map(move |rs| (vs, rs)))
-            .map(|(vs, rs)| real_server_config(vs, rs, config))
+            .map(|(vs, rs)| real_server_config_with(vs, rs, config, false))
             .collect()
     }
 
@@ -778,6 +947,7 @@ mod tests {
                 regex: Some("^OK".into()),
                 regex_no_match: true,
                 virtualhost: Some("www.example".into()),
+                ..UrlCheck::default()
             }
         );
         assert_eq!(
@@ -820,6 +990,145 @@ mod tests {
             panic!("{:?}", c.kind)
         };
         assert_eq!(http.tls, Some(TlsOptions::default()));
+    }
+
+    #[test]
+    fn ssl_get_takes_the_ssl_block_and_tls_compliant() {
+        let rs = convert(
+            "SSL { ca /etc/ca.pem\n certificate /etc/c.pem\n key /etc/k.pem\n password p }
+            virtual_server 10.0.0.1 443 {
+                real_server 10.0.0.2 443 {
+                    SSL_GET { tls_compliant\n url { path / } url { path /b\n tls_compliant } }
+                }
+            }",
+        )
+        .unwrap();
+        let CheckKind::Http(http) = &rs.checkers[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            http.tls,
+            Some(TlsOptions {
+                verify: false,
+                ca_file: Some("/etc/ca.pem".into()),
+                sni: false,
+                client_cert: Some("/etc/c.pem".into()),
+                client_key: Some("/etc/k.pem".into()),
+                close_notify: true,
+            })
+        );
+        assert_eq!(
+            http.urls
+                .iter()
+                .map(|u| u.tls_compliant)
+                .collect::<Vec<_>>(),
+            [false, true]
+        );
+    }
+
+    #[test]
+    fn url_regex_options_and_offsets() {
+        let c = one_checker(
+            "HTTP_GET { url { path /\n regex up\n regex_options caseless dotall no_auto_capture utf\n \
+             regex_min_offset 3\n regex_max_offset 9 } }",
+        );
+        let CheckKind::Http(http) = c.kind else {
+            panic!()
+        };
+        let u = &http.urls[0];
+        assert_eq!(
+            u.regex_options,
+            RegexOptions {
+                caseless: true,
+                dotall: true,
+                unicode: true,
+                ..RegexOptions::default()
+            }
+        );
+        assert_eq!((u.regex_min_offset, u.regex_max_offset), (Some(3), Some(9)));
+        // keepalived drops both offsets when min > max.
+        let c = one_checker(
+            "HTTP_GET { url { path /\n regex up\n regex_min_offset 9\n regex_max_offset 3 } }",
+        );
+        let CheckKind::Http(http) = c.kind else {
+            panic!()
+        };
+        assert_eq!(
+            (http.urls[0].regex_min_offset, http.urls[0].regex_max_offset),
+            (None, None)
+        );
+        // An option that changes matching beyond the engine is refused, naming it.
+        let e = checker_error("HTTP_GET { url { path /\n regex up\n regex_options firstline } }");
+        assert!(e.contains("regex_options firstline"), "{e}");
+    }
+
+    #[test]
+    fn udp_check_reply_lengths_default_to_keepalived() {
+        let c = one_checker("UDP_CHECK { require_reply 01 }");
+        let CheckKind::Udp(u) = c.kind else { panic!() };
+        assert_eq!((u.min_reply_length, u.max_reply_length), (0, 255));
+        let c = one_checker(
+            "UDP_CHECK { require_reply 01\n min_reply_length 4\n max_reply_length 1000 }",
+        );
+        let CheckKind::Udp(u) = c.kind else { panic!() };
+        assert_eq!((u.min_reply_length, u.max_reply_length), (4, 1000));
+    }
+
+    #[test]
+    fn smtp_check_host_blocks_are_checks_of_their_own() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // No connection setting of its own: the first host replaces the checker's target.
+        let rs = convert(
+            "virtual_server 10.0.0.1 25 { real_server 10.0.0.2 25 {
+                SMTP_CHECK { helo_name h\n retry 2
+                    host { connect_ip 10.0.0.3\n connect_port 2525 }
+                    host { connect_ip 10.0.0.4 } } } }",
+        )
+        .unwrap();
+        let got: Vec<_> = rs
+            .checkers
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.connect.connect_ip,
+                    c.connect.connect_port,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("SMTP_CHECK#0/host#0", ip("10.0.0.3"), Some(2525)),
+                ("SMTP_CHECK#0/host#1", ip("10.0.0.4"), None),
+            ]
+        );
+        assert!(rs.checkers.iter().all(|c| c.timing.retry == 2));
+        // With a connection setting of its own, the checker checks too.
+        let rs = convert(
+            "virtual_server 10.0.0.1 25 { real_server 10.0.0.2 25 {
+                SMTP_CHECK { connect_port 587
+                    host { connect_ip 10.0.0.3 } } } }",
+        )
+        .unwrap();
+        let got: Vec<_> = rs
+            .checkers
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.connect.connect_ip,
+                    c.connect.connect_port,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("SMTP_CHECK#0", None, Some(587)),
+                ("SMTP_CHECK#0/host#0", ip("10.0.0.3"), None),
+            ]
+        );
     }
 
     #[test]
@@ -991,9 +1300,17 @@ mod tests {
         let (m, _) = misc("script_user nobody", "user daemon");
         assert_eq!(m.user.as_deref(), Some("daemon"));
 
-        let e = convert(&text("script_user nobody nogroup", "")).unwrap_err();
-        assert_eq!(e.checker.as_deref(), Some("MISC_CHECK#0"));
-        assert!(e.cause.starts_with("user nobody nogroup: "), "{e}");
+        // `user USER GROUP` (and script_user's group) reach the engine.
+        let (m, _) = misc("script_user nobody nogroup", "");
+        assert_eq!(
+            (m.user.as_deref(), m.group.as_deref()),
+            (Some("nobody"), Some("nogroup"))
+        );
+        let (m, _) = misc("", "user daemon root");
+        assert_eq!(
+            (m.user.as_deref(), m.group.as_deref()),
+            (Some("daemon"), Some("root"))
+        );
         assert_eq!(
             checker_error("MISC_CHECK { misc_path \"  \" }"),
             "virtual_server 10.0.0.1:80, real_server 10.0.0.2:80, MISC_CHECK#0: \

@@ -123,7 +123,10 @@ impl LvsPlan {
     /// error (nothing is applied from a configuration with an error).
     pub fn from_config(config: &Config) -> Result<LvsPlan, LvsPlanError> {
         let g = &config.global_defs;
-        let default_alert = g.smtp_alert.unwrap_or(true);
+        // keepalived (check_data.c): a virtual server's smtp_alert defaults to
+        // smtp_alert_checker, else smtp_alert, else off; a real server's (not inherited from
+        // its virtual server) to the same, else on.
+        let default_alert = g.smtp_alert_checker.or(g.smtp_alert);
         let mut virtual_servers = Vec::new();
         let mut warnings = Vec::new();
         for vs in &config.virtual_servers {
@@ -210,7 +213,7 @@ fn script(line: &Option<String>) -> Option<Vec<String>> {
 fn plan_virtual_server(
     config: &Config,
     vs: &VirtualServer,
-    default_alert: bool,
+    default_alert: Option<bool>,
     warnings: &mut Vec<String>,
 ) -> Result<VirtualServerPlan, LvsPlanError> {
     let name = checks::virtual_server_name(&vs.key);
@@ -312,6 +315,23 @@ fn plan_virtual_server(
         } else {
             rs
         };
+        // PCRE2's JIT stack sizes: the regex crate has no such stack, and the size never
+        // changes what matches (keepalived only fails a check whose match overflows it).
+        for c in &rs.checkers {
+            let (config::CheckerKind::HttpGet { urls, .. }
+            | config::CheckerKind::SslGet { urls, .. }) = &c.kind
+            else {
+                continue;
+            };
+            for u in urls.iter().filter(|u| u.regex_stack.is_some()) {
+                warnings.push(format!(
+                    "virtual_server {name}: real_server {addr}: {} url {}: regex_stack accepted, \
+                     not applied (ha's regex engine has no JIT stack to size)",
+                    c.kind.keyword(),
+                    u.path
+                ));
+            }
+        }
         real_servers.push(plan_real_server(config, vs, rs, default_alert).map_err(&err)?);
     }
     let sorry_server = vs.sorry_server.map(|(ip, port)| {
@@ -358,7 +378,7 @@ fn plan_virtual_server(
         sorry_server_inhibit: vs.sorry_server_inhibit,
         omega: vs.omega,
         suspend_with,
-        smtp_alert: vs.smtp_alert.unwrap_or(default_alert),
+        smtp_alert: vs.smtp_alert.or(default_alert).unwrap_or(false),
     })
 }
 
@@ -366,7 +386,7 @@ fn plan_real_server(
     config: &Config,
     vs: &VirtualServer,
     rs: &RealServer,
-    default_alert: bool,
+    default_alert: Option<bool>,
 ) -> Result<RealServerPlan, String> {
     // The error names the virtual server itself; the plan error adds it once.
     let health = checks::real_server_config(vs, rs, config).map_err(|e| match &e.checker {
@@ -384,7 +404,7 @@ fn plan_real_server(
         inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
         notify_up: script(&rs.notify_up),
         notify_down: script(&rs.notify_down),
-        smtp_alert: rs.smtp_alert.or(vs.smtp_alert).unwrap_or(default_alert),
+        smtp_alert: rs.smtp_alert.or(default_alert).unwrap_or(true),
         health,
     })
 }
@@ -622,5 +642,49 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.virtual_server, "group G");
         assert!(e.cause.contains("TCP 10.0.0.1:80 is defined twice"), "{e}");
+    }
+
+    #[test]
+    fn url_regex_stack_is_accepted_with_a_warning() {
+        let p = plan(
+            "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { HTTP_GET { url { path /x\n \
+             regex up\n regex_stack 1000 2000 } } }\n}\n",
+        )
+        .unwrap();
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("HTTP_GET url /x: regex_stack accepted, not applied")),
+            "{:?}",
+            p.warnings
+        );
+    }
+
+    #[test]
+    fn smtp_alert_defaults_as_keepalived_with_smtp_alert_checker() {
+        let alerts = |global: &str, vs: &str, rs: &str| {
+            let p = plan(&format!(
+                "global_defs {{ {global} }}\n\
+                 virtual_server 10.0.0.1 80 {{ {vs}\n real_server 10.0.0.2 80 {{ {rs} }} }}\n"
+            ))
+            .unwrap();
+            let v = &p.virtual_servers[0];
+            (v.smtp_alert, v.real_servers[0].smtp_alert)
+        };
+        // Unset everywhere: virtual servers off, real servers on (keepalived's "backwards
+        // compatibility" exception).
+        assert_eq!(alerts("", "", ""), (false, true));
+        assert_eq!(alerts("smtp_alert off", "", ""), (false, false));
+        assert_eq!(alerts("smtp_alert_checker", "", ""), (true, true));
+        // smtp_alert_checker wins over smtp_alert.
+        assert_eq!(
+            alerts("smtp_alert\n smtp_alert_checker off", "", ""),
+            (false, false)
+        );
+        // smtp_alert_vrrp is VRRP's only.
+        assert_eq!(alerts("smtp_alert_vrrp off", "", ""), (false, true));
+        // A real server does not inherit its virtual server's setting.
+        assert_eq!(alerts("", "smtp_alert off", ""), (false, true));
+        assert_eq!(alerts("", "smtp_alert", "smtp_alert off"), (true, false));
     }
 }

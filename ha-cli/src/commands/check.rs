@@ -102,6 +102,25 @@ pub fn run(args: CheckArgs) -> ExitCode {
                 errors += 1;
             }
         }
+        // keepalived's load-time script checks (script_user, enable_script_security, scripts
+        // not found or not executable), on this machine only.
+        if opts.check_host {
+            let findings: Vec<config::Diagnostic> = director::scripts::audit(&l.config)
+                .into_iter()
+                .map(|f| {
+                    let span = l.spans.field(&f.block, &f.keyword);
+                    if f.error {
+                        config::Diagnostic::error("script", span, f.message)
+                    } else {
+                        config::Diagnostic::warning("script", span, f.message)
+                    }
+                })
+                .filter(|d| !args.quiet || d.is_error())
+                .collect();
+            eprint!("{}", diag::render(&findings, &sources, color));
+            errors += findings.iter().filter(|d| d.is_error()).count();
+            warnings += findings.iter().filter(|d| !d.is_error()).count();
+        }
     }
     let invalid = errors > 0 || (args.deny_warnings && warnings > 0);
 

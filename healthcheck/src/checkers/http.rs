@@ -9,13 +9,13 @@ use hyper::client::conn::http1;
 use hyper::{Request, Version};
 use hyper_util::rt::TokioIo;
 use md5::{Digest, Md5};
-use regex::bytes::Regex;
+use regex::bytes::{Regex, RegexBuilder};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
 use crate::config::{ConnectOptions, HttpCheck, HttpProtocol, TlsOptions, UrlCheck};
@@ -31,7 +31,9 @@ pub(crate) struct HttpChecker {
     urls: Vec<PreparedUrl>,
     virtualhost: Option<String>,
     protocol: HttpProtocol,
-    tls: Option<(Arc<ClientConfig>, bool)>,
+    /// The TLS client configuration, whether to send SNI, and whether to end every
+    /// session with a close_notify (`tls_compliant`).
+    tls: Option<(Arc<ClientConfig>, bool, bool)>,
     max_body: usize,
 }
 
@@ -51,11 +53,20 @@ impl HttpChecker {
                     .regex
                     .as_deref()
                     .map(|r| {
-                        Regex::new(r).map_err(|e| Error::BadRegex {
-                            check: check.to_string(),
-                            regex: r.to_string(),
-                            cause: e.to_string(),
-                        })
+                        let o = url.regex_options;
+                        RegexBuilder::new(r)
+                            .case_insensitive(o.caseless)
+                            .multi_line(o.multiline)
+                            .dot_matches_new_line(o.dotall)
+                            .ignore_whitespace(o.extended)
+                            .swap_greed(o.ungreedy)
+                            .unicode(o.unicode)
+                            .build()
+                            .map_err(|e| Error::BadRegex {
+                                check: check.to_string(),
+                                regex: r.to_string(),
+                                cause: e.to_string(),
+                            })
                     })
                     .transpose()?;
                 Ok(PreparedUrl {
@@ -67,7 +78,13 @@ impl HttpChecker {
         let tls = config
             .tls
             .as_ref()
-            .map(|tls| Ok::<_, Error>((Arc::new(client_config(check, tls)?), tls.sni)))
+            .map(|tls| {
+                Ok::<_, Error>((
+                    Arc::new(client_config(check, tls)?),
+                    tls.sni,
+                    tls.close_notify,
+                ))
+            })
             .transpose()?;
         Ok(HttpChecker {
             urls,
@@ -108,8 +125,8 @@ impl HttpChecker {
         // One small request, then wait for the answer: no batching wanted.
         stream.set_nodelay(true).map_err(|e| Failure::from_io(&e))?;
         match &self.tls {
-            None => self.exchange(url, host, target, stream).await,
-            Some((tls, sni)) => {
+            None => self.exchange(url, host, target, stream, false).await,
+            Some((tls, sni, close_notify)) => {
                 let connector = TlsConnector::from(tls.clone());
                 let name = match host.filter(|_| *sni) {
                     Some(host) => ServerName::try_from(host.to_string())
@@ -120,7 +137,8 @@ impl HttpChecker {
                     .connect(name, stream)
                     .await
                     .map_err(|e| Failure::Tls(chain(&e)))?;
-                self.exchange(url, host, target, stream).await
+                let close_notify = *close_notify || url.config.tls_compliant;
+                self.exchange(url, host, target, stream, close_notify).await
             }
         }
     }
@@ -134,7 +152,7 @@ impl HttpChecker {
             return Ok(());
         };
         let target = SocketAddr::from(([192, 0, 2, 1], 80));
-        self.exchange(url, None, target, stream).await
+        self.exchange(url, None, target, stream, false).await
     }
 
     async fn exchange<S>(
@@ -143,6 +161,7 @@ impl HttpChecker {
         host: Option<&str>,
         target: SocketAddr,
         stream: S,
+        close_notify: bool,
     ) -> Result<(), Failure>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -173,7 +192,7 @@ impl HttpChecker {
             .body(Empty::new())
             .map_err(|e| Failure::Protocol(format!("{path}: cannot build request: {e}")))?;
 
-        let work = async {
+        let work = async move {
             let response = sender
                 .send_request(request)
                 .await
@@ -228,7 +247,18 @@ impl HttpChecker {
                 }
             }
             if let Some(regex) = &url.regex {
-                if regex.is_match(&kept) == url.config.regex_no_match {
+                // keepalived's regex_min_offset / regex_max_offset bound where the match
+                // starts.
+                let min = url.config.regex_min_offset.unwrap_or(0);
+                let found = (min <= kept.len())
+                    .then(|| regex.find_at(&kept, min))
+                    .flatten()
+                    .is_some_and(|m| {
+                        url.config
+                            .regex_max_offset
+                            .is_none_or(|max| m.start() <= max)
+                    });
+                if found == url.config.regex_no_match {
                     return Err(Failure::RegexMismatch {
                         path: path.clone(),
                         no_match: url.config.regex_no_match,
@@ -238,13 +268,26 @@ impl HttpChecker {
             Ok(())
         };
         // The connection future moves the bytes; it runs beside the request until the
-        // answer is in. When it ends first the body is already buffered or failed.
+        // answer is in. When it ends first the body is already buffered or failed. It keeps
+        // the stream open at its end, so that a TLS session can be ended with a
+        // close_notify (`tls_compliant`) or, as keepalived does by default, quietly.
         tokio::pin!(work);
-        let mut conn = std::pin::pin!(conn);
-        tokio::select! {
-            result = &mut work => result,
-            _ = &mut conn => work.await,
+        let mut conn = std::pin::pin!(conn.without_shutdown());
+        let (result, parts) = tokio::select! {
+            result = &mut work => (result, None),
+            parts = &mut conn => (work.await, Some(parts)),
+        };
+        if close_notify {
+            // The request sender is gone with `work`: the connection ends at once.
+            let parts = match parts {
+                Some(parts) => parts,
+                None => conn.await,
+            };
+            if let Ok(parts) = parts {
+                let _ = parts.io.into_inner().shutdown().await;
+            }
         }
+        result
     }
 }
 
@@ -278,31 +321,81 @@ fn client_config(check: &str, tls: &TlsOptions) -> Result<ClientConfig, Error> {
             what: format!("checker {check}: TLS"),
             cause: e.to_string(),
         })?;
-    let mut config = if tls.verify {
-        let path = tls.ca_file.clone().unwrap_or_else(|| SYSTEM_CA_FILE.into());
-        let bad = |cause: String| Error::BadCaFile {
-            check: check.to_string(),
-            path: path.clone(),
-            cause,
-        };
-        let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(&path).map_err(|e| bad(e.to_string()))? {
-            roots
-                .add(cert.map_err(|e| bad(e.to_string()))?)
-                .map_err(|e| bad(e.to_string()))?;
-        }
-        if roots.is_empty() {
-            return Err(bad("no certificates".into()));
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    } else {
-        builder
+    // keepalived loads the `ca` file whether or not anything verifies against it (and
+    // exits when it does not load): so is it read here.
+    let roots = match (&tls.ca_file, tls.verify) {
+        (Some(path), _) => Some(load_roots(check, path)?),
+        (None, true) => Some(load_roots(check, std::path::Path::new(SYSTEM_CA_FILE))?),
+        (None, false) => None,
+    };
+    let builder = match roots {
+        Some(roots) if tls.verify => builder.with_root_certificates(roots),
+        _ => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
-            .with_no_client_auth()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider()))),
+    };
+    let mut config = match (&tls.client_cert, &tls.client_key) {
+        (None, None) => builder.with_no_client_auth(),
+        (Some(cert), Some(key)) => {
+            let bad = |what: &str, path: &std::path::Path, cause: String| Error::BadConfig {
+                what: format!("checker {check}: SSL {what} {}", path.display()),
+                cause,
+            };
+            let chain = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| bad("certificate", cert, e.to_string()))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad("certificate", cert, e.to_string()))?;
+            if chain.is_empty() {
+                return Err(bad(
+                    "certificate",
+                    cert,
+                    "no certificate in the file".into(),
+                ));
+            }
+            let text = std::fs::read_to_string(key).map_err(|e| bad("key", key, e.to_string()))?;
+            if text.contains("ENCRYPTED") {
+                return Err(bad(
+                    "key",
+                    key,
+                    "the key is encrypted, which this engine cannot read: store it decrypted \
+                     (openssl pkey -in KEY -out PLAIN) with permissions that protect it"
+                        .into(),
+                ));
+            }
+            let key_der = PrivateKeyDer::from_pem_slice(text.as_bytes())
+                .map_err(|e| bad("key", key, e.to_string()))?;
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| bad("certificate", cert, e.to_string()))?
+        }
+        (Some(path), None) | (None, Some(path)) => {
+            return Err(Error::BadConfig {
+                what: format!("checker {check}: SSL {}", path.display()),
+                cause: "a client certificate needs both `certificate` and `key`".into(),
+            })
+        }
     };
     config.enable_sni = tls.sni;
     Ok(config)
+}
+
+/// The certificates of a PEM file, as trusted roots.
+fn load_roots(check: &str, path: &std::path::Path) -> Result<RootCertStore, Error> {
+    let bad = |cause: String| Error::BadCaFile {
+        check: check.to_string(),
+        path: path.to_path_buf(),
+        cause,
+    };
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
+        roots
+            .add(cert.map_err(|e| bad(e.to_string()))?)
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("no certificates".into()));
+    }
+    Ok(roots)
 }
 
 /// keepalived's default: the certificate is not verified, but the handshake signatures

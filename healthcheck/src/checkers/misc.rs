@@ -34,7 +34,20 @@ impl MiscChecker {
                             check: check.to_string(),
                             user: name.clone(),
                         })?;
-                Some((user.uid, user.gid))
+                let gid = match &config.group {
+                    None => user.gid,
+                    Some(group) => {
+                        nix::unistd::Group::from_name(group)
+                            .ok()
+                            .flatten()
+                            .ok_or_else(|| Error::UnknownGroup {
+                                check: check.to_string(),
+                                group: group.clone(),
+                            })?
+                            .gid
+                    }
+                };
+                Some((user.uid, gid))
             }
         };
         Ok(MiscChecker {

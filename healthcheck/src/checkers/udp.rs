@@ -25,8 +25,18 @@ pub(crate) async fn check(
     }
     let mut buf = vec![0u8; MAX_REPLY];
     match tokio::time::timeout(timeout, socket.recv(&mut buf)).await {
+        // keepalived checks the length and the bytes only against a require_reply pattern.
         Ok(Ok(len)) => match &config.require_reply {
-            Some(pattern) if !pattern.matches(&buf[..len]) => Outcome::Fail(Failure::UdpReply(
+            Some(pattern)
+                if !pattern.is_empty()
+                    && !(config.min_reply_length..=config.max_reply_length).contains(&len) =>
+            {
+                Outcome::Fail(Failure::UdpReply(format!(
+                    "{len}-byte reply is not within min_reply_length {} and max_reply_length {}",
+                    config.min_reply_length, config.max_reply_length
+                )))
+            }
+            Some(pattern) if !pattern.agrees_with(&buf[..len]) => Outcome::Fail(Failure::UdpReply(
                 format!("{len}-byte reply does not match require_reply"),
             )),
             _ => Outcome::Pass(None),

@@ -22,8 +22,12 @@ impl Parser<'_> {
                 virtualhost: None,
                 http_protocol: None,
                 enable_sni: false,
+                tls_compliant: false,
             },
-            "SMTP_CHECK" => CheckerKind::SmtpCheck { helo_name: None },
+            "SMTP_CHECK" => CheckerKind::SmtpCheck {
+                helo_name: None,
+                hosts: Vec::new(),
+            },
             "DNS_CHECK" => CheckerKind::DnsCheck {
                 query_type: None,
                 name: None,
@@ -38,6 +42,8 @@ impl Parser<'_> {
             "UDP_CHECK" => CheckerKind::UdpCheck {
                 payload: None,
                 require_reply: None,
+                min_reply_length: None,
+                max_reply_length: None,
             },
             "FILE_CHECK" => CheckerKind::FileCheck {
                 track_file: String::new(),
@@ -53,60 +59,8 @@ impl Parser<'_> {
         let body = n.block.as_ref().unwrap_or(&empty);
         for s in body {
             let key = s.key.text.as_str();
-            match key {
-                "connect_ip" => {
-                    common.connect_ip = self.ip(s);
-                    continue;
-                }
-                "connect_port" => {
-                    common.connect_port = self.num1(s, 1u16, 65535);
-                    continue;
-                }
-                "bindto" => {
-                    common.bindto = self.ip(s);
-                    continue;
-                }
-                "bind_port" => {
-                    common.bind_port = self.num1(s, 1u16, 65535);
-                    continue;
-                }
-                "bind_if" => {
-                    common.bind_if = self.string(s);
-                    continue;
-                }
-                "connect_timeout" => {
-                    common.connect_timeout = self.timer(s);
-                    continue;
-                }
-                "fwmark" => {
-                    common.fwmark = self.num1(s, 0u32, u32::MAX);
-                    continue;
-                }
-                "retry" | "nb_get_retry" => {
-                    common.retry = self.num1(s, 0u32, u32::MAX);
-                    continue;
-                }
-                "delay_before_retry" => {
-                    common.delay_before_retry = self.timer(s);
-                    continue;
-                }
-                "warmup" => {
-                    common.warmup = self.timer(s);
-                    continue;
-                }
-                "delay_loop" => {
-                    common.delay_loop = self.timer(s);
-                    continue;
-                }
-                "alpha" => {
-                    common.alpha = Some(self.flag(s));
-                    continue;
-                }
-                "log_all_failures" => {
-                    common.log_all_failures = Some(self.flag(s));
-                    continue;
-                }
-                _ => {}
+            if self.checker_common(s, &mut common) {
+                continue;
             }
             let handled = match &mut kind {
                 CheckerKind::HttpGet {
@@ -134,10 +88,33 @@ impl Parser<'_> {
                     }
                     _ => false,
                 },
-                CheckerKind::SmtpCheck { helo_name } if key == "helo_name" => {
-                    *helo_name = self.string(s);
-                    true
-                }
+                CheckerKind::SmtpCheck { helo_name, hosts } => match key {
+                    "helo_name" => {
+                        *helo_name = self.string(s);
+                        true
+                    }
+                    "host" => {
+                        // keepalived 2.2: the connection keywords of a host block make one
+                        // more check; its other common keywords set the checker's own.
+                        let mut host = CheckerCommon::default();
+                        for h in self.block(s) {
+                            if !self.checker_common(h, &mut host) {
+                                self.other(h, &[kw::CHECKER_COMMON], &mut host.other, "`host`");
+                            }
+                        }
+                        common.retry = host.retry.take().or(common.retry);
+                        common.delay_before_retry =
+                            host.delay_before_retry.take().or(common.delay_before_retry);
+                        common.warmup = host.warmup.take().or(common.warmup);
+                        common.delay_loop = host.delay_loop.take().or(common.delay_loop);
+                        common.alpha = host.alpha.take().or(common.alpha);
+                        common.log_all_failures =
+                            host.log_all_failures.take().or(common.log_all_failures);
+                        hosts.push(host);
+                        true
+                    }
+                    _ => false,
+                },
                 CheckerKind::DnsCheck { query_type, name } => match key {
                     "type" => {
                         *query_type = self.string(s);
@@ -179,7 +156,17 @@ impl Parser<'_> {
                 CheckerKind::UdpCheck {
                     payload,
                     require_reply,
+                    min_reply_length,
+                    max_reply_length,
                 } => match key {
+                    "min_reply_length" => {
+                        *min_reply_length = self.num1(s, 0u16, u16::MAX);
+                        true
+                    }
+                    "max_reply_length" => {
+                        *max_reply_length = self.num1(s, 0u16, u16::MAX);
+                        true
+                    }
                     "payload" => {
                         *payload = self.string(s);
                         true
@@ -217,6 +204,12 @@ impl Parser<'_> {
             if !handled {
                 if let (CheckerKind::SslGet { enable_sni, .. }, "enable_sni") = (&mut kind, key) {
                     *enable_sni = self.flag(s);
+                    continue;
+                }
+                if let (CheckerKind::SslGet { tls_compliant, .. }, "tls_compliant") =
+                    (&mut kind, key)
+                {
+                    *tls_compliant = self.flag(s);
                     continue;
                 }
                 self.other(
@@ -260,9 +253,48 @@ impl Parser<'_> {
                     .with_help("add `track_file NAME` naming a track_file block"),
                 );
             }
+            CheckerKind::UdpCheck {
+                min_reply_length: Some(min),
+                max_reply_length,
+                ..
+            } if *min > max_reply_length.unwrap_or(255) => {
+                self.push(
+                    Diagnostic::warning(
+                        "udp-reply-length",
+                        Some(n.key.span),
+                        format!(
+                            "UDP_CHECK min_reply_length {min} > max_reply_length {}: every check \
+                             with a require_reply pattern fails",
+                            max_reply_length.unwrap_or(255)
+                        ),
+                    )
+                    .with_help("max_reply_length defaults to 255"),
+                );
+            }
             _ => {}
         }
         Some(Checker { kind, common })
+    }
+
+    /// A keyword every checker (and an SMTP_CHECK `host` block) accepts; false if `s` is none.
+    fn checker_common(&mut self, s: &Node, common: &mut CheckerCommon) -> bool {
+        match s.key.text.as_str() {
+            "connect_ip" => common.connect_ip = self.ip(s),
+            "connect_port" => common.connect_port = self.num1(s, 1u16, 65535),
+            "bindto" => common.bindto = self.ip(s),
+            "bind_port" => common.bind_port = self.num1(s, 1u16, 65535),
+            "bind_if" => common.bind_if = self.string(s),
+            "connect_timeout" => common.connect_timeout = self.timer(s),
+            "fwmark" => common.fwmark = self.num1(s, 0u32, u32::MAX),
+            "retry" | "nb_get_retry" => common.retry = self.num1(s, 0u32, u32::MAX),
+            "delay_before_retry" => common.delay_before_retry = self.timer(s),
+            "warmup" => common.warmup = self.timer(s),
+            "delay_loop" => common.delay_loop = self.timer(s),
+            "alpha" => common.alpha = Some(self.flag(s)),
+            "log_all_failures" => common.log_all_failures = Some(self.flag(s)),
+            _ => return false,
+        }
+        true
     }
 
     fn url(&mut self, n: &Node) -> HttpUrl {
@@ -281,6 +313,19 @@ impl Parser<'_> {
                 "virtualhost" => u.virtualhost = self.string(s),
                 "regex" => u.regex = self.string(s),
                 "regex_no_match" => u.regex_no_match = self.flag(s),
+                "regex_options" => {
+                    u.regex_options
+                        .extend(s.args.iter().map(|a| a.text.clone()));
+                }
+                "regex_min_offset" => u.regex_min_offset = self.num1(s, 0u64, u32::MAX.into()),
+                "regex_max_offset" => u.regex_max_offset = self.num1(s, 0u64, u32::MAX.into()),
+                "regex_stack" => {
+                    self.extra_args(s, 2);
+                    let start = self.num(s, 0, 1u64, u32::MAX.into());
+                    let max = self.num(s, 1, 1u64, u32::MAX.into());
+                    u.regex_stack = start.zip(max);
+                }
+                "tls_compliant" => u.tls_compliant = Some(self.flag(s)),
                 _ => self.other(s, &[kw::URL], &mut u.other, "`url`"),
             }
         }

@@ -150,6 +150,23 @@ impl Parser<'_> {
                 }
                 "vrrp_startup_delay" => g.vrrp_startup_delay = self.timer(s),
                 "dynamic_interfaces" => g.dynamic_interfaces = true,
+                "lvs_notify_fifo" => g.lvs_notify_fifo = self.notify_fifo(s),
+                "notify_fifo_script" => g.notify_fifo_script = self.script_line(s),
+                "vrrp_notify_fifo_script" => g.vrrp_notify_fifo_script = self.script_line(s),
+                "lvs_notify_fifo_script" => g.lvs_notify_fifo_script = self.script_line(s),
+                "vrrp_notify_priority_changes" => {
+                    g.vrrp_notify_priority_changes = Some(self.flag(s))
+                }
+                "smtp_alert_vrrp" => g.smtp_alert_vrrp = Some(self.flag(s)),
+                "smtp_alert_checker" => g.smtp_alert_checker = Some(self.flag(s)),
+                "no_email_faults" => {
+                    self.extra_args(s, 0);
+                    g.no_email_faults = true
+                }
+                "startup_script" => g.startup_script = self.script_line(s),
+                "shutdown_script" => g.shutdown_script = self.script_line(s),
+                "startup_script_timeout" => g.startup_script_timeout = self.num1(s, 1u32, 1000),
+                "shutdown_script_timeout" => g.shutdown_script_timeout = self.num1(s, 1u32, 1000),
                 _ => self.other(s, &[kw::GLOBAL], &mut g.other, "`global_defs`"),
             }
         }

@@ -326,6 +326,18 @@ impl Parser<'_> {
         )
     }
 
+    /// A script keyword as keepalived reads it (`notify_master`, `startup_script`, ...): the
+    /// first word is the command line (quoted when it has spaces), then `[USER [GROUP]]`.
+    fn script_line(&mut self, n: &Node) -> Option<ScriptLine> {
+        let command = self.arg(n, 0, "a command")?.to_string();
+        self.extra_args(n, 3);
+        let user = n.arg(1).map(|user| ScriptUser {
+            user: user.to_string(),
+            group: n.arg(2).map(str::to_string),
+        });
+        Some(ScriptLine { command, user })
+    }
+
     fn ip_at(&mut self, n: &Node, i: usize) -> Option<IpAddr> {
         let s = self.arg(n, i, "an IP address")?;
         match s.parse() {
@@ -470,6 +482,20 @@ impl Parser<'_> {
                     if let Some(vs) = self.virtual_server(n) {
                         c.virtual_servers.push(vs);
                     }
+                }
+                "SSL" => {
+                    // keepalived: a second SSL block replaces the first.
+                    let mut ssl = SslContext::default();
+                    for s in self.block(n) {
+                        match s.key.text.as_str() {
+                            "password" => ssl.password = self.string(s),
+                            "ca" => ssl.ca = self.string(s),
+                            "certificate" => ssl.certificate = self.string(s),
+                            "key" => ssl.key = self.string(s),
+                            _ => self.other(s, &[kw::SSL], &mut Vec::new(), "`SSL`"),
+                        }
+                    }
+                    c.ssl = Some(ssl);
                 }
                 _ => self.other(n, &[kw::TOP], &mut c.other, "the top level"),
             }

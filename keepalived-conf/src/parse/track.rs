@@ -70,16 +70,34 @@ impl Parser<'_> {
     }
 
     pub(super) fn notify(&mut self, s: &Node, n: &mut Notify) -> bool {
-        match s.key.text.as_str() {
-            "notify" => n.notify = self.command(s),
-            "notify_master" => n.master = self.command(s),
-            "notify_backup" => n.backup = self.command(s),
-            "notify_fault" => n.fault = self.command(s),
-            "notify_stop" => n.stop = self.command(s),
-            "notify_deleted" => n.deleted = self.command(s),
-            "notify_master_rx_lower_pri" => n.master_rx_lower_pri = self.command(s),
-            "notify_priority_changes" => n.priority_changes = Some(self.flag(s)),
+        let key = s.key.text.as_str();
+        let slot = match key {
+            "notify" => &mut n.notify,
+            "notify_master" => &mut n.master,
+            "notify_backup" => &mut n.backup,
+            "notify_fault" => &mut n.fault,
+            "notify_stop" => &mut n.stop,
+            "notify_deleted" => {
+                // keepalived: `notify_deleted` alone only says "report DELETED".
+                n.notify_deleted = true;
+                if s.args.is_empty() {
+                    return true;
+                }
+                &mut n.deleted
+            }
+            "notify_master_rx_lower_pri" => &mut n.master_rx_lower_pri,
+            "notify_priority_changes" => {
+                n.priority_changes = Some(self.flag(s));
+                return true;
+            }
             _ => return false,
+        };
+        if let Some(line) = self.script_line(s) {
+            *slot = Some(line.command);
+            n.users.retain(|(k, _)| k != key);
+            if let Some(user) = line.user {
+                n.users.push((key.to_string(), user));
+            }
         }
         true
     }
@@ -192,6 +210,7 @@ impl Parser<'_> {
             name,
             process: Vec::new(),
             full_command: false,
+            param_match: None,
             weight: 0,
             weight_reverse: false,
             quorum: 1,
@@ -207,6 +226,22 @@ impl Parser<'_> {
             match s.key.text.as_str() {
                 "process" => t.process = s.args.iter().map(|a| a.text.clone()).collect(),
                 "full_command" => t.full_command = self.flag(s),
+                "param_match" => {
+                    self.extra_args(s, 1);
+                    match s.arg(0) {
+                        None => t.param_match = Some(ParamMatch::Exact),
+                        Some("initial") => t.param_match = Some(ParamMatch::Initial),
+                        Some("partial") => t.param_match = Some(ParamMatch::Partial),
+                        Some(other) => self.bad_value(
+                            s,
+                            0,
+                            format!("invalid param_match type `{other}`"),
+                            "write `param_match` (exact), `param_match initial` or \
+                             `param_match partial`"
+                                .into(),
+                        ),
+                    }
+                }
                 "weight" => {
                     if let Some((w, r)) = self.weight(s, 254) {
                         (t.weight, t.weight_reverse) = (w, r);

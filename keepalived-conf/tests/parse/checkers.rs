@@ -288,21 +288,26 @@ fn dns_smtp_udp_and_bfd_settings() {
     assert_eq!(
         check("SMTP_CHECK", " helo_name lb.example.com").kind,
         CheckerKind::SmtpCheck {
-            helo_name: Some("lb.example.com".into())
+            helo_name: Some("lb.example.com".into()),
+            hosts: Vec::new(),
         }
     );
     assert_eq!(
         check("UDP_CHECK", " payload 0a0b\n require_reply").kind,
         CheckerKind::UdpCheck {
             payload: Some("0a0b".into()),
-            require_reply: Some(String::new())
+            require_reply: Some(String::new()),
+            min_reply_length: None,
+            max_reply_length: None,
         }
     );
     assert_eq!(
         check("UDP_CHECK", " require_reply 0c").kind,
         CheckerKind::UdpCheck {
             payload: None,
-            require_reply: Some("0c".into())
+            require_reply: Some("0c".into()),
+            min_reply_length: None,
+            max_reply_length: None,
         }
     );
 }
@@ -362,7 +367,97 @@ fn keywords_of_another_checker_are_kept_and_typos_suggest() {
     assert_eq!(
         checkers[1].kind,
         CheckerKind::SmtpCheck {
-            helo_name: Some("y".into())
+            helo_name: Some("y".into()),
+            hosts: Vec::new(),
         }
     );
+}
+
+#[test]
+fn ssl_block_and_ssl_get_tls_keywords() {
+    let text = format!(
+        "SSL {{\n password secret\n ca /etc/ca.pem\n certificate /etc/c.pem\n key /etc/k.pem\n}}\n{}",
+        checker(
+            "SSL_GET",
+            "enable_sni\n tls_compliant\n url {\n path /\n tls_compliant off\n }"
+        )
+    );
+    let p = parse(&text);
+    let c = p.clean();
+    assert_eq!(
+        c.ssl,
+        Some(keepalived_conf::SslContext {
+            password: Some("secret".into()),
+            ca: Some("/etc/ca.pem".into()),
+            certificate: Some("/etc/c.pem".into()),
+            key: Some("/etc/k.pem".into()),
+        })
+    );
+    match &c.virtual_servers[0].real_servers[0].checkers[0].kind {
+        CheckerKind::SslGet {
+            enable_sni,
+            tls_compliant,
+            urls,
+            ..
+        } => {
+            assert!(*enable_sni && *tls_compliant);
+            assert_eq!(urls[0].tls_compliant, Some(false));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn url_regex_options() {
+    let c = check(
+        "HTTP_GET",
+        "url {\n path /\n regex \"up\"\n regex_options caseless multiline\n regex_min_offset 2\n \
+         regex_max_offset 10\n regex_stack 1024 65536\n }",
+    );
+    let CheckerKind::HttpGet { urls, .. } = &c.kind else {
+        panic!("{c:?}")
+    };
+    assert_eq!(urls[0].regex_options, ["caseless", "multiline"]);
+    assert_eq!(urls[0].regex_min_offset, Some(2));
+    assert_eq!(urls[0].regex_max_offset, Some(10));
+    assert_eq!(urls[0].regex_stack, Some((1024, 65536)));
+}
+
+#[test]
+fn udp_check_reply_lengths() {
+    let c = check(
+        "UDP_CHECK",
+        "require_reply 0102\n min_reply_length 2\n max_reply_length 300",
+    );
+    let CheckerKind::UdpCheck {
+        min_reply_length,
+        max_reply_length,
+        ..
+    } = c.kind
+    else {
+        panic!()
+    };
+    assert_eq!((min_reply_length, max_reply_length), (Some(2), Some(300)));
+    // keepalived: a minimum above the maximum (255 by default) always fails; said so.
+    let p = parse(&checker("UDP_CHECK", "min_reply_length 256"));
+    assert_eq!(p.only().0.code, "udp-reply-length");
+}
+
+#[test]
+fn smtp_check_host_blocks() {
+    let c = check(
+        "SMTP_CHECK",
+        "helo_name h\n host {\n connect_ip 10.0.0.2\n connect_port 2525\n retry 4\n }\n \
+         host {\n connect_ip 10.0.0.3\n }",
+    );
+    let CheckerKind::SmtpCheck { helo_name, hosts } = &c.kind else {
+        panic!("{c:?}")
+    };
+    assert_eq!(helo_name.as_deref(), Some("h"));
+    assert_eq!(hosts.len(), 2);
+    assert_eq!(hosts[0].connect_ip, Some(ip("10.0.0.2")));
+    assert_eq!(hosts[0].connect_port, Some(2525));
+    assert_eq!(hosts[1].connect_ip, Some(ip("10.0.0.3")));
+    // keepalived 2.2: a host block's retry (not a connection keyword) is the checker's.
+    assert_eq!((hosts[0].retry, c.common.retry), (None, Some(4)));
 }

@@ -480,3 +480,48 @@ fn misspelt_global_keywords_suggest_and_known_ones_are_kept() {
         ("max_auto_priority", &["10".to_string()][..])
     );
 }
+
+#[test]
+fn script_and_alert_keywords_of_global_defs() {
+    let p = parse(&global(
+        " startup_script \"/bin/up a\" nobody\n startup_script_timeout 20\n \
+         shutdown_script /bin/down\n notify_fifo /run/f\n notify_fifo_script /bin/r\n \
+         vrrp_notify_fifo_script /bin/v nobody nogroup\n lvs_notify_fifo /run/l\n \
+         lvs_notify_fifo_script /bin/l\n vrrp_notify_priority_changes\n smtp_alert_vrrp off\n \
+         smtp_alert_checker\n no_email_faults",
+    ));
+    let g = &p.clean().global_defs;
+    let line = |command: &str, user: Option<(&str, Option<&str>)>| {
+        Some(keepalived_conf::ScriptLine {
+            command: command.into(),
+            user: user.map(|(u, g)| ScriptUser {
+                user: u.into(),
+                group: g.map(Into::into),
+            }),
+        })
+    };
+    assert_eq!(g.startup_script, line("/bin/up a", Some(("nobody", None))));
+    assert_eq!(g.startup_script_timeout, Some(20));
+    assert_eq!(g.shutdown_script, line("/bin/down", None));
+    assert_eq!(g.shutdown_script_timeout, None);
+    assert_eq!(g.notify_fifo_script, line("/bin/r", None));
+    assert_eq!(
+        g.vrrp_notify_fifo_script,
+        line("/bin/v", Some(("nobody", Some("nogroup"))))
+    );
+    assert_eq!(
+        g.lvs_notify_fifo,
+        Some(NotifyFifo {
+            path: "/run/l".into(),
+            owner: None
+        })
+    );
+    assert_eq!(g.lvs_notify_fifo_script, line("/bin/l", None));
+    assert_eq!(g.vrrp_notify_priority_changes, Some(true));
+    assert_eq!(g.smtp_alert_vrrp, Some(false));
+    assert_eq!(g.smtp_alert_checker, Some(true));
+    assert!(g.no_email_faults);
+    // keepalived: the timeouts are 1-1000 s.
+    let p = parse(&global(" shutdown_script_timeout 0"));
+    assert_eq!(p.only().0.code, "invalid-value");
+}

@@ -1,7 +1,7 @@
 //! `vrrp_script`, `track_file`, `vrrp_track_process`, the `track_*` lists and `notify*`
 //! (`src/parse/track.rs`).
 
-use keepalived_conf::{Notify, ScriptUser, Timer, Track, TrackProcess, VrrpScript};
+use keepalived_conf::{Notify, ParamMatch, ScriptUser, Timer, Track, TrackProcess, VrrpScript};
 
 use super::{instance, parse};
 
@@ -263,14 +263,64 @@ fn notify_scripts_of_an_instance() {
         Notify {
             notify: Some("/bin/n".into()),
             master: Some("/bin/n master".into()),
-            backup: Some("/bin/n backup".into()),
+            // keepalived: the words after the (quoted) command are USER [GROUP].
+            backup: Some("/bin/n".into()),
             fault: Some("/bin/f".into()),
             stop: Some("/bin/s".into()),
             deleted: Some("/bin/d".into()),
             master_rx_lower_pri: Some("/bin/l".into()),
             priority_changes: Some(true),
+            notify_deleted: true,
+            users: vec![(
+                "notify_backup".into(),
+                ScriptUser {
+                    user: "backup".into(),
+                    group: None
+                }
+            )],
         }
     );
+}
+
+#[test]
+fn notify_scripts_take_a_user_and_group_after_the_command() {
+    let p = parse(&instance(
+        " notify_master \"/bin/m a b\" nobody nogroup\n notify_fault /bin/f\n notify_deleted",
+    ));
+    let n = &p.clean().vrrp_instances[0].notify;
+    assert_eq!(n.master.as_deref(), Some("/bin/m a b"));
+    assert_eq!(
+        n.user("notify_master"),
+        Some(&ScriptUser {
+            user: "nobody".into(),
+            group: Some("nogroup".into())
+        })
+    );
+    assert_eq!(n.user("notify_fault"), None);
+    // `notify_deleted` alone: DELETED is reported, no script runs.
+    assert!(n.notify_deleted);
+    assert_eq!(n.deleted, None);
+}
+
+#[test]
+fn track_process_param_match() {
+    for (line, want) in [
+        ("param_match", Some(ParamMatch::Exact)),
+        ("param_match initial", Some(ParamMatch::Initial)),
+        ("param_match partial", Some(ParamMatch::Partial)),
+    ] {
+        let p = parse(&format!(
+            "vrrp_track_process p {{\n process haproxy -f\n {line}\n}}\n"
+        ));
+        assert_eq!(
+            p.clean().vrrp_track_processes[0].param_match,
+            want,
+            "{line}"
+        );
+    }
+    let p = parse("vrrp_track_process p {\n process haproxy\n param_match prefix\n}\n");
+    let (d, at) = p.only();
+    assert_eq!((d.code, at), ("invalid-value", "prefix"));
 }
 
 #[test]
