@@ -562,8 +562,7 @@ impl Sim {
 
     fn send(&mut self, from_node: NodeId, destination: IpAddr, bytes: Vec<u8>) {
         let source = self.nodes[from_node].config.primary_address;
-        let multicast = destination == IpAddr::V4(wire::MULTICAST_V4)
-            || destination == IpAddr::V6(wire::MULTICAST_V6);
+        let multicast = destination.is_multicast();
         let vrid = bytes.get(1).copied().unwrap_or(0);
         let (segment, partition) = (
             self.nodes[from_node].segment,
@@ -571,8 +570,12 @@ impl Sim {
         );
         for to in 0..self.nodes.len() {
             let node = &self.nodes[to];
+            // A multicast advert reaches the nodes that joined its group: keepalived joins the
+            // configured one only, and unicast instances none.
             let addressed = if multicast {
                 node.config.vrid == vrid
+                    && !node.config.is_unicast()
+                    && node.config.multicast_destination() == destination
             } else {
                 node.config.primary_address == destination
             };
