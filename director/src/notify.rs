@@ -37,6 +37,8 @@ pub struct InstanceScripts {
 #[derive(Debug, Default)]
 pub struct Notifier {
     instances: HashMap<String, InstanceScripts>,
+    /// `vrrp_sync_group`s' scripts, called as keepalived does with `GROUP <name> <STATE> 0`.
+    groups: HashMap<String, InstanceScripts>,
     fifos: Vec<std::fs::File>,
 }
 
@@ -103,6 +105,27 @@ impl Notifier {
                 )
             })
             .collect();
+        let groups = config
+            .vrrp_sync_groups
+            .iter()
+            .map(|sg| {
+                let n = &sg.notify;
+                let script = |kind: &str, line: &Option<String>| {
+                    line.as_deref()
+                        .and_then(|l| notify_script(format!("{kind} {}", sg.name), l, user))
+                };
+                (
+                    sg.name.clone(),
+                    InstanceScripts {
+                        master: script("notify_master", &n.master),
+                        backup: script("notify_backup", &n.backup),
+                        fault: script("notify_fault", &n.fault),
+                        stop: script("notify_stop", &n.stop),
+                        generic: script("notify", &n.notify),
+                    },
+                )
+            })
+            .collect();
         let fifos = [
             &config.global_defs.notify_fifo,
             &config.global_defs.vrrp_notify_fifo,
@@ -111,7 +134,50 @@ impl Notifier {
         .flatten()
         .map(open_fifo)
         .collect::<Result<Vec<_>, _>>()?;
-        Ok(Notifier { instances, fifos })
+        Ok(Notifier {
+            instances,
+            groups,
+            fifos,
+        })
+    }
+
+    /// keepalived's `send_group_notifies`: the FIFO line `GROUP "<name>" <STATE> 0`, the
+    /// group's `notify_<state>` script and its `notify` script with `GROUP <name> <STATE> 0`.
+    pub fn on_group(&self, group: &str, state: State) -> Vec<(Script, Vec<String>)> {
+        if state == State::Initialize {
+            return Vec::new();
+        }
+        let line = format!("GROUP \"{group}\" {} 0\n", state_name(state));
+        for mut fifo in &self.fifos {
+            use std::io::Write;
+            if let Err(err) = fifo.write_all(line.as_bytes()) {
+                tracing::warn!(sync_group = %group, "notify_fifo: line lost: {err}");
+            }
+        }
+        let Some(scripts) = self.groups.get(group) else {
+            return Vec::new();
+        };
+        let specific = match state {
+            State::Master => &scripts.master,
+            State::Backup => &scripts.backup,
+            State::Fault => &scripts.fault,
+            State::Stopped => &scripts.stop,
+            State::Initialize => &None,
+        };
+        let mut out = Vec::new();
+        if let Some(script) = specific {
+            out.push((script.clone(), Vec::new()));
+        }
+        if let Some(script) = &scripts.generic {
+            let args = vec![
+                "GROUP".to_string(),
+                group.to_string(),
+                state_name(state).to_string(),
+                "0".to_string(),
+            ];
+            out.push((script.clone(), args));
+        }
+        out
     }
 
     /// Writes the FIFO line for a state change, and returns the scripts it calls for, each

@@ -34,7 +34,7 @@ use core::time::Duration;
 use crate::event::State;
 use crate::event::{DropReason, Event, FaultCause, Transition};
 use crate::instance::{Command, Instance, RxInfo, Transmit, TRANSMIT_BUFFER_LEN};
-use crate::wire::{self, REQUIRED_TTL};
+use crate::wire::REQUIRED_TTL;
 use crate::{Error, InstanceConfig, Instant};
 
 /// Index of a node in the simulation.

@@ -44,6 +44,16 @@ pub struct GroupSync {
     seen: Vec<State>,
 }
 
+impl Default for GroupSync {
+    /// A group of no members.
+    fn default() -> GroupSync {
+        GroupSync {
+            state: State::Initialize,
+            seen: Vec::new(),
+        }
+    }
+}
+
 impl GroupSync {
     /// A group of `members`, in their current states; each is held
     /// ([`Command::HoldMaster`]).
@@ -134,6 +144,8 @@ impl GroupSync {
                     self.state = State::Master;
                 } else if running {
                     self.state = State::Backup;
+                } else if n > 0 && self.seen.iter().all(|s| *s == State::Stopped) {
+                    self.state = State::Stopped;
                 }
             }
             if !changed {

@@ -17,7 +17,7 @@ pub use rtnl::{
     parse_changes, InterfaceAddress, LinkStatus, NetChange, NetWatcher, Rtnl, RtnlError,
 };
 pub use sys::{set_realtime_priority, set_thread_nice};
-pub use vrrp_socket::{interface_index, Received, VrrpSocket};
+pub use vrrp_socket::{interface_index, Membership, Received, VrrpSocket};
 
 /// Why a network operation failed, naming the interface and what was being done.
 #[derive(Debug, thiserror::Error)]

@@ -101,7 +101,34 @@ fn plan_instance(
             }
         }
     }
-    c.unicast_peers = vi.unicast_peers.iter().map(|p| p.addr).collect();
+    c.unicast_peers = vi
+        .unicast_peers
+        .iter()
+        .map(|p| vrrp_core::UnicastPeer {
+            address: p.addr,
+            min_ttl: p.min_ttl.unwrap_or(0),
+            max_ttl: p.max_ttl.unwrap_or(255),
+        })
+        .collect();
+    // keepalived: a peer's min_ttl / max_ttl turns the source check on.
+    c.check_unicast_src = vi.check_unicast_src
+        || g.vrrp_check_unicast_src
+        || vi
+            .unicast_peers
+            .iter()
+            .any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
+    c.multicast_group = Some(match (vi.mcast_dst_ip, family) {
+        (Some(group), _) => group,
+        (None, Family::Ipv4) => IpAddr::V4(g.vrrp_mcast_group4),
+        (None, Family::Ipv6) => IpAddr::V6(g.vrrp_mcast_group6),
+    })
+    .filter(|group| {
+        *group
+            != match family {
+                Family::Ipv4 => IpAddr::V4(vrrp_core::wire::MULTICAST_V4),
+                Family::Ipv6 => IpAddr::V6(vrrp_core::wire::MULTICAST_V6),
+            }
+    });
     c.lower_prio_no_advert = vi
         .lower_prio_no_advert
         .unwrap_or(g.vrrp_lower_prio_no_advert);
@@ -117,8 +144,26 @@ fn plan_instance(
         .unwrap_or_default();
     let secs = |s: u32| Duration::from_secs(u64::from(s));
     let repeat = |n: u32| u8::try_from(n).unwrap_or(u8::MAX);
-    let master_delay = vi.garp_master_delay.unwrap_or(g.vrrp_garp_master_delay);
-    let master_repeat = vi.garp_master_repeat.unwrap_or(g.vrrp_garp_master_repeat);
+    // keepalived's vrrp_min_garp: one message, no second burst, no refresh, for the global
+    // settings still at their defaults.
+    let min = g.vrrp_min_garp;
+    let global_delay = if min && g.vrrp_garp_master_delay == 5 {
+        0
+    } else {
+        g.vrrp_garp_master_delay
+    };
+    let global_repeat = if min && g.vrrp_garp_master_repeat == 5 {
+        1
+    } else {
+        g.vrrp_garp_master_repeat
+    };
+    let global_refresh_repeat = if min && g.vrrp_garp_master_refresh_repeat == 1 {
+        0
+    } else {
+        g.vrrp_garp_master_refresh_repeat
+    };
+    let master_delay = vi.garp_master_delay.unwrap_or(global_delay);
+    let master_repeat = vi.garp_master_repeat.unwrap_or(global_repeat);
     let refresh = vi.garp_master_refresh.unwrap_or(g.vrrp_garp_master_refresh);
     c.garp = GarpConfig {
         master_delay: secs(master_delay),
@@ -126,7 +171,7 @@ fn plan_instance(
         master_refresh: (refresh > 0).then(|| secs(refresh)),
         master_refresh_repeat: repeat(
             vi.garp_master_refresh_repeat
-                .unwrap_or(g.vrrp_garp_master_refresh_repeat),
+                .unwrap_or(global_refresh_repeat),
         ),
         lower_prio_delay: secs(
             vi.garp_lower_prio_delay
@@ -159,6 +204,20 @@ fn plan_instance(
         .map(|words| crate::net::parse_route(words))
         .collect::<Result<Vec<_>, String>>()
         .map_err(fail)?;
+    // keepalived: unicast_ttl applies to unicast adverts only.
+    let ttl = if c.is_unicast() {
+        vi.unicast_ttl.unwrap_or(255)
+    } else {
+        255
+    };
+    let config_fault = (vi.unicast_fault_no_peer && vi.unicast_peers.is_empty())
+        .then(|| "unicast_fault_no_peer: unicast without any peer".to_string());
+    let sync_group = config
+        .vrrp_sync_groups
+        .iter()
+        .find(|group| group.group.contains(&vi.name))
+        .map(|group| group.name.clone());
+    let (garp_interval, gna_interval) = garp_pacing(config, &interface);
     Ok(InstanceSpec {
         name: vi.name.clone(),
         interface,
@@ -166,7 +225,57 @@ fn plan_instance(
         addresses,
         vmac,
         routes,
+        ttl,
+        sync_group,
+        config_fault,
+        dont_track_primary: vi.dont_track_primary,
+        garp_interval,
+        gna_interval,
     })
+}
+
+/// The pacing of gratuitous ARPs and NAs on an interface: its `garp_group`'s
+/// `garp_interval` / `gna_interval`, or the global `vrrp_garp_interval` / `vrrp_gna_interval`.
+pub fn garp_pacing(config: &Config, interface: &str) -> (Duration, Duration) {
+    let g = &config.global_defs;
+    let mut pacing = (
+        g.vrrp_garp_interval.as_duration(),
+        g.vrrp_gna_interval.as_duration(),
+    );
+    for group in config.other.iter().filter(|s| s.keyword == "garp_group") {
+        let block = group.block.as_deref().unwrap_or_default();
+        let names: Vec<&str> = block
+            .iter()
+            .flat_map(|s| match s.keyword.as_str() {
+                "interface" => s.args.iter().map(String::as_str).collect::<Vec<_>>(),
+                "interfaces" => s
+                    .block
+                    .iter()
+                    .flatten()
+                    .map(|i| i.keyword.as_str())
+                    .chain(s.args.iter().map(String::as_str))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        if !names.contains(&interface) {
+            continue;
+        }
+        let timer = |key: &str| {
+            block
+                .iter()
+                .find(|s| s.keyword == key)
+                .and_then(|s| s.args.first())
+                .and_then(|a| keepalived_conf::Timer::parse(a))
+                .map(|t| t.as_duration())
+        };
+        // keepalived: a group's unset interval is 0, not the global one.
+        pacing = (
+            timer("garp_interval").unwrap_or_default(),
+            timer("gna_interval").unwrap_or_default(),
+        );
+    }
+    pacing
 }
 
 fn virtual_address(a: &IpAddress) -> Result<VirtualAddress, String> {
