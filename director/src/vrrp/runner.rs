@@ -153,7 +153,10 @@ pub enum RunnerOutput {
     /// A link changed, or was found at start (for `track_interface`).
     Link(LinkStatus),
     /// A `vrrp_sync_group` changed state (for its notify scripts).
-    Group { name: String, state: State },
+    Group {
+        name: String,
+        state: State,
+    },
 }
 
 /// Where the VRRP thread's outputs go. Bounded: the VRRP thread never waits for the reader;
@@ -877,7 +880,11 @@ impl Core {
                     self.drain(i);
                 }
             }
-            if self.paced.values().any(|p| p.due().is_some_and(|t| t <= now)) {
+            if self
+                .paced
+                .values()
+                .any(|p| p.due().is_some_and(|t| t <= now))
+            {
                 self.pump_announcements();
             }
             let due = self

@@ -4,3 +4,4 @@ pub mod journal;
 pub mod lab;
 
 pub use testkit::netns;
+pub mod keepalived;
