@@ -457,7 +457,8 @@ fn garp_config(global: &str) -> String {
     )
 }
 
-/// The gaps between the first burst's ARPs (2 VIPs × 5 repeats), ha or keepalived.
+/// The gaps between the ARPs of the burst on becoming master (2 VIPs × 5 repeats, no
+/// second burst), ha or keepalived.
 fn garp_gaps(node: Node, global: &str, tag: &str) -> Vec<Duration> {
     let (listener, host) = veth_pair(
         tag,
@@ -465,7 +466,7 @@ fn garp_gaps(node: Node, global: &str, tag: &str) -> Vec<Duration> {
         ("10.206.0.2/24", "fe80::2/64"),
     );
     let l = listener.name.clone();
-    let capture = std::thread::spawn(move || capture_arps(l, Duration::from_secs(4)));
+    let capture = std::thread::spawn(move || capture_arps(l, Duration::from_secs(6)));
     std::thread::sleep(Duration::from_millis(200));
     let conf = garp_config(global);
     let daemon = match node {
@@ -474,11 +475,13 @@ fn garp_gaps(node: Node, global: &str, tag: &str) -> Vec<Duration> {
     };
     let seen = capture.join().unwrap();
     drop(daemon);
-    assert!(seen.len() >= 10, "{node:?}: {} gratuitous ARPs", seen.len());
-    seen[..10].windows(2).map(|w| w[1] - w[0]).collect()
+    assert!(seen.len() >= 2, "{node:?}: {} gratuitous ARPs", seen.len());
+    seen.windows(2).map(|w| w[1] - w[0]).collect()
 }
 
-/// `vrrp_garp_interval 0.1`: one ARP per 100 ms on the interface (before: all ten at once).
+/// `vrrp_garp_interval 0.1`: at most one ARP per 100 ms on the interface (before: all ten at
+/// once). keepalived queues an address at most once while it waits (vrrp_arp.c), so the
+/// burst's repeats collapse: the same count of ARPs must come out of ha.
 #[test]
 fn garp_interval_paces_arps_on_the_wire_like_keepalived() {
     if !require_root("garp_interval_paces_arps_on_the_wire_like_keepalived") {
@@ -499,6 +502,12 @@ fn garp_interval_paces_arps_on_the_wire_like_keepalived() {
     );
     // Never two ARPs closer than the interval (less the sampling slack of the listener).
     assert!(ha.iter().all(|g| *g >= Duration::from_millis(90)), "{ha:?}");
-    assert!(mean(&ha) < Duration::from_millis(200), "{ha:?}");
+    assert!(mean(&ha) < Duration::from_millis(300), "{ha:?}");
+    assert_eq!(
+        ha.len(),
+        ka.len(),
+        "ARPs sent: ha {ha:?}, keepalived {ka:?}"
+    );
+    assert_eq!(ha_burst.len(), 9, "unpaced: all ten");
     assert!(mean(&ha_burst) < Duration::from_millis(20), "{ha_burst:?}");
 }

@@ -1358,17 +1358,24 @@ impl Core {
         }
         let (garp_interval, gna_interval) = (m.spec.garp_interval, m.spec.gna_interval);
         let mut failures = Vec::new();
-        let mut queued = false;
         for (device, addrs) in by_device {
             if !garp_interval.is_zero() || !gna_interval.is_zero() {
-                // Paced: each message waits for its turn on the device.
-                let paced = self.paced.entry(device).or_default();
+                // Paced as keepalived paces (vrrp_arp.c): a message goes now if the device's
+                // interval has passed and nothing waits; otherwise its address waits, once
+                // (an address already waiting is not queued again, so repeats collapse).
+                let paced = self.paced.entry(device.clone()).or_default();
                 paced.garp_interval = garp_interval;
                 paced.gna_interval = gna_interval;
+                let now = self.status.now();
                 for _ in 0..repeat {
-                    paced.queue.extend(addrs.iter().copied());
+                    for &address in &addrs {
+                        if !paced.queue.contains(&address) {
+                            paced.queue.push_back(address);
+                        }
+                        // The head goes now if its turn has come.
+                        pump(&self.announcers, &device, paced, now);
+                    }
                 }
-                queued = true;
                 continue;
             }
             let sent = match self.announcers.get(&device) {
@@ -1382,9 +1389,6 @@ impl Core {
         for f in failures {
             self.report(i, "announce", &f);
         }
-        if queued {
-            self.pump_announcements();
-        }
     }
 
     /// Sends the paced announcements whose turn has come, one message per device and
@@ -1392,25 +1396,7 @@ impl Core {
     fn pump_announcements(&mut self) {
         let now = self.now();
         for (device, paced) in &mut self.paced {
-            while let Some(due) = paced.due() {
-                if due > now {
-                    break;
-                }
-                let Some(address) = paced.queue.pop_front() else {
-                    break;
-                };
-                let sent = match self.announcers.get(device.as_str()) {
-                    Some(sender) => sender.announce(&[address], 1).map_err(|e| e.to_string()),
-                    None => Err(format!("no announcer on {device}")),
-                };
-                if let Err(e) = sent {
-                    tracing::warn!("gratuitous ARP/NA not sent: {e}");
-                }
-                match address {
-                    IpAddr::V4(_) => paced.next_arp = Some(now + paced.garp_interval),
-                    IpAddr::V6(_) => paced.next_na = Some(now + paced.gna_interval),
-                }
-            }
+            pump(&self.announcers, device, paced, now);
         }
     }
 
@@ -1557,6 +1543,31 @@ impl Drop for Core {
             for i in 0..self.members.len() {
                 self.remove_addresses(i);
             }
+        }
+    }
+}
+
+/// Sends the paced announcements of `device` whose turn has come.
+fn pump(
+    announcers: &HashMap<String, GratuitousSender>,
+    device: &str,
+    paced: &mut Paced,
+    now: vrrp_core::Instant,
+) {
+    while paced.due().is_some_and(|due| due <= now) {
+        let Some(address) = paced.queue.pop_front() else {
+            break;
+        };
+        let sent = match announcers.get(device) {
+            Some(sender) => sender.announce(&[address], 1).map_err(|e| e.to_string()),
+            None => Err(format!("no announcer on {device}")),
+        };
+        if let Err(e) = sent {
+            tracing::warn!("gratuitous ARP/NA not sent: {e}");
+        }
+        match address {
+            IpAddr::V4(_) => paced.next_arp = Some(now + paced.garp_interval),
+            IpAddr::V6(_) => paced.next_na = Some(now + paced.gna_interval),
         }
     }
 }
