@@ -385,13 +385,98 @@ mod tests {
         assert_eq!(c.primary_address, "192.168.2.99".parse::<IpAddr>().unwrap());
         assert_eq!(
             c.unicast_peers,
-            vec!["192.168.2.11".parse::<IpAddr>().unwrap()]
+            vec![vrrp_core::UnicastPeer::new("192.168.2.11".parse().unwrap())]
         );
+        // Unicast without check_unicast_src: any source, any TTL (keepalived).
+        assert!(!c.check_unicast_src);
+        assert_eq!(specs[0].ttl, 255);
         // Only virtual_ipaddress is advertised; the excluded ones are installed too.
         assert_eq!(c.virtual_addresses.len(), 1);
         assert_eq!(specs[0].addresses.len(), 2);
         assert_eq!(specs[0].addresses[0].label.as_deref(), Some("ens32:a"));
         assert_eq!(specs[0].addresses[0].prefix_len, 24);
+    }
+
+    #[test]
+    fn multicast_group_unicast_ttl_and_source_checks_follow_keepalived() {
+        let one = |global: &str, body: &str| {
+            plan(
+                &parse(&format!(
+                    "global_defs {{\n{global}\n}}\nvrrp_instance A {{ interface ens32\n virtual_router_id 7\n \
+                     virtual_ipaddress {{ 192.168.2.201 }}\n{body}\n}}\n"
+                )),
+                &mut FakeHost,
+            )
+            .unwrap()
+            .remove(0)
+        };
+        // vrrp_mcast_group4 for every instance, mcast_dst_ip for one.
+        let s = one("vrrp_mcast_group4 224.0.0.19", "");
+        assert_eq!(s.config.multicast_destination().to_string(), "224.0.0.19");
+        let s = one(
+            "vrrp_mcast_group4 224.0.0.19",
+            "mcast_dst_ip 224.0.0.20",
+        );
+        assert_eq!(s.config.multicast_destination().to_string(), "224.0.0.20");
+        let s = one("", "");
+        assert_eq!(s.config.multicast_group, None);
+        // unicast_ttl only with peers; min_ttl turns the source check on.
+        let s = one(
+            "",
+            "unicast_ttl 64\n unicast_peer { 192.168.3.11 min_ttl 250 }",
+        );
+        assert_eq!(s.ttl, 64);
+        assert!(s.config.check_unicast_src);
+        assert_eq!(
+            (s.config.unicast_peers[0].min_ttl, s.config.unicast_peers[0].max_ttl),
+            (250, 255)
+        );
+        let s = one("vrrp_check_unicast_src", "unicast_peer { 192.168.3.11 }");
+        assert!(s.config.check_unicast_src);
+        let s = one("", "check_unicast_src\n unicast_peer { 192.168.3.11 }");
+        assert!(s.config.check_unicast_src);
+        // unicast_fault_no_peer without a peer: FAULT, not multicast.
+        let s = one("", "unicast_fault_no_peer");
+        assert!(s.config_fault.is_some());
+        assert!(one("", "").config_fault.is_none());
+        assert!(one("", "dont_track_primary").dont_track_primary);
+    }
+
+    #[test]
+    fn garp_pacing_and_min_garp() {
+        let conf = parse(
+            "global_defs { vrrp_garp_interval 0.25\n vrrp_gna_interval 0.5\n vrrp_min_garp }\n\
+             garp_group { garp_interval 0.01\n interfaces {\n ens33\n }\n}\n\
+             vrrp_instance A { interface ens32\n virtual_router_id 7\n virtual_ipaddress { 192.168.2.201 } }\n",
+        );
+        let s = plan(&conf, &mut FakeHost).unwrap().remove(0);
+        assert_eq!(s.garp_interval, Duration::from_millis(250));
+        assert_eq!(s.gna_interval, Duration::from_millis(500));
+        assert_eq!(
+            garp_pacing(&conf, "ens33"),
+            (Duration::from_millis(10), Duration::ZERO)
+        );
+        // vrrp_min_garp: one message, no second burst, no refresh.
+        assert_eq!(s.config.garp.master_repeat, 1);
+        assert_eq!(s.config.garp.master_delay, Duration::ZERO);
+        assert_eq!(s.config.garp.master_refresh, None);
+        assert_eq!(s.config.garp.lower_prio_repeat, Some(1));
+    }
+
+    #[test]
+    fn sync_group_membership_is_in_the_spec() {
+        let specs = plan(
+            &parse(
+                "vrrp_sync_group G { group { A\n B } }\n\
+                 vrrp_instance A { interface ens32\n virtual_router_id 7\n virtual_ipaddress { 192.168.2.201 } }\n\
+                 vrrp_instance B { interface ens32\n virtual_router_id 8\n virtual_ipaddress { 192.168.2.202 } }\n\
+                 vrrp_instance C { interface ens32\n virtual_router_id 9\n virtual_ipaddress { 192.168.2.203 } }\n",
+            ),
+            &mut FakeHost,
+        )
+        .unwrap();
+        let groups: Vec<_> = specs.iter().map(|s| s.sync_group.as_deref()).collect();
+        assert_eq!(groups, vec![Some("G"), Some("G"), None]);
     }
 
     #[test]
