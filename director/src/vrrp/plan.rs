@@ -413,10 +413,7 @@ mod tests {
         // vrrp_mcast_group4 for every instance, mcast_dst_ip for one.
         let s = one("vrrp_mcast_group4 224.0.0.19", "");
         assert_eq!(s.config.multicast_destination().to_string(), "224.0.0.19");
-        let s = one(
-            "vrrp_mcast_group4 224.0.0.19",
-            "mcast_dst_ip 224.0.0.20",
-        );
+        let s = one("vrrp_mcast_group4 224.0.0.19", "mcast_dst_ip 224.0.0.20");
         assert_eq!(s.config.multicast_destination().to_string(), "224.0.0.20");
         let s = one("", "");
         assert_eq!(s.config.multicast_group, None);
@@ -428,7 +425,10 @@ mod tests {
         assert_eq!(s.ttl, 64);
         assert!(s.config.check_unicast_src);
         assert_eq!(
-            (s.config.unicast_peers[0].min_ttl, s.config.unicast_peers[0].max_ttl),
+            (
+                s.config.unicast_peers[0].min_ttl,
+                s.config.unicast_peers[0].max_ttl
+            ),
             (250, 255)
         );
         let s = one("vrrp_check_unicast_src", "unicast_peer { 192.168.3.11 }");
