@@ -740,9 +740,16 @@ mod tests {
             "vrrp_sync_group G {\n",
             "vrrp_sync_group G {\n sync_group_tracking_weight\n",
         ));
-        let a = weighted.instances.iter().find(|t| t.instance == "A").unwrap();
+        let a = weighted
+            .instances
+            .iter()
+            .find(|t| t.instance == "A")
+            .unwrap();
         assert!(a.objects.iter().any(|o| o.name == "own" && o.weight == -20));
-        assert!(a.objects.iter().any(|o| o.name == "eth1" && o.weight == -10));
+        assert!(a
+            .objects
+            .iter()
+            .any(|o| o.name == "eth1" && o.weight == -10));
     }
 
     const SCRIPT: &str = "vrrp_script chk {\n script \"/bin/true\"\n rise 2\n fall 3\n weight -20\n}\n\

@@ -511,3 +511,96 @@ fn garp_interval_paces_arps_on_the_wire_like_keepalived() {
     assert_eq!(ha_burst.len(), 9, "unpaced: all ten");
     assert!(mean(&ha_burst) < Duration::from_millis(20), "{ha_burst:?}");
 }
+
+// ----- dynamic_interfaces, dont_track_primary, unicast_fault_no_peer -----
+
+fn single(tag: &str, global: &str, dev: &str, extra: &str) -> String {
+    format!(
+        "global_defs {{\n  router_id {tag}\n  vrrp_version 3\n  script_user root\n{global}}}\n\
+         vrrp_instance VI_1 {{\n  state BACKUP\n  interface {dev}\n  virtual_router_id 91\n  priority 100\n  \
+         advert_int 0.1\n{extra}  virtual_ipaddress {{\n    10.207.0.100/24\n  }}\n}}\n"
+    )
+}
+
+/// keepalived's dynamic_interfaces: an instance whose interface is missing waits in FAULT
+/// and starts when the interface appears (without it, ha run refuses the configuration).
+#[test]
+fn dynamic_interfaces_wait_in_fault_for_the_interface() {
+    if !require_root("dynamic_interfaces_wait_in_fault_for_the_interface") {
+        return;
+    }
+    let ns = Netns::new("dyn");
+    let ha = start_with(
+        &ns,
+        "dyn.conf",
+        &single("dyn", "  dynamic_interfaces\n", "eth1", ""),
+    );
+    wait_until("VI_1 in FAULT", Duration::from_secs(3), || {
+        instance(&ha, "VI_1")["state"] == "FAULT"
+    });
+    assert!(holds(Duration::from_millis(500), || instance(&ha, "VI_1")
+        ["state"]
+        == "FAULT"));
+    ns.exec(&[
+        "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "peer1",
+    ]);
+    ns.exec(&["ip", "addr", "add", "10.207.0.1/24", "dev", "eth1"]);
+    ns.exec(&["ip", "link", "set", "peer1", "up"]);
+    ns.exec(&["ip", "link", "set", "eth1", "up"]);
+    wait_until(
+        "VI_1 master on the new interface",
+        Duration::from_secs(5),
+        || instance(&ha, "VI_1")["state"] == "MASTER" && has(&ns, "eth1", "10.207.0.100/24"),
+    );
+    let st = instance(&ha, "VI_1");
+    assert_eq!(st["master_address"], "10.207.0.1", "{st}");
+}
+
+/// dont_track_primary: the interface going down does not put the instance in FAULT.
+#[test]
+fn dont_track_primary_ignores_the_interface_going_down() {
+    if !require_root("dont_track_primary_ignores_the_interface_going_down") {
+        return;
+    }
+    for (extra, expect) in [("", "FAULT"), ("  dont_track_primary\n", "MASTER")] {
+        let (ns, _peer) = veth_pair(
+            "dtp",
+            ("10.207.0.1/24", "fe80::1/64"),
+            ("10.207.0.2/24", "fe80::2/64"),
+        );
+        let ha = start_with(&ns, "dtp.conf", &single("dtp", "", "eth0", extra));
+        wait_until("master", Duration::from_secs(3), || {
+            instance(&ha, "VI_1")["state"] == "MASTER"
+        });
+        ns.exec(&["ip", "link", "set", "eth0", "down"]);
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(
+            holds(Duration::from_millis(500), || instance(&ha, "VI_1")
+                ["state"]
+                == expect),
+            "{extra:?}: {}",
+            instance(&ha, "VI_1")
+        );
+    }
+}
+
+/// unicast_fault_no_peer without any peer: FAULT rather than multicast (keepalived >= 2.2.4).
+#[test]
+fn unicast_fault_no_peer_without_peers_is_fault() {
+    if !require_root("unicast_fault_no_peer_without_peers_is_fault") {
+        return;
+    }
+    let (ns, _peer) = veth_pair(
+        "ufp",
+        ("10.207.0.1/24", "fe80::1/64"),
+        ("10.207.0.2/24", "fe80::2/64"),
+    );
+    let ha = start_with(
+        &ns,
+        "ufp.conf",
+        &single("ufp", "", "eth0", "  unicast_fault_no_peer\n"),
+    );
+    assert!(holds(Duration::from_secs(1), || {
+        instance(&ha, "VI_1")["state"] == "FAULT" && !has(&ns, "eth0", "10.207.0.100/24")
+    }));
+}

@@ -60,6 +60,12 @@ fn plan_instance(
     let family = advertised.first().map(Family::of).unwrap_or(Family::Ipv4);
     let primary = match vi.unicast_src_ip {
         Some(a) => a,
+        // keepalived's dynamic_interfaces: an interface missing now may appear later; the
+        // instance waits in FAULT and takes the interface's address then.
+        None if g.dynamic_interfaces && host.addresses(&interface).is_err() => match family {
+            Family::Ipv4 => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            Family::Ipv6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        },
         None => {
             let addresses = host
                 .addresses(&interface)
@@ -229,6 +235,7 @@ fn plan_instance(
         sync_group,
         config_fault,
         dont_track_primary: vi.dont_track_primary,
+        dynamic_interfaces: g.dynamic_interfaces,
         garp_interval,
         gna_interval,
     })

@@ -54,6 +54,9 @@ pub struct InstanceSpec {
     pub config_fault: Option<String>,
     /// `dont_track_primary`: its interface going down does not put it in FAULT.
     pub dont_track_primary: bool,
+    /// `dynamic_interfaces`: a missing interface is waited for in FAULT rather than refused;
+    /// an unspecified `config.primary_address` is taken from the interface when it appears.
+    pub dynamic_interfaces: bool,
     /// Delay between gratuitous ARPs sent on its interface (`vrrp_garp_interval`,
     /// `garp_group`); zero sends them back to back.
     pub garp_interval: Duration,
@@ -511,6 +514,19 @@ impl Core {
             retry_addresses_at: None,
             last_drop_event: HashMap::new(),
         };
+        let missing = interface_index(&member.spec.interface).is_err();
+        if missing && member.spec.dynamic_interfaces {
+            tracing::warn!(
+                instance = %member.spec.name,
+                "interface {} does not exist: waiting in FAULT for it (dynamic_interfaces)",
+                member.spec.interface
+            );
+            member.instance.handle_command(
+                vrrp_core::Instant::ZERO,
+                Command::EnterFault(FaultCause::InterfaceDown),
+            );
+            return Ok(member);
+        }
         let io = self.open_io(&member.spec, links)?;
         let usable = links
             .iter()
@@ -1047,6 +1063,11 @@ impl Core {
         if let Some(name) = self.members[i].io.take().map(|io| io.interface) {
             self.close_interface(&name);
         }
+        if self.members[i].spec.config.primary_address.is_unspecified()
+            && !self.adopt_primary_address(i)
+        {
+            return;
+        }
         let spec = self.members[i].spec.clone();
         match self.open_io(&spec, &links) {
             Ok(io) => {
@@ -1060,6 +1081,61 @@ impl Core {
             }
             Err(e) => self.report(i, "rebind", &e.to_string()),
         }
+    }
+
+    /// dynamic_interfaces: the interface of member `i` appeared; its instance is made again
+    /// with the interface's address as its primary address (keeping its faults and tracking
+    /// adjustment). `false` while the interface has no usable address yet.
+    fn adopt_primary_address(&mut self, i: usize) -> bool {
+        let spec = &self.members[i].spec;
+        let family = spec.config.family();
+        let found = interface_index(&spec.interface)
+            .ok()
+            .and_then(|index| self.rtnl.addresses(index).ok())
+            .and_then(|list| {
+                list.into_iter()
+                    .map(|(a, _)| a)
+                    .find(|a| match (family, a) {
+                        (vrrp_core::wire::Family::Ipv4, IpAddr::V4(_)) => true,
+                        (vrrp_core::wire::Family::Ipv6, IpAddr::V6(v6)) => {
+                            v6.segments()[0] & 0xffc0 == 0xfe80
+                        }
+                        _ => false,
+                    })
+            });
+        let Some(primary) = found else {
+            return false;
+        };
+        let mut config = spec.config.clone();
+        config.primary_address = primary;
+        let Ok(mut instance) = Instance::new(config.clone()) else {
+            return false;
+        };
+        let now = self.now();
+        let old = &self.members[i].instance;
+        let adjustment = i32::from(old.priority()) - i32::from(old.config().priority);
+        let faults: Vec<FaultCause> = old.fault_causes().collect();
+        let started = old.state() != State::Initialize;
+        instance.handle_command(
+            now,
+            Command::HoldMaster(self.members[i].spec.sync_group.is_some()),
+        );
+        instance.handle_command(now, Command::SetPriorityAdjustment(adjustment));
+        for cause in faults {
+            instance.handle_command(now, Command::EnterFault(cause));
+        }
+        if started {
+            instance.handle_command(now, Command::Start);
+        }
+        // The old instance's events are gone with it; the new one's FAULT is its first.
+        tracing::info!(
+            instance = %self.members[i].spec.name,
+            "interface {} appeared: adverts from {primary}",
+            self.members[i].spec.interface
+        );
+        self.members[i].spec.config = config;
+        self.members[i].instance = instance;
+        true
     }
 
     /// The kernel added or removed an address. A VIP removed from a master is put back.
