@@ -143,6 +143,9 @@ pub struct InstanceConfig {
     pub down_timer_adverts: u8,
     /// `vrrp_startup_delay`: time between the start command and the RFC Startup event.
     pub startup_delay: Duration,
+    /// `skip_check_adv_addr`: as a backup, adverts from the master already followed are not
+    /// checked against our address list (a new master's first advert still is).
+    pub skip_check_adv_addr: bool,
     pub garp: GarpConfig,
 }
 
@@ -174,6 +177,7 @@ impl InstanceConfig {
             higher_prio_send_advert: false,
             down_timer_adverts: 3,
             startup_delay: Duration::ZERO,
+            skip_check_adv_addr: false,
             garp: GarpConfig::default(),
         }
     }

@@ -556,7 +556,14 @@ impl Instance {
                 });
             }
         }
-        self.check_addresses(rx.source, &repr)?;
+        // keepalived checks the list of a backup's current master only without
+        // skip_check_adv_addr.
+        let followed_master = self.config.skip_check_adv_addr
+            && self.state == State::Backup
+            && self.master_address == Some(rx.source);
+        if !followed_master {
+            self.check_addresses(rx.source, &repr)?;
+        }
         if self.is_address_owner() {
             self.stats.owner_discards += 1;
             return Err(DropReason::AddressOwner);

@@ -910,3 +910,43 @@ fn a_reload_of_the_priority_alone_keeps_the_instance_and_any_other_restarts_it()
     assert_eq!(sim.state(0), Some(State::Master));
     assert_eq!(sim.state(1), Some(State::Backup));
 }
+
+#[test]
+fn skip_check_adv_addr_checks_only_a_new_masters_address_list() {
+    // v2 drops an advert whose list lacks our address; with skip_check_adv_addr, only until
+    // that master is followed.
+    let mut theirs = v2(100, "10.99.0.11");
+    let ours_cfg = |skip: bool| {
+        let mut c = v2(90, "10.99.0.12");
+        c.skip_check_adv_addr = skip;
+        c
+    };
+    let good = advert_bytes(theirs.clone());
+    theirs.virtual_addresses = vec![ip("10.99.0.201")];
+    let other_list = advert_bytes(theirs);
+    for skip in [false, true] {
+        let mut inst = Instance::new(ours_cfg(skip)).unwrap();
+        inst.handle_command(at_ms(0), Command::Start);
+        // A new master's first advert is checked either way.
+        inst.handle_packet(at_ms(1), &rx("10.99.0.11"), &other_list);
+        inst.handle_packet(at_ms(2), &rx("10.99.0.11"), &good);
+        inst.handle_packet(at_ms(3), &rx("10.99.0.11"), &other_list);
+        let drops = std::iter::from_fn(|| inst.poll_event())
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::PacketDropped {
+                        reason: DropReason::AddressMissing { .. },
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(
+            drops,
+            if skip { 1 } else { 2 },
+            "skip_check_adv_addr {skip}"
+        );
+        assert_eq!(inst.master_address(), Some(ip("10.99.0.11")));
+    }
+}
