@@ -9,7 +9,7 @@ use vrrp_core::wire::{Family, Version};
 use vrrp_core::{Authentication, GarpConfig, InstanceConfig};
 
 use crate::vrrp::{InstanceSpec, VirtualAddress};
-use keepalived_conf::{AuthType, Config, IpAddress, VrrpInstance};
+use keepalived_conf::{AuthType, Config, IpAddress, VrrpInstance, VrrpState};
 
 /// Why an instance cannot be run on this host.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +27,14 @@ pub trait HostAddresses {
 
 /// Builds the runner's instance specs from a configuration.
 pub fn plan(config: &Config, host: &mut dyn HostAddresses) -> Result<Vec<InstanceSpec>, PlanError> {
+    // What ha would not apply: refuse what changes behaviour, say the rest once per plan.
+    let unapplied = crate::vrrp::unapplied(config);
+    if let Some(e) = unapplied.errors.into_iter().next() {
+        return Err(e);
+    }
+    for w in &unapplied.warnings {
+        tracing::warn!("{w}");
+    }
     config
         .vrrp_instances
         .iter()
@@ -90,11 +98,18 @@ fn plan_instance(
     };
     let mut c = InstanceConfig::new(version, vrid, vi.priority, primary, advertised);
     c.advert_interval = vi.advert_int.as_duration();
-    c.preempt = !vi.nopreempt;
+    // keepalived's vrrp_complete_instance: `state MASTER` and the address owner clear
+    // `nopreempt`; `state MASTER` and `nopreempt` clear `preempt_delay`.
+    let wants_master = vi.state == Some(VrrpState::Master);
+    c.preempt = !vi.nopreempt || wants_master || vi.priority == 255;
     c.preempt_delay = vi
         .preempt_delay
+        .filter(|_| c.preempt && !wants_master)
         .map(|t| t.as_duration())
         .unwrap_or_default();
+    // Otherwise a `state MASTER` that does not own its addresses starts as any backup
+    // (keepalived's vrrp_init_state; measured against keepalived 2.2.7 in vrrp_keywords_netns).
+    c.skip_check_adv_addr = vi.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr);
     c.accept = vi.accept.unwrap_or(!g.vrrp_strict);
     if let Some(auth) = &vi.authentication {
         match auth.auth_type {
@@ -447,6 +462,57 @@ mod tests {
         assert!(s.config_fault.is_some());
         assert!(one("", "").config_fault.is_none());
         assert!(one("", "dont_track_primary").dont_track_primary);
+    }
+
+    #[test]
+    fn state_master_and_skip_check_adv_addr_as_keepalived() {
+        let one = |global: &str, body: &str, group: &str| {
+            plan(
+                &parse(&format!(
+                    "global_defs {{\n{global}\n}}\nvrrp_instance A {{ interface ens32\n virtual_router_id 7\n \
+                     virtual_ipaddress {{ 192.168.2.201 }}\n{body}\n}}\n{group}"
+                )),
+                &mut FakeHost,
+            )
+            .unwrap()
+            .remove(0)
+            .config
+        };
+        let c = one(
+            "",
+            "state MASTER\n priority 150\n nopreempt\n preempt_delay 10",
+            "",
+        );
+        // keepalived clears nopreempt and preempt_delay with state MASTER.
+        assert!(c.preempt);
+        assert_eq!(c.preempt_delay, Duration::ZERO);
+        // Without priority, state MASTER is the address owner.
+        assert_eq!(one("", "state MASTER", "").priority, 255);
+        let c = one("", "state BACKUP\n nopreempt\n preempt_delay 10", "");
+        assert!(!c.preempt);
+        assert_eq!(c.preempt_delay, Duration::ZERO);
+        let c = one("", "priority 150\n preempt_delay 10", "");
+        assert_eq!(c.preempt_delay, Duration::from_secs(10));
+        assert!(!one("", "", "").skip_check_adv_addr);
+        assert!(one("vrrp_skip_check_adv_addr", "", "").skip_check_adv_addr);
+        assert!(one("", "skip_check_adv_addr", "").skip_check_adv_addr);
+        assert!(
+            !one("vrrp_skip_check_adv_addr", "skip_check_adv_addr false", "").skip_check_adv_addr
+        );
+    }
+
+    #[test]
+    fn unapplied_keywords_refuse_the_plan() {
+        let conf = parse(
+            "vrrp_instance A { interface ens32\n virtual_router_id 7\n track_src_ip\n \
+             virtual_ipaddress { 192.168.2.201 } }\n",
+        );
+        let err = plan(&conf, &mut FakeHost).unwrap_err();
+        assert_eq!(err.instance, "A");
+        assert!(
+            err.reason.contains("`track_src_ip` is not applied"),
+            "{err}"
+        );
     }
 
     #[test]
