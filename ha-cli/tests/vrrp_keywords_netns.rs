@@ -6,6 +6,7 @@
 //! - `vrrp_mcast_group4`: adverts go to and are heard on that group only;
 //! - unicast across a router (adverts arrive with TTL 254), keepalived master or backup;
 //! - `vrrp_garp_interval`: gratuitous ARPs paced on the wire, ha and keepalived measured alike.
+//! - `state MASTER` below 255: started as keepalived starts it, and `nopreempt` cleared.
 
 mod common;
 
@@ -603,4 +604,93 @@ fn unicast_fault_no_peer_without_peers_is_fault() {
     assert!(holds(Duration::from_secs(1), || {
         instance(&ha, "VI_1")["state"] == "FAULT" && !has(&ns, "eth0", "10.207.0.100/24")
     }));
+}
+
+// ----- state MASTER -----
+
+const SM_VIP: &str = "10.208.0.100/24";
+
+fn state_config(state: &str, priority: u8, router_id: &str, extra: &str) -> String {
+    format!(
+        "global_defs {{\n  router_id {router_id}\n  vrrp_version 3\n  script_user root\n}}\n\
+         vrrp_instance VI_1 {{\n  state {state}\n  interface eth0\n  virtual_router_id 93\n  \
+         priority {priority}\n  advert_int 1\n{extra}  virtual_ipaddress {{\n    {SM_VIP}\n  }}\n}}\n"
+    )
+}
+
+/// Time from the daemon's start until its VIP is up, alone on the link.
+fn alone_until_master(node: Node, state: &str, tag: &str) -> Duration {
+    // The other end stays silent.
+    let (ns, _quiet) = veth_pair(
+        tag,
+        ("10.208.0.1/24", "fe80::1/64"),
+        ("10.208.0.2/24", "fe80::2/64"),
+    );
+    let conf = state_config(state, 100, tag, "");
+    let started = Instant::now();
+    let _daemon = match node {
+        Node::Ha => Daemon::Ha(start_with(&ns, &format!("{tag}.conf"), &conf)),
+        Node::Keepalived => Daemon::Ka(Keepalived::start(&ns, tag, &conf)),
+    };
+    wait_until("the VIP", Duration::from_secs(8), || {
+        has(&ns, "eth0", SM_VIP)
+    });
+    started.elapsed()
+}
+
+/// keepalived's `state MASTER` below priority 255: no quicker start (the full
+/// Master_Down_Interval, measured alike for ha and keepalived, advert_int 1: about 3.6 s
+/// either way), and `nopreempt` is cleared: ha (100, `state MASTER`, `nopreempt`) joining a
+/// keepalived master (90) takes over, as keepalived in its place would.
+#[test]
+fn state_master_starts_as_keepalived_and_clears_nopreempt() {
+    if !require_root("state_master_starts_as_keepalived_and_clears_nopreempt") {
+        return;
+    }
+    for (node, tag) in [(Node::Ha, "smh"), (Node::Keepalived, "smk")] {
+        let master = alone_until_master(node, "MASTER", tag);
+        eprintln!("{node:?}: alone with state MASTER, master after {master:?}");
+        assert!(master > Duration::from_millis(3000), "{node:?} {master:?}");
+    }
+    let (ka_ns, ha_ns) = veth_pair(
+        "sm",
+        ("10.208.0.1/24", "fe80::1/64"),
+        ("10.208.0.2/24", "fe80::2/64"),
+    );
+    let _ka = Keepalived::start(&ka_ns, "sm", &state_config("BACKUP", 90, "ka_sm", ""));
+    wait_until("keepalived master", Duration::from_secs(6), || {
+        has(&ka_ns, "eth0", SM_VIP)
+    });
+    let ha = start_with(
+        &ha_ns,
+        "sm.conf",
+        &state_config("MASTER", 100, "ha_sm", "  nopreempt\n"),
+    );
+    wait_until("ha takes over", Duration::from_secs(6), || {
+        has(&ha_ns, "eth0", SM_VIP) && !has(&ka_ns, "eth0", SM_VIP)
+    });
+    let i = instance(&ha, "VI_1");
+    assert_eq!(i["state"], "MASTER", "{i}");
+    // The reference: keepalived in ha's place does the same.
+    let (ka_ns, ha_ns) = veth_pair(
+        "sm2",
+        ("10.208.0.1/24", "fe80::1/64"),
+        ("10.208.0.2/24", "fe80::2/64"),
+    );
+    let _ha = start_with(
+        &ha_ns,
+        "sm2.conf",
+        &state_config("BACKUP", 90, "ha_sm2", ""),
+    );
+    wait_until("ha master", Duration::from_secs(6), || {
+        has(&ha_ns, "eth0", SM_VIP)
+    });
+    let _ka = Keepalived::start(
+        &ka_ns,
+        "sm2",
+        &state_config("MASTER", 100, "ka_sm2", "  nopreempt\n"),
+    );
+    wait_until("keepalived takes over", Duration::from_secs(6), || {
+        has(&ka_ns, "eth0", SM_VIP) && !has(&ha_ns, "eth0", SM_VIP)
+    });
 }
