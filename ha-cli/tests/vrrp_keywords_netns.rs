@@ -694,3 +694,67 @@ fn state_master_starts_as_keepalived_and_clears_nopreempt() {
         has(&ka_ns, "eth0", SM_VIP) && !has(&ha_ns, "eth0", SM_VIP)
     });
 }
+
+/// A VRRP keyword ha does not apply and that would change behaviour (here `track_src_ip`):
+/// `ha check` reports it as an error and `ha run` refuses to start, naming it; a harmless one
+/// (`kernel_rx_buf_size`) is only a warning.
+#[test]
+fn unapplied_keywords_refuse_ha_run_and_fail_ha_check() {
+    if !require_root("unapplied_keywords_refuse_ha_run_and_fail_ha_check") {
+        return;
+    }
+    let (ns, _peer) = veth_pair(
+        "una",
+        ("10.209.0.1/24", "fe80::1/64"),
+        ("10.209.0.2/24", "fe80::2/64"),
+    );
+    let path = |name: &str, extra: &str| {
+        let p = std::env::temp_dir().join(format!("ha-una-{}-{name}.conf", std::process::id()));
+        std::fs::write(&p, single("una", "", "eth0", extra)).unwrap();
+        p
+    };
+    let refused = path("refused", "  track_src_ip\n");
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
+        .args(["check", "--no-host-checks"])
+        .arg(&refused)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("vrrp_instance VI_1: `track_src_ip` is not applied"),
+        "{text}"
+    );
+    let run = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            env!("CARGO_BIN_EXE_ha"),
+            "run",
+            "-f",
+        ])
+        .arg(&refused)
+        .arg("--control-socket")
+        .arg(std::env::temp_dir().join(format!("ha-una-{}.sock", std::process::id())))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{text}");
+    assert!(text.contains("`track_src_ip` is not applied"), "{text}");
+    assert!(!has(&ns, "eth0", "10.207.0.100/24"));
+    let warned = path("warned", "  kernel_rx_buf_size 65536\n");
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
+        .args(["check", "--no-host-checks"])
+        .arg(&warned)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("`kernel_rx_buf_size` accepted, not applied"),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(refused);
+    let _ = std::fs::remove_file(warned);
+}
