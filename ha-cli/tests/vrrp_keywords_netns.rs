@@ -758,3 +758,54 @@ fn unapplied_keywords_refuse_ha_run_and_fail_ha_check() {
     let _ = std::fs::remove_file(refused);
     let _ = std::fs::remove_file(warned);
 }
+
+/// `promote_secondaries`: set on the interface while the instance runs and put back at stop,
+/// by ha as by keepalived; with it, removing the VIP (a primary of its subnet here) keeps an
+/// address added after it in the same subnet.
+#[test]
+fn promote_secondaries_is_set_while_running_and_put_back_like_keepalived() {
+    if !require_root("promote_secondaries_is_set_while_running_and_put_back_like_keepalived") {
+        return;
+    }
+    for (node, tag) in [(Node::Ha, "psh"), (Node::Keepalived, "psk")] {
+        let (ns, _peer) = veth_pair(
+            tag,
+            ("10.210.0.1/24", "fe80::1/64"),
+            ("10.210.0.2/24", "fe80::2/64"),
+        );
+        let sysctl = || {
+            ns.output(&["cat", "/proc/sys/net/ipv4/conf/eth0/promote_secondaries"])
+                .trim()
+                .to_string()
+        };
+        assert_eq!(sysctl(), "0");
+        let conf = format!(
+            "global_defs {{\n  router_id {tag}\n  vrrp_version 3\n  script_user root\n}}\n\
+             vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 94\n  \
+             priority 255\n  advert_int 0.1\n  promote_secondaries\n  virtual_ipaddress {{\n    \
+             10.211.0.100/24\n  }}\n}}\n"
+        );
+        let mut daemon = match node {
+            Node::Ha => Daemon::Ha(start_with(&ns, &format!("{tag}.conf"), &conf)),
+            Node::Keepalived => Daemon::Ka(Keepalived::start(&ns, tag, &conf)),
+        };
+        wait_until("the VIP", Duration::from_secs(5), || {
+            has(&ns, "eth0", "10.211.0.100/24")
+        });
+        assert_eq!(sysctl(), "1", "{node:?} while running");
+        // A secondary of the VIP's subnet survives the VIP's removal.
+        ns.exec(&["ip", "addr", "add", "10.211.0.7/24", "dev", "eth0"]);
+        match &mut daemon {
+            Daemon::Ha(d) => {
+                d.signal(nix::sys::signal::Signal::SIGTERM);
+                let _ = d.child.wait();
+            }
+            Daemon::Ka(k) => k.stop(),
+        }
+        wait_until("the VIP gone", Duration::from_secs(5), || {
+            !has(&ns, "eth0", "10.211.0.100/24")
+        });
+        assert!(has(&ns, "eth0", "10.211.0.7/24"), "{node:?}");
+        assert_eq!(sysctl(), "0", "{node:?} after stop");
+    }
+}

@@ -253,6 +253,7 @@ fn plan_instance(
         dynamic_interfaces: g.dynamic_interfaces,
         garp_interval,
         gna_interval,
+        promote_secondaries: vi.promote_secondaries,
     })
 }
 

@@ -62,6 +62,10 @@ pub struct InstanceSpec {
     pub garp_interval: Duration,
     /// The same for unsolicited neighbour advertisements (`vrrp_gna_interval`).
     pub gna_interval: Duration,
+    /// `promote_secondaries`: the interface's promote_secondaries sysctl is set while the
+    /// instance runs, so removing a VIP keeps the other addresses of its subnet, and put back
+    /// when the last instance that set it stops (keepalived; not for a VMAC, as keepalived).
+    pub promote_secondaries: bool,
 }
 
 /// One virtual address with its keepalived options.
@@ -361,6 +365,8 @@ struct MemberIo {
     vmac: Option<u32>,
     /// The VMAC's name or `spec.interface`.
     interface: String,
+    /// This member turned `promote_secondaries` on: it turns it off when it stops.
+    promoted: bool,
 }
 
 struct Member {
@@ -599,6 +605,14 @@ impl Core {
             }
             None => (spec.interface.clone(), parent, mac_of(parent), None),
         };
+        let promoted = vmac.is_none()
+            && spec.promote_secondaries
+            && family == vrrp_core::wire::Family::Ipv4
+            && read_sysctl("ipv4", &interface, "promote_secondaries").as_deref() == Some("0")
+            && {
+                set_sysctl("ipv4", &interface, "promote_secondaries", "1");
+                true
+            };
         // As keepalived: one socket per interface, family and multicast group, and one for
         // unicast.
         let membership = if spec.config.is_unicast() {
@@ -655,6 +669,7 @@ impl Core {
             ifindex,
             vmac,
             interface,
+            promoted,
         })
     }
 
@@ -711,6 +726,22 @@ impl Core {
             .handle_command(now, Command::Shutdown);
         self.drain(i);
         self.remove_addresses(i);
+        if let Some(io) = self.members[i].io.as_ref().filter(|io| io.promoted) {
+            let interface = io.interface.clone();
+            // Another running instance that asked for it keeps it on (keepalived counts).
+            let heir = (0..self.members.len()).find(|&j| {
+                j != i
+                    && self.members[j].spec.promote_secondaries
+                    && self.members[j]
+                        .io
+                        .as_ref()
+                        .is_some_and(|o| o.interface == interface)
+            });
+            match heir.and_then(|j| self.members[j].io.as_mut()) {
+                Some(o) => o.promoted = true,
+                None => set_sysctl("ipv4", &interface, "promote_secondaries", "0"),
+            }
+        }
         let vmac = self.members[i].io.as_ref().and_then(|io| io.vmac);
         if let Some(vmac) = vmac {
             let name = self.members[i].io.as_ref().map(|io| io.interface.clone());
@@ -1646,6 +1677,13 @@ fn pump(
             IpAddr::V6(_) => paced.next_na = Some(now + paced.gna_interval),
         }
     }
+}
+
+/// Reads `/proc/sys/net/<protocol>/conf/<interface>/<key>` (of this network namespace).
+fn read_sysctl(protocol: &str, interface: &str, key: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/sys/net/{protocol}/conf/{interface}/{key}"))
+        .ok()
+        .map(|v| v.trim().to_string())
 }
 
 /// Writes `/proc/sys/net/<protocol>/conf/<interface>/<key>` (of this network namespace);

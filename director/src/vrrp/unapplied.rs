@@ -128,13 +128,6 @@ fn instance(vi: &VrrpInstance, out: &mut Unapplied) {
             "losing the source address would not put the instance in FAULT",
         );
     }
-    if vi.promote_secondaries {
-        refuse(
-            "promote_secondaries",
-            "removing a VIP could remove the addresses after it; set \
-             net.ipv4.conf.IFNAME.promote_secondaries=1 yourself",
-        );
-    }
     // keepalived: native_ipv6 makes the instance IPv6 (and VRRPv3); ha takes the family from
     // the first virtual address, which agrees when that is IPv6.
     if vi.native_ipv6
@@ -245,7 +238,6 @@ mod tests {
             ("use_vmac\n use_vmac_addr", "use_vmac_addr"),
             ("vrf red", "vrf"),
             ("track_src_ip", "track_src_ip"),
-            ("promote_secondaries", "promote_secondaries"),
             ("native_ipv6", "native_ipv6"),
             ("track_bfd {\n b1\n }", "track_bfd"),
             (

@@ -41,6 +41,7 @@ pub fn vi_1(version: Version, priority: u8, primary: &str, vip: &str) -> Instanc
         sync_group: None,
         config_fault: None,
         dont_track_primary: false,
+        promote_secondaries: false,
         dynamic_interfaces: false,
         garp_interval: Duration::ZERO,
         gna_interval: Duration::ZERO,
