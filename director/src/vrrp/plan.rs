@@ -59,13 +59,17 @@ fn plan_instance(
     let vrid = vi
         .virtual_router_id
         .ok_or_else(|| fail("no `virtual_router_id`".into()))?;
-    let version = match vi.version.unwrap_or(g.vrrp_version) {
-        3 => Version::V3,
-        _ => Version::V2,
-    };
     let advertised: Vec<IpAddr> = vi.virtual_ipaddress.iter().map(|a| a.addr).collect();
     // keepalived infers the family from the addresses: IPv6 VIPs make an IPv6 instance.
     let family = advertised.first().map(Family::of).unwrap_or(Family::Ipv4);
+    // keepalived: an IPv6 instance without `version` runs VRRPv3 whatever `vrrp_version`.
+    let version = match vi.version {
+        Some(3) => Version::V3,
+        Some(_) => Version::V2,
+        None if family == Family::Ipv6 => Version::V3,
+        None if g.vrrp_version == 3 => Version::V3,
+        None => Version::V2,
+    };
     let primary = match vi.unicast_src_ip {
         Some(a) => a,
         // keepalived's dynamic_interfaces: an interface missing now may appear later; the
@@ -500,6 +504,32 @@ mod tests {
         assert!(
             !one("vrrp_skip_check_adv_addr", "skip_check_adv_addr false", "").skip_check_adv_addr
         );
+    }
+
+    #[test]
+    fn an_ipv6_instance_without_version_runs_vrrpv3() {
+        struct V6Host;
+        impl HostAddresses for V6Host {
+            fn addresses(&mut self, _: &str) -> Result<Vec<IpAddr>, String> {
+                Ok(vec!["fe80::1".parse().unwrap()])
+            }
+        }
+        let one = |global: &str, body: &str| {
+            plan(
+                &parse(&format!(
+                    "global_defs {{\n{global}\n}}\nvrrp_instance A {{ interface ens32\n virtual_router_id 7\n \
+                     virtual_ipaddress {{ 2001:db8::7/64 }}\n{body}\n}}\n"
+                )),
+                &mut V6Host,
+            )
+        };
+        assert_eq!(one("", "").unwrap()[0].config.version, Version::V3);
+        assert_eq!(
+            one("vrrp_version 2", "").unwrap()[0].config.version,
+            Version::V3
+        );
+        // Written on the instance, VRRPv2 with IPv6 is refused.
+        assert!(one("", "version 2").is_err());
     }
 
     #[test]
