@@ -75,6 +75,8 @@ pub struct Notifier {
     fifo_scripts: Vec<(Script, Vec<String>)>,
     /// The last state and priority of each instance (for DELETED and priority lines).
     last: HashMap<String, (State, u8)>,
+    /// `vrrp_sync_group`s' scripts, called as keepalived does with `GROUP <name> <STATE> 0`.
+    groups: HashMap<String, InstanceScripts>,
 }
 
 /// Creates the FIFO when missing (owned as configured) and opens it without blocking.
@@ -210,6 +212,34 @@ impl Notifier {
                 },
             );
         }
+        let mut groups = HashMap::new();
+        for sg in &config.vrrp_sync_groups {
+            let n = &sg.notify;
+            let script = |key: &str, line: &Option<String>| match line {
+                Some(l) => policed_script(
+                    policy,
+                    format!("{key} {}", sg.name),
+                    l,
+                    n.user(key),
+                    NOTIFY_TIMEOUT,
+                ),
+                None => Ok(None),
+            };
+            groups.insert(
+                sg.name.clone(),
+                InstanceScripts {
+                    master: script("notify_master", &n.master)?,
+                    backup: script("notify_backup", &n.backup)?,
+                    fault: script("notify_fault", &n.fault)?,
+                    stop: script("notify_stop", &n.stop)?,
+                    deleted: None,
+                    master_rx_lower_pri: None,
+                    generic: script("notify", &n.notify)?,
+                    notify_deleted: false,
+                    priority_changes: false,
+                },
+            );
+        }
         let mut fifo_scripts = Vec::new();
         let mut open = |fifo: &Option<keepalived_conf::NotifyFifo>,
                         script: &Option<ScriptLine>,
@@ -249,11 +279,46 @@ impl Notifier {
         let lvs_fifos = [global, lvs].into_iter().flatten().collect();
         Ok(Notifier {
             instances,
+            groups,
             vrrp_fifos,
             lvs_fifos,
             fifo_scripts,
             last: HashMap::new(),
         })
+    }
+
+    /// keepalived's `send_group_notifies`: the FIFO line `GROUP "<name>" <STATE> 0`, the
+    /// group's `notify_<state>` script and its `notify` script with `GROUP <name> <STATE> 0`.
+    pub fn on_group(&self, group: &str, state: State) -> Vec<(Script, Vec<String>)> {
+        if state == State::Initialize {
+            return Vec::new();
+        }
+        let line = format!("GROUP \"{group}\" {} 0\n", state_name(state));
+        Self::write(&self.vrrp_fifos, &line);
+        let Some(scripts) = self.groups.get(group) else {
+            return Vec::new();
+        };
+        let specific = match state {
+            State::Master => &scripts.master,
+            State::Backup => &scripts.backup,
+            State::Fault => &scripts.fault,
+            State::Stopped => &scripts.stop,
+            State::Initialize => &None,
+        };
+        let mut out = Vec::new();
+        if let Some(script) = specific {
+            out.push((script.clone(), Vec::new()));
+        }
+        if let Some(script) = &scripts.generic {
+            let args = vec![
+                "GROUP".to_string(),
+                group.to_string(),
+                state_name(state).to_string(),
+                "0".to_string(),
+            ];
+            out.push((script.clone(), args));
+        }
+        out
     }
 
     /// The FIFO reader scripts to start, each with its extra arguments (the FIFO's path).

@@ -506,18 +506,21 @@ impl Router {
 
     /// The status the router knows without asking the LVS thread.
     fn status_now(&self) -> Status {
-        let (instances, vrrp_outputs_lost) = match &self.vrrp {
+        let (instances, sync_groups, vrrp_outputs_lost) = match &self.vrrp {
             Some(v) => {
                 let handle = v.status_handle();
+                let snapshot = handle.status();
                 (
-                    report(&handle.status(), handle.now().as_nanos()),
+                    report(&snapshot, handle.now().as_nanos()),
+                    crate::status::sync_groups(&snapshot),
                     handle.outputs_lost(),
                 )
             }
-            None => (Vec::new(), 0),
+            None => (Vec::new(), Vec::new(), 0),
         };
         Status {
             instances,
+            sync_groups,
             virtual_servers: Vec::new(),
             ipvs: None,
             tracked: self.track.report(),
@@ -593,6 +596,11 @@ impl Router {
             RunnerOutput::Link(link) => {
                 self.track.handle_link(&link);
                 self.apply_tracking();
+            }
+            RunnerOutput::Group { name, state } => {
+                for (script, args) in self.notifier.on_group(&name, state) {
+                    self.scripts.spawn(script, args);
+                }
             }
             RunnerOutput::Event(e) => {
                 log_vrrp_event(&e);

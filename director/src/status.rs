@@ -14,6 +14,9 @@ use crate::vrrp::InstanceStatus;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Status {
     pub instances: Vec<InstanceReport>,
+    /// `vrrp_sync_group`s: their state and members.
+    #[serde(default)]
+    pub sync_groups: Vec<SyncGroupReport>,
     #[serde(default)]
     pub virtual_servers: Vec<VirtualServerReport>,
     /// The IPVS side; absent when the director runs no virtual servers.
@@ -66,6 +69,34 @@ impl From<healthcheck::HistogramSnapshot> for HistogramReport {
     }
 }
 
+/// One `vrrp_sync_group` as `ha status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncGroupReport {
+    pub name: String,
+    /// MASTER, BACKUP or FAULT (keepalived's group states), INIT before its members start.
+    pub state: String,
+    pub members: Vec<String>,
+}
+
+/// The groups of the runner's snapshot, in the order their first member appears.
+pub fn sync_groups(status: &[InstanceStatus]) -> Vec<SyncGroupReport> {
+    let mut groups: Vec<SyncGroupReport> = Vec::new();
+    for s in status {
+        let Some((name, state)) = &s.sync_group else {
+            continue;
+        };
+        match groups.iter_mut().find(|g| &g.name == name) {
+            Some(g) => g.members.push(s.name.clone()),
+            None => groups.push(SyncGroupReport {
+                name: name.clone(),
+                state: state_name(*state).to_string(),
+                members: vec![s.name.clone()],
+            }),
+        }
+    }
+    groups
+}
+
 /// The last state change of an instance.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TransitionReport {
@@ -108,6 +139,9 @@ pub struct InstanceReport {
     pub garp_master_delay_secs: u64,
     pub last_transition: Option<TransitionReport>,
     pub statistics: serde_json::Value,
+    /// Its `vrrp_sync_group`, if any.
+    #[serde(default)]
+    pub sync_group: Option<String>,
 }
 
 /// One virtual address of an instance, with what keepalived's dumps show of it.
@@ -306,6 +340,7 @@ pub fn report(status: &[InstanceStatus], now_ns: u64) -> Vec<InstanceReport> {
                 seconds_ago: now_ns.saturating_sub(t.at.as_nanos()) as f64 / 1e9,
             }),
             statistics: serde_json::to_value(&s.statistics).unwrap_or_default(),
+            sync_group: s.sync_group.as_ref().map(|(name, _)| name.clone()),
         })
         .collect()
 }

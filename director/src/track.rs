@@ -129,140 +129,185 @@ pub struct TrackPlan {
 }
 
 impl TrackPlan {
-    /// Collects every object some instance tracks. `policy` gives each script its user, and
-    /// a script keepalived would disable at load (not found, not executable, insecure under
-    /// `enable_script_security`) is left out of tracking, as keepalived removes it.
+    /// Collects every object some instance (or its sync group) tracks. `policy` gives each
+    /// script its user, and a script keepalived would disable at load (not found, not
+    /// executable, insecure under `enable_script_security`) is left out of tracking, as
+    /// keepalived removes it.
     pub fn from_config(config: &Config, policy: &ScriptPolicy) -> Result<TrackPlan, String> {
         let mut plan = TrackPlan::default();
         let mut disabled: Vec<&str> = Vec::new();
         let weight_of = |t: &Track, own: i32| t.weight.unwrap_or(own);
         for vi in &config.vrrp_instances {
+            let group = config
+                .vrrp_sync_groups
+                .iter()
+                .find(|g| g.group.contains(&vi.name));
             let mut objects = Vec::new();
-            for t in &vi.tracking.scripts {
-                let s = config
-                    .vrrp_scripts
-                    .iter()
-                    .find(|s| s.name == t.name)
-                    .ok_or_else(|| {
-                        format!("vrrp_instance {}: no vrrp_script {}", vi.name, t.name)
-                    })?;
-                if disabled.contains(&s.name.as_str()) {
-                    continue;
-                }
-                if !plan.scripts.iter().any(|p| p.name == s.name) {
-                    let user = policy
-                        .user_for(s.user.as_ref())
-                        .map_err(|e| format!("vrrp_script {}: {e}", s.name))?;
-                    let argv = healthcheck::split_command(&s.script);
-                    match policy.assess(&argv, user) {
-                        Verdict::Run => {}
-                        Verdict::Insecure(why) => {
-                            tracing::warn!(script = %s.name, "vrrp_script {}: {why}", s.name)
-                        }
-                        Verdict::Disabled(why) => {
-                            // keepalived: "Disabling track script chk due to insecure".
-                            tracing::warn!(
-                                script = %s.name,
-                                "vrrp_script {}: {why}: {}",
-                                s.name,
-                                crate::scripts::disabled_effect(crate::scripts::ScriptKind::Track)
-                            );
-                            disabled.push(&s.name);
-                            continue;
+            // The instance's own tracking, then its sync group's (keepalived adds the group's
+            // objects, with their weights, to every member).
+            let sources = std::iter::once((format!("vrrp_instance {}", vi.name), &vi.tracking))
+                .chain(group.map(|g| (format!("vrrp_sync_group {}", g.name), &g.tracking)));
+            let mut own_objects = None;
+            for (owner, tracking) in sources {
+                for t in &tracking.scripts {
+                    let s = config
+                        .vrrp_scripts
+                        .iter()
+                        .find(|s| s.name == t.name)
+                        .ok_or_else(|| format!("{owner}: no vrrp_script {}", t.name))?;
+                    if disabled.contains(&s.name.as_str()) {
+                        continue;
+                    }
+                    if !plan.scripts.iter().any(|p| p.name == s.name) {
+                        let user = policy
+                            .user_for(s.user.as_ref())
+                            .map_err(|e| format!("vrrp_script {}: {e}", s.name))?;
+                        let argv = healthcheck::split_command(&s.script);
+                        match policy.assess(&argv, user) {
+                            Verdict::Run => {}
+                            Verdict::Insecure(why) => {
+                                tracing::warn!(script = %s.name, "vrrp_script {}: {why}", s.name)
+                            }
+                            Verdict::Disabled(why) => {
+                                // keepalived: "Disabling track script chk due to insecure".
+                                tracing::warn!(
+                                    script = %s.name,
+                                    "vrrp_script {}: {why}: {}",
+                                    s.name,
+                                    crate::scripts::disabled_effect(
+                                        crate::scripts::ScriptKind::Track
+                                    )
+                                );
+                                disabled.push(&s.name);
+                                continue;
+                            }
                         }
                     }
-                }
-                objects.push(Tracks {
-                    kind: TrackedKind::Script,
-                    name: t.name.clone(),
-                    weight: weight_of(t, s.weight),
-                    reverse: t.reverse || s.weight_reverse,
-                });
-                if plan.scripts.iter().any(|p| p.name == s.name) {
-                    continue;
-                }
-                let interval = s.interval.as_duration();
-                let script_user = policy
-                    .user_for(s.user.as_ref())
-                    .map_err(|e| format!("vrrp_script {}: {e}", s.name))?;
-                plan.scripts.push(TrackScript {
-                    name: s.name.clone(),
-                    script: Script {
-                        label: format!("vrrp_script {}", s.name),
-                        argv: healthcheck::split_command(&s.script),
-                        user: script_user,
-                        timeout: s.timeout.map(|t| t.as_duration()).unwrap_or(interval),
-                        // It runs every interval: its output would flood the log.
-                        log_output: false,
-                    },
-                    interval,
-                    rise: s.rise.max(1),
-                    fall: s.fall.max(1),
-                    init_fail: s.init_fail,
-                });
-            }
-            for t in &vi.tracking.interfaces {
-                objects.push(Tracks {
-                    kind: TrackedKind::Interface,
-                    name: t.name.clone(),
-                    weight: t.weight.unwrap_or(0),
-                    reverse: t.reverse,
-                });
-            }
-            for t in &vi.tracking.files {
-                let f = config
-                    .track_files
-                    .iter()
-                    .find(|f| f.name == t.name)
-                    .ok_or_else(|| {
-                        format!("vrrp_instance {}: no track_file {}", vi.name, t.name)
-                    })?;
-                if !plan.files.iter().any(|(name, _)| *name == f.name) {
-                    plan.files.push((f.name.clone(), PathBuf::from(&f.file)));
-                }
-                objects.push(Tracks {
-                    kind: TrackedKind::File,
-                    name: t.name.clone(),
-                    weight: t.weight.unwrap_or(f.weight),
-                    reverse: t.reverse || f.weight_reverse,
-                });
-            }
-            for t in &vi.tracking.processes {
-                let p = config
-                    .vrrp_track_processes
-                    .iter()
-                    .find(|p| p.name == t.name)
-                    .ok_or_else(|| {
-                        format!(
-                            "vrrp_instance {}: no vrrp_track_process {}",
-                            vi.name, t.name
-                        )
-                    })?;
-                if !plan.processes.iter().any(|(name, _)| *name == p.name) {
-                    plan.processes.push((
-                        p.name.clone(),
-                        ProcessMatch {
-                            words: p.process.clone(),
-                            full_command: p.full_command,
-                            param_match: p.param_match,
-                            quorum: p.quorum.max(1),
-                            quorum_max: p.quorum_max,
-                            terminate_delay: p
-                                .terminate_delay
-                                .or(p.delay)
-                                .map_or(Duration::ZERO, |t| t.as_duration()),
-                            fork_delay: p
-                                .fork_delay
-                                .or(p.delay)
-                                .map_or(Duration::ZERO, |t| t.as_duration()),
+                    objects.push(Tracks {
+                        kind: TrackedKind::Script,
+                        name: t.name.clone(),
+                        weight: weight_of(t, s.weight),
+                        reverse: t.reverse || s.weight_reverse,
+                    });
+                    if plan.scripts.iter().any(|p| p.name == s.name) {
+                        continue;
+                    }
+                    let interval = s.interval.as_duration();
+                    let script_user = policy
+                        .user_for(s.user.as_ref())
+                        .map_err(|e| format!("vrrp_script {}: {e}", s.name))?;
+                    plan.scripts.push(TrackScript {
+                        name: s.name.clone(),
+                        script: Script {
+                            label: format!("vrrp_script {}", s.name),
+                            argv: healthcheck::split_command(&s.script),
+                            user: script_user,
+                            timeout: s.timeout.map(|t| t.as_duration()).unwrap_or(interval),
+                            // It runs every interval: its output would flood the log.
+                            log_output: false,
                         },
-                    ));
+                        interval,
+                        rise: s.rise.max(1),
+                        fall: s.fall.max(1),
+                        init_fail: s.init_fail,
+                    });
                 }
-                objects.push(Tracks {
-                    kind: TrackedKind::Process,
-                    name: t.name.clone(),
-                    weight: t.weight.unwrap_or(p.weight),
-                    reverse: t.reverse || p.weight_reverse,
+                for t in &tracking.interfaces {
+                    objects.push(Tracks {
+                        kind: TrackedKind::Interface,
+                        name: t.name.clone(),
+                        weight: t.weight.unwrap_or(0),
+                        reverse: t.reverse,
+                    });
+                }
+                for t in &tracking.files {
+                    let f = config
+                        .track_files
+                        .iter()
+                        .find(|f| f.name == t.name)
+                        .ok_or_else(|| format!("{owner}: no track_file {}", t.name))?;
+                    if !plan.files.iter().any(|(name, _)| *name == f.name) {
+                        plan.files.push((f.name.clone(), PathBuf::from(&f.file)));
+                    }
+                    objects.push(Tracks {
+                        kind: TrackedKind::File,
+                        name: t.name.clone(),
+                        weight: t.weight.unwrap_or(f.weight),
+                        reverse: t.reverse || f.weight_reverse,
+                    });
+                }
+                for t in &tracking.processes {
+                    let p = config
+                        .vrrp_track_processes
+                        .iter()
+                        .find(|p| p.name == t.name)
+                        .ok_or_else(|| format!("{owner}: no vrrp_track_process {}", t.name))?;
+                    if !plan.processes.iter().any(|(name, _)| *name == p.name) {
+                        plan.processes.push((
+                            p.name.clone(),
+                            ProcessMatch {
+                                words: p.process.clone(),
+                                full_command: p.full_command,
+                                param_match: p.param_match,
+                                quorum: p.quorum.max(1),
+                                quorum_max: p.quorum_max,
+                                terminate_delay: p
+                                    .terminate_delay
+                                    .or(p.delay)
+                                    .map_or(Duration::ZERO, |t| t.as_duration()),
+                                fork_delay: p
+                                    .fork_delay
+                                    .or(p.delay)
+                                    .map_or(Duration::ZERO, |t| t.as_duration()),
+                            },
+                        ));
+                    }
+                    objects.push(Tracks {
+                        kind: TrackedKind::Process,
+                        name: t.name.clone(),
+                        weight: t.weight.unwrap_or(p.weight),
+                        reverse: t.reverse || p.weight_reverse,
+                    });
+                }
+                if own_objects.is_none() {
+                    own_objects = Some(objects.len());
+                }
+            }
+            // keepalived (vrrp.c, vrrp_complete_instance): in a sync group without
+            // sync_group_tracking_weight, the member's own weighted objects would let the
+            // members' priorities drift apart: tracked interfaces count with weight 0,
+            // weighted scripts are ignored, a track_file with the default weight 1 counts
+            // with weight 0 and one with another weight is ignored.
+            if group.is_some_and(|g| !g.sync_group_tracking_weight) {
+                let own = own_objects.unwrap_or(0);
+                let mut k = 0;
+                objects.retain_mut(|o| {
+                    k += 1;
+                    if k > own || o.weight == 0 {
+                        return true;
+                    }
+                    match o.kind {
+                        TrackedKind::Interface => {
+                            o.weight = 0;
+                            true
+                        }
+                        TrackedKind::File if o.weight == 1 => {
+                            o.weight = 0;
+                            true
+                        }
+                        TrackedKind::Script | TrackedKind::File => {
+                            tracing::warn!(
+                                "vrrp_instance {}: ignoring tracked {:?} {} with weight {}: \
+                                 in sync group without sync_group_tracking_weight",
+                                vi.name,
+                                o.kind,
+                                o.name,
+                                o.weight
+                            );
+                            false
+                        }
+                        TrackedKind::Process => true,
+                    }
                 });
             }
             if !objects.is_empty() {
@@ -746,6 +791,61 @@ mod tests {
         );
         assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
         TrackPlan::from_config(&loaded.config, &ScriptPolicy::unchecked()).unwrap()
+    }
+
+    #[test]
+    fn sync_group_tracking_goes_to_every_member_and_member_weights_follow_keepalived() {
+        let text = "vrrp_script grp {\n script \"/bin/true\"\n}\n\
+            vrrp_script own {\n script \"/bin/true\"\n weight -20\n}\n\
+            vrrp_sync_group G {\n group {\n A\n B\n }\n track_script { grp }\n track_interface { eth9 }\n}\n\
+            vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1 }\n \
+            track_script { own }\n track_interface { eth1 weight -10 }\n}\n\
+            vrrp_instance B {\n interface eth0\n virtual_router_id 2\n virtual_ipaddress { 10.0.0.2 }\n}\n";
+        let p = plan(text);
+        let of = |name: &str| -> Vec<(TrackedKind, String, i32)> {
+            p.instances
+                .iter()
+                .find(|t| t.instance == name)
+                .map(|t| {
+                    t.objects
+                        .iter()
+                        .map(|o| (o.kind, o.name.clone(), o.weight))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        // A's weighted script is ignored, its weighted interface counts with weight 0 (a
+        // FAULT); the group's objects apply to both members.
+        assert_eq!(
+            of("A"),
+            vec![
+                (TrackedKind::Interface, "eth1".to_string(), 0),
+                (TrackedKind::Script, "grp".to_string(), 0),
+                (TrackedKind::Interface, "eth9".to_string(), 0),
+            ]
+        );
+        assert_eq!(
+            of("B"),
+            vec![
+                (TrackedKind::Script, "grp".to_string(), 0),
+                (TrackedKind::Interface, "eth9".to_string(), 0),
+            ]
+        );
+        // sync_group_tracking_weight keeps the members' weights.
+        let weighted = plan(&text.replace(
+            "vrrp_sync_group G {\n",
+            "vrrp_sync_group G {\n sync_group_tracking_weight\n",
+        ));
+        let a = weighted
+            .instances
+            .iter()
+            .find(|t| t.instance == "A")
+            .unwrap();
+        assert!(a.objects.iter().any(|o| o.name == "own" && o.weight == -20));
+        assert!(a
+            .objects
+            .iter()
+            .any(|o| o.name == "eth1" && o.weight == -10));
     }
 
     const SCRIPT: &str = "vrrp_script chk {\n script \"/bin/true\"\n rise 2\n fall 3\n weight -20\n}\n\

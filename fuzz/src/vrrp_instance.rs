@@ -34,7 +34,7 @@ pub fn run(data: &[u8]) {
     }
     config.preempt = setup & 8 == 0;
     if setup & 16 != 0 {
-        config.unicast_peers = vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))];
+        config.unicast_peers = vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)).into()];
     }
     config.preempt_delay = Duration::from_millis(u64::from(setup >> 5) * 300);
     let mut instance = Instance::new(config).expect("valid configuration");

@@ -333,6 +333,7 @@ fn instance(name: &str, state: &str, vrid: u8, vips: &[(&str, u8, bool)]) -> Ins
             seconds_ago: 2.5,
         }),
         statistics,
+        sync_group: None,
     }
 }
 

@@ -64,6 +64,35 @@ impl Default for GarpConfig {
     }
 }
 
+/// A `unicast_peer` entry: where unicast adverts go, and (with `check_unicast_src`) the only
+/// sources accepted, each within its TTL / hop-limit range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct UnicastPeer {
+    pub address: IpAddr,
+    /// `min_ttl`: adverts from this peer with a lower TTL / hop limit are dropped (default 0).
+    pub min_ttl: u8,
+    /// `max_ttl` (default 255).
+    pub max_ttl: u8,
+}
+
+impl UnicastPeer {
+    /// A peer with keepalived's defaults: any TTL.
+    pub const fn new(address: IpAddr) -> UnicastPeer {
+        UnicastPeer {
+            address,
+            min_ttl: 0,
+            max_ttl: 255,
+        }
+    }
+}
+
+impl From<IpAddr> for UnicastPeer {
+    fn from(address: IpAddr) -> UnicastPeer {
+        UnicastPeer::new(address)
+    }
+}
+
 /// Everything an [`Instance`](crate::Instance) needs to know. Defaults are keepalived's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -91,9 +120,17 @@ pub struct InstanceConfig {
     pub accept: bool,
     /// v2 only.
     pub authentication: Authentication,
-    /// `unicast_peer`: when not empty, adverts go to each peer instead of the multicast group,
-    /// and adverts from any other source are dropped.
-    pub unicast_peers: Vec<IpAddr>,
+    /// `unicast_peer`: when not empty, adverts go to each peer instead of the multicast group.
+    /// As keepalived, unicast adverts need not have TTL 255 (they may cross routers), and
+    /// other sources are accepted unless `check_unicast_src` is set.
+    pub unicast_peers: Vec<UnicastPeer>,
+    /// `check_unicast_src` / `vrrp_check_unicast_src` (or a peer's `min_ttl` / `max_ttl`):
+    /// unicast adverts from an address that is not a peer are dropped, and those from a peer
+    /// whose TTL is outside its range.
+    pub check_unicast_src: bool,
+    /// The multicast group adverts go to (`vrrp_mcast_group4` / `vrrp_mcast_group6`,
+    /// `mcast_dst_ip`); `None` is the IANA group, 224.0.0.18 or ff02::12.
+    pub multicast_group: Option<IpAddr>,
     /// VRRPv3 over IPv4: compute the checksum without the pseudo-header (`v3_checksum_as_v2`).
     pub v3_checksum_as_v2: bool,
     /// `lower_prio_no_advert`: as master, do not answer a lower-priority advert with an advert
@@ -106,6 +143,9 @@ pub struct InstanceConfig {
     pub down_timer_adverts: u8,
     /// `vrrp_startup_delay`: time between the start command and the RFC Startup event.
     pub startup_delay: Duration,
+    /// `skip_check_adv_addr`: as a backup, adverts from the master already followed are not
+    /// checked against our address list (a new master's first advert still is).
+    pub skip_check_adv_addr: bool,
     pub garp: GarpConfig,
 }
 
@@ -130,11 +170,14 @@ impl InstanceConfig {
             accept: false,
             authentication: Authentication::None,
             unicast_peers: Vec::new(),
+            check_unicast_src: false,
+            multicast_group: None,
             v3_checksum_as_v2: false,
             lower_prio_no_advert: false,
             higher_prio_send_advert: false,
             down_timer_adverts: 3,
             startup_delay: Duration::ZERO,
+            skip_check_adv_addr: false,
             garp: GarpConfig::default(),
         }
     }
@@ -142,6 +185,19 @@ impl InstanceConfig {
     /// The address family of the instance (that of its primary address).
     pub fn family(&self) -> Family {
         Family::of(&self.primary_address)
+    }
+
+    /// Whether adverts go to unicast peers rather than a multicast group.
+    pub fn is_unicast(&self) -> bool {
+        !self.unicast_peers.is_empty()
+    }
+
+    /// The multicast group of multicast adverts.
+    pub fn multicast_destination(&self) -> IpAddr {
+        self.multicast_group.unwrap_or(match self.family() {
+            Family::Ipv4 => IpAddr::V4(crate::wire::MULTICAST_V4),
+            Family::Ipv6 => IpAddr::V6(crate::wire::MULTICAST_V6),
+        })
     }
 
     /// The interval in the advert's field unit (seconds for v2, centiseconds for v3).
@@ -181,8 +237,23 @@ impl InstanceConfig {
                 "at most 255 addresses can be advertised",
             );
         }
-        if self.unicast_peers.iter().any(|a| Family::of(a) != family) {
+        if self
+            .unicast_peers
+            .iter()
+            .any(|p| Family::of(&p.address) != family)
+        {
             return err("unicast_peer", "peers must be of the instance's family");
+        }
+        if self.unicast_peers.iter().any(|p| p.min_ttl > p.max_ttl) {
+            return err("unicast_peer", "min_ttl must not be above max_ttl");
+        }
+        if let Some(group) = self.multicast_group {
+            if Family::of(&group) != family || !group.is_multicast() {
+                return err(
+                    "mcast_dst_ip",
+                    "must be a multicast group of the instance's family",
+                );
+            }
         }
         match self.version {
             Version::V2 => {

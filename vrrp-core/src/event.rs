@@ -114,8 +114,14 @@ pub struct Transition {
 pub enum DropReason {
     /// Not an advert that can be parsed (truncated, bad length, bad type, family mismatch).
     Malformed(crate::Error),
-    /// TTL / hop limit other than 255.
+    /// A multicast advert's TTL / hop limit other than 255.
     Ttl { received: u8 },
+    /// With `check_unicast_src`: a unicast advert from a peer with a TTL / hop limit outside
+    /// the peer's `min_ttl`..`max_ttl`.
+    TtlOutOfRange { received: u8, min: u8, max: u8 },
+    /// A multicast advert for a unicast instance, or a unicast one for a multicast instance
+    /// (keepalived drops both).
+    UnexpectedDestination { multicast: bool },
     /// Another VRRP version than ours.
     Version { received: u8, expected: u8 },
     /// Bad checksum; `other_form_matches` means the peer uses the other IPv4 v3 form.
@@ -142,7 +148,7 @@ pub enum DropReason {
     AddressCount { received: u8, expected: u8 },
     /// One of our addresses is not in the advert.
     AddressMissing { vrid: u8, address: IpAddr },
-    /// Unicast peers are configured and the sender is not one of them.
+    /// With `check_unicast_src`: the sender is not one of the unicast peers.
     UnknownPeer,
     /// We own the addresses (priority 255): RFC 5798 section 7.1 has owners discard adverts.
     AddressOwner,
@@ -173,6 +179,15 @@ impl fmt::Display for DropReason {
             DropReason::Malformed(e) => write!(f, "malformed advert: {e}"),
             DropReason::Ttl { received } => {
                 write!(f, "invalid TTL/HL. Received {received} and expect 255")
+            }
+            DropReason::TtlOutOfRange { received, min, max } => {
+                write!(f, "TTL/HL {received} not in range [{min}, {max}]")
+            }
+            DropReason::UnexpectedDestination { multicast: true } => {
+                f.write_str("Expected unicast packet but received multicast packet")
+            }
+            DropReason::UnexpectedDestination { multicast: false } => {
+                f.write_str("Expected multicast packet but received unicast packet")
             }
             DropReason::Version { received, expected } => {
                 write!(
@@ -220,9 +235,7 @@ impl fmt::Display for DropReason {
                 f,
                 "ip address associated with VRID {vrid} not present in MASTER advert: {address}"
             ),
-            DropReason::UnknownPeer => {
-                f.write_str("advert from an address that is not a unicast peer")
-            }
+            DropReason::UnknownPeer => f.write_str("unicast source address not a unicast peer"),
             DropReason::AddressOwner => {
                 f.write_str("advert received while we own the addresses (priority 255)")
             }

@@ -25,7 +25,7 @@ use crate::config::{interval_from_field, InstanceConfig};
 use crate::event::{DropReason, Event, FaultCause, State, Transition, TransitionReason};
 use crate::stats::{NewMasterReason, ProtocolErrorReason, Statistics};
 use crate::wire::{
-    self, AuthType, ChecksumContext, Family, Packet, Repr, Version, MAX_PACKET_LEN, REQUIRED_TTL,
+    self, AuthType, ChecksumContext, Packet, Repr, Version, MAX_PACKET_LEN, REQUIRED_TTL,
 };
 use crate::{Authentication, Error, Instant};
 
@@ -78,6 +78,10 @@ pub enum Command {
     ForceMaster,
     /// Become backup now (used by [`SyncGroup`](crate::SyncGroup)).
     ForceBackup,
+    /// keepalived's rule for sync group members: when the master-down timer runs out, do not
+    /// become master alone but only *want* to ([`Instance::wants_master`]), re-arming the
+    /// timer, until the group releases the member with [`Command::ForceMaster`].
+    HoldMaster(bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +205,10 @@ pub struct Instance {
     discarded_lower_priority: bool,
     /// Set when a priority-0 advert shortened the master-down timer.
     master_stopped: bool,
+    /// [`Command::HoldMaster`]: a sync group decides when this member becomes master.
+    hold_master: bool,
+    /// Held: the master-down timer ran out (and why it would have taken over).
+    wants_master: Option<TransitionReason>,
     transmits: Ring<Pending, 8>,
     /// Next unicast peer to send the front advert to.
     peer_cursor: usize,
@@ -236,6 +244,8 @@ impl Instance {
             preempt_deadline: None,
             discarded_lower_priority: false,
             master_stopped: false,
+            hold_master: false,
+            wants_master: None,
             transmits: Ring::new(),
             peer_cursor: 0,
             events: Ring::new(),
@@ -304,6 +314,12 @@ impl Instance {
     /// The last state change and why it happened.
     pub fn last_transition(&self) -> Option<Transition> {
         self.last_transition
+    }
+
+    /// A held backup ([`Command::HoldMaster`]) whose master-down timer ran out: it hears no
+    /// master and would be master but for its sync group.
+    pub fn wants_master(&self) -> bool {
+        self.state == State::Backup && self.wants_master.is_some()
     }
 
     /// Fault causes currently active.
@@ -392,12 +408,19 @@ impl Instance {
             }
             Command::ForceMaster => {
                 if self.state == State::Backup {
-                    self.become_master(now, TransitionReason::SyncGroup);
+                    let reason = self.wants_master.unwrap_or(TransitionReason::SyncGroup);
+                    self.become_master(now, reason);
                 }
             }
             Command::ForceBackup => {
                 if self.state == State::Master {
                     self.become_backup(now, TransitionReason::SyncGroup);
+                }
+            }
+            Command::HoldMaster(hold) => {
+                self.hold_master = hold;
+                if !hold {
+                    self.wants_master = None;
                 }
             }
         }
@@ -416,12 +439,9 @@ impl Instance {
             Pending::Advert { priority } => {
                 let destination = if self.config.unicast_peers.is_empty() {
                     self.transmits.pop();
-                    match self.config.family() {
-                        Family::Ipv4 => IpAddr::V4(wire::MULTICAST_V4),
-                        Family::Ipv6 => IpAddr::V6(wire::MULTICAST_V6),
-                    }
+                    self.config.multicast_destination()
                 } else {
-                    let peer = self.config.unicast_peers[self.peer_cursor];
+                    let peer = self.config.unicast_peers[self.peer_cursor].address;
                     self.peer_cursor += 1;
                     if self.peer_cursor == self.config.unicast_peers.len() {
                         self.peer_cursor = 0;
@@ -465,9 +485,12 @@ impl Instance {
         }
     }
 
-    /// RFC 5798 section 7.1 (RFC 3768 section 7.1 for v2), in the RFC's order.
+    /// RFC 5798 section 7.1 (RFC 3768 section 7.1 for v2), in the RFC's order, with
+    /// keepalived's rules for unicast: no TTL 255 requirement (unicast adverts may cross
+    /// routers), and the source and its TTL range checked only with `check_unicast_src`.
     fn check_packet<'a>(&mut self, rx: &RxInfo, bytes: &'a [u8]) -> Result<Repr<'a>, DropReason> {
-        if rx.ttl != REQUIRED_TTL {
+        let unicast = self.config.is_unicast();
+        if !unicast && rx.ttl != REQUIRED_TTL {
             self.stats.ip_ttl_errors += 1;
             self.stats.proto_err_reason = ProtocolErrorReason::IpTtlError;
             return Err(DropReason::Ttl { received: rx.ttl });
@@ -495,10 +518,31 @@ impl Instance {
             self.stats.packet_length_errors += 1;
             return Err(DropReason::Malformed(Error::AddressFamilyMismatch));
         }
-        if !self.config.unicast_peers.is_empty() && !self.config.unicast_peers.contains(&rx.source)
-        {
-            self.stats.unknown_peer += 1;
-            return Err(DropReason::UnknownPeer);
+        // An unknown destination (no IPV6_PKTINFO) is not held against the advert.
+        let multicast = rx.destination.is_multicast();
+        if !rx.destination.is_unspecified() && multicast == unicast {
+            self.stats.address_list_errors += 1;
+            return Err(DropReason::UnexpectedDestination { multicast });
+        }
+        if unicast && self.config.check_unicast_src {
+            let Some(peer) = self
+                .config
+                .unicast_peers
+                .iter()
+                .find(|p| p.address == rx.source)
+            else {
+                self.stats.unknown_peer += 1;
+                return Err(DropReason::UnknownPeer);
+            };
+            if !(peer.min_ttl..=peer.max_ttl).contains(&rx.ttl) {
+                self.stats.ip_ttl_errors += 1;
+                self.stats.proto_err_reason = ProtocolErrorReason::IpTtlError;
+                return Err(DropReason::TtlOutOfRange {
+                    received: rx.ttl,
+                    min: peer.min_ttl,
+                    max: peer.max_ttl,
+                });
+            }
         }
         if self.config.version == Version::V2 {
             self.check_authentication(&repr)?;
@@ -512,7 +556,14 @@ impl Instance {
                 });
             }
         }
-        self.check_addresses(rx.source, &repr)?;
+        // keepalived checks the list of a backup's current master only without
+        // skip_check_adv_addr.
+        let followed_master = self.config.skip_check_adv_addr
+            && self.state == State::Backup
+            && self.master_address == Some(rx.source);
+        if !followed_master {
+            self.check_addresses(rx.source, &repr)?;
+        }
         if self.is_address_owner() {
             self.stats.owner_discards += 1;
             return Err(DropReason::AddressOwner);
@@ -666,6 +717,8 @@ impl Instance {
         self.master_priority = Some(repr.priority);
         self.discarded_lower_priority = false;
         self.master_stopped = false;
+        // A master is heard: a held member no longer wants to take over.
+        self.wants_master = None;
         self.timers
             .set(Timer::MasterDown, now + self.master_down_interval);
     }
@@ -736,7 +789,14 @@ impl Instance {
                     } else {
                         TransitionReason::MasterDown
                     };
-                    self.become_master(now, reason);
+                    if self.hold_master {
+                        // keepalived re-arms the timer while the group is not ready.
+                        self.wants_master = Some(reason);
+                        self.timers
+                            .set(Timer::MasterDown, now + self.master_down_interval);
+                    } else {
+                        self.become_master(now, reason);
+                    }
                 }
             }
             Timer::Advert => {
@@ -869,6 +929,7 @@ impl Instance {
     fn change_state(&mut self, now: Instant, to: State, reason: TransitionReason) {
         let from = self.state;
         self.state = to;
+        self.wants_master = None;
         if from == to {
             return;
         }

@@ -55,10 +55,10 @@ mod sync_group;
 mod time;
 pub mod wire;
 
-pub use config::{Authentication, GarpConfig, InstanceConfig};
+pub use config::{Authentication, GarpConfig, InstanceConfig, UnicastPeer};
 pub use error::Error;
 pub use event::{DropReason, Event, FaultCause, State, Transition, TransitionReason};
 pub use instance::{Command, Instance, RxInfo, Transmit, TRANSMIT_BUFFER_LEN};
 pub use stats::{NewMasterReason, ProtocolErrorReason, Statistics};
-pub use sync_group::SyncGroup;
+pub use sync_group::{GroupMembers, GroupSync, SyncGroup};
 pub use time::Instant;

@@ -34,7 +34,7 @@ use core::time::Duration;
 use crate::event::State;
 use crate::event::{DropReason, Event, FaultCause, Transition};
 use crate::instance::{Command, Instance, RxInfo, Transmit, TRANSMIT_BUFFER_LEN};
-use crate::wire::{self, REQUIRED_TTL};
+use crate::wire::REQUIRED_TTL;
 use crate::{Error, InstanceConfig, Instant};
 
 /// Index of a node in the simulation.
@@ -148,7 +148,14 @@ pub enum TraceKind {
     Lost { from: IpAddr },
     /// An advert reached this node's running instance (only with
     /// [`Sim::trace_deliveries`]): the bytes as delivered, whatever the instance made of them.
-    Delivered { from: IpAddr, bytes: Vec<u8> },
+    Delivered {
+        from: IpAddr,
+        /// Where it was sent (the group or this node's address).
+        destination: IpAddr,
+        /// Its TTL on arrival: 255 less the routers crossed ([`Sim::set_hops`]).
+        ttl: u8,
+        bytes: Vec<u8>,
+    },
     /// Any other instance event.
     Event(Event),
     /// A scenario action was applied to this node (or to the network, node = None).
@@ -174,6 +181,8 @@ pub struct Node {
     /// `None` while crashed.
     pub instance: Option<Instance>,
     partition: usize,
+    /// Routers between this node and the segment's shared router (see [`Sim::set_hops`]).
+    hops: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -183,6 +192,7 @@ struct Delivery {
     to: NodeId,
     from: IpAddr,
     destination: IpAddr,
+    ttl: u8,
     bytes: Vec<u8>,
 }
 
@@ -262,8 +272,18 @@ impl Sim {
             config,
             instance: Some(instance),
             partition: 0,
+            hops: 0,
         });
         Ok(self.nodes.len() - 1)
+    }
+
+    /// Puts `hops` routers between node `n` and the others: a unicast advert between two
+    /// nodes arrives with TTL 255 less both nodes' hops, and a multicast one (link-local, not
+    /// routed) reaches only the nodes with no hops from a node with none.
+    pub fn set_hops(&mut self, n: NodeId, hops: u8) {
+        if let Some(node) = self.nodes.get_mut(n) {
+            node.hops = hops;
+        }
     }
 
     pub fn set_conditions(&mut self, conditions: NetworkConditions) {
@@ -487,7 +507,7 @@ impl Sim {
         let rx = RxInfo {
             source: d.from,
             destination: d.destination,
-            ttl: REQUIRED_TTL,
+            ttl: d.ttl,
         };
         let before = instance.statistics().rcvd_advertisements;
         instance.handle_packet(now, &rx, &d.bytes);
@@ -507,6 +527,8 @@ impl Sim {
                 Some(d.to),
                 TraceKind::Delivered {
                     from: d.from,
+                    destination: d.destination,
+                    ttl: d.ttl,
                     bytes: d.bytes,
                 },
             );
@@ -562,8 +584,7 @@ impl Sim {
 
     fn send(&mut self, from_node: NodeId, destination: IpAddr, bytes: Vec<u8>) {
         let source = self.nodes[from_node].config.primary_address;
-        let multicast = destination == IpAddr::V4(wire::MULTICAST_V4)
-            || destination == IpAddr::V6(wire::MULTICAST_V6);
+        let multicast = destination.is_multicast();
         let vrid = bytes.get(1).copied().unwrap_or(0);
         let (segment, partition) = (
             self.nodes[from_node].segment,
@@ -571,14 +592,20 @@ impl Sim {
         );
         for to in 0..self.nodes.len() {
             let node = &self.nodes[to];
+            // A multicast advert reaches the nodes that joined its group: keepalived joins the
+            // configured one only, and unicast instances none.
             let addressed = if multicast {
                 node.config.vrid == vrid
+                    && !node.config.is_unicast()
+                    && node.config.multicast_destination() == destination
             } else {
                 node.config.primary_address == destination
             };
-            if to == from_node || node.segment != segment || !addressed {
+            let hops = node.hops.saturating_add(self.nodes[from_node].hops);
+            if to == from_node || node.segment != segment || !addressed || multicast && hops > 0 {
                 continue;
             }
+            let ttl = REQUIRED_TTL.saturating_sub(hops);
             if node.partition != partition || self.rng.next_f64() < self.conditions.loss {
                 self.push_trace(Some(to), TraceKind::Lost { from: source });
                 continue;
@@ -599,6 +626,7 @@ impl Sim {
                     to,
                     from: source,
                     destination,
+                    ttl,
                     bytes: bytes.clone(),
                 }));
             }

@@ -1,4 +1,18 @@
 //! keepalived's `vrrp_sync_group`: instances that change state together.
+//!
+//! The rules are keepalived's (`vrrp_sync.c`, `vrrp_scheduler.c`):
+//! - a member in FAULT of its own puts every other member in FAULT ([`FaultCause::SyncGroup`];
+//!   a master among them sends its priority-0 advert), and the group is FAULT until no member
+//!   has a fault of its own, when they all go back to BACKUP;
+//! - a master that falls back to BACKUP (a higher-priority advert) takes the other masters
+//!   with it;
+//! - a member becomes MASTER only when the group is MASTER already or when every other member
+//!   wants to be master too (its master-down timer ran out: it hears no master), which
+//!   prefers BACKUP to thrashing; it then takes every other member with it. Members are held
+//!   with [`Command::HoldMaster`] for this.
+//!
+//! [`GroupSync`] keeps a group's state over members owned by someone else (the director's
+//! runner owns them with their sockets); [`SyncGroup`] owns its members (simulator, tests).
 
 use alloc::vec::Vec;
 
@@ -7,26 +21,157 @@ use crate::event::{Event, FaultCause};
 use crate::instance::{Command, Instance, RxInfo, Transmit, TRANSMIT_BUFFER_LEN};
 use crate::Instant;
 
-/// Members move together: when one becomes master the others do, when one falls back to
-/// backup the others do, and while any member has a fault of its own every other member is in
-/// fault too ([`FaultCause::SyncGroup`]).
+/// The members of a group, wherever they live.
+pub trait GroupMembers {
+    fn count(&self) -> usize;
+    fn member(&mut self, k: usize) -> &mut Instance;
+}
+
+impl GroupMembers for [Instance] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn member(&mut self, k: usize) -> &mut Instance {
+        &mut self[k]
+    }
+}
+
+/// A group's state and what it last saw of its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSync {
+    state: State,
+    /// Each member's state when the group last synchronised.
+    seen: Vec<State>,
+}
+
+impl Default for GroupSync {
+    /// A group of no members.
+    fn default() -> GroupSync {
+        GroupSync {
+            state: State::Initialize,
+            seen: Vec::new(),
+        }
+    }
+}
+
+impl GroupSync {
+    /// A group of `members`, in their current states; each is held
+    /// ([`Command::HoldMaster`]).
+    pub fn new<M: GroupMembers + ?Sized>(now: Instant, members: &mut M) -> GroupSync {
+        let n = members.count();
+        let mut seen = Vec::with_capacity(n);
+        for k in 0..n {
+            let m = members.member(k);
+            m.handle_command(now, Command::HoldMaster(true));
+            seen.push(m.state());
+        }
+        GroupSync {
+            state: State::Initialize,
+            seen,
+        }
+    }
+
+    /// The group's state: FAULT while a member has a fault of its own, MASTER while its
+    /// members are master, BACKUP otherwise (INIT before the members start).
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Propagates state changes until the group is consistent. Call after every input to any
+    /// member, before draining the members' outputs.
+    pub fn synchronise<M: GroupMembers + ?Sized>(&mut self, now: Instant, members: &mut M) {
+        let n = members.count().min(self.seen.len());
+        // Each pass moves members towards one common state, so a few passes settle.
+        for _ in 0..=n {
+            let mut own_fault = false;
+            let mut running = false;
+            let mut became_master = false;
+            let mut left_master = false;
+            let mut any_master = false;
+            let mut all_want = true;
+            let mut any_wants = false;
+            for k in 0..n {
+                let m = members.member(k);
+                let state = m.state();
+                own_fault |= m.fault_causes().any(|c| c != FaultCause::SyncGroup);
+                running |= matches!(state, State::Backup | State::Master | State::Fault);
+                became_master |= state == State::Master && self.seen[k] != State::Master;
+                left_master |= state == State::Backup && self.seen[k] == State::Master;
+                any_master |= state == State::Master;
+                any_wants |= m.wants_master();
+                all_want &= state == State::Master || m.wants_master();
+                self.seen[k] = state;
+            }
+            let mut changed = false;
+            let mut apply = |members: &mut M, pick: &dyn Fn(&Instance) -> Option<Command>| {
+                for k in 0..n {
+                    let m = members.member(k);
+                    if let Some(command) = pick(m) {
+                        let before = m.state();
+                        m.handle_command(now, command);
+                        changed |= m.state() != before;
+                    }
+                }
+            };
+            if own_fault {
+                self.state = State::Fault;
+                apply(members, &|m| {
+                    let faulted = m.fault_causes().next().is_some();
+                    (!faulted).then_some(Command::EnterFault(FaultCause::SyncGroup))
+                });
+            } else {
+                apply(members, &|m| {
+                    m.fault_causes()
+                        .any(|c| c == FaultCause::SyncGroup)
+                        .then_some(Command::LeaveFault(FaultCause::SyncGroup))
+                });
+                if became_master {
+                    self.state = State::Master;
+                    apply(members, &|m| {
+                        (m.state() == State::Backup).then_some(Command::ForceMaster)
+                    });
+                } else if left_master {
+                    self.state = State::Backup;
+                    apply(members, &|m| {
+                        (m.state() == State::Master).then_some(Command::ForceBackup)
+                    });
+                } else if any_wants && (self.state == State::Master || all_want) {
+                    self.state = State::Master;
+                    apply(members, &|m| {
+                        (m.state() == State::Backup).then_some(Command::ForceMaster)
+                    });
+                } else if any_master {
+                    self.state = State::Master;
+                } else if running {
+                    self.state = State::Backup;
+                } else if n > 0 && self.seen.iter().all(|s| *s == State::Stopped) {
+                    self.state = State::Stopped;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+}
+
+/// Members move together: see the module documentation.
 ///
 /// Inputs and outputs are those of [`Instance`], with the member's index.
 #[derive(Debug, Clone)]
 pub struct SyncGroup {
     members: Vec<Instance>,
-    /// Each member's state when the group last synchronised.
-    seen: Vec<State>,
+    sync: GroupSync,
     /// Round-robin position for draining outputs fairly.
     cursor: usize,
 }
 
 impl SyncGroup {
-    pub fn new(members: Vec<Instance>) -> SyncGroup {
-        let seen = members.iter().map(Instance::state).collect();
+    pub fn new(mut members: Vec<Instance>) -> SyncGroup {
+        let sync = GroupSync::new(Instant::ZERO, members.as_mut_slice());
         SyncGroup {
             members,
-            seen,
+            sync,
             cursor: 0,
         }
     }
@@ -37,6 +182,11 @@ impl SyncGroup {
 
     pub fn member(&self, index: usize) -> Option<&Instance> {
         self.members.get(index)
+    }
+
+    /// The group's state (see [`GroupSync::state`]).
+    pub fn state(&self) -> State {
+        self.sync.state()
     }
 
     /// Feeds a packet to member `index` (ignored when out of range).
@@ -97,40 +247,7 @@ impl SyncGroup {
         self.members.iter().filter_map(Instance::poll_timeout).min()
     }
 
-    /// Propagates state changes until the group is consistent.
     fn synchronise(&mut self, now: Instant) {
-        // Each pass can only move members towards one common state, so a few passes settle.
-        for _ in 0..=self.members.len() {
-            let own_fault = self
-                .members
-                .iter()
-                .any(|m| m.fault_causes().any(|c| c != FaultCause::SyncGroup));
-            let became_master = (0..self.members.len())
-                .any(|i| self.members[i].state() == State::Master && self.seen[i] != State::Master);
-            let left_master = (0..self.members.len())
-                .any(|i| self.members[i].state() == State::Backup && self.seen[i] == State::Master);
-            for (i, m) in self.members.iter().enumerate() {
-                self.seen[i] = m.state();
-            }
-            let mut changed = false;
-            for m in &mut self.members {
-                let before = m.state();
-                let has_group_fault = m.fault_causes().any(|c| c == FaultCause::SyncGroup);
-                let has_own_fault = m.fault_causes().any(|c| c != FaultCause::SyncGroup);
-                if own_fault && !has_own_fault && !has_group_fault {
-                    m.handle_command(now, Command::EnterFault(FaultCause::SyncGroup));
-                } else if !own_fault && has_group_fault {
-                    m.handle_command(now, Command::LeaveFault(FaultCause::SyncGroup));
-                } else if !own_fault && became_master && before == State::Backup {
-                    m.handle_command(now, Command::ForceMaster);
-                } else if !own_fault && left_master && before == State::Master && !became_master {
-                    m.handle_command(now, Command::ForceBackup);
-                }
-                changed |= m.state() != before;
-            }
-            if !changed {
-                break;
-            }
-        }
+        self.sync.synchronise(now, self.members.as_mut_slice());
     }
 }

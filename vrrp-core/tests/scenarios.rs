@@ -527,9 +527,9 @@ fn ah_authentication_is_recognised_and_refused_with_its_own_counter() {
 #[test]
 fn unicast_sends_to_each_peer_and_accepts_only_peers() {
     let mut a = v3(100, "10.99.0.11");
-    a.unicast_peers = vec![ip("10.99.0.12"), ip("10.99.0.13")];
+    a.unicast_peers = vec![ip("10.99.0.12").into(), ip("10.99.0.13").into()];
     let mut b = v3(90, "10.99.0.12");
-    b.unicast_peers = vec![ip("10.99.0.11")];
+    b.unicast_peers = vec![ip("10.99.0.11").into()];
     let mut sim = pair(a, b);
     sim.run_until(at_ms(1000));
     assert_eq!(sim.masters(0, 51), vec![0]);
@@ -547,16 +547,118 @@ fn unicast_sends_to_each_peer_and_accepts_only_peers() {
         [ip("10.99.0.12"), ip("10.99.0.13")].into_iter().collect()
     );
 
+    // As keepalived: another source is accepted unless check_unicast_src is set.
     let mut c = v3(90, "10.99.0.12");
-    c.unicast_peers = vec![ip("10.99.0.11")];
+    c.unicast_peers = vec![ip("10.99.0.11").into()];
+    let stranger = unicast_rx("10.99.0.99", "10.99.0.12", 255);
+    let mut inst = Instance::new(c.clone()).unwrap();
+    inst.handle_command(at_ms(0), Command::Start);
+    inst.handle_packet(
+        at_ms(1),
+        &stranger,
+        &unicast_advert(100, "10.99.0.99", "10.99.0.12"),
+    );
+    assert_eq!(inst.statistics().unknown_peer, 0);
+    assert_eq!(inst.master_address(), Some(ip("10.99.0.99")));
+
+    c.check_unicast_src = true;
     let mut inst = Instance::new(c).unwrap();
     inst.handle_command(at_ms(0), Command::Start);
     inst.handle_packet(
         at_ms(1),
-        &rx("10.99.0.99"),
-        &advert_bytes(v3(100, "10.99.0.99")),
+        &stranger,
+        &unicast_advert(100, "10.99.0.99", "10.99.0.12"),
     );
     assert_eq!(inst.statistics().unknown_peer, 1);
+    assert_eq!(first_drop(&mut inst), Some(DropReason::UnknownPeer));
+}
+
+#[test]
+fn unicast_adverts_are_taken_whatever_their_ttl_unless_the_peer_has_a_range() {
+    // keepalived's vrrp_check_packet: TTL 255 is required of multicast adverts only; unicast
+    // ones may cross routers. With check_unicast_src, a peer's min_ttl/max_ttl apply.
+    let mut c = v3(90, "10.99.1.12");
+    c.unicast_peers = vec![ip("10.99.0.11").into()];
+    let routed = unicast_rx("10.99.0.11", "10.99.1.12", 254);
+    let advert = unicast_advert(100, "10.99.0.11", "10.99.1.12");
+    let mut inst = Instance::new(c.clone()).unwrap();
+    inst.handle_command(at_ms(0), Command::Start);
+    inst.handle_packet(at_ms(1), &routed, &advert);
+    assert_eq!(inst.statistics().ip_ttl_errors, 0);
+    assert_eq!(inst.master_address(), Some(ip("10.99.0.11")));
+
+    c.check_unicast_src = true;
+    c.unicast_peers[0].min_ttl = 255;
+    let mut inst = Instance::new(c.clone()).unwrap();
+    inst.handle_command(at_ms(0), Command::Start);
+    inst.handle_packet(at_ms(1), &routed, &advert);
+    assert_eq!(inst.statistics().ip_ttl_errors, 1);
+    assert_eq!(
+        first_drop(&mut inst),
+        Some(DropReason::TtlOutOfRange {
+            received: 254,
+            min: 255,
+            max: 255
+        })
+    );
+
+    c.unicast_peers[0].min_ttl = 250;
+    let mut inst = Instance::new(c).unwrap();
+    inst.handle_command(at_ms(0), Command::Start);
+    inst.handle_packet(at_ms(1), &routed, &advert);
+    assert_eq!(inst.statistics().ip_ttl_errors, 0);
+    assert_eq!(inst.master_address(), Some(ip("10.99.0.11")));
+
+    // A multicast instance still wants 255, and does not take a unicast advert; a unicast
+    // instance does not take a multicast one.
+    let mut m = Instance::new(v3(90, "10.99.0.12")).unwrap();
+    m.handle_command(at_ms(0), Command::Start);
+    let mut r = rx("10.99.0.11");
+    r.ttl = 254;
+    m.handle_packet(at_ms(1), &r, &advert_bytes(v3(100, "10.99.0.11")));
+    assert_eq!(first_drop(&mut m), Some(DropReason::Ttl { received: 254 }));
+    m.handle_packet(
+        at_ms(2),
+        &unicast_rx("10.99.0.11", "10.99.0.12", 255),
+        &unicast_advert(100, "10.99.0.11", "10.99.0.12"),
+    );
+    assert_eq!(
+        first_drop(&mut m),
+        Some(DropReason::UnexpectedDestination { multicast: false })
+    );
+    let mut u = v3(90, "10.99.0.12");
+    u.unicast_peers = vec![ip("10.99.0.11").into()];
+    let mut u = Instance::new(u).unwrap();
+    u.handle_command(at_ms(0), Command::Start);
+    u.handle_packet(
+        at_ms(1),
+        &rx("10.99.0.11"),
+        &advert_bytes(v3(100, "10.99.0.11")),
+    );
+    assert_eq!(
+        first_drop(&mut u),
+        Some(DropReason::UnexpectedDestination { multicast: true })
+    );
+}
+
+#[test]
+fn a_custom_multicast_group_is_where_adverts_go() {
+    let mut a = v3(100, "10.99.0.11");
+    a.multicast_group = Some(ip("224.0.0.19"));
+    let mut b = v3(90, "10.99.0.12");
+    b.multicast_group = Some(ip("224.0.0.19"));
+    let mut sim = pair(a.clone(), b);
+    sim.run_until(at_ms(1000));
+    assert_eq!(sim.masters(0, 51), vec![0]);
+    assert!(sim.trace().iter().any(|e| matches!(e.kind,
+        TraceKind::Sent { destination, .. } if destination == ip("224.0.0.19"))));
+    // A node left on 224.0.0.18 hears nothing of them: two masters, as on the wire.
+    let mut sim = pair(a, v3(90, "10.99.0.12"));
+    sim.run_until(at_ms(1000));
+    assert_eq!(sim.masters(0, 51), vec![0, 1]);
+    let mut bad = v3(90, "10.99.0.12");
+    bad.multicast_group = Some(ip("10.0.0.1"));
+    assert!(Instance::new(bad).is_err());
 }
 
 #[test]
@@ -568,24 +670,40 @@ fn sync_group_members_move_together_and_fault_pulls_the_group() {
     b.advert_interval = ms(1000); // b alone would take ~3.2 s to become master
     let mut group = SyncGroup::new(vec![Instance::new(a).unwrap(), Instance::new(b).unwrap()]);
     group.handle_command_all(at_ms(0), Command::Start);
+    assert_eq!(group.state(), State::Backup);
+    // keepalived: the first member to hear no master only *wants* to be master until every
+    // member does (BACKUP is preferred to thrashing).
     let t = group.poll_timeout().unwrap();
     group.handle_timeout(t);
-    assert_eq!(group.member(0).unwrap().state(), State::Master);
+    assert_eq!(group.member(0).unwrap().state(), State::Backup);
+    assert!(group.member(0).unwrap().wants_master());
+    let mut t = t;
+    while group.member(1).unwrap().state() != State::Master {
+        t = group.poll_timeout().unwrap();
+        group.handle_timeout(t);
+        assert!(t < at_ms(4000), "b's master-down is about 3.2 s");
+    }
+    assert!(t > at_ms(3000), "{t:?}: not before b's own timer");
     assert_eq!(
-        group.member(1).unwrap().state(),
+        group.member(0).unwrap().state(),
         State::Master,
-        "pulled along at once"
+        "both at once"
     );
+    assert_eq!(group.state(), State::Master);
     group.handle_command(t, 1, Command::EnterFault(FaultCause::InterfaceDown));
+    assert_eq!(group.state(), State::Fault);
     assert_eq!(group.member(0).unwrap().state(), State::Fault);
     assert_eq!(group.member(1).unwrap().state(), State::Fault);
     group.handle_command(t, 1, Command::LeaveFault(FaultCause::InterfaceDown));
     assert_eq!(group.member(0).unwrap().state(), State::Backup);
     assert_eq!(group.member(1).unwrap().state(), State::Backup);
     // A higher-priority master for member 0 sends the whole group back to backup.
-    let t2 = group.poll_timeout().unwrap();
-    group.handle_timeout(t2);
-    assert_eq!(group.member(1).unwrap().state(), State::Master);
+    let mut t2 = t;
+    while group.member(1).unwrap().state() != State::Master {
+        t2 = group.poll_timeout().unwrap();
+        group.handle_timeout(t2);
+    }
+    assert_eq!(group.member(0).unwrap().state(), State::Master);
     let mut hi = v3(200, "10.99.0.20");
     hi.vrid = 1;
     group.handle_packet(t2, 0, &rx("10.99.0.20"), &advert_bytes(hi));
@@ -615,6 +733,31 @@ fn first_drop(inst: &mut Instance) -> Option<DropReason> {
         Event::PacketDropped { reason, .. } => Some(reason),
         _ => None,
     })
+}
+
+fn unicast_rx(source: &str, destination: &str, ttl: u8) -> RxInfo {
+    RxInfo {
+        source: ip(source),
+        destination: ip(destination),
+        ttl,
+    }
+}
+
+/// A unicast advert from `from` to `to` (the v3 checksum covers the destination).
+fn unicast_advert(priority: u8, from: &str, to: &str) -> Vec<u8> {
+    let mut c = v3(255, from);
+    c.unicast_peers = vec![ip(to).into()];
+    let mut inst = Instance::new(c).unwrap();
+    inst.handle_command(at_ms(0), Command::Start);
+    inst.handle_command(at_ms(0), Command::SetPriority(priority));
+    let mut buf = [0u8; TRANSMIT_BUFFER_LEN];
+    let mut last = None;
+    while let Some(t) = inst.poll_transmit(&mut buf) {
+        if let Transmit::Advertisement { len, .. } = t {
+            last = Some(buf[..len].to_vec());
+        }
+    }
+    last.unwrap()
 }
 
 fn rx(source: &str) -> RxInfo {
@@ -766,4 +909,44 @@ fn a_reload_of_the_priority_alone_keeps_the_instance_and_any_other_restarts_it()
     sim.run_until(at_ms(4_000));
     assert_eq!(sim.state(0), Some(State::Master));
     assert_eq!(sim.state(1), Some(State::Backup));
+}
+
+#[test]
+fn skip_check_adv_addr_checks_only_a_new_masters_address_list() {
+    // v2 drops an advert whose list lacks our address; with skip_check_adv_addr, only until
+    // that master is followed.
+    let mut theirs = v2(100, "10.99.0.11");
+    let ours_cfg = |skip: bool| {
+        let mut c = v2(90, "10.99.0.12");
+        c.skip_check_adv_addr = skip;
+        c
+    };
+    let good = advert_bytes(theirs.clone());
+    theirs.virtual_addresses = vec![ip("10.99.0.201")];
+    let other_list = advert_bytes(theirs);
+    for skip in [false, true] {
+        let mut inst = Instance::new(ours_cfg(skip)).unwrap();
+        inst.handle_command(at_ms(0), Command::Start);
+        // A new master's first advert is checked either way.
+        inst.handle_packet(at_ms(1), &rx("10.99.0.11"), &other_list);
+        inst.handle_packet(at_ms(2), &rx("10.99.0.11"), &good);
+        inst.handle_packet(at_ms(3), &rx("10.99.0.11"), &other_list);
+        let drops = std::iter::from_fn(|| inst.poll_event())
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::PacketDropped {
+                        reason: DropReason::AddressMissing { .. },
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(
+            drops,
+            if skip { 1 } else { 2 },
+            "skip_check_adv_addr {skip}"
+        );
+        assert_eq!(inst.master_address(), Some(ip("10.99.0.11")));
+    }
 }

@@ -5,7 +5,10 @@
 //! A seed decides everything: the cluster (2 to 5 routers, VRRPv2 or v3, priorities with ties,
 //! `nopreempt`, `preempt_delay`, `startup_delay`, sometimes an address owner, and
 //! misconfigurations: a router on the other version, another v2 `advert_int` or password, the
-//! other v3 checksum form, another v3 interval) and the faults (crashes, restarts, graceful
+//! other v3 checksum form, another v3 interval), the network (multicast, sometimes on a custom
+//! group for all or, misconfigured, for one router; or unicast to every other router, some
+//! of them behind a router so that their adverts arrive with TTL 254, with or without
+//! `check_unicast_src`) and the faults (crashes, restarts, graceful
 //! stops and starts, interface faults, priority changes and tracking adjustments, reloads,
 //! partitions, loss, duplication, delays that reorder). Then the network heals and goes quiet.
 //!
@@ -31,7 +34,7 @@ use std::time::Duration;
 
 use vrrp_core::sim::{Action, NetworkConditions, Rng, Sim, TraceEntry, TraceKind};
 use vrrp_core::wire::Version;
-use vrrp_core::{Authentication, InstanceConfig, Instant, State, TransitionReason};
+use vrrp_core::{Authentication, InstanceConfig, Instant, State, TransitionReason, UnicastPeer};
 
 const USAGE: &str = "usage: cargo xtask sim [--seeds N] [--start K] [--seed S] [--threads T]
 
@@ -42,7 +45,8 @@ const USAGE: &str = "usage: cargo xtask sim [--seeds N] [--start K] [--seed S] [
 
 const VRID: u8 = 51;
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
-const MULTICAST: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// The custom multicast group some clusters use (`vrrp_mcast_group4`).
+const CUSTOM_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 19);
 
 /// A cluster, its faults and when to judge it.
 #[derive(Debug, Clone)]
@@ -57,6 +61,8 @@ pub struct Scenario {
     pub settle: Duration,
     /// After settling, how long nothing may change.
     pub window: Duration,
+    /// Per router, the routers between it and the others ([`Sim::set_hops`]).
+    pub hops: Vec<u8>,
 }
 
 impl Scenario {
@@ -190,6 +196,33 @@ pub fn scenario(seed: u64) -> Scenario {
         }
         configs.push(c);
     }
+    // The network, from a generator of its own so that the rest of a seed stays as it was.
+    let mut net = Rng::new(seed ^ 0x5eed_c1a5_7e55_0002);
+    let net = &mut net;
+    let mut hops = vec![0u8; n];
+    if chance(net, 0.3) {
+        // Unicast to every other router; some behind a router (TTL 254 on arrival).
+        let addresses: Vec<IpAddr> = configs.iter().map(|c| c.primary_address).collect();
+        let check = chance(net, 0.5);
+        for (i, c) in configs.iter_mut().enumerate() {
+            c.unicast_peers = addresses
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, a)| UnicastPeer::new(*a))
+                .collect();
+            c.check_unicast_src = check;
+            hops[i] = below(net, 2) as u8;
+        }
+    } else if chance(net, 0.2) {
+        // vrrp_mcast_group4 for the whole cluster, or (misconfigured) for one router.
+        let group = Some(IpAddr::V4(CUSTOM_GROUP));
+        if chance(net, 0.5) {
+            configs.iter_mut().for_each(|c| c.multicast_group = group);
+        } else {
+            configs[below(net, n as u64) as usize].multicast_group = group;
+        }
+    }
     let unit = configs
         .iter()
         .map(|c| c.advert_interval)
@@ -270,6 +303,7 @@ pub fn scenario(seed: u64) -> Scenario {
         quiet_at,
         settle,
         window: max_interval * 5,
+        hops,
     }
 }
 
@@ -280,6 +314,9 @@ pub fn run(scenario: &Scenario) -> (Sim, Result<Outcome, Violation>) {
     for (i, c) in scenario.configs.iter().enumerate() {
         sim.add_node(&format!("r{}", i + 1), 0, c.clone())
             .expect("generated configurations are valid");
+    }
+    for (i, hops) in scenario.hops.iter().enumerate() {
+        sim.set_hops(i, *hops);
     }
     let t0 = Instant::ZERO;
     for (at, action) in &scenario.actions {
@@ -306,12 +343,34 @@ fn ones_complement_sum(parts: &[&[u8]]) -> u16 {
 }
 
 /// Whether a router configured as `r` must accept this advert per RFC 3768 section 7.1 /
-/// RFC 5798 section 7.1 (written here from the RFCs, not taken from vrrp-core). Returns the
-/// priority and the interval it carries.
-fn heeds(r: &InstanceConfig, from: IpAddr, b: &[u8]) -> Option<(u8, Duration)> {
+/// RFC 5798 section 7.1, with keepalived's rules for unicast (written here from the RFCs and
+/// keepalived's `vrrp_check_packet`, not taken from vrrp-core): TTL 255 for multicast only, a
+/// unicast instance takes unicast adverts only and a multicast one multicast ones, and with
+/// `check_unicast_src` only its peers within their TTL range. Returns the priority and the
+/// interval it carries.
+fn heeds(
+    r: &InstanceConfig,
+    from: IpAddr,
+    destination: IpAddr,
+    ttl: u8,
+    b: &[u8],
+) -> Option<(u8, Duration)> {
     if r.priority == 255 || b.len() < 8 || b[0] & 0x0f != 1 || b[1] != r.vrid {
         return None;
     }
+    let unicast = !r.unicast_peers.is_empty();
+    if destination.is_multicast() == unicast || !unicast && ttl != 255 {
+        return None;
+    }
+    if unicast && r.check_unicast_src {
+        let peer = r.unicast_peers.iter().find(|p| p.address == from)?;
+        if !(peer.min_ttl..=peer.max_ttl).contains(&ttl) {
+            return None;
+        }
+    }
+    let IpAddr::V4(dst) = destination else {
+        return None;
+    };
     let version = match (b[0] >> 4, r.version) {
         (2, Version::V2) => Version::V2,
         (3, Version::V3) => Version::V3,
@@ -326,7 +385,7 @@ fn heeds(r: &InstanceConfig, from: IpAddr, b: &[u8]) -> Option<(u8, Duration)> {
     let pseudo_header = version == Version::V3 && !r.v3_checksum_as_v2;
     let mut pseudo = Vec::with_capacity(12);
     pseudo.extend_from_slice(&src.octets());
-    pseudo.extend_from_slice(&MULTICAST.octets());
+    pseudo.extend_from_slice(&dst.octets());
     pseudo.extend_from_slice(&[0, 112]);
     pseudo.extend_from_slice(&(b.len() as u16).to_be_bytes());
     let sum = if pseudo_header {
@@ -380,8 +439,10 @@ fn effective(c: &InstanceConfig, adjustment: i32) -> u8 {
 }
 
 /// Routers that accept each other's adverts share a key.
-fn group_key(c: &InstanceConfig) -> (u8, u8, Duration, Option<[u8; 8]>, bool) {
-    match c.version {
+fn group_key(c: &InstanceConfig) -> (Option<IpAddr>, u8, u8, Duration, Option<[u8; 8]>, bool) {
+    // Unicast routers all name each other as peers; multicast ones hear their group only.
+    let network = (!c.is_unicast()).then(|| c.multicast_destination());
+    let (v, vrid, interval, password, form) = match c.version {
         Version::V2 => {
             let password = match c.authentication {
                 Authentication::None => None,
@@ -390,7 +451,8 @@ fn group_key(c: &InstanceConfig) -> (u8, u8, Duration, Option<[u8; 8]>, bool) {
             (2, c.vrid, c.advert_interval, password, false)
         }
         Version::V3 => (3, c.vrid, Duration::ZERO, None, c.v3_checksum_as_v2),
-    }
+    };
+    (network, v, vrid, interval, password, form)
 }
 
 /// The checker's own view of a router, kept from the schedule and the trace.
@@ -483,13 +545,19 @@ pub fn judge_trace(
                     _ => {}
                 }
             }
-            TraceKind::Delivered { from, bytes } => {
+            TraceKind::Delivered {
+                from,
+                destination,
+                ttl,
+                bytes,
+            } => {
                 outcome.deliveries += 1;
                 let w = &mut nodes[n];
                 if !matches!(w.state, State::Backup | State::Master) {
                     continue;
                 }
-                let Some((priority, interval)) = heeds(&w.config, *from, bytes) else {
+                let Some((priority, interval)) = heeds(&w.config, *from, *destination, *ttl, bytes)
+                else {
                     continue;
                 };
                 let own = effective(&w.config, w.adjustment);
@@ -631,7 +699,7 @@ pub fn describe(scenario: &Scenario, sim: &Sim) -> String {
         let _ = writeln!(
             out,
             "r{} {}: {:?} priority {} interval {:?} preempt {} preempt_delay {:?} startup_delay {:?} \
-             auth {:?} v3_checksum_as_v2 {}",
+             auth {:?} v3_checksum_as_v2 {} {}",
             i + 1,
             c.primary_address,
             c.version,
@@ -641,7 +709,15 @@ pub fn describe(scenario: &Scenario, sim: &Sim) -> String {
             c.preempt_delay,
             c.startup_delay,
             c.authentication,
-            c.v3_checksum_as_v2
+            c.v3_checksum_as_v2,
+            if c.is_unicast() {
+                format!(
+                    "unicast check_unicast_src {} hops {}",
+                    c.check_unicast_src, scenario.hops[i]
+                )
+            } else {
+                format!("multicast {}", c.multicast_destination())
+            }
         );
     }
     let _ = writeln!(
@@ -881,11 +957,17 @@ mod tests {
         let mut other = c.clone();
         other.primary_address = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
         let from = c.primary_address;
-        assert_eq!(heeds(&other, from, &buf[..len]), Some((100, ms(1000))));
+        let group = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
+        assert_eq!(
+            heeds(&other, from, group, 255, &buf[..len]),
+            Some((100, ms(1000)))
+        );
+        // Multicast with TTL 254 (routed) is not VRRP's.
+        assert_eq!(heeds(&other, from, group, 254, &buf[..len]), None);
         other.v3_checksum_as_v2 = true;
-        assert_eq!(heeds(&other, from, &buf[..len]), None);
+        assert_eq!(heeds(&other, from, group, 255, &buf[..len]), None);
         other.v3_checksum_as_v2 = false;
         other.version = Version::V2;
-        assert_eq!(heeds(&other, from, &buf[..len]), None);
+        assert_eq!(heeds(&other, from, group, 255, &buf[..len]), None);
     }
 }

@@ -11,7 +11,7 @@ pub const HEADER_LEN: usize = 20;
 /// TOS of VRRP adverts: precedence 6 (internetwork control), as keepalived sends.
 pub const TOS_INTERNETWORK_CONTROL: u8 = 0xc0;
 
-/// Writes a 20-byte IPv4 header for a VRRP payload of `payload_len` bytes.
+/// Writes a 20-byte IPv4 header for a VRRP payload of `payload_len` bytes, TTL 255.
 pub fn emit_header(
     buf: &mut [u8; HEADER_LEN],
     id: u16,
@@ -19,13 +19,25 @@ pub fn emit_header(
     dst: Ipv4Addr,
     payload_len: usize,
 ) {
+    emit_header_with_ttl(buf, id, src, dst, payload_len, REQUIRED_TTL);
+}
+
+/// [`emit_header`] with another TTL (`unicast_ttl`).
+pub fn emit_header_with_ttl(
+    buf: &mut [u8; HEADER_LEN],
+    id: u16,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    payload_len: usize,
+    ttl: u8,
+) {
     let total = (HEADER_LEN + payload_len) as u16;
     buf[0] = 0x45;
     buf[1] = TOS_INTERNETWORK_CONTROL;
     buf[2..4].copy_from_slice(&total.to_be_bytes());
     buf[4..6].copy_from_slice(&id.to_be_bytes());
     buf[6..8].copy_from_slice(&[0, 0]); // DF clear, as keepalived
-    buf[8] = REQUIRED_TTL;
+    buf[8] = ttl;
     buf[9] = IP_PROTOCOL_VRRP;
     buf[10..12].copy_from_slice(&[0, 0]);
     buf[12..16].copy_from_slice(&src.octets());

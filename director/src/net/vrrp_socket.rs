@@ -5,7 +5,12 @@
 //! their IP header, which gives the TTL and destination. IPv6: the kernel builds the header
 //! with hop limit 255 and traffic class 0xc0; the hop limit and destination of received
 //! packets come from `IPV6_HOPLIMIT` / `IPV6_PKTINFO` control messages. Both sockets are bound
-//! to the interface, join the VRRP group on it and do not loop their own adverts back.
+//! to the interface and do not loop their own adverts back.
+//!
+//! As keepalived, a multicast socket joins its one group ([`Membership::Multicast`]: 224.0.0.18
+//! / ff02::12, or `vrrp_mcast_group4/6`, `mcast_dst_ip`) and a unicast socket none, both with
+//! `IP(V6)_MULTICAST_ALL` off, so that neither receives the adverts of groups that another
+//! socket on the host joined.
 
 use std::io::{self, Read};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
@@ -34,6 +39,15 @@ pub struct Received {
     pub ifindex: u32,
 }
 
+/// Which adverts a socket is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Membership {
+    /// Adverts to this group (joined on the interface).
+    Multicast(IpAddr),
+    /// Unicast adverts only: no group is joined.
+    Unicast,
+}
+
 /// One raw VRRP socket on one interface.
 #[derive(Debug)]
 pub struct VrrpSocket {
@@ -42,6 +56,9 @@ pub struct VrrpSocket {
     interface: String,
     ifindex: u32,
     source: IpAddr,
+    membership: Membership,
+    /// The IPv6 unicast hop limit set on the socket (changed only when a send asks another).
+    unicast_hops: u8,
     next_ip_id: u16,
     send_buf: Vec<u8>,
 }
@@ -58,6 +75,20 @@ impl VrrpSocket {
     /// Opens a socket on `interface` sending from `source` (the instance's primary address,
     /// IPv6 link-local for VRRPv3 over IPv6), joined to the VRRP multicast group.
     pub fn open(interface: &str, source: IpAddr) -> Result<VrrpSocket, NetError> {
+        let group = match Family::of(&source) {
+            Family::Ipv4 => IpAddr::V4(MULTICAST_V4),
+            Family::Ipv6 => IpAddr::V6(MULTICAST_V6),
+        };
+        Self::open_with(interface, source, Membership::Multicast(group))
+    }
+
+    /// Opens a socket on `interface` sending from `source`, for multicast adverts to one group
+    /// or for unicast adverts.
+    pub fn open_with(
+        interface: &str,
+        source: IpAddr,
+        membership: Membership,
+    ) -> Result<VrrpSocket, NetError> {
         let ifindex = interface_index(interface)?;
         let family = Family::of(&source);
         let ctx = |what: &'static str| {
@@ -93,8 +124,20 @@ impl VrrpSocket {
                     .set_multicast_loop_v4(false)
                     .map_err(ctx("disable multicast loop"))?;
                 socket
-                    .join_multicast_v4_n(&MULTICAST_V4, &InterfaceIndexOrAddress::Index(index))
-                    .map_err(ctx("join 224.0.0.18"))?;
+                    .set_multicast_all_v4(false)
+                    .map_err(ctx("turn IP_MULTICAST_ALL off"))?;
+                match membership {
+                    Membership::Multicast(IpAddr::V4(group)) => socket
+                        .join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(index))
+                        .map_err(ctx("join the VRRP multicast group"))?,
+                    Membership::Multicast(_) => {
+                        return Err(ctx("join the VRRP multicast group")(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            "an IPv6 group for an IPv4 instance",
+                        )))
+                    }
+                    Membership::Unicast => {}
+                }
             }
             Family::Ipv6 => {
                 socket
@@ -113,8 +156,20 @@ impl VrrpSocket {
                     .set_multicast_if_v6(index)
                     .map_err(ctx("select the multicast interface"))?;
                 socket
-                    .join_multicast_v6(&MULTICAST_V6, index)
-                    .map_err(ctx("join ff02::12"))?;
+                    .set_multicast_all_v6(false)
+                    .map_err(ctx("turn IPV6_MULTICAST_ALL off"))?;
+                match membership {
+                    Membership::Multicast(IpAddr::V6(group)) => socket
+                        .join_multicast_v6(&group, index)
+                        .map_err(ctx("join the VRRP multicast group"))?,
+                    Membership::Multicast(_) => {
+                        return Err(ctx("join the VRRP multicast group")(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            "an IPv4 group for an IPv6 instance",
+                        )))
+                    }
+                    Membership::Unicast => {}
+                }
                 socket
                     .set_recv_hoplimit_v6(true)
                     .map_err(ctx("ask for the hop limit"))?;
@@ -139,6 +194,8 @@ impl VrrpSocket {
             interface: interface.to_string(),
             ifindex,
             source,
+            membership,
+            unicast_hops: 255,
             next_ip_id: 1,
             send_buf: vec![0u8; ipv4::HEADER_LEN + vrrp_core::wire::MAX_PACKET_LEN],
         })
@@ -177,8 +234,23 @@ impl VrrpSocket {
         self.family
     }
 
-    /// Sends a VRRP message to `destination` (the group or a unicast peer).
+    pub fn membership(&self) -> Membership {
+        self.membership
+    }
+
+    /// Sends a VRRP message to `destination` (the group or a unicast peer) with TTL 255.
     pub fn send(&mut self, destination: IpAddr, payload: &[u8]) -> Result<(), NetError> {
+        self.send_with_ttl(destination, payload, 255)
+    }
+
+    /// Sends a VRRP message with this IPv4 TTL / IPv6 unicast hop limit (`unicast_ttl`;
+    /// IPv6 multicast always goes with hop limit 255).
+    pub fn send_with_ttl(
+        &mut self,
+        destination: IpAddr,
+        payload: &[u8],
+        ttl: u8,
+    ) -> Result<(), NetError> {
         let err = |source| NetError::Send {
             interface: self.interface.clone(),
             destination,
@@ -187,7 +259,14 @@ impl VrrpSocket {
         match (self.source, destination) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
                 let mut header = [0u8; ipv4::HEADER_LEN];
-                ipv4::emit_header(&mut header, self.next_ip_id, src, dst, payload.len());
+                ipv4::emit_header_with_ttl(
+                    &mut header,
+                    self.next_ip_id,
+                    src,
+                    dst,
+                    payload.len(),
+                    ttl,
+                );
                 self.next_ip_id = self.next_ip_id.wrapping_add(1);
                 let len = ipv4::HEADER_LEN + payload.len();
                 self.send_buf[..ipv4::HEADER_LEN].copy_from_slice(&header);
@@ -203,6 +282,12 @@ impl VrrpSocket {
                 } else {
                     0
                 };
+                if !dst.is_multicast() && ttl != self.unicast_hops {
+                    self.socket
+                        .set_unicast_hops_v6(u32::from(ttl))
+                        .map_err(err)?;
+                    self.unicast_hops = ttl;
+                }
                 let to = SocketAddr::V6(SocketAddrV6::new(dst, 0, 0, scope));
                 self.socket.send_to(payload, &to.into()).map_err(err)?;
             }

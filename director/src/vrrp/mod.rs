@@ -3,6 +3,8 @@
 
 pub mod plan;
 pub mod runner;
+pub mod unapplied;
 
 pub use plan::{plan, HostAddresses, PlanError, RtnlHost};
 pub use runner::*;
+pub use unapplied::{unapplied, Unapplied};

@@ -9,7 +9,7 @@ use vrrp_core::wire::{Family, Version};
 use vrrp_core::{Authentication, GarpConfig, InstanceConfig};
 
 use crate::vrrp::{InstanceSpec, VirtualAddress};
-use keepalived_conf::{AuthType, Config, IpAddress, VrrpInstance};
+use keepalived_conf::{AuthType, Config, IpAddress, VrrpInstance, VrrpState};
 
 /// Why an instance cannot be run on this host.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +27,14 @@ pub trait HostAddresses {
 
 /// Builds the runner's instance specs from a configuration.
 pub fn plan(config: &Config, host: &mut dyn HostAddresses) -> Result<Vec<InstanceSpec>, PlanError> {
+    // What ha would not apply: refuse what changes behaviour, say the rest once per plan.
+    let unapplied = crate::vrrp::unapplied(config);
+    if let Some(e) = unapplied.errors.into_iter().next() {
+        return Err(e);
+    }
+    for w in &unapplied.warnings {
+        tracing::warn!("{w}");
+    }
     config
         .vrrp_instances
         .iter()
@@ -51,15 +59,25 @@ fn plan_instance(
     let vrid = vi
         .virtual_router_id
         .ok_or_else(|| fail("no `virtual_router_id`".into()))?;
-    let version = match vi.version.unwrap_or(g.vrrp_version) {
-        3 => Version::V3,
-        _ => Version::V2,
-    };
     let advertised: Vec<IpAddr> = vi.virtual_ipaddress.iter().map(|a| a.addr).collect();
     // keepalived infers the family from the addresses: IPv6 VIPs make an IPv6 instance.
     let family = advertised.first().map(Family::of).unwrap_or(Family::Ipv4);
+    // keepalived: an IPv6 instance without `version` runs VRRPv3 whatever `vrrp_version`.
+    let version = match vi.version {
+        Some(3) => Version::V3,
+        Some(_) => Version::V2,
+        None if family == Family::Ipv6 => Version::V3,
+        None if g.vrrp_version == 3 => Version::V3,
+        None => Version::V2,
+    };
     let primary = match vi.unicast_src_ip {
         Some(a) => a,
+        // keepalived's dynamic_interfaces: an interface missing now may appear later; the
+        // instance waits in FAULT and takes the interface's address then.
+        None if g.dynamic_interfaces && host.addresses(&interface).is_err() => match family {
+            Family::Ipv4 => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            Family::Ipv6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        },
         None => {
             let addresses = host
                 .addresses(&interface)
@@ -84,11 +102,18 @@ fn plan_instance(
     };
     let mut c = InstanceConfig::new(version, vrid, vi.priority, primary, advertised);
     c.advert_interval = vi.advert_int.as_duration();
-    c.preempt = !vi.nopreempt;
+    // keepalived's vrrp_complete_instance: `state MASTER` and the address owner clear
+    // `nopreempt`; `state MASTER` and `nopreempt` clear `preempt_delay`.
+    let wants_master = vi.state == Some(VrrpState::Master);
+    c.preempt = !vi.nopreempt || wants_master || vi.priority == 255;
     c.preempt_delay = vi
         .preempt_delay
+        .filter(|_| c.preempt && !wants_master)
         .map(|t| t.as_duration())
         .unwrap_or_default();
+    // Otherwise a `state MASTER` that does not own its addresses starts as any backup
+    // (keepalived's vrrp_init_state; measured against keepalived 2.2.7 in vrrp_keywords_netns).
+    c.skip_check_adv_addr = vi.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr);
     c.accept = vi.accept.unwrap_or(!g.vrrp_strict);
     if let Some(auth) = &vi.authentication {
         match auth.auth_type {
@@ -101,7 +126,34 @@ fn plan_instance(
             }
         }
     }
-    c.unicast_peers = vi.unicast_peers.iter().map(|p| p.addr).collect();
+    c.unicast_peers = vi
+        .unicast_peers
+        .iter()
+        .map(|p| vrrp_core::UnicastPeer {
+            address: p.addr,
+            min_ttl: p.min_ttl.unwrap_or(0),
+            max_ttl: p.max_ttl.unwrap_or(255),
+        })
+        .collect();
+    // keepalived: a peer's min_ttl / max_ttl turns the source check on.
+    c.check_unicast_src = vi.check_unicast_src
+        || g.vrrp_check_unicast_src
+        || vi
+            .unicast_peers
+            .iter()
+            .any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
+    c.multicast_group = Some(match (vi.mcast_dst_ip, family) {
+        (Some(group), _) => group,
+        (None, Family::Ipv4) => IpAddr::V4(g.vrrp_mcast_group4),
+        (None, Family::Ipv6) => IpAddr::V6(g.vrrp_mcast_group6),
+    })
+    .filter(|group| {
+        *group
+            != match family {
+                Family::Ipv4 => IpAddr::V4(vrrp_core::wire::MULTICAST_V4),
+                Family::Ipv6 => IpAddr::V6(vrrp_core::wire::MULTICAST_V6),
+            }
+    });
     c.lower_prio_no_advert = vi
         .lower_prio_no_advert
         .unwrap_or(g.vrrp_lower_prio_no_advert);
@@ -117,8 +169,26 @@ fn plan_instance(
         .unwrap_or_default();
     let secs = |s: u32| Duration::from_secs(u64::from(s));
     let repeat = |n: u32| u8::try_from(n).unwrap_or(u8::MAX);
-    let master_delay = vi.garp_master_delay.unwrap_or(g.vrrp_garp_master_delay);
-    let master_repeat = vi.garp_master_repeat.unwrap_or(g.vrrp_garp_master_repeat);
+    // keepalived's vrrp_min_garp: one message, no second burst, no refresh, for the global
+    // settings still at their defaults.
+    let min = g.vrrp_min_garp;
+    let global_delay = if min && g.vrrp_garp_master_delay == 5 {
+        0
+    } else {
+        g.vrrp_garp_master_delay
+    };
+    let global_repeat = if min && g.vrrp_garp_master_repeat == 5 {
+        1
+    } else {
+        g.vrrp_garp_master_repeat
+    };
+    let global_refresh_repeat = if min && g.vrrp_garp_master_refresh_repeat == 1 {
+        0
+    } else {
+        g.vrrp_garp_master_refresh_repeat
+    };
+    let master_delay = vi.garp_master_delay.unwrap_or(global_delay);
+    let master_repeat = vi.garp_master_repeat.unwrap_or(global_repeat);
     let refresh = vi.garp_master_refresh.unwrap_or(g.vrrp_garp_master_refresh);
     c.garp = GarpConfig {
         master_delay: secs(master_delay),
@@ -126,7 +196,7 @@ fn plan_instance(
         master_refresh: (refresh > 0).then(|| secs(refresh)),
         master_refresh_repeat: repeat(
             vi.garp_master_refresh_repeat
-                .unwrap_or(g.vrrp_garp_master_refresh_repeat),
+                .unwrap_or(global_refresh_repeat),
         ),
         lower_prio_delay: secs(
             vi.garp_lower_prio_delay
@@ -159,6 +229,20 @@ fn plan_instance(
         .map(|words| crate::net::parse_route(words))
         .collect::<Result<Vec<_>, String>>()
         .map_err(fail)?;
+    // keepalived: unicast_ttl applies to unicast adverts only.
+    let ttl = if c.is_unicast() {
+        vi.unicast_ttl.unwrap_or(255)
+    } else {
+        255
+    };
+    let config_fault = (vi.unicast_fault_no_peer && vi.unicast_peers.is_empty())
+        .then(|| "unicast_fault_no_peer: unicast without any peer".to_string());
+    let sync_group = config
+        .vrrp_sync_groups
+        .iter()
+        .find(|group| group.group.contains(&vi.name))
+        .map(|group| group.name.clone());
+    let (garp_interval, gna_interval) = garp_pacing(config, &interface);
     Ok(InstanceSpec {
         name: vi.name.clone(),
         interface,
@@ -166,7 +250,59 @@ fn plan_instance(
         addresses,
         vmac,
         routes,
+        ttl,
+        sync_group,
+        config_fault,
+        dont_track_primary: vi.dont_track_primary,
+        dynamic_interfaces: g.dynamic_interfaces,
+        garp_interval,
+        gna_interval,
+        promote_secondaries: vi.promote_secondaries,
     })
+}
+
+/// The pacing of gratuitous ARPs and NAs on an interface: its `garp_group`'s
+/// `garp_interval` / `gna_interval`, or the global `vrrp_garp_interval` / `vrrp_gna_interval`.
+pub fn garp_pacing(config: &Config, interface: &str) -> (Duration, Duration) {
+    let g = &config.global_defs;
+    let mut pacing = (
+        g.vrrp_garp_interval.as_duration(),
+        g.vrrp_gna_interval.as_duration(),
+    );
+    for group in config.other.iter().filter(|s| s.keyword == "garp_group") {
+        let block = group.block.as_deref().unwrap_or_default();
+        let names: Vec<&str> = block
+            .iter()
+            .flat_map(|s| match s.keyword.as_str() {
+                "interface" => s.args.iter().map(String::as_str).collect::<Vec<_>>(),
+                "interfaces" => s
+                    .block
+                    .iter()
+                    .flatten()
+                    .map(|i| i.keyword.as_str())
+                    .chain(s.args.iter().map(String::as_str))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        if !names.contains(&interface) {
+            continue;
+        }
+        let timer = |key: &str| {
+            block
+                .iter()
+                .find(|s| s.keyword == key)
+                .and_then(|s| s.args.first())
+                .and_then(|a| keepalived_conf::Timer::parse(a))
+                .map(|t| t.as_duration())
+        };
+        // keepalived: a group's unset interval is 0, not the global one.
+        pacing = (
+            timer("garp_interval").unwrap_or_default(),
+            timer("gna_interval").unwrap_or_default(),
+        );
+    }
+    pacing
 }
 
 fn virtual_address(a: &IpAddress) -> Result<VirtualAddress, String> {
@@ -276,13 +412,175 @@ mod tests {
         assert_eq!(c.primary_address, "192.168.2.99".parse::<IpAddr>().unwrap());
         assert_eq!(
             c.unicast_peers,
-            vec!["192.168.2.11".parse::<IpAddr>().unwrap()]
+            vec![vrrp_core::UnicastPeer::new("192.168.2.11".parse().unwrap())]
         );
+        // Unicast without check_unicast_src: any source, any TTL (keepalived).
+        assert!(!c.check_unicast_src);
+        assert_eq!(specs[0].ttl, 255);
         // Only virtual_ipaddress is advertised; the excluded ones are installed too.
         assert_eq!(c.virtual_addresses.len(), 1);
         assert_eq!(specs[0].addresses.len(), 2);
         assert_eq!(specs[0].addresses[0].label.as_deref(), Some("ens32:a"));
         assert_eq!(specs[0].addresses[0].prefix_len, 24);
+    }
+
+    #[test]
+    fn multicast_group_unicast_ttl_and_source_checks_follow_keepalived() {
+        let one = |global: &str, body: &str| {
+            plan(
+                &parse(&format!(
+                    "global_defs {{\n{global}\n}}\nvrrp_instance A {{ interface ens32\n virtual_router_id 7\n \
+                     virtual_ipaddress {{ 192.168.2.201 }}\n{body}\n}}\n"
+                )),
+                &mut FakeHost,
+            )
+            .unwrap()
+            .remove(0)
+        };
+        // vrrp_mcast_group4 for every instance, mcast_dst_ip for one.
+        let s = one("vrrp_mcast_group4 224.0.0.19", "");
+        assert_eq!(s.config.multicast_destination().to_string(), "224.0.0.19");
+        let s = one("vrrp_mcast_group4 224.0.0.19", "mcast_dst_ip 224.0.0.20");
+        assert_eq!(s.config.multicast_destination().to_string(), "224.0.0.20");
+        let s = one("", "");
+        assert_eq!(s.config.multicast_group, None);
+        // unicast_ttl only with peers; min_ttl turns the source check on.
+        let s = one(
+            "",
+            "unicast_ttl 64\n unicast_peer { 192.168.3.11 min_ttl 250 }",
+        );
+        assert_eq!(s.ttl, 64);
+        assert!(s.config.check_unicast_src);
+        assert_eq!(
+            (
+                s.config.unicast_peers[0].min_ttl,
+                s.config.unicast_peers[0].max_ttl
+            ),
+            (250, 255)
+        );
+        let s = one("vrrp_check_unicast_src", "unicast_peer { 192.168.3.11 }");
+        assert!(s.config.check_unicast_src);
+        let s = one("", "check_unicast_src\n unicast_peer { 192.168.3.11 }");
+        assert!(s.config.check_unicast_src);
+        // unicast_fault_no_peer without a peer: FAULT, not multicast.
+        let s = one("", "unicast_fault_no_peer");
+        assert!(s.config_fault.is_some());
+        assert!(one("", "").config_fault.is_none());
+        assert!(one("", "dont_track_primary").dont_track_primary);
+    }
+
+    #[test]
+    fn state_master_and_skip_check_adv_addr_as_keepalived() {
+        let one = |global: &str, body: &str, group: &str| {
+            plan(
+                &parse(&format!(
+                    "global_defs {{\n{global}\n}}\nvrrp_instance A {{ interface ens32\n virtual_router_id 7\n \
+                     virtual_ipaddress {{ 192.168.2.201 }}\n{body}\n}}\n{group}"
+                )),
+                &mut FakeHost,
+            )
+            .unwrap()
+            .remove(0)
+            .config
+        };
+        let c = one(
+            "",
+            "state MASTER\n priority 150\n nopreempt\n preempt_delay 10",
+            "",
+        );
+        // keepalived clears nopreempt and preempt_delay with state MASTER.
+        assert!(c.preempt);
+        assert_eq!(c.preempt_delay, Duration::ZERO);
+        // Without priority, state MASTER is the address owner.
+        assert_eq!(one("", "state MASTER", "").priority, 255);
+        let c = one("", "state BACKUP\n nopreempt\n preempt_delay 10", "");
+        assert!(!c.preempt);
+        assert_eq!(c.preempt_delay, Duration::ZERO);
+        let c = one("", "priority 150\n preempt_delay 10", "");
+        assert_eq!(c.preempt_delay, Duration::from_secs(10));
+        assert!(!one("", "", "").skip_check_adv_addr);
+        assert!(one("vrrp_skip_check_adv_addr", "", "").skip_check_adv_addr);
+        assert!(one("", "skip_check_adv_addr", "").skip_check_adv_addr);
+        assert!(
+            !one("vrrp_skip_check_adv_addr", "skip_check_adv_addr false", "").skip_check_adv_addr
+        );
+    }
+
+    #[test]
+    fn an_ipv6_instance_without_version_runs_vrrpv3() {
+        struct V6Host;
+        impl HostAddresses for V6Host {
+            fn addresses(&mut self, _: &str) -> Result<Vec<IpAddr>, String> {
+                Ok(vec!["fe80::1".parse().unwrap()])
+            }
+        }
+        let one = |global: &str, body: &str| {
+            plan(
+                &parse(&format!(
+                    "global_defs {{\n{global}\n}}\nvrrp_instance A {{ interface ens32\n virtual_router_id 7\n \
+                     virtual_ipaddress {{ 2001:db8::7/64 }}\n{body}\n}}\n"
+                )),
+                &mut V6Host,
+            )
+        };
+        assert_eq!(one("", "").unwrap()[0].config.version, Version::V3);
+        assert_eq!(
+            one("vrrp_version 2", "").unwrap()[0].config.version,
+            Version::V3
+        );
+        // Written on the instance, VRRPv2 with IPv6 is refused.
+        assert!(one("", "version 2").is_err());
+    }
+
+    #[test]
+    fn unapplied_keywords_refuse_the_plan() {
+        let conf = parse(
+            "vrrp_instance A { interface ens32\n virtual_router_id 7\n track_src_ip\n \
+             virtual_ipaddress { 192.168.2.201 } }\n",
+        );
+        let err = plan(&conf, &mut FakeHost).unwrap_err();
+        assert_eq!(err.instance, "A");
+        assert!(
+            err.reason.contains("`track_src_ip` is not applied"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn garp_pacing_and_min_garp() {
+        let conf = parse(
+            "global_defs { vrrp_garp_interval 0.25\n vrrp_gna_interval 0.5\n vrrp_min_garp }\n\
+             garp_group { garp_interval 0.01\n interfaces {\n ens33\n }\n}\n\
+             vrrp_instance A { interface ens32\n virtual_router_id 7\n virtual_ipaddress { 192.168.2.201 } }\n",
+        );
+        let s = plan(&conf, &mut FakeHost).unwrap().remove(0);
+        assert_eq!(s.garp_interval, Duration::from_millis(250));
+        assert_eq!(s.gna_interval, Duration::from_millis(500));
+        assert_eq!(
+            garp_pacing(&conf, "ens33"),
+            (Duration::from_millis(10), Duration::ZERO)
+        );
+        // vrrp_min_garp: one message, no second burst, no refresh.
+        assert_eq!(s.config.garp.master_repeat, 1);
+        assert_eq!(s.config.garp.master_delay, Duration::ZERO);
+        assert_eq!(s.config.garp.master_refresh, None);
+        assert_eq!(s.config.garp.lower_prio_repeat, Some(1));
+    }
+
+    #[test]
+    fn sync_group_membership_is_in_the_spec() {
+        let specs = plan(
+            &parse(
+                "vrrp_sync_group G { group { A\n B } }\n\
+                 vrrp_instance A { interface ens32\n virtual_router_id 7\n virtual_ipaddress { 192.168.2.201 } }\n\
+                 vrrp_instance B { interface ens32\n virtual_router_id 8\n virtual_ipaddress { 192.168.2.202 } }\n\
+                 vrrp_instance C { interface ens32\n virtual_router_id 9\n virtual_ipaddress { 192.168.2.203 } }\n",
+            ),
+            &mut FakeHost,
+        )
+        .unwrap();
+        let groups: Vec<_> = specs.iter().map(|s| s.sync_group.as_deref()).collect();
+        assert_eq!(groups, vec![Some("G"), Some("G"), None]);
     }
 
     #[test]

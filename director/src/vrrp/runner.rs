@@ -20,13 +20,13 @@ use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags};
 use vrrp_core::{
-    Command, Event, FaultCause, Instance, InstanceConfig, State, Statistics, Transition, Transmit,
-    TRANSMIT_BUFFER_LEN,
+    Command, Event, FaultCause, GroupMembers, GroupSync, Instance, InstanceConfig, State,
+    Statistics, Transition, Transmit, TRANSMIT_BUFFER_LEN,
 };
 
 use crate::net::{
-    interface_index, GratuitousSender, InterfaceAddress, LinkStatus, NetChange, NetError,
-    NetWatcher, Rtnl, RtnlError, VrrpSocket,
+    interface_index, GratuitousSender, InterfaceAddress, LinkStatus, Membership, NetChange,
+    NetError, NetWatcher, Rtnl, RtnlError, VrrpSocket,
 };
 
 /// What the runner needs to run one `vrrp_instance`.
@@ -45,6 +45,27 @@ pub struct InstanceSpec {
     pub vmac: Option<String>,
     /// `virtual_routes`: added after the addresses while master, removed before them.
     pub routes: Vec<crate::net::Route>,
+    /// IPv4 TTL / IPv6 hop limit of its adverts: `unicast_ttl` for unicast, else 255.
+    pub ttl: u8,
+    /// The `vrrp_sync_group` it belongs to: its members change state together.
+    pub sync_group: Option<String>,
+    /// Why it cannot run: it waits in FAULT (keepalived's `unicast_fault_no_peer` without a
+    /// peer).
+    pub config_fault: Option<String>,
+    /// `dont_track_primary`: its interface going down does not put it in FAULT.
+    pub dont_track_primary: bool,
+    /// `dynamic_interfaces`: a missing interface is waited for in FAULT rather than refused;
+    /// an unspecified `config.primary_address` is taken from the interface when it appears.
+    pub dynamic_interfaces: bool,
+    /// Delay between gratuitous ARPs sent on its interface (`vrrp_garp_interval`,
+    /// `garp_group`); zero sends them back to back.
+    pub garp_interval: Duration,
+    /// The same for unsolicited neighbour advertisements (`vrrp_gna_interval`).
+    pub gna_interval: Duration,
+    /// `promote_secondaries`: the interface's promote_secondaries sysctl is set while the
+    /// instance runs, so removing a VIP keeps the other addresses of its subnet, and put back
+    /// when the last instance that set it stops (keepalived; not for a VMAC, as keepalived).
+    pub promote_secondaries: bool,
 }
 
 /// One virtual address with its keepalived options.
@@ -134,6 +155,8 @@ pub struct InstanceStatus {
     pub vip_repairs: u64,
     pub statistics: Statistics,
     pub last_transition: Option<Transition>,
+    /// Its `vrrp_sync_group` and the group's state.
+    pub sync_group: Option<(String, State)>,
 }
 
 /// An event from an instance, with the instance's name and its priority at the time.
@@ -150,6 +173,11 @@ pub enum RunnerOutput {
     Event(RunnerEvent),
     /// A link changed, or was found at start (for `track_interface`).
     Link(LinkStatus),
+    /// A `vrrp_sync_group` changed state (for its notify scripts).
+    Group {
+        name: String,
+        state: State,
+    },
 }
 
 /// Where the VRRP thread's outputs go. Bounded: the VRRP thread never waits for the reader;
@@ -371,6 +399,8 @@ struct MemberIo {
     vmac: Option<u32>,
     /// The VMAC's name or `spec.interface`.
     interface: String,
+    /// This member turned `promote_secondaries` on: it turns it off when it stops.
+    promoted: bool,
 }
 
 struct Member {
@@ -389,9 +419,63 @@ struct Member {
     last_drop_event: HashMap<std::mem::Discriminant<vrrp_core::DropReason>, vrrp_core::Instant>,
 }
 
+/// A `vrrp_sync_group` over the runner's members.
+struct Group {
+    name: String,
+    /// Indexes into `Core::members`.
+    members: Vec<usize>,
+    sync: GroupSync,
+    /// The state last published.
+    published: State,
+}
+
+/// The members of one group, as vrrp-core's group logic sees them.
+struct GroupView<'a> {
+    members: &'a mut [Member],
+    indexes: &'a [usize],
+}
+
+impl GroupMembers for GroupView<'_> {
+    fn count(&self) -> usize {
+        self.indexes.len()
+    }
+    fn member(&mut self, k: usize) -> &mut Instance {
+        &mut self.members[self.indexes[k]].instance
+    }
+}
+
+/// Gratuitous ARPs / NAs waiting for their turn on one device (`vrrp_garp_interval`,
+/// `vrrp_gna_interval`, `garp_group`).
+#[derive(Default)]
+struct Paced {
+    queue: std::collections::VecDeque<IpAddr>,
+    garp_interval: Duration,
+    gna_interval: Duration,
+    /// When the next ARP / NA may go.
+    next_arp: Option<vrrp_core::Instant>,
+    next_na: Option<vrrp_core::Instant>,
+}
+
+impl Paced {
+    /// When the head of the queue may go.
+    fn due(&self) -> Option<vrrp_core::Instant> {
+        let head = self.queue.front()?;
+        Some(
+            match head {
+                IpAddr::V4(_) => self.next_arp,
+                IpAddr::V6(_) => self.next_na,
+            }
+            .unwrap_or(vrrp_core::Instant::ZERO),
+        )
+    }
+}
+
 /// The state owned by the VRRP thread.
 struct Core {
     members: Vec<Member>,
+    groups: Vec<Group>,
+    /// Per device: paced announcements.
+    paced: HashMap<String, Paced>,
     /// Raw sockets by index (members refer to them by index); `None` once closed.
     sockets: Vec<Option<VrrpSocket>>,
     /// Per interface name: the gratuitous ARP / NA sender.
@@ -424,6 +508,8 @@ impl Core {
         let links = rtnl.links()?;
         let mut core = Core {
             members: Vec::new(),
+            groups: Vec::new(),
+            paced: HashMap::new(),
             sockets: Vec::new(),
             announcers: HashMap::new(),
             rtnl,
@@ -441,6 +527,7 @@ impl Core {
             let member = core.prepare_member(spec, &links)?;
             core.members.push(member);
         }
+        core.build_groups();
         core.initial_links = links;
         // Status is readable as soon as spawn returns, before the thread's first turn.
         core.publish_status();
@@ -467,15 +554,35 @@ impl Core {
             retry_addresses_at: None,
             last_drop_event: HashMap::new(),
         };
+        let missing = interface_index(&member.spec.interface).is_err();
+        if missing && member.spec.dynamic_interfaces {
+            tracing::warn!(
+                instance = %member.spec.name,
+                "interface {} does not exist: waiting in FAULT for it (dynamic_interfaces)",
+                member.spec.interface
+            );
+            member.instance.handle_command(
+                vrrp_core::Instant::ZERO,
+                Command::EnterFault(FaultCause::InterfaceDown),
+            );
+            return Ok(member);
+        }
         let io = self.open_io(&member.spec, links)?;
         let usable = links
             .iter()
             .any(|l| l.ifindex == io.parent_ifindex && l.usable);
         member.io = Some(io);
-        if !usable {
+        if !usable && !member.spec.dont_track_primary {
             member.instance.handle_command(
                 vrrp_core::Instant::ZERO,
                 Command::EnterFault(FaultCause::InterfaceDown),
+            );
+        }
+        if let Some(why) = &member.spec.config_fault {
+            tracing::warn!(instance = %member.spec.name, "{why}: waiting in FAULT");
+            member.instance.handle_command(
+                vrrp_core::Instant::ZERO,
+                Command::EnterFault(FaultCause::Administrative),
             );
         }
         Ok(member)
@@ -532,15 +639,32 @@ impl Core {
             }
             None => (spec.interface.clone(), parent, mac_of(parent), None),
         };
+        let promoted = vmac.is_none()
+            && spec.promote_secondaries
+            && family == vrrp_core::wire::Family::Ipv4
+            && read_sysctl("ipv4", &interface, "promote_secondaries").as_deref() == Some("0")
+            && {
+                set_sysctl("ipv4", &interface, "promote_secondaries", "1");
+                true
+            };
+        // As keepalived: one socket per interface, family and multicast group, and one for
+        // unicast.
+        let membership = if spec.config.is_unicast() {
+            Membership::Unicast
+        } else {
+            Membership::Multicast(spec.config.multicast_destination())
+        };
         let open = self.sockets.iter().position(|s| {
-            s.as_ref()
-                .is_some_and(|s| s.interface() == interface && s.family() == family)
+            s.as_ref().is_some_and(|s| {
+                s.interface() == interface && s.family() == family && s.membership() == membership
+            })
         });
         let socket = match open {
             Some(i) => i,
             None => {
                 let socket =
-                    VrrpSocket::open(&interface, spec.config.primary_address).map_err(net)?;
+                    VrrpSocket::open_with(&interface, spec.config.primary_address, membership)
+                        .map_err(net)?;
                 socket
                     .set_nonblocking_with_buffer(RECEIVE_BUFFER)
                     .map_err(net)?;
@@ -579,6 +703,7 @@ impl Core {
             ifindex,
             vmac,
             interface,
+            promoted,
         })
     }
 
@@ -635,6 +760,22 @@ impl Core {
             .handle_command(now, Command::Shutdown);
         self.drain(i);
         self.remove_addresses(i);
+        if let Some(io) = self.members[i].io.as_ref().filter(|io| io.promoted) {
+            let interface = io.interface.clone();
+            // Another running instance that asked for it keeps it on (keepalived counts).
+            let heir = (0..self.members.len()).find(|&j| {
+                j != i
+                    && self.members[j].spec.promote_secondaries
+                    && self.members[j]
+                        .io
+                        .as_ref()
+                        .is_some_and(|o| o.interface == interface)
+            });
+            match heir.and_then(|j| self.members[j].io.as_mut()) {
+                Some(o) => o.promoted = true,
+                None => set_sysctl("ipv4", &interface, "promote_secondaries", "0"),
+            }
+        }
         let vmac = self.members[i].io.as_ref().and_then(|io| io.vmac);
         if let Some(vmac) = vmac {
             let name = self.members[i].io.as_ref().map(|io| io.interface.clone());
@@ -728,9 +869,11 @@ impl Core {
                 }
             }
         }
-        for member in prepared {
-            self.members.push(member);
-            let i = self.members.len() - 1;
+        let first_new = self.members.len();
+        self.members.extend(prepared);
+        // Membership may have changed with the members: the groups are made again.
+        self.build_groups();
+        for i in first_new..self.members.len() {
             self.start_member(i);
         }
         self.status_changed = true;
@@ -748,6 +891,7 @@ impl Core {
             .iter()
             .flat_map(|m| [m.instance.poll_timeout(), m.retry_addresses_at])
             .flatten()
+            .chain(self.paced.values().filter_map(Paced::due))
             .min()
     }
 
@@ -825,6 +969,13 @@ impl Core {
                     self.members[i].instance.handle_timeout(now);
                     self.drain(i);
                 }
+            }
+            if self
+                .paced
+                .values()
+                .any(|p| p.due().is_some_and(|t| t <= now))
+            {
+                self.pump_announcements();
             }
             let due = self
                 .last_status
@@ -918,7 +1069,9 @@ impl Core {
             if stale {
                 self.rebind(i);
             }
-            let command = if link.usable && self.members[i].io.is_some() {
+            // dont_track_primary: only a missing interface (no sockets) is a fault.
+            let usable = link.usable || self.members[i].spec.dont_track_primary;
+            let command = if usable && self.members[i].io.is_some() {
                 Command::LeaveFault(FaultCause::InterfaceDown)
             } else {
                 Command::EnterFault(FaultCause::InterfaceDown)
@@ -984,6 +1137,11 @@ impl Core {
         if let Some(name) = self.members[i].io.take().map(|io| io.interface) {
             self.close_interface(&name);
         }
+        if self.members[i].spec.config.primary_address.is_unspecified()
+            && !self.adopt_primary_address(i)
+        {
+            return;
+        }
         let spec = self.members[i].spec.clone();
         match self.open_io(&spec, &links) {
             Ok(io) => {
@@ -997,6 +1155,61 @@ impl Core {
             }
             Err(e) => self.report(i, "rebind", &e.to_string()),
         }
+    }
+
+    /// dynamic_interfaces: the interface of member `i` appeared; its instance is made again
+    /// with the interface's address as its primary address (keeping its faults and tracking
+    /// adjustment). `false` while the interface has no usable address yet.
+    fn adopt_primary_address(&mut self, i: usize) -> bool {
+        let spec = &self.members[i].spec;
+        let family = spec.config.family();
+        let found = interface_index(&spec.interface)
+            .ok()
+            .and_then(|index| self.rtnl.addresses(index).ok())
+            .and_then(|list| {
+                list.into_iter()
+                    .map(|(a, _)| a)
+                    .find(|a| match (family, a) {
+                        (vrrp_core::wire::Family::Ipv4, IpAddr::V4(_)) => true,
+                        (vrrp_core::wire::Family::Ipv6, IpAddr::V6(v6)) => {
+                            v6.segments()[0] & 0xffc0 == 0xfe80
+                        }
+                        _ => false,
+                    })
+            });
+        let Some(primary) = found else {
+            return false;
+        };
+        let mut config = spec.config.clone();
+        config.primary_address = primary;
+        let Ok(mut instance) = Instance::new(config.clone()) else {
+            return false;
+        };
+        let now = self.now();
+        let old = &self.members[i].instance;
+        let adjustment = i32::from(old.priority()) - i32::from(old.config().priority);
+        let faults: Vec<FaultCause> = old.fault_causes().collect();
+        let started = old.state() != State::Initialize;
+        instance.handle_command(
+            now,
+            Command::HoldMaster(self.members[i].spec.sync_group.is_some()),
+        );
+        instance.handle_command(now, Command::SetPriorityAdjustment(adjustment));
+        for cause in faults {
+            instance.handle_command(now, Command::EnterFault(cause));
+        }
+        if started {
+            instance.handle_command(now, Command::Start);
+        }
+        // The old instance's events are gone with it; the new one's FAULT is its first.
+        tracing::info!(
+            instance = %self.members[i].spec.name,
+            "interface {} appeared: adverts from {primary}",
+            self.members[i].spec.interface
+        );
+        self.members[i].spec.config = config;
+        self.members[i].instance = instance;
+        true
     }
 
     /// The kernel added or removed an address. A VIP removed from a master is put back.
@@ -1107,10 +1320,94 @@ impl Core {
         }
     }
 
+    /// After an input to member `i`: its sync group (if any) moves its members together, then
+    /// every member concerned is drained.
+    fn drain(&mut self, i: usize) {
+        let Some(g) = self.groups.iter().position(|g| g.members.contains(&i)) else {
+            return self.drain_one(i);
+        };
+        let indexes = self.groups[g].members.clone();
+        // Draining can change states again (a master whose addresses fail goes to FAULT):
+        // synchronise until it does not.
+        for _ in 0..4 {
+            let now = self.now();
+            let group = &mut self.groups[g];
+            group.sync.synchronise(
+                now,
+                &mut GroupView {
+                    members: &mut self.members,
+                    indexes: &indexes,
+                },
+            );
+            let states: Vec<State> = indexes
+                .iter()
+                .map(|&k| self.members[k].instance.state())
+                .collect();
+            for &k in &indexes {
+                self.drain_one(k);
+            }
+            if indexes
+                .iter()
+                .zip(&states)
+                .all(|(&k, s)| self.members[k].instance.state() == *s)
+            {
+                break;
+            }
+        }
+        let group = &mut self.groups[g];
+        let state = group.sync.state();
+        if state != group.published {
+            group.published = state;
+            let name = group.name.clone();
+            tracing::info!(
+                sync_group = %name,
+                "VRRP_Group({name}) Syncing instances to {} state",
+                crate::status::state_name(state)
+            );
+            self.status_changed = true;
+            self.output(RunnerOutput::Group { name, state });
+        }
+    }
+
+    /// Makes the sync groups from the members' specs; each member is held so that its group
+    /// decides when it becomes master.
+    fn build_groups(&mut self) {
+        let now = self.now();
+        let mut groups: Vec<Group> = Vec::new();
+        for (i, m) in self.members.iter().enumerate() {
+            let Some(name) = &m.spec.sync_group else {
+                continue;
+            };
+            match groups.iter_mut().find(|g| &g.name == name) {
+                Some(g) => g.members.push(i),
+                None => groups.push(Group {
+                    name: name.clone(),
+                    members: vec![i],
+                    sync: GroupSync::default(),
+                    published: State::Initialize,
+                }),
+            }
+        }
+        for g in &mut groups {
+            g.sync = GroupSync::new(
+                now,
+                &mut GroupView {
+                    members: &mut self.members,
+                    indexes: &g.members,
+                },
+            );
+            // A group made again keeps the state it had published.
+            if let Some(old) = self.groups.iter().find(|o| o.name == g.name) {
+                g.published = old.published;
+            }
+        }
+        self.groups = groups;
+    }
+
     /// Performs what member `i` asked for: state-change side effects first (addresses), then
     /// adverts and announcements, then events for the caller. A master whose addresses cannot
     /// be installed gives up (FAULT) and tries again after [`ADDRESS_RETRY`].
-    fn drain(&mut self, i: usize) {
+    fn drain_one(&mut self, i: usize) {
         loop {
             let mut events = Vec::new();
             while let Some(e) = self.members[i].instance.poll_event() {
@@ -1174,6 +1471,7 @@ impl Core {
 
     fn transmit(&mut self, i: usize) {
         let socket = self.members[i].io.as_ref().map(|io| io.socket);
+        let ttl = self.members[i].spec.ttl;
         while let Some(t) = self.members[i].instance.poll_transmit(&mut self.buf) {
             match t {
                 Transmit::Advertisement {
@@ -1181,7 +1479,7 @@ impl Core {
                 } => {
                     let sent = match socket.and_then(|s| self.sockets[s].as_mut()) {
                         Some(sock) => sock
-                            .send(destination, &self.buf[..len])
+                            .send_with_ttl(destination, &self.buf[..len], ttl)
                             .map_err(|e| e.to_string()),
                         None => Err("no socket: its interface is gone".to_string()),
                     };
@@ -1200,17 +1498,37 @@ impl Core {
         let Some(io) = &m.io else {
             return;
         };
-        let mut by_device: Vec<(&str, Vec<IpAddr>)> = Vec::new();
+        let mut by_device: Vec<(String, Vec<IpAddr>)> = Vec::new();
         for a in &m.spec.addresses {
             let device = a.device.as_deref().unwrap_or(&io.interface);
-            match by_device.iter_mut().find(|(d, _)| *d == device) {
+            match by_device.iter_mut().find(|(d, _)| d == device) {
                 Some((_, addrs)) => addrs.push(a.address),
-                None => by_device.push((device, vec![a.address])),
+                None => by_device.push((device.to_string(), vec![a.address])),
             }
         }
+        let (garp_interval, gna_interval) = (m.spec.garp_interval, m.spec.gna_interval);
         let mut failures = Vec::new();
         for (device, addrs) in by_device {
-            let sent = match self.announcers.get(device) {
+            if !garp_interval.is_zero() || !gna_interval.is_zero() {
+                // Paced as keepalived paces (vrrp_arp.c): a message goes now if the device's
+                // interval has passed and nothing waits; otherwise its address waits, once
+                // (an address already waiting is not queued again, so repeats collapse).
+                let paced = self.paced.entry(device.clone()).or_default();
+                paced.garp_interval = garp_interval;
+                paced.gna_interval = gna_interval;
+                let now = self.status.now();
+                for _ in 0..repeat {
+                    for &address in &addrs {
+                        if !paced.queue.contains(&address) {
+                            paced.queue.push_back(address);
+                        }
+                        // The head goes now if its turn has come.
+                        pump(&self.announcers, &device, paced, now);
+                    }
+                }
+                continue;
+            }
+            let sent = match self.announcers.get(&device) {
                 Some(sender) => sender.announce(&addrs, repeat).map_err(|e| e.to_string()),
                 None => Err(format!("no announcer on {device}")),
             };
@@ -1220,6 +1538,15 @@ impl Core {
         }
         for f in failures {
             self.report(i, "announce", &f);
+        }
+    }
+
+    /// Sends the paced announcements whose turn has come, one message per device and
+    /// interval.
+    fn pump_announcements(&mut self) {
+        let now = self.now();
+        for (device, paced) in &mut self.paced {
+            pump(&self.announcers, device, paced, now);
         }
     }
 
@@ -1335,6 +1662,14 @@ impl Core {
                 vip_repairs: m.vip_repairs,
                 statistics: m.instance.statistics().clone(),
                 last_transition: m.instance.last_transition(),
+                sync_group: m.spec.sync_group.as_ref().map(|name| {
+                    let state = self
+                        .groups
+                        .iter()
+                        .find(|g| &g.name == name)
+                        .map_or(State::Initialize, |g| g.sync.state());
+                    (name.clone(), state)
+                }),
             })
             .collect();
         self.status.status.store(Arc::new(snapshot));
@@ -1379,6 +1714,38 @@ impl Drop for Core {
             }
         }
     }
+}
+
+/// Sends the paced announcements of `device` whose turn has come.
+fn pump(
+    announcers: &HashMap<String, GratuitousSender>,
+    device: &str,
+    paced: &mut Paced,
+    now: vrrp_core::Instant,
+) {
+    while paced.due().is_some_and(|due| due <= now) {
+        let Some(address) = paced.queue.pop_front() else {
+            break;
+        };
+        let sent = match announcers.get(device) {
+            Some(sender) => sender.announce(&[address], 1).map_err(|e| e.to_string()),
+            None => Err(format!("no announcer on {device}")),
+        };
+        if let Err(e) = sent {
+            tracing::warn!("gratuitous ARP/NA not sent: {e}");
+        }
+        match address {
+            IpAddr::V4(_) => paced.next_arp = Some(now + paced.garp_interval),
+            IpAddr::V6(_) => paced.next_na = Some(now + paced.gna_interval),
+        }
+    }
+}
+
+/// Reads `/proc/sys/net/<protocol>/conf/<interface>/<key>` (of this network namespace).
+fn read_sysctl(protocol: &str, interface: &str, key: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/sys/net/{protocol}/conf/{interface}/{key}"))
+        .ok()
+        .map(|v| v.trim().to_string())
 }
 
 /// Writes `/proc/sys/net/<protocol>/conf/<interface>/<key>` (of this network namespace);

@@ -37,6 +37,14 @@ pub fn vi_1(version: Version, priority: u8, primary: &str, vip: &str) -> Instanc
         }],
         vmac: None,
         routes: Vec::new(),
+        ttl: 255,
+        sync_group: None,
+        config_fault: None,
+        dont_track_primary: false,
+        promote_secondaries: false,
+        dynamic_interfaces: false,
+        garp_interval: Duration::ZERO,
+        gna_interval: Duration::ZERO,
     }
 }
 

@@ -121,6 +121,18 @@ pub fn run(args: CheckArgs) -> ExitCode {
             errors += findings.iter().filter(|d| d.is_error()).count();
             warnings += findings.iter().filter(|d| !d.is_error()).count();
         }
+        // VRRP-side keywords ha does not apply: `ha run` refuses the errors.
+        let unapplied = director::vrrp::unapplied(&l.config);
+        for e in &unapplied.errors {
+            eprintln!("error: {}: {e}", file.display());
+            errors += 1;
+        }
+        for w in &unapplied.warnings {
+            if !args.quiet {
+                eprintln!("warning: {}: {w}", file.display());
+            }
+            warnings += 1;
+        }
     }
     let invalid = errors > 0 || (args.deny_warnings && warnings > 0);
 

@@ -101,6 +101,21 @@ pub fn status(status: &Status) -> String {
     if !status.instances.is_empty() {
         parts.push(render_table(&status.instances));
     }
+    if !status.sync_groups.is_empty() {
+        let lines: Vec<String> = status
+            .sync_groups
+            .iter()
+            .map(|g| {
+                format!(
+                    "VRRP_Group({}) {}: {}\n",
+                    g.name,
+                    g.state,
+                    g.members.join(", ")
+                )
+            })
+            .collect();
+        parts.push(lines.concat());
+    }
     if status.ipvs.is_some() || !status.virtual_servers.is_empty() {
         parts.push(render_virtual_servers(
             &status.virtual_servers,

@@ -38,7 +38,11 @@ impl Parser<'_> {
                     }
                 }
                 "smtp_alert" => g.smtp_alert = Some(self.flag(s)),
-                "global_tracking" => g.global_tracking = self.flag(s),
+                // keepalived 2.x: a deprecated name for sync_group_tracking_weight.
+                "global_tracking" => {
+                    g.global_tracking = self.flag(s);
+                    g.sync_group_tracking_weight |= g.global_tracking;
+                }
                 "sync_group_tracking_weight" => g.sync_group_tracking_weight = self.flag(s),
                 _ => self.other(s, &[kw::SYNC_GROUP], &mut g.other, "`vrrp_sync_group`"),
             }
@@ -52,6 +56,7 @@ impl Parser<'_> {
         let path = format!("vrrp_instance {name}");
         let mut v = VrrpInstance::new(name);
         let mut fields = Fields::default();
+        let mut priority_set = false;
         for s in self.block(n) {
             fields.note(s);
             if self.notify(s, &mut v.notify) || self.tracking(s, &mut v.tracking, &path) {
@@ -62,6 +67,19 @@ impl Parser<'_> {
                     self.extra_args(s, 1);
                     v.state = match self.arg(s, 0, "MASTER or BACKUP") {
                         Some("MASTER") => Some(VrrpState::Master),
+                        // keepalived keeps a MASTER written earlier.
+                        Some("BACKUP") if v.state == Some(VrrpState::Master) => {
+                            self.push(
+                                Diagnostic::warning(
+                                    "state-backup-after-master",
+                                    Some(s.args[0].span),
+                                    "`state BACKUP` after `state MASTER` is ignored",
+                                )
+                                .with_label("keepalived keeps the first `state MASTER`")
+                                .with_help("keep one `state` line"),
+                            );
+                            Some(VrrpState::Master)
+                        }
                         Some("BACKUP") => Some(VrrpState::Backup),
                         Some(other) => {
                             self.bad_value(
@@ -81,7 +99,10 @@ impl Parser<'_> {
                 }
                 "interface" => v.interface = self.ifname(s),
                 "virtual_router_id" => v.virtual_router_id = self.num1(s, 1u8, 255),
-                "priority" => v.priority = self.num1(s, 1u8, 255).unwrap_or(v.priority),
+                "priority" => {
+                    priority_set = true;
+                    v.priority = self.num1(s, 1u8, 255).unwrap_or(v.priority)
+                }
                 "advert_int" => {
                     if let Some(t) = self.timer(s) {
                         if t.0 == 0 {
@@ -196,6 +217,11 @@ impl Parser<'_> {
                 "skip_check_adv_addr" => v.skip_check_adv_addr = Some(self.flag(s)),
                 _ => self.other(s, &[kw::INSTANCE], &mut v.other, "`vrrp_instance`"),
             }
+        }
+        // keepalived's vrrp_complete_instance: without `priority`, `state MASTER` makes the
+        // address owner (255), anything else 100.
+        if !priority_set && v.state == Some(VrrpState::Master) {
+            v.priority = 255;
         }
         self.save_fields(path.clone(), fields);
         Some(v)

@@ -83,6 +83,22 @@ fn priority_is_1_to_255_and_a_bad_one_keeps_100() {
 }
 
 #[test]
+fn state_master_without_priority_is_the_address_owner_as_in_keepalived() {
+    assert_eq!(vi(" state MASTER").priority, 255);
+    assert_eq!(vi(" state MASTER\n priority 150").priority, 150);
+    assert_eq!(vi(" priority 150\n state MASTER").priority, 150);
+    assert_eq!(vi(" state BACKUP").priority, 100);
+    // keepalived ignores a BACKUP after a MASTER, and says so.
+    let p = parse(&instance(" state MASTER\n priority 90\n state BACKUP"));
+    let (d, at) = p.only();
+    assert_eq!(
+        (d.message.as_str(), at),
+        ("`state BACKUP` after `state MASTER` is ignored", "BACKUP")
+    );
+    assert_eq!(p.config().vrrp_instances[0].state, Some(VrrpState::Master));
+}
+
+#[test]
 fn virtual_router_id_is_1_to_255() {
     let p = parse(
         "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 255\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
@@ -551,7 +567,7 @@ fn duplicate_instance_names() {
 fn sync_group_members_tracking_and_flags() {
     let text = format!(
         "{}vrrp_sync_group G {{\n group {{\n  VI_1\n  VI_2\n }}\n track_interface {{\n  eth1\n }}\n notify_master /bin/m\n \
-         smtp_alert no\n global_tracking\n sync_group_tracking_weight\n}}\n",
+         smtp_alert no\n sync_group_tracking_weight\n}}\n",
         two_instances()
     );
     let p = parse(&text);
@@ -563,9 +579,20 @@ fn sync_group_members_tracking_and_flags() {
     assert_eq!(g.tracking.interfaces[0].name, "eth1");
     assert_eq!(g.notify.master.as_deref(), Some("/bin/m"));
     assert_eq!(g.smtp_alert, Some(false));
-    assert!(g.global_tracking && g.sync_group_tracking_weight);
+    assert!(!g.global_tracking && g.sync_group_tracking_weight);
     let at = p.loaded.spans.get("vrrp_sync_group G/group/VI_1").unwrap();
     assert_eq!(p.text_at(at), "VI_1");
+}
+
+#[test]
+fn global_tracking_is_sync_group_tracking_weight_as_in_keepalived() {
+    let text = format!(
+        "{}vrrp_sync_group G {{\n group {{\n  VI_1\n  VI_2\n }}\n global_tracking\n}}\n",
+        two_instances()
+    );
+    let p = parse(&text);
+    let g = &p.clean().vrrp_sync_groups[0];
+    assert!(g.global_tracking && g.sync_group_tracking_weight);
 }
 
 #[test]
