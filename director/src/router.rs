@@ -76,6 +76,27 @@ struct Planned {
     track: TrackPlan,
 }
 
+/// Installs the static entries of `config` (VRRP side only), or none.
+fn start_statics(
+    config: &keepalived_conf::Config,
+    options: &Options,
+) -> Result<Option<crate::net::statics::Statics>, Error> {
+    use crate::net::statics::{StaticPlan, Statics};
+    if !options.vrrp {
+        return Ok(None);
+    }
+    let plan = StaticPlan::from_config(config).map_err(Error::Plan)?;
+    if plan.is_empty() {
+        return Ok(None);
+    }
+    Statics::start(plan)
+        .map(Some)
+        .map_err(|cause| Error::Start {
+            part: "static addresses, routes and rules",
+            cause,
+        })
+}
+
 fn plan(config: keepalived_conf::Config, options: &Options) -> Result<Planned, Error> {
     let rtnl = crate::net::Rtnl::open().map_err(|e| Error::Start {
         part: "rtnetlink socket",
@@ -166,6 +187,8 @@ struct Router {
     track_tasks: Vec<JoinHandle<()>>,
     track_generation: u64,
     _control: Option<ControlSocket>,
+    /// `static_ipaddress`, `static_routes`, `static_rules` (VRRP side only).
+    statics: Option<crate::net::statics::Statics>,
 }
 
 /// The director thread's body: plans and starts everything, reports the outcome on
@@ -225,6 +248,8 @@ impl Router {
         control_tx: mpsc::UnboundedSender<ControlRequest>,
         lvs_actions_tx: mpsc::UnboundedSender<Action>,
     ) -> Result<(Router, RunnerOutputs), Error> {
+        // Before the instances are planned: one may send its adverts from a static address.
+        let statics = start_statics(&config, &options)?;
         let planned = plan(config, &options)?;
         let priority = ThreadPriority {
             nice: planned.config.global_defs.vrrp_priority,
@@ -281,6 +306,7 @@ impl Router {
             track_tasks: Vec::new(),
             track_generation: 0,
             _control: control,
+            statics,
             options,
         };
         router.start_track_scripts();
@@ -318,6 +344,9 @@ impl Router {
                 Some(action) = lvs_actions.recv() => self.lvs_action(action),
                 Some(request) = control.recv() => self.control(request),
                 _ = poll.tick() => {
+                    if let Some(statics) = &mut self.statics {
+                        statics.tick();
+                    }
                     if !self.track.plan().files.is_empty() || !self.track.plan().processes.is_empty() {
                         self.poll_tracked_files();
                         self.apply_tracking();
@@ -497,6 +526,9 @@ impl Router {
     fn vrrp_output(&mut self, output: RunnerOutput) {
         match output {
             RunnerOutput::Link(link) => {
+                if let (true, Some(statics)) = (link.usable, &mut self.statics) {
+                    statics.reinstate();
+                }
                 self.track.handle_link(&link);
                 self.apply_tracking();
             }
@@ -669,6 +701,11 @@ impl Router {
                 other => Error::Reload(other.to_string()),
             })?,
         };
+        let statics = if self.options.vrrp {
+            crate::net::statics::StaticPlan::from_config(&config).map_err(Error::Reload)?
+        } else {
+            Default::default()
+        };
         let options = self.options.clone();
         let planned = tokio::task::spawn_blocking(move || plan(config, &options))
             .await
@@ -692,6 +729,14 @@ impl Router {
             .map_err(|_| Error::Reload("the VRRP thread did not answer within 10 s".into()))?
             .map_err(|_| Error::Stopped)?
             .map_err(Error::Reload)?;
+        match &mut self.statics {
+            Some(s) => s.reload(statics),
+            None if !statics.is_empty() => {
+                self.statics =
+                    Some(crate::net::statics::Statics::start(statics).map_err(Error::Reload)?)
+            }
+            None => {}
+        }
         // Tracking follows the new file; scripts with the same command line keep their verdict.
         self.track = TrackState::new(planned.track, Some(&self.track));
         self.start_track_scripts();
@@ -750,6 +795,8 @@ impl Router {
             part: "VRRP side",
             cause: format!("stopping: {e}"),
         });
+        // keepalived removes the static entries once its instances have stopped.
+        self.statics = None;
         // Both threads have ended: what they said on the way out is all in the channels.
         while let Ok(output) = vrrp_outputs.try_recv() {
             self.vrrp_output(output);

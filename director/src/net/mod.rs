@@ -5,6 +5,8 @@ pub mod garp;
 pub mod ipv4;
 pub mod route;
 pub mod rtnl;
+pub mod rule;
+pub mod statics;
 mod sys;
 pub mod vrrp_socket;
 
@@ -16,6 +18,7 @@ pub use route::{parse_route, Route};
 pub use rtnl::{
     parse_changes, InterfaceAddress, LinkStatus, NetChange, NetWatcher, Rtnl, RtnlError,
 };
+pub use rule::{parse_rule, Rule};
 pub use sys::{set_realtime_priority, set_thread_nice};
 pub use vrrp_socket::{interface_index, Received, VrrpSocket};
 

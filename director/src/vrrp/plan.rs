@@ -159,6 +159,12 @@ fn plan_instance(
         .map(|words| crate::net::parse_route(words))
         .collect::<Result<Vec<_>, String>>()
         .map_err(fail)?;
+    let rules = vi
+        .virtual_rules
+        .iter()
+        .map(|words| crate::net::parse_rule(words).map_err(|e| format!("virtual_rules: {e}")))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(fail)?;
     Ok(InstanceSpec {
         name: vi.name.clone(),
         interface,
@@ -166,6 +172,7 @@ fn plan_instance(
         addresses,
         vmac,
         routes,
+        rules,
     })
 }
 

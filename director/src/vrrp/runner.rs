@@ -45,6 +45,8 @@ pub struct InstanceSpec {
     pub vmac: Option<String>,
     /// `virtual_routes`: added after the addresses while master, removed before them.
     pub routes: Vec<crate::net::Route>,
+    /// `virtual_rules`: added after the routes while master, removed before them.
+    pub rules: Vec<crate::net::Rule>,
 }
 
 /// One virtual address with its keepalived options.
@@ -1217,6 +1219,11 @@ impl Core {
                 self.report(i, "route", &e.to_string());
             }
         }
+        for r in self.members[i].spec.rules.clone() {
+            if let Err(e) = self.rtnl.add_rule(&r) {
+                self.report(i, "rule", &e.to_string());
+            }
+        }
         ok
     }
 
@@ -1225,6 +1232,11 @@ impl Core {
             return;
         }
         self.members[i].holds_addresses = false;
+        for r in self.members[i].spec.rules.clone() {
+            if let Err(e) = self.rtnl.delete_rule(&r) {
+                self.report(i, "rule", &e.to_string());
+            }
+        }
         for r in self.members[i].spec.routes.clone() {
             // Absent routes (never added, or taken with their interface) are fine.
             if let Err(e) = self.rtnl.delete_route(&r) {

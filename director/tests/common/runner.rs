@@ -37,6 +37,7 @@ pub fn vi_1(version: Version, priority: u8, primary: &str, vip: &str) -> Instanc
         }],
         vmac: None,
         routes: Vec::new(),
+        rules: Vec::new(),
     }
 }
 
