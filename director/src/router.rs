@@ -76,6 +76,24 @@ struct Planned {
     track: TrackPlan,
 }
 
+/// keepalived's nftables tables for `no_accept` (VRRP side only), when `config` needs them.
+fn start_firewall(
+    config: &keepalived_conf::Config,
+    options: &Options,
+) -> Result<Option<crate::net::firewall::Firewall>, Error> {
+    use crate::net::firewall::{Firewall, FirewallConfig};
+    if !options.vrrp {
+        return Ok(None);
+    }
+    let Some(fw) = FirewallConfig::from_config(config).map_err(Error::Plan)? else {
+        return Ok(None);
+    };
+    Firewall::start(fw).map(Some).map_err(|cause| Error::Start {
+        part: "firewall (no_accept)",
+        cause,
+    })
+}
+
 /// Installs the static entries of `config` (VRRP side only), or none.
 fn start_statics(
     config: &keepalived_conf::Config,
@@ -255,10 +273,13 @@ impl Router {
             nice: planned.config.global_defs.vrrp_priority,
             realtime: planned.config.global_defs.vrrp_rt_priority,
         };
+        let firewall = start_firewall(&planned.config, &options)?;
         let (vrrp, vrrp_outputs) =
-            VrrpRunner::spawn_with(planned.specs, priority).map_err(|e| Error::Start {
-                part: "VRRP side",
-                cause: e.to_string(),
+            VrrpRunner::spawn_with_firewall(planned.specs, priority, firewall).map_err(|e| {
+                Error::Start {
+                    part: "VRRP side",
+                    cause: e.to_string(),
+                }
             })?;
         let lvs = if options.lvs && !planned.lvs.virtual_servers.is_empty() {
             let lvs_options = LvsOptions {
@@ -701,6 +722,18 @@ impl Router {
                 other => Error::Reload(other.to_string()),
             })?,
         };
+        if self.options.vrrp {
+            let old = crate::net::firewall::FirewallConfig::from_config(&self.config);
+            let new = crate::net::firewall::FirewallConfig::from_config(&config);
+            if old != new {
+                return Err(Error::Reload(
+                    "the firewall changes (nftables, nftables_priority, nftables_counters, or \
+                     whether an instance is in accept mode): restart to apply it, as keepalived \
+                     asks"
+                        .into(),
+                ));
+            }
+        }
         let statics = if self.options.vrrp {
             crate::net::statics::StaticPlan::from_config(&config).map_err(Error::Reload)?
         } else {

@@ -141,3 +141,129 @@ fn static_entries_stay_through_failover_and_virtual_rules_follow_mastership() {
     assert!(!rules(&ns1).contains("1002:"));
     drop(d2);
 }
+
+/// A TCP listener on every address of `ns`, on `port`, for the life of the test process.
+fn listen(ns: &Netns, port: u16) {
+    let name = ns.name.clone();
+    let (ready, is_ready) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        testkit::netns::enter_named(&name);
+        let listener = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
+        ready.send(()).unwrap();
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    is_ready.recv().unwrap();
+}
+
+/// Whether a TCP connection from `ns` to `VIP:port` is answered within a second.
+fn vip_answers(ns: &Netns, port: u16) -> bool {
+    let name = ns.name.clone();
+    std::thread::spawn(move || {
+        testkit::netns::enter_named(&name);
+        let to = std::net::SocketAddr::new(VIP.parse().unwrap(), port);
+        std::net::TcpStream::connect_timeout(&to, Duration::from_secs(1)).is_ok()
+    })
+    .join()
+    .unwrap()
+}
+
+fn nft(ns: &Netns, args: &[&str]) -> String {
+    let mut full = vec!["nft"];
+    full.extend_from_slice(args);
+    ns.output(&full)
+}
+
+fn require_nft(test: &str) -> bool {
+    if std::process::Command::new("nft").arg("-v").output().is_ok() {
+        return true;
+    }
+    testkit::skip(test, "needs nft(8) (Debian's nftables)");
+    false
+}
+
+/// keepalived's `no_accept`: a master not in accept mode drops traffic to its VIPs (VRRP goes
+/// on), through its own nftables table at the configured priority; a master in accept mode
+/// answers; the tables go at stop. `vrrp_strict` implies it.
+#[test]
+fn no_accept_and_vrrp_strict_drop_traffic_to_the_vip_through_nftables() {
+    let test = "no_accept_and_vrrp_strict_drop_traffic_to_the_vip_through_nftables";
+    if !require_root(test) || !require_nft(test) {
+        return;
+    }
+    let (ns1, ns2) = pair("fw");
+    for ns in [&ns1, &ns2] {
+        listen(ns, 18080);
+    }
+    let mut d1 = start_with(&ns1, "fw1.conf", &config(150, "", "  no_accept\n", ""));
+    let d2 = start_with(&ns2, "fw2.conf", &config(100, "", "  accept\n", ""));
+    wait_until("d1 master", Duration::from_secs(5), || {
+        has_vip(&ns1) && state(&d1) == "MASTER"
+    });
+    let table = nft(&ns1, &["list", "table", "ip", "keepalived"]);
+    assert!(
+        table.contains("hook input priority filter - 1; policy accept;")
+            && table.contains("ip daddr @vips drop")
+            && table.contains("ip saddr @vips drop")
+            && table.contains(&format!("elements = {{ {VIP} }}")),
+        "{table}"
+    );
+    assert!(
+        !vip_answers(&ns2, 18080),
+        "no_accept: the master must drop it"
+    );
+    // VRRP itself goes on: the peer stays backup.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(state(&d2), "BACKUP");
+    // An accept-mode node has no firewall at all.
+    assert_eq!(nft(&ns2, &["list", "tables"]).trim(), "");
+
+    // The master goes: the accept-mode peer takes over and answers; the tables are gone.
+    d1.signal(nix::sys::signal::Signal::SIGTERM);
+    wait_until("d2 master", Duration::from_secs(5), || has_vip(&ns2));
+    assert!(vip_answers(&ns1, 18080), "accept: the master answers");
+    assert_eq!(
+        nft(&ns1, &["list", "tables"]).trim(),
+        "",
+        "tables left at stop"
+    );
+
+    // vrrp_strict implies no_accept; nftables NAME, nftables_priority, nftables_counters.
+    let strict = start_with(
+        &ns1,
+        "fw3.conf",
+        &config(
+            150,
+            "  vrrp_strict\n  nftables ha_fw\n  nftables_priority -5\n  nftables_counters\n",
+            "",
+            "",
+        ),
+    );
+    wait_until("strict master", Duration::from_secs(5), || {
+        has_vip(&ns1) && state(&strict) == "MASTER"
+    });
+    assert!(
+        !vip_answers(&ns2, 18080),
+        "vrrp_strict: the master must drop it"
+    );
+    let table = nft(&ns1, &["list", "table", "ip", "ha_fw"]);
+    assert!(
+        table.contains("hook input priority filter - 5;")
+            && table.contains("ip daddr @vips counter packets")
+            && !table.contains("counter packets 0 bytes 0 drop\n\t\tip saddr"),
+        "{table}"
+    );
+    assert!(nft(&ns1, &["list", "tables"]).contains("table ip6 ha_fw"));
+    // A change of firewall is refused at reload, as keepalived refuses a new table name.
+    let path = strict.written_config.clone().unwrap();
+    std::fs::write(
+        &path,
+        config(150, "  vrrp_strict\n  nftables other\n", "", ""),
+    )
+    .unwrap();
+    let (ok, message) = strict.reload();
+    assert!(!ok && message.contains("firewall"), "{message}");
+    drop(strict);
+    drop(d2);
+}

@@ -1,6 +1,7 @@
 //! Network I/O of the director: raw VRRP sockets, the IP headers around adverts, and
 //! rtnetlink for virtual addresses and link state.
 
+pub mod firewall;
 pub mod garp;
 pub mod ipv4;
 pub mod route;

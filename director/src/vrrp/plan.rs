@@ -89,7 +89,6 @@ fn plan_instance(
         .preempt_delay
         .map(|t| t.as_duration())
         .unwrap_or_default();
-    c.accept = vi.accept.unwrap_or(!g.vrrp_strict);
     if let Some(auth) = &vi.authentication {
         match auth.auth_type {
             AuthType::Pass => c.authentication = Authentication::password(&auth.auth_pass),
@@ -141,6 +140,8 @@ fn plan_instance(
         ))
         .filter(|&n| n > 0),
     };
+    // Accept mode, and strict mode's defaults and refusals.
+    crate::vrrp::strict::apply(config, vi, &mut c).map_err(fail)?;
     c.validate().map_err(|e| fail(e.to_string()))?;
     let addresses = vi
         .virtual_ipaddress

@@ -248,6 +248,16 @@ impl VrrpRunner {
         specs: Vec<InstanceSpec>,
         priority: ThreadPriority,
     ) -> Result<(VrrpRunner, RunnerOutputs), RunnerError> {
+        Self::spawn_with_firewall(specs, priority, None)
+    }
+
+    /// [`spawn_with`](Self::spawn_with), dropping traffic to the addresses of masters not in
+    /// accept mode through `firewall` (keepalived's `no_accept`).
+    pub fn spawn_with_firewall(
+        specs: Vec<InstanceSpec>,
+        priority: ThreadPriority,
+        firewall: Option<crate::net::firewall::Firewall>,
+    ) -> Result<(VrrpRunner, RunnerOutputs), RunnerError> {
         let (out_tx, out_rx) = tokio::sync::mpsc::channel(OUTPUT_CAPACITY);
         let (commands_tx, commands_rx) = mpsc::channel();
         // Close-on-exec, so that scripts do not inherit it; non-blocking, so that a full pipe
@@ -261,6 +271,7 @@ impl VrrpRunner {
             epoch: std::time::Instant::now(),
         };
         let mut core = Core::open(specs, out_tx, status.clone())?;
+        core.firewall = firewall;
         let thread = std::thread::Builder::new()
             .name("vrrp".into())
             .spawn(move || {
@@ -378,6 +389,8 @@ struct Core {
     reported: HashMap<(String, &'static str), (Option<vrrp_core::Instant>, u64)>,
     buf: Box<[u8; TRANSMIT_BUFFER_LEN]>,
     rx: Vec<u8>,
+    /// keepalived's `no_accept` drop rules, when the configuration needs them.
+    firewall: Option<crate::net::firewall::Firewall>,
 }
 
 impl Core {
@@ -404,6 +417,7 @@ impl Core {
             reported: HashMap::new(),
             buf: Box::new([0; TRANSMIT_BUFFER_LEN]),
             rx: vec![0; 65536],
+            firewall: None,
         };
         for spec in specs {
             let member = core.prepare_member(spec, &links)?;
@@ -1203,6 +1217,11 @@ impl Core {
     fn install_addresses(&mut self, i: usize) -> bool {
         self.members[i].holds_addresses = true;
         let mut ok = true;
+        // no_accept: the drop rules go in before the addresses (keepalived's order).
+        if let Err(e) = self.firewall_update(i, true) {
+            ok = false;
+            self.report(i, "firewall", &e);
+        }
         for j in 0..self.members[i].spec.addresses.len() {
             let a = self.members[i].spec.addresses[j].clone();
             let ia = self.interface_address(i, &a);
@@ -1250,6 +1269,38 @@ impl Core {
                 Ok(_) => self.members[i].installed[j] = false,
                 Err(e) => self.report(i, "address", &e.to_string()),
             }
+        }
+        if let Err(e) = self.firewall_update(i, false) {
+            self.report(i, "firewall", &e);
+        }
+    }
+
+    /// Puts member `i`'s addresses into the firewall's drop sets (`add`) or takes them out,
+    /// when it is not in accept mode.
+    fn firewall_update(&mut self, i: usize, add: bool) -> Result<(), String> {
+        let m = &self.members[i];
+        let Some(fw) = self.firewall.as_mut() else {
+            return Ok(());
+        };
+        if m.spec.config.accept {
+            return Ok(());
+        }
+        let interface =
+            m.io.as_ref()
+                .map_or(m.spec.interface.as_str(), |io| io.interface.as_str());
+        let addresses: Vec<_> = m
+            .spec
+            .addresses
+            .iter()
+            .map(|a| crate::net::firewall::FirewallAddress {
+                address: a.address,
+                interface: a.device.clone().unwrap_or_else(|| interface.to_string()),
+            })
+            .collect();
+        if add {
+            fw.add(&addresses)
+        } else {
+            fw.remove(&addresses)
         }
     }
 
