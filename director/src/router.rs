@@ -286,6 +286,9 @@ impl Router {
                 verify_interval: options.ipvs_verify_interval.max(Duration::from_millis(100)),
                 keep_on_stop: options.keep_ipvs_on_stop,
                 log_operations: options.log_ipvs_operations,
+                netns: crate::net::netns::NamespaceConfig::from_config(&planned.config)
+                    .map_err(Error::Plan)?
+                    .ipvs_path(),
             };
             Some(
                 LvsRunner::spawn(planned.lvs, lvs_options, lvs_actions_tx.clone()).map_err(
@@ -722,6 +725,14 @@ impl Router {
                 other => Error::Reload(other.to_string()),
             })?,
         };
+        let namespaces = crate::net::netns::NamespaceConfig::from_config(&config);
+        if namespaces != crate::net::netns::NamespaceConfig::from_config(&self.config) {
+            return Err(Error::Reload(
+                "net_namespace, net_namespace_ipvs or instance changes: restart to apply it, as \
+                 keepalived asks"
+                    .into(),
+            ));
+        }
         if self.options.vrrp {
             let old = crate::net::firewall::FirewallConfig::from_config(&self.config);
             let new = crate::net::firewall::FirewallConfig::from_config(&config);

@@ -267,3 +267,117 @@ fn no_accept_and_vrrp_strict_drop_traffic_to_the_vip_through_nftables() {
     drop(strict);
     drop(d2);
 }
+
+/// `net_namespace NAME`: `ha run` started in another namespace runs the whole director in
+/// /run/netns/NAME (VRRP, VIPs, the scripts it runs); `instance NAME` and the namespace name
+/// its control socket, which `ha status --namespace --instance` finds; neither changes at a
+/// reload.
+#[test]
+fn net_namespace_runs_the_director_there_and_instance_names_its_run_files() {
+    let test = "net_namespace_runs_the_director_there_and_instance_names_its_run_files";
+    if !require_root(test) {
+        return;
+    }
+    let (ns1, ns2) = pair("nn");
+    let elsewhere = Netns::new("nn0");
+    let pid = std::process::id();
+    let tmp = std::env::temp_dir();
+    let seen = tmp.join(format!("ha-nn-{pid}.links"));
+    let script = tmp.join(format!("ha-nn-{pid}.sh"));
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nip -o link > {}\n", seen.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let instance = format!("t{pid}");
+    let text = config(
+        150,
+        "",
+        &format!("  notify_master {}\n", script.display()),
+        &format!("net_namespace {}\ninstance {instance}\n", ns1.name),
+    );
+    let path = tmp.join(format!("ha-nn-{pid}.conf"));
+    std::fs::write(&path, &text).unwrap();
+    let log = tmp.join(format!("ha-nn-{pid}.log"));
+    // Started in `elsewhere`, with no --control-socket.
+    let mut child = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &elsewhere.name,
+            env!("CARGO_BIN_EXE_ha"),
+            "run",
+            "-f",
+        ])
+        .arg(&path)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let socket = std::path::PathBuf::from(format!("/run/ha/{}/ha_{instance}.sock", ns1.name));
+    let ha = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
+            .args(args)
+            .args(["--namespace", &ns1.name, "--instance", &instance])
+            .output()
+            .unwrap()
+    };
+    let status = || -> serde_json::Value {
+        let out = ha(&["status", "--json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_until(
+        "the director in ns1 is master",
+        Duration::from_secs(8),
+        || {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "ha run stopped:\n{}",
+                logged()
+            );
+            status()["instances"][0]["state"] == "MASTER" && has_vip(&ns1)
+        },
+    );
+    assert!(socket.exists(), "{}", socket.display());
+    // Its adverts are on ns1's link: the peer in ns2 stays backup.
+    let d2 = start_with(&ns2, "nn2.conf", &config(100, "", "", ""));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(state(&d2), "BACKUP");
+    assert!(!testkit::has_address(
+        &elsewhere,
+        "lo",
+        &format!("{VIP}/32")
+    ));
+    // The notify script ran in ns1 too: it saw ns1's ens32.
+    wait_until("notify_master ran", Duration::from_secs(3), || {
+        seen.exists()
+    });
+    wait_until("notify_master wrote", Duration::from_secs(3), || {
+        std::fs::read_to_string(&seen)
+            .unwrap_or_default()
+            .contains("ens32")
+    });
+    // A reload may not change the instance name.
+    std::fs::write(
+        &path,
+        text.replace(&format!("instance {instance}"), "instance other"),
+    )
+    .unwrap();
+    let out = ha(&["reload"]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success() && said.contains("restart"), "{said}");
+    // Stopped: the VIP leaves ns1, the socket goes.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    assert!(!has_vip(&ns1));
+    assert!(!socket.exists());
+    for f in [&seen, &script, &path, &log] {
+        let _ = std::fs::remove_file(f);
+    }
+    let _ = std::fs::remove_dir(socket.parent().unwrap());
+}

@@ -4,6 +4,7 @@
 pub mod firewall;
 pub mod garp;
 pub mod ipv4;
+pub mod netns;
 pub mod route;
 pub mod rtnl;
 pub mod rule;

@@ -31,8 +31,10 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub log_format: LogFormat,
     /// Control socket for `ha status`, `ha reload`, `ha drain` and `ha enable` (root-only).
-    #[arg(long, default_value = director::control::DEFAULT_SOCKET)]
-    pub control_socket: PathBuf,
+    /// Default: /run/ha/ha.sock, named as keepalived names its pid files after `net_namespace`
+    /// and `instance`: /run/ha/[NAMESPACE/]ha[_INSTANCE].sock.
+    #[arg(long)]
+    pub control_socket: Option<PathBuf>,
     /// Serve Prometheus / OpenMetrics text at http://ADDR/metrics (keepalived-exporter's
     /// families and ha's own); off by default.
     #[arg(long, value_name = "ADDR")]
@@ -124,12 +126,22 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         },
     };
+    let control_socket = match &args.control_socket {
+        Some(path) => path.clone(),
+        None => match director::net::netns::NamespaceConfig::from_config(&config) {
+            Ok(names) => names.control_socket(),
+            Err(e) => {
+                tracing::error!("{e}; not starting");
+                return ExitCode::from(1);
+            }
+        },
+    };
     let dropped = Arc::clone(&log);
     let options = director::Options {
         vrrp: !args.check,
         lvs: !args.vrrp,
         config_file: Some((args.file.clone(), config_options)),
-        control_socket: Some(args.control_socket.clone()),
+        control_socket: Some(control_socket),
         control_access: director::control::Access { status_group },
         ipvs_verify_interval: Duration::from_secs_f64(args.ipvs_verify_interval.max(0.1)),
         keep_ipvs_on_stop: args.dont_release_ipvs,
