@@ -376,8 +376,10 @@ fn net_namespace_runs_the_director_there_and_instance_names_its_run_files() {
     child.wait().unwrap();
     assert!(!has_vip(&ns1));
     assert!(!socket.exists());
-    for f in [&seen, &script, &path, &log] {
+    // The single-instance lock stays next to the socket (as flock files do): ours to remove.
+    let lock = director::control::lock_path(&socket);
+    for f in [&seen, &script, &path, &log, &lock] {
         let _ = std::fs::remove_file(f);
     }
-    let _ = std::fs::remove_dir(socket.parent().unwrap());
+    std::fs::remove_dir(socket.parent().unwrap()).unwrap();
 }
