@@ -300,6 +300,34 @@ fn net_namespace_runs_the_director_there_and_instance_names_its_run_files() {
     let path = tmp.join(format!("ha-nn-{pid}.conf"));
     std::fs::write(&path, &text).unwrap();
     let log = tmp.join(format!("ha-nn-{pid}.log"));
+    // `ha check` from another namespace cannot see ns1's interfaces: it says so instead of
+    // warning that ens32 is missing; run in ns1 it checks them.
+    let check = |netns: &str| {
+        let out = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                netns,
+                env!("CARGO_BIN_EXE_ha"),
+                "check",
+                "-f",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
+    };
+    let said = check(&elsewhere.name);
+    assert!(
+        said.contains("host-checks-skipped") && !said.contains("no-such-interface"),
+        "{said}"
+    );
+    let said = check(&ns1.name);
+    assert!(
+        !said.contains("host-checks-skipped") && !said.contains("no-such-interface"),
+        "{said}"
+    );
     // Started in `elsewhere`, with no --control-socket.
     let mut child = std::process::Command::new("ip")
         .args([
