@@ -480,17 +480,26 @@ fn cmp_addr(a: &IpAddr, b: &IpAddr) -> Ordering {
 }
 
 fn sorted_services(state: &IpvsState) -> Vec<&VirtualService> {
+    let mark = |k: &ServiceKey| match k {
+        ServiceKey::Fwmark { mark, .. } => *mark,
+        _ => 0,
+    };
+    let proto = |k: &ServiceKey| match k {
+        ServiceKey::Inet { protocol, .. } => u32::from(protocol.number()),
+        _ => 0,
+    };
+    let addr = |k: &ServiceKey| match k {
+        ServiceKey::Inet { addr, .. } => Some(*addr),
+        ServiceKey::Fwmark { .. } => None,
+    };
     let mut v: Vec<&VirtualService> = state.services.iter().collect();
-    v.sort_by(|a, b| {
+    // A canonical order first (unsigned, total), so that the result depends on the table only.
+    v.sort_by_key(|vs| {
+        let k = &vs.service.key;
+        (mark(k), k.af().number(), proto(k), addr(k))
+    });
+    wrapping_sort(&mut v, |a, b| {
         let (ka, kb) = (&a.service.key, &b.service.key);
-        let mark = |k: &ServiceKey| match k {
-            ServiceKey::Fwmark { mark, .. } => *mark,
-            _ => 0,
-        };
-        let proto = |k: &ServiceKey| match k {
-            ServiceKey::Inet { protocol, .. } => u32::from(protocol.number()),
-            _ => 0,
-        };
         wrapping_cmp(mark(ka), mark(kb))
             .then(wrapping_cmp(
                 u32::from(ka.af().number()),
@@ -509,8 +518,39 @@ fn sorted_services(state: &IpvsState) -> Vec<&VirtualService> {
 
 fn sorted_dests(dests: &[Destination]) -> Vec<&Destination> {
     let mut v: Vec<&Destination> = dests.iter().collect();
-    v.sort_by(|a, b| cmp_addr(&a.addr.ip(), &b.addr.ip()).then(a.addr.port().cmp(&b.addr.port())));
+    v.sort_by_key(|d| d.addr);
+    wrapping_sort(&mut v, |a, b| {
+        cmp_addr(&a.addr.ip(), &b.addr.ip()).then(a.addr.port().cmp(&b.addr.port()))
+    });
     v
+}
+
+/// A stable merge sort by ipvsadm's comparison. That comparison is not a total order (its
+/// subtraction wraps: 10.x < 77.x < 205.x < 10.x), and the standard library's sorts may panic
+/// on such a comparison; this one never does. Where the comparison is consistent on the
+/// items, the result is the sorted order ipvsadm prints.
+fn wrapping_sort<T: Copy>(items: &mut [T], cmp: impl Fn(&T, &T) -> Ordering + Copy) {
+    let len = items.len();
+    if len <= 1 {
+        return;
+    }
+    let mid = len / 2;
+    wrapping_sort(&mut items[..mid], cmp);
+    wrapping_sort(&mut items[mid..], cmp);
+    let mut merged = Vec::with_capacity(len);
+    let (mut i, mut j) = (0, mid);
+    while i < mid && j < len {
+        if cmp(&items[j], &items[i]) == Ordering::Less {
+            merged.push(items[j]);
+            j += 1;
+        } else {
+            merged.push(items[i]);
+            i += 1;
+        }
+    }
+    merged.extend_from_slice(&items[i..mid]);
+    merged.extend_from_slice(&items[j..]);
+    items.copy_from_slice(&merged);
 }
 
 /// Reads ipvsadm rules (the `ipvsadm -S -n` format, as `ipvsadm -R` takes it) into the
@@ -562,6 +602,15 @@ fn number<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, String> {
         .map_err(|_| format!("invalid {what} {v:?}: expected a number"))
 }
 
+/// A firewall mark: 0 to 2^32-1, or the negative number `ipvsadm -S` writes for a mark of
+/// 2^31 or more (it prints the mark as an `int`).
+fn fwmark(v: &str) -> Result<u32, String> {
+    match v.parse::<u32>() {
+        Ok(mark) => Ok(mark),
+        Err(_) => number::<i32>("firewall mark", v).map(|mark| mark as u32),
+    }
+}
+
 fn apply_rule(state: &mut IpvsState, words: &[&str]) -> Result<(), String> {
     let mut a = RuleArgs::default();
     let mut i = 0;
@@ -606,7 +655,7 @@ fn apply_rule(state: &mut IpvsState, words: &[&str]) -> Result<(), String> {
             }
             "-f" | "--fwmark-service" => {
                 a.services_given += 1;
-                a.fwmark = Some(number("firewall mark", value()?)?);
+                a.fwmark = Some(fwmark(value()?)?);
             }
             "-6" | "--ipv6" => a.ipv6 = true,
             "-s" | "--scheduler" => a.scheduler = Some(value()?.to_string()),
@@ -764,10 +813,19 @@ fn build_dest(addr: SocketAddr, a: &RuleArgs) -> Destination {
     d.upper_threshold = a.upper.unwrap_or(0);
     d.lower_threshold = a.lower.unwrap_or(0);
     if d.forward == ForwardMethod::Tunnel {
+        let kind = a.tun_type.unwrap_or_default();
+        // The port is GUE's and the checksum mode GUE's and GRE's: elsewhere they mean nothing,
+        // and ipvsadm -S (like format_save) does not write them.
         d.tunnel = Tunnel {
-            kind: a.tun_type.unwrap_or_default(),
-            port: a.tun_port.unwrap_or(0),
-            checksum: a.tun_csum.unwrap_or_default(),
+            kind,
+            port: match kind {
+                TunnelType::Gue => a.tun_port.unwrap_or(0),
+                TunnelType::Ipip | TunnelType::Gre => 0,
+            },
+            checksum: match kind {
+                TunnelType::Gue | TunnelType::Gre => a.tun_csum.unwrap_or_default(),
+                TunnelType::Ipip => TunnelChecksum::None,
+            },
         };
     }
     d
@@ -776,10 +834,194 @@ fn build_dest(addr: SocketAddr, a: &RuleArgs) -> Destination {
 /// `1.2.3.4`, `1.2.3.4:80`, `[2001:db8::1]`, `[2001:db8::1]:80`.
 fn parse_addr(text: &str, default_port: u16) -> Result<SocketAddr, String> {
     if let Ok(sa) = text.parse::<SocketAddr>() {
+        // Rust reads `[fe80::1%2]:80`; IPVS addresses have no scope, and the saved rules
+        // would drop it.
+        if let SocketAddr::V6(v6) = sa {
+            if v6.scope_id() != 0 {
+                return Err(format!(
+                    "invalid address {text:?}: IPVS addresses have no scope id"
+                ));
+            }
+        }
         return Ok(sa);
     }
     let bare = text.trim_start_matches('[').trim_end_matches(']');
     bare.parse::<IpAddr>()
         .map(|ip| SocketAddr::new(ip, default_port))
         .map_err(|_| format!("invalid address {text:?} (numeric address[:port] expected)"))
+}
+
+/// Where the kernel lists IPVS connections (there is no netlink dump of them).
+pub const CONNECTIONS_FILE: &str = "/proc/net/ip_vs_conn";
+
+/// One entry of [`CONNECTIONS_FILE`]: a connection, or a persistence template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// `TCP`, `UDP`, `SCTP`, `IP` (templates), ... as the kernel names it.
+    pub protocol: String,
+    pub client: SocketAddr,
+    pub virtual_addr: SocketAddr,
+    pub destination: SocketAddr,
+    /// `ESTABLISHED`, `TIME_WAIT`, `NONE`, ...
+    pub state: String,
+    /// Seconds left.
+    pub expires: u32,
+    /// The persistence engine's name and data (`sip` and its Call-ID), when one is used.
+    pub pe: Option<(String, String)>,
+}
+
+/// Reads [`CONNECTIONS_FILE`]'s text: a header line, then `Pro FromIP FPrt ToIP TPrt DestIP
+/// DPrt State Expires [PEName PEData]`, IPv4 addresses in hex, IPv6 ones as text, ports in
+/// hex.
+pub fn parse_connections(text: &str) -> Result<Vec<Connection>, Error> {
+    let bad = |line: usize, why: &str| Error::Rules {
+        line,
+        reason: format!("{CONNECTIONS_FILE}: {why}"),
+    };
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.is_empty() {
+            continue;
+        }
+        if f.len() < 9 {
+            return Err(bad(n + 1, "fewer than 9 fields"));
+        }
+        let addr = |a: &str, p: &str| -> Result<SocketAddr, Error> {
+            let port = u16::from_str_radix(p, 16).map_err(|_| bad(n + 1, "bad port"))?;
+            let ip = if a.contains(':') {
+                IpAddr::V6(a.parse().map_err(|_| bad(n + 1, "bad IPv6 address"))?)
+            } else {
+                IpAddr::V4(Ipv4Addr::from(
+                    u32::from_str_radix(a, 16).map_err(|_| bad(n + 1, "bad IPv4 address"))?,
+                ))
+            };
+            Ok(SocketAddr::new(ip, port))
+        };
+        out.push(Connection {
+            protocol: f[0].to_string(),
+            client: addr(f[1], f[2])?,
+            virtual_addr: addr(f[3], f[4])?,
+            destination: addr(f[5], f[6])?,
+            state: f[7].to_string(),
+            expires: f[8].parse().map_err(|_| bad(n + 1, "bad expiry"))?,
+            pe: match (f.get(9), f.get(10)) {
+                (Some(name), Some(data)) => Some((name.to_string(), data.to_string())),
+                _ => None,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// `ipvsadm -Lnc` (with `persistent`, `ipvsadm -Lnc --persistent-conn`: the persistence
+/// engine's columns too), in the kernel's order.
+pub fn format_connections(conns: &[Connection], persistent: bool) -> String {
+    let mut out = String::from("IPVS connection entries\n");
+    if persistent {
+        let _ = writeln!(
+            out,
+            "pro expire {:<11} {:<18} {:<18} {:<18} {:<16} pe_data",
+            "state", "source", "virtual", "destination", "pe name"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "pro expire {:<11} {:<18} {:<18} destination",
+            "state", "source", "virtual"
+        );
+    }
+    for c in conns {
+        let expire = format!("{:02}:{:02}", c.expires / 60, c.expires % 60);
+        let (client, virt, dest) = (
+            addr_text(c.client),
+            addr_text(c.virtual_addr),
+            addr_text(c.destination),
+        );
+        match (&c.pe, persistent) {
+            (Some((name, data)), true) => {
+                let _ = writeln!(
+                    out,
+                    "{:<3} {expire:<6} {:<11} {client:<18} {virt:<18} {dest:<16} {name:<18} {data}",
+                    c.protocol, c.state
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "{:<3} {expire:<6} {:<11} {client:<18} {virt:<18} {dest}",
+                    c.protocol, c.state
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Which services a listing shows: all, those of one virtual address (any port and
+/// protocol, or one port), or one service.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ServiceFilter {
+    #[default]
+    All,
+    /// `ADDR` or `ADDR:PORT`.
+    Address { ip: IpAddr, port: Option<u16> },
+    /// ipvsadm's `-t`, `-u`, `--sctp-service`, `-f`.
+    Service(ServiceKey),
+}
+
+impl ServiceFilter {
+    /// `192.168.2.200`, `192.168.2.200:80`, `[2001:db8::1]:443` or `2001:db8::1`.
+    pub fn address(text: &str) -> Result<ServiceFilter, String> {
+        if let Ok(ip) = text.parse::<IpAddr>() {
+            return Ok(ServiceFilter::Address { ip, port: None });
+        }
+        match text.parse::<SocketAddr>() {
+            Ok(sa) => Ok(ServiceFilter::Address {
+                ip: sa.ip(),
+                port: Some(sa.port()),
+            }),
+            Err(_) => Err(format!(
+                "{text:?}: an address or address:port expected (e.g. 192.168.2.200:80)"
+            )),
+        }
+    }
+
+    pub fn keeps_service(&self, key: &ServiceKey) -> bool {
+        match (self, key) {
+            (ServiceFilter::All, _) => true,
+            (ServiceFilter::Address { ip, port }, ServiceKey::Inet { addr, .. }) => {
+                addr.ip() == *ip && port.is_none_or(|p| p == addr.port())
+            }
+            (ServiceFilter::Address { .. }, ServiceKey::Fwmark { .. }) => false,
+            (ServiceFilter::Service(wanted), key) => wanted == key,
+        }
+    }
+
+    /// Whether a connection to `virtual_addr` (`protocol` as the kernel names it) belongs.
+    pub fn keeps_connection(&self, c: &Connection) -> bool {
+        match self {
+            ServiceFilter::All => true,
+            ServiceFilter::Address { ip, port } => {
+                c.virtual_addr.ip() == *ip && port.is_none_or(|p| p == c.virtual_addr.port())
+            }
+            ServiceFilter::Service(ServiceKey::Inet { protocol, addr }) => {
+                c.virtual_addr == *addr && c.protocol == protocol.name()
+            }
+            // Connections do not carry the mark.
+            ServiceFilter::Service(ServiceKey::Fwmark { .. }) => true,
+        }
+    }
+
+    /// `state` with only the services this keeps.
+    pub fn apply(&self, state: &IpvsState) -> IpvsState {
+        IpvsState {
+            services: state
+                .services
+                .iter()
+                .filter(|vs| self.keeps_service(&vs.service.key))
+                .cloned()
+                .collect(),
+        }
+    }
 }
