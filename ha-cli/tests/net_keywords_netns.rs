@@ -368,6 +368,16 @@ fn net_namespace_runs_the_director_there_and_instance_names_its_run_files() {
         },
     );
     assert!(socket.exists(), "{}", socket.display());
+    // The pid file beside it, as keepalived's /run/keepalived/NS/keepalived_INSTANCE.pid.
+    let pid_file = socket.with_extension("pid");
+    assert_eq!(
+        std::fs::read_to_string(&pid_file)
+            .unwrap_or_default()
+            .trim(),
+        child.id().to_string(),
+        "{}",
+        pid_file.display()
+    );
     // Its adverts are on ns1's link: the peer in ns2 stays backup.
     let d2 = start_with(&ns2, "nn2.conf", &config(100, "", "", ""));
     std::thread::sleep(Duration::from_millis(500));
