@@ -358,9 +358,22 @@ impl Director {
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let router_events = events.clone();
         let router_inputs = inputs.clone();
+        // `net_namespace`: the director's thread enters it first; all it starts inherit it.
+        let namespace = net::netns::NamespaceConfig::from_config(&config)
+            .map_err(Error::Plan)?
+            .net_namespace;
         let thread = std::thread::Builder::new()
             .name("director".into())
             .spawn(move || {
+                if let Some(name) = namespace {
+                    if let Err(cause) = net::netns::enter(&name) {
+                        let _ = started_tx.send(Err(Error::Start {
+                            part: "network namespace",
+                            cause,
+                        }));
+                        return;
+                    }
+                }
                 router::run(
                     config,
                     options,

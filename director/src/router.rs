@@ -81,6 +81,45 @@ struct Planned {
     shutdown_script: Option<Script>,
 }
 
+/// keepalived's nftables tables for `no_accept` (VRRP side only), when `config` needs them.
+fn start_firewall(
+    config: &keepalived_conf::Config,
+    options: &Options,
+) -> Result<Option<crate::net::firewall::Firewall>, Error> {
+    use crate::net::firewall::{Firewall, FirewallConfig};
+    if !options.vrrp {
+        return Ok(None);
+    }
+    let Some(fw) = FirewallConfig::from_config(config).map_err(Error::Plan)? else {
+        return Ok(None);
+    };
+    Firewall::start(fw).map(Some).map_err(|cause| Error::Start {
+        part: "firewall (no_accept)",
+        cause,
+    })
+}
+
+/// Installs the static entries of `config` (VRRP side only), or none.
+fn start_statics(
+    config: &keepalived_conf::Config,
+    options: &Options,
+) -> Result<Option<crate::net::statics::Statics>, Error> {
+    use crate::net::statics::{StaticPlan, Statics};
+    if !options.vrrp {
+        return Ok(None);
+    }
+    let plan = StaticPlan::from_config(config).map_err(Error::Plan)?;
+    if plan.is_empty() {
+        return Ok(None);
+    }
+    Statics::start(plan)
+        .map(Some)
+        .map_err(|cause| Error::Start {
+            part: "static addresses, routes and rules",
+            cause,
+        })
+}
+
 fn plan(config: keepalived_conf::Config, options: &Options) -> Result<Planned, Error> {
     let rtnl = crate::net::Rtnl::open().map_err(|e| Error::Start {
         part: "rtnetlink socket",
@@ -242,6 +281,8 @@ struct Router {
     track_tasks: Vec<JoinHandle<()>>,
     track_generation: u64,
     _control: Option<ControlSocket>,
+    /// `static_ipaddress`, `static_routes`, `static_rules` (VRRP side only).
+    statics: Option<crate::net::statics::Statics>,
 }
 
 /// The director thread's body: plans and starts everything, reports the outcome on
@@ -311,21 +352,29 @@ impl Router {
         control_tx: mpsc::UnboundedSender<ControlRequest>,
         lvs_actions_tx: mpsc::UnboundedSender<Action>,
     ) -> Result<(Router, RunnerOutputs), Error> {
+        // Before the instances are planned: one may send its adverts from a static address.
+        let statics = start_statics(&config, &options)?;
         let planned = plan(config, &options)?;
         let priority = ThreadPriority {
             nice: planned.config.global_defs.vrrp_priority,
             realtime: planned.config.global_defs.vrrp_rt_priority,
         };
+        let firewall = start_firewall(&planned.config, &options)?;
         let (vrrp, vrrp_outputs) =
-            VrrpRunner::spawn_with(planned.specs, priority).map_err(|e| Error::Start {
-                part: "VRRP side",
-                cause: e.to_string(),
+            VrrpRunner::spawn_with_firewall(planned.specs, priority, firewall).map_err(|e| {
+                Error::Start {
+                    part: "VRRP side",
+                    cause: e.to_string(),
+                }
             })?;
         let lvs = if options.lvs && !planned.lvs.virtual_servers.is_empty() {
             let lvs_options = LvsOptions {
                 verify_interval: options.ipvs_verify_interval.max(Duration::from_millis(100)),
                 keep_on_stop: options.keep_ipvs_on_stop,
                 log_operations: options.log_ipvs_operations,
+                netns: crate::net::netns::NamespaceConfig::from_config(&planned.config)
+                    .map_err(Error::Plan)?
+                    .ipvs_path(),
             };
             Some(
                 LvsRunner::spawn(planned.lvs, lvs_options, lvs_actions_tx.clone()).map_err(
@@ -370,6 +419,7 @@ impl Router {
             track_tasks: Vec::new(),
             track_generation: 0,
             _control: control,
+            statics,
             options,
         };
         router.start_fifo_scripts();
@@ -408,6 +458,9 @@ impl Router {
                 Some(action) = lvs_actions.recv() => self.lvs_action(action),
                 Some(request) = control.recv() => self.control(request),
                 _ = poll.tick() => {
+                    if let Some(statics) = &mut self.statics {
+                        statics.tick();
+                    }
                     if !self.track.plan().files.is_empty() || !self.track.plan().processes.is_empty() {
                         self.poll_tracked_files();
                         self.apply_tracking();
@@ -594,6 +647,9 @@ impl Router {
     fn vrrp_output(&mut self, output: RunnerOutput) {
         match output {
             RunnerOutput::Link(link) => {
+                if let (true, Some(statics)) = (link.usable, &mut self.statics) {
+                    statics.reinstate();
+                }
                 self.track.handle_link(&link);
                 self.apply_tracking();
             }
@@ -809,6 +865,31 @@ impl Router {
                 other => Error::Reload(other.to_string()),
             })?,
         };
+        let namespaces = crate::net::netns::NamespaceConfig::from_config(&config);
+        if namespaces != crate::net::netns::NamespaceConfig::from_config(&self.config) {
+            return Err(Error::Reload(
+                "net_namespace, net_namespace_ipvs or instance changes: restart to apply it, as \
+                 keepalived asks"
+                    .into(),
+            ));
+        }
+        if self.options.vrrp {
+            let old = crate::net::firewall::FirewallConfig::from_config(&self.config);
+            let new = crate::net::firewall::FirewallConfig::from_config(&config);
+            if old != new {
+                return Err(Error::Reload(
+                    "the firewall changes (nftables, nftables_priority, nftables_counters, or \
+                     whether an instance is in accept mode): restart to apply it, as keepalived \
+                     asks"
+                        .into(),
+                ));
+            }
+        }
+        let statics = if self.options.vrrp {
+            crate::net::statics::StaticPlan::from_config(&config).map_err(Error::Reload)?
+        } else {
+            Default::default()
+        };
         let options = self.options.clone();
         let planned = tokio::task::spawn_blocking(move || plan(config, &options))
             .await
@@ -832,6 +913,14 @@ impl Router {
             .map_err(|_| Error::Reload("the VRRP thread did not answer within 10 s".into()))?
             .map_err(|_| Error::Stopped)?
             .map_err(Error::Reload)?;
+        match &mut self.statics {
+            Some(s) => s.reload(statics),
+            None if !statics.is_empty() => {
+                self.statics =
+                    Some(crate::net::statics::Statics::start(statics).map_err(Error::Reload)?)
+            }
+            None => {}
+        }
         // Tracking follows the new file; scripts with the same command line keep their verdict.
         self.track = TrackState::new(planned.track, Some(&self.track));
         self.start_track_scripts();
@@ -913,6 +1002,8 @@ impl Router {
             part: "VRRP side",
             cause: format!("stopping: {e}"),
         });
+        // keepalived removes the static entries once its instances have stopped.
+        self.statics = None;
         // Both threads have ended: what they said on the way out is all in the channels.
         while let Ok(output) = vrrp_outputs.try_recv() {
             self.vrrp_output(output);

@@ -1054,3 +1054,67 @@ fn sync_daemon_follows_vrrp_mastership_and_syncs_connections() {
         .expect("the held connection finishes through lvs2");
     assert!(body == "1111" || body == "2222", "{body}");
 }
+
+/// keepalived's defaults for `lvs_sync_daemon`: the `inst` form without `id` runs the daemon
+/// with the followed instance's VRID as its sync id (VI_1's 51), so that two directors of one
+/// pair agree without saying it.
+#[test]
+#[ignore = "needs IPVS: run by cargo xtask vm-test"]
+fn sync_daemon_inst_form_takes_the_vrid_as_its_sync_id() {
+    if !preflight("sync_daemon_inst_form_takes_the_vrid_as_its_sync_id") {
+        return;
+    }
+    let lab = Lab::new();
+    let text = lab_config(Seed::Lvs1, &ConfigOptions::default())
+        .text
+        .replacen(
+            "global_defs {",
+            &format!("global_defs {{\n   lvs_sync_daemon {EXT_IF} inst VI_1"),
+            1,
+        );
+    let _lvs1 = lab.start_director("lvs1", &text, &[]);
+    wait_for("lvs1 master daemon with syncid 51", LONG, || {
+        lab.lvs1
+            .output(&["ipvsadm", "-L", "--daemon"])
+            .contains(&format!("master sync daemon (mcast={EXT_IF}, syncid=51"))
+    });
+}
+
+/// `net_namespace_ipvs NAME`: the director runs VRRP and its checks in its own namespace but
+/// programs its virtual servers in NAME's IPVS, and removes them from there at stop.
+#[test]
+#[ignore = "needs IPVS: run by cargo xtask vm-test"]
+fn net_namespace_ipvs_programs_the_virtual_servers_in_that_namespace() {
+    if !preflight("net_namespace_ipvs_programs_the_virtual_servers_in_that_namespace") {
+        return;
+    }
+    let lab = Lab::new();
+    let ipvs_ns = common::netns::Netns::new("ipvsns");
+    let text = format!(
+        "net_namespace_ipvs {}\n{}",
+        ipvs_ns.name,
+        lab_config(Seed::Lvs1, &ConfigOptions::default()).text
+    );
+    let mut lvs1 = lab.start_director("lvs1", &text, &[]);
+    wait_for("lvs1 holds the VIP", LONG, || has_vip(&lab.lvs1));
+    wait_for(
+        "the virtual servers are in the IPVS namespace",
+        LONG,
+        || {
+            // `TCP 192.168.2.200:80 rr`: the service, then its scheduler.
+            let services = ipvs_services(&ipvsadm(&ipvs_ns));
+            [dr_service(), nat_service()]
+                .iter()
+                .all(|vs| services.iter().any(|s| s.starts_with(&format!("{vs} "))))
+        },
+    );
+    assert!(
+        ipvs_services(&ipvsadm(&lab.lvs1)).is_empty(),
+        "the director's own namespace stays empty:\n{}",
+        ipvsadm(&lab.lvs1)
+    );
+    lvs1.kill(Signal::SIGTERM);
+    wait_for("removed from the IPVS namespace at stop", LONG, || {
+        ipvs_services(&ipvsadm(&ipvs_ns)).is_empty()
+    });
+}

@@ -137,12 +137,12 @@ pub struct SmtpServer {
     pub port: u16,
 }
 
-/// `lvs_sync_daemon INTERFACE VRRP_INSTANCE [id ID] [maxlen LEN] [port PORT] [ttl TTL] [group IP]`.
+/// `lvs_sync_daemon INTERFACE [inst] VRRP_INSTANCE [id ID] [maxlen LEN] [port PORT] [ttl TTL] [group IP]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LvsSyncDaemon {
     pub interface: String,
     pub vrrp_instance: String,
-    /// `id` 0-255, default 0.
+    /// `id` 0-255; default: the VRID of `vrrp_instance` (as in keepalived).
     pub sync_id: Option<u8>,
     pub maxlen: Option<u16>,
     pub port: Option<u16>,

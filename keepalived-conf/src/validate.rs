@@ -59,7 +59,53 @@ impl Validator<'_> {
         ));
     }
 
+    /// `net_namespace NAME`: the director's interfaces and addresses are NAME's, which
+    /// this process cannot see (/sys/class/net is the namespace sysfs was mounted in).
+    fn net_namespace(&self) -> Option<&str> {
+        self.c
+            .other
+            .iter()
+            .chain(&self.c.global_defs.other)
+            .find(|s| s.keyword == "net_namespace")
+            .and_then(|s| s.args.first())
+            .map(String::as_str)
+    }
+
     fn instances(&mut self) {
+        let check_host = match self
+            .net_namespace()
+            .map(|ns| (ns.to_string(), in_netns(ns)))
+        {
+            None => self.opts.check_host,
+            Some(_) if !self.opts.check_host => false,
+            // `ip netns exec NAME ha check`: this process sees NAME's interfaces.
+            Some((_, Some(true))) => true,
+            Some((ns, Some(false))) => {
+                // Checked from here they would be false warnings (errors with --host-checks).
+                self.diags.push(
+                    Diagnostic::warning(
+                        "host-checks-skipped",
+                        None,
+                        format!(
+                            "interfaces and addresses not checked: the director runs in \
+                             net_namespace {ns}"
+                        ),
+                    )
+                    .with_help(format!(
+                        "check them there: `ip netns exec {ns} ha check FILE`"
+                    )),
+                );
+                false
+            }
+            Some((ns, None)) => {
+                self.host(Diagnostic::warning(
+                    "no-such-namespace",
+                    None,
+                    format!("net_namespace {ns}: /run/netns/{ns} does not exist (`ha run` will not start)"),
+                ));
+                false
+            }
+        };
         let g = &self.c.global_defs;
         let scripts: HashSet<&str> = self
             .c
@@ -345,7 +391,7 @@ impl Validator<'_> {
                 );
             }
             self.sync_group_weights(vi, &block);
-            if self.opts.check_host {
+            if check_host {
                 self.host_instance(vi, &block);
             }
         }
@@ -661,6 +707,18 @@ fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
         .filter(|(s, _)| *s > 0.85)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// Whether this process runs in the named network namespace (`/run/netns/NAME`); `None`
+/// when there is no such namespace.
+fn in_netns(name: &str) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    if name.contains('/') {
+        return None;
+    }
+    let named = std::fs::metadata(std::path::Path::new("/run/netns").join(name)).ok()?;
+    let own = std::fs::metadata("/proc/self/ns/net").ok()?;
+    Some(named.dev() == own.dev() && named.ino() == own.ino())
 }
 
 /// Whether the interface exists on this host.

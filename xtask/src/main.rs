@@ -114,7 +114,8 @@ fn run(program: &str, args: &[&str]) -> Result<(), String> {
 /// the interoperability tests, iproute2 builds their namespaces; haproxy, socat and
 /// busybox-static (httpd) are the keepalived + haproxy lab's ([`haproxy::PACKAGES`]);
 /// prometheus brings promtool, which checks `ha run --metrics-listen`'s output, and curl scrapes
-/// it.
+/// it; nftables brings nft(8), through which `ha run` programs keepalived's `no_accept` drop
+/// rules.
 const TEST_PACKAGES: &[&str] = &[
     "keepalived",
     "iproute2",
@@ -123,6 +124,7 @@ const TEST_PACKAGES: &[&str] = &[
     "busybox-static",
     "prometheus",
     "curl",
+    "nftables",
 ];
 
 /// Seeds `cargo xtask test` runs in the simulator.

@@ -153,7 +153,15 @@ impl LvsPlan {
             daemon: SyncDaemon {
                 state: DaemonState::Backup,
                 interface: d.interface.clone(),
-                sync_id: u32::from(d.sync_id.unwrap_or(0)),
+                // keepalived: without `id`, the sync id is the followed instance's VRID.
+                sync_id: u32::from(d.sync_id.unwrap_or_else(|| {
+                    config
+                        .vrrp_instances
+                        .iter()
+                        .find(|v| v.name == d.vrrp_instance)
+                        .and_then(|v| v.virtual_router_id)
+                        .unwrap_or(0)
+                })),
                 max_len: d.maxlen,
                 group: d.group,
                 port: d.port,
@@ -632,6 +640,33 @@ mod tests {
         assert!(p.flush_at_start);
         assert_eq!(p.on_stop, StopPolicy::FlushAll);
         assert_eq!(p.checker_priority, Some(-5));
+    }
+
+    #[test]
+    fn sync_daemon_id_defaults_to_the_vrid_of_its_instance() {
+        let vrrp = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress { 10.0.0.100 }\n}\n\
+                    vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 52\n virtual_ipaddress { 10.0.0.101 }\n}\n";
+        let sync = |line: &str| {
+            let p = plan(&format!("global_defs {{\n {line}\n}}\n{vrrp}")).unwrap();
+            let d = p.sync_daemon.unwrap();
+            (d.vrrp_instance, d.daemon.sync_id, d.daemon.port)
+        };
+        // keepalived: no `id` means the VRID of the instance it follows.
+        assert_eq!(sync("lvs_sync_daemon eth0 VI_2"), ("VI_2".into(), 52, None));
+        // The `inst` form, options in any order.
+        assert_eq!(
+            sync("lvs_sync_daemon eth0 port 8848 inst VI_1"),
+            ("VI_1".into(), 51, Some(8848))
+        );
+        // An explicit `id` wins, 0 included.
+        assert_eq!(
+            sync("lvs_sync_daemon eth0 inst VI_1 id 0"),
+            ("VI_1".into(), 0, None)
+        );
+        assert_eq!(
+            sync("lvs_sync_daemon eth0 VI_2 id 9"),
+            ("VI_2".into(), 9, None)
+        );
     }
 
     #[test]

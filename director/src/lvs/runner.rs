@@ -69,6 +69,9 @@ pub struct LvsOptions {
     pub keep_on_stop: bool,
     /// Log each IPVS operation (info) or only summaries.
     pub log_operations: bool,
+    /// `net_namespace_ipvs`: program IPVS in this namespace (its file) instead of the
+    /// runner's own.
+    pub netns: Option<std::path::PathBuf>,
 }
 
 impl Default for LvsOptions {
@@ -77,6 +80,7 @@ impl Default for LvsOptions {
             verify_interval: Duration::from_secs(5),
             keep_on_stop: false,
             log_operations: true,
+            netns: None,
         }
     }
 }
@@ -447,7 +451,11 @@ impl Lvs {
     /// The client, opened on first use and again after it failed.
     fn ipvs(&mut self) -> Option<&mut Ipvs> {
         if self.ipvs.is_none() {
-            match Ipvs::new() {
+            let opened = match &self.options.netns {
+                Some(path) => Ipvs::in_netns(path),
+                None => Ipvs::new(),
+            };
+            match opened {
                 Ok(ipvs) => {
                     if self.ipvs_error.take().is_some() {
                         tracing::info!("IPVS is reachable again");

@@ -1,10 +1,14 @@
 //! Network I/O of the director: raw VRRP sockets, the IP headers around adverts, and
 //! rtnetlink for virtual addresses and link state.
 
+pub mod firewall;
 pub mod garp;
 pub mod ipv4;
+pub mod netns;
 pub mod route;
 pub mod rtnl;
+pub mod rule;
+pub mod statics;
 mod sys;
 pub mod vrrp_socket;
 
@@ -16,6 +20,7 @@ pub use route::{parse_route, Route};
 pub use rtnl::{
     parse_changes, InterfaceAddress, LinkStatus, NetChange, NetWatcher, Rtnl, RtnlError,
 };
+pub use rule::{parse_rule, Rule};
 /// The `recvmsg` control-message walker, for its fuzz target.
 #[doc(hidden)]
 pub use sys::{messages as control_messages, Cmsg};

@@ -173,6 +173,30 @@ impl Rtnl {
         }
     }
 
+    /// Adds a FIB rule. Returns `false` if it was already there.
+    pub fn add_rule(&mut self, rule: &super::rule::Rule) -> Result<bool, RtnlError> {
+        let what = format!("add rule {}", rule.text);
+        match self.request(
+            RouteNetlinkMessage::NewRule(rule.message()),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &what,
+        ) {
+            Ok(()) => Ok(true),
+            Err(e) if e.source.raw_os_error() == Some(EEXIST) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes a FIB rule. Returns `false` if it was not there.
+    pub fn delete_rule(&mut self, rule: &super::rule::Rule) -> Result<bool, RtnlError> {
+        let what = format!("delete rule {}", rule.text);
+        match self.request(RouteNetlinkMessage::DelRule(rule.message()), 0, &what) {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(e.source.raw_os_error(), Some(ESRCH | ENOENT)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn route_device(&mut self, route: &super::route::Route) -> Result<Option<u32>, RtnlError> {
         route
             .device

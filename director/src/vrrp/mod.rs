@@ -3,6 +3,7 @@
 
 pub mod plan;
 pub mod runner;
+pub mod strict;
 pub mod unapplied;
 
 pub use plan::{plan, HostAddresses, PlanError, RtnlHost};

@@ -114,7 +114,6 @@ fn plan_instance(
     // Otherwise a `state MASTER` that does not own its addresses starts as any backup
     // (keepalived's vrrp_init_state; measured against keepalived 2.2.7 in vrrp_keywords_netns).
     c.skip_check_adv_addr = vi.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr);
-    c.accept = vi.accept.unwrap_or(!g.vrrp_strict);
     if let Some(auth) = &vi.authentication {
         match auth.auth_type {
             AuthType::Pass => c.authentication = Authentication::password(&auth.auth_pass),
@@ -211,6 +210,8 @@ fn plan_instance(
         ))
         .filter(|&n| n > 0),
     };
+    // Accept mode, and strict mode's defaults and refusals.
+    crate::vrrp::strict::apply(config, vi, &mut c).map_err(fail)?;
     c.validate().map_err(|e| fail(e.to_string()))?;
     let addresses = vi
         .virtual_ipaddress
@@ -243,6 +244,12 @@ fn plan_instance(
         .find(|group| group.group.contains(&vi.name))
         .map(|group| group.name.clone());
     let (garp_interval, gna_interval) = garp_pacing(config, &interface);
+    let rules = vi
+        .virtual_rules
+        .iter()
+        .map(|words| crate::net::parse_rule(words).map_err(|e| format!("virtual_rules: {e}")))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(fail)?;
     Ok(InstanceSpec {
         name: vi.name.clone(),
         interface,
@@ -258,6 +265,7 @@ fn plan_instance(
         garp_interval,
         gna_interval,
         promote_secondaries: vi.promote_secondaries,
+        rules,
     })
 }
 

@@ -66,6 +66,8 @@ pub struct InstanceSpec {
     /// instance runs, so removing a VIP keeps the other addresses of its subnet, and put back
     /// when the last instance that set it stops (keepalived; not for a VMAC, as keepalived).
     pub promote_secondaries: bool,
+    /// `virtual_rules`: added after the routes while master, removed before them.
+    pub rules: Vec<crate::net::Rule>,
 }
 
 /// One virtual address with its keepalived options.
@@ -300,6 +302,16 @@ impl VrrpRunner {
         specs: Vec<InstanceSpec>,
         priority: ThreadPriority,
     ) -> Result<(VrrpRunner, RunnerOutputs), RunnerError> {
+        Self::spawn_with_firewall(specs, priority, None)
+    }
+
+    /// [`spawn_with`](Self::spawn_with), dropping traffic to the addresses of masters not in
+    /// accept mode through `firewall` (keepalived's `no_accept`).
+    pub fn spawn_with_firewall(
+        specs: Vec<InstanceSpec>,
+        priority: ThreadPriority,
+        firewall: Option<crate::net::firewall::Firewall>,
+    ) -> Result<(VrrpRunner, RunnerOutputs), RunnerError> {
         let (out_tx, out_rx) = tokio::sync::mpsc::channel(OUTPUT_CAPACITY);
         let (commands_tx, commands_rx) = mpsc::channel();
         // Close-on-exec, so that scripts do not inherit it; non-blocking, so that a full pipe
@@ -314,6 +326,7 @@ impl VrrpRunner {
             epoch: std::time::Instant::now(),
         };
         let mut core = Core::open(specs, out_tx, status.clone())?;
+        core.firewall = firewall;
         let thread = std::thread::Builder::new()
             .name("vrrp".into())
             .spawn(move || {
@@ -494,6 +507,8 @@ struct Core {
     reported: HashMap<(String, &'static str), (Option<vrrp_core::Instant>, u64)>,
     buf: Box<[u8; TRANSMIT_BUFFER_LEN]>,
     rx: Vec<u8>,
+    /// keepalived's `no_accept` drop rules, when the configuration needs them.
+    firewall: Option<crate::net::firewall::Firewall>,
 }
 
 impl Core {
@@ -522,6 +537,7 @@ impl Core {
             reported: HashMap::new(),
             buf: Box::new([0; TRANSMIT_BUFFER_LEN]),
             rx: vec![0; 65536],
+            firewall: None,
         };
         for spec in specs {
             let member = core.prepare_member(spec, &links)?;
@@ -1571,6 +1587,11 @@ impl Core {
     fn install_addresses(&mut self, i: usize) -> bool {
         self.members[i].holds_addresses = true;
         let mut ok = true;
+        // no_accept: the drop rules go in before the addresses (keepalived's order).
+        if let Err(e) = self.firewall_update(i, true) {
+            ok = false;
+            self.report(i, "firewall", &e);
+        }
         for j in 0..self.members[i].spec.addresses.len() {
             let a = self.members[i].spec.addresses[j].clone();
             let ia = self.interface_address(i, &a);
@@ -1587,6 +1608,11 @@ impl Core {
                 self.report(i, "route", &e.to_string());
             }
         }
+        for r in self.members[i].spec.rules.clone() {
+            if let Err(e) = self.rtnl.add_rule(&r) {
+                self.report(i, "rule", &e.to_string());
+            }
+        }
         ok
     }
 
@@ -1595,6 +1621,11 @@ impl Core {
             return;
         }
         self.members[i].holds_addresses = false;
+        for r in self.members[i].spec.rules.clone() {
+            if let Err(e) = self.rtnl.delete_rule(&r) {
+                self.report(i, "rule", &e.to_string());
+            }
+        }
         for r in self.members[i].spec.routes.clone() {
             // Absent routes (never added, or taken with their interface) are fine.
             if let Err(e) = self.rtnl.delete_route(&r) {
@@ -1608,6 +1639,38 @@ impl Core {
                 Ok(_) => self.members[i].installed[j] = false,
                 Err(e) => self.report(i, "address", &e.to_string()),
             }
+        }
+        if let Err(e) = self.firewall_update(i, false) {
+            self.report(i, "firewall", &e);
+        }
+    }
+
+    /// Puts member `i`'s addresses into the firewall's drop sets (`add`) or takes them out,
+    /// when it is not in accept mode.
+    fn firewall_update(&mut self, i: usize, add: bool) -> Result<(), String> {
+        let m = &self.members[i];
+        let Some(fw) = self.firewall.as_mut() else {
+            return Ok(());
+        };
+        if m.spec.config.accept {
+            return Ok(());
+        }
+        let interface =
+            m.io.as_ref()
+                .map_or(m.spec.interface.as_str(), |io| io.interface.as_str());
+        let addresses: Vec<_> = m
+            .spec
+            .addresses
+            .iter()
+            .map(|a| crate::net::firewall::FirewallAddress {
+                address: a.address,
+                interface: a.device.clone().unwrap_or_else(|| interface.to_string()),
+            })
+            .collect();
+        if add {
+            fw.add(&addresses)
+        } else {
+            fw.remove(&addresses)
         }
     }
 

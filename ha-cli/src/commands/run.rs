@@ -33,8 +33,10 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub log_format: LogFormat,
     /// Control socket for `ha status`, `ha reload`, `ha drain` and `ha enable` (root-only).
-    #[arg(long, default_value = director::control::DEFAULT_SOCKET)]
-    pub control_socket: PathBuf,
+    /// Default: /run/ha/ha.sock, named as keepalived names its pid files after `net_namespace`
+    /// and `instance`: /run/ha/[NAMESPACE/]ha[_INSTANCE].sock.
+    #[arg(long)]
+    pub control_socket: Option<PathBuf>,
     /// Serve Prometheus / OpenMetrics text at http://ADDR/metrics (keepalived-exporter's
     /// families and ha's own); off by default.
     #[arg(long, value_name = "ADDR")]
@@ -398,12 +400,22 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         },
     };
+    let control_socket = match &args.control_socket {
+        Some(path) => path.clone(),
+        None => match director::net::netns::NamespaceConfig::from_config(&config) {
+            Ok(names) => names.control_socket(),
+            Err(e) => {
+                tracing::error!("{e}; not starting");
+                return ExitCode::from(1);
+            }
+        },
+    };
     let dropped = Arc::clone(&log);
     let options = director::Options {
         vrrp: !args.check,
         lvs: !args.vrrp,
         config_file: Some((args.file.clone(), config_options)),
-        control_socket: Some(args.control_socket.clone()),
+        control_socket: Some(control_socket.clone()),
         control_access: director::control::Access { status_group },
         ipvs_verify_interval: Duration::from_secs_f64(args.ipvs_verify_interval.max(0.1)),
         keep_ipvs_on_stop: args.dont_release_ipvs,
@@ -424,7 +436,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         .keepalived
         .pid_file
         .clone()
-        .unwrap_or_else(|| default_pid_file(&args.control_socket))];
+        .unwrap_or_else(|| default_pid_file(&control_socket))];
     for extra in [
         &args.keepalived.vrrp_pid_file,
         &args.keepalived.checkers_pid_file,
@@ -449,7 +461,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     let dump_dir = args
         .dump_dir
         .clone()
-        .unwrap_or_else(|| default_dump_dir(&args.control_socket));
+        .unwrap_or_else(|| default_dump_dir(&control_socket));
     let (wake, woken) = std::sync::mpsc::channel();
     let signal_wake = wake.clone();
     let started = std::thread::Builder::new()

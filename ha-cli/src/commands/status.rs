@@ -25,16 +25,14 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// The director's control socket.
-    #[arg(long, visible_alias = "control-socket", default_value = control::DEFAULT_SOCKET)]
-    pub socket: PathBuf,
+    #[command(flatten)]
+    pub socket: Socket,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ReloadArgs {
-    /// The director's control socket.
-    #[arg(long, visible_alias = "control-socket", default_value = control::DEFAULT_SOCKET)]
-    pub socket: PathBuf,
+    #[command(flatten)]
+    pub socket: Socket,
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,14 +43,39 @@ pub struct DrainArgs {
     /// default: every virtual server that has this real server.
     #[arg(long)]
     pub virtual_server: Option<String>,
-    /// The director's control socket.
-    #[arg(long, visible_alias = "control-socket", default_value = control::DEFAULT_SOCKET)]
-    pub socket: PathBuf,
+    #[command(flatten)]
+    pub socket: Socket,
+}
+
+/// Which director to ask.
+#[derive(Debug, clap::Args)]
+pub struct Socket {
+    /// The director's control socket (default: the one `ha run` picks for the namespace and
+    /// instance below).
+    #[arg(long, visible_alias = "control-socket")]
+    pub socket: Option<PathBuf>,
+    /// The director runs with `net_namespace NAME`.
+    #[arg(short = 's', long = "namespace", value_name = "NAME")]
+    pub namespace: Option<String>,
+    /// The director runs with `instance NAME` (keepalived's; not a VRRP instance).
+    #[arg(long = "instance", id = "config_instance", value_name = "NAME")]
+    pub config_instance: Option<String>,
+}
+
+impl Socket {
+    pub fn path(&self) -> PathBuf {
+        self.socket.clone().unwrap_or_else(|| {
+            director::net::netns::control_socket(
+                self.namespace.as_deref(),
+                self.config_instance.as_deref(),
+            )
+        })
+    }
 }
 
 /// What `ha status` prints once: the table (or JSON) of the filtered status.
 fn status_text(args: &StatusArgs) -> Result<String, String> {
-    match control::request(&args.socket, &Request::Status) {
+    match control::request(&args.socket.path(), &Request::Status) {
         Ok(Reply::Status(status)) => {
             let status = render::filter(
                 status,
@@ -107,7 +130,7 @@ pub fn status(args: StatusArgs) -> ExitCode {
 }
 
 pub fn reload(args: ReloadArgs) -> ExitCode {
-    answer("reload", &args.socket, &Request::Reload)
+    answer("reload", &args.socket.path(), &Request::Reload)
 }
 
 /// `ha drain` (`drained`) and `ha enable`.
@@ -125,7 +148,7 @@ pub fn drain(args: DrainArgs, drained: bool) -> ExitCode {
     };
     answer(
         if drained { "drain" } else { "enable" },
-        &args.socket,
+        &args.socket.path(),
         &request,
     )
 }

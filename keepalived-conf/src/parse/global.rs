@@ -234,38 +234,91 @@ impl Parser<'_> {
         Some(NotifyFifo { path, owner })
     }
 
+    /// `lvs_sync_daemon IF [inst] NAME [id N] [maxlen L] [port P] [ttl T] [group G]`, as
+    /// keepalived reads it: the instance either as `inst NAME` or as the word after the
+    /// interface, and the old positional sync id (`IF NAME ID`) with a warning.
     fn lvs_sync_daemon(&mut self, s: &Node) -> Option<LvsSyncDaemon> {
         let interface = self.arg(s, 0, "an interface")?.to_string();
-        let vrrp_instance = self.arg(s, 1, "a VRRP instance name")?.to_string();
         let mut d = LvsSyncDaemon {
             interface,
-            vrrp_instance,
+            vrrp_instance: String::new(),
             sync_id: None,
             maxlen: None,
             port: None,
             ttl: None,
             group: None,
         };
-        let mut i = 2;
+        let mut instance: Option<String> = None;
+        let mut positional = false;
+        let mut i = 1;
         while i < s.args.len() {
             match s.args[i].text.as_str() {
+                "inst" => {
+                    let name = self.arg(s, i + 1, "a VRRP instance name")?;
+                    if instance.is_some() {
+                        self.bad_value(
+                            s,
+                            i,
+                            "the VRRP instance of `lvs_sync_daemon` is given twice".into(),
+                            "name it once, as `inst NAME` or as the word after the interface"
+                                .into(),
+                        );
+                    } else {
+                        instance = Some(name.to_string());
+                    }
+                }
                 "id" => d.sync_id = self.num(s, i + 1, 0u8, 255),
                 "maxlen" => d.maxlen = self.num(s, i + 1, 1u16, 65535 - 20 - 8),
                 "port" => d.port = self.num(s, i + 1, 1u16, 65535),
                 "ttl" => d.ttl = self.num(s, i + 1, 1u8, 255),
                 "group" => d.group = self.ip_at(s, i + 1),
+                name if i == 1 => {
+                    instance = Some(name.to_string());
+                    positional = true;
+                    i += 1;
+                    continue;
+                }
+                // keepalived's old form `IF NAME SYNCID`, still applied (with its warning).
+                w if i == 2 && positional && d.sync_id.is_none() && w.parse::<u32>().is_ok() => {
+                    d.sync_id = self.num_named(s, i, "lvs_sync_daemon sync id", 0u8, 255);
+                    self.push(
+                        Diagnostic::warning(
+                            "deprecated",
+                            Some(s.args[i].span),
+                            "a sync id without `id` before it is an old form".to_string(),
+                        )
+                        .with_label("read as `id`")
+                        .with_help("write `id N`, as keepalived asks"),
+                    );
+                    i += 1;
+                    continue;
+                }
                 other => {
                     self.bad_value(
                         s,
                         i,
                         format!("unknown lvs_sync_daemon option `{other}`"),
-                        "options are id, maxlen, port, ttl and group".into(),
+                        "options are inst, id, maxlen, port, ttl and group".into(),
                     );
                     break;
                 }
             }
             i += 2;
         }
+        let Some(name) = instance else {
+            // keepalived would run both sync daemons, following no instance: not done here.
+            self.push(
+                Diagnostic::error(
+                    "missing-value",
+                    Some(s.span()),
+                    "`lvs_sync_daemon` needs a VRRP instance name".to_string(),
+                )
+                .with_label("expected a VRRP instance name after the interface")
+                .with_help("`lvs_sync_daemon IF NAME` or `lvs_sync_daemon IF inst NAME`"),
+            );
+            return None;
+        };
+        d.vrrp_instance = name;
         Some(d)
     }
 }

@@ -386,12 +386,52 @@ fn lvs_sync_daemon_values_and_options_are_checked() {
     let (d, at) = p.only();
     assert_eq!(d.message, "unknown lvs_sync_daemon option `syncid`");
     assert_eq!(at, "syncid");
-    assert_eq!(d.help, ["options are id, maxlen, port, ttl and group"]);
+    assert_eq!(
+        d.help,
+        ["options are inst, id, maxlen, port, ttl and group"]
+    );
 
     let p = parse(&global(" lvs_sync_daemon eth1"));
     let (d, _) = p.only();
     assert_eq!(d.message, "`lvs_sync_daemon` needs a VRRP instance name");
     assert_eq!(p.config().global_defs.lvs_sync_daemon, None);
+}
+
+#[test]
+fn lvs_sync_daemon_inst_form_and_old_positional_id() {
+    // keepalived: `inst NAME` anywhere after the interface.
+    let p = parse(&(global(" lvs_sync_daemon eth1 id 7 inst VI_1 port 8848") + &instance("")));
+    let d = p.clean().global_defs.lvs_sync_daemon.clone().unwrap();
+    assert_eq!(
+        (d.vrrp_instance.as_str(), d.sync_id, d.port),
+        ("VI_1", Some(7), Some(8848))
+    );
+    let p = parse(&(global(" lvs_sync_daemon eth1 inst VI_1") + &instance("")));
+    assert_eq!(
+        p.clean()
+            .global_defs
+            .lvs_sync_daemon
+            .clone()
+            .unwrap()
+            .sync_id,
+        None
+    );
+    // The old `IF NAME SYNCID`: applied, with a warning.
+    let p = parse(&(global(" lvs_sync_daemon eth1 VI_1 9") + &instance("")));
+    let (d, at) = p.only();
+    assert_eq!((d.code, at), ("deprecated", "9"));
+    assert_eq!(
+        p.config()
+            .global_defs
+            .lvs_sync_daemon
+            .clone()
+            .unwrap()
+            .sync_id,
+        Some(9)
+    );
+    let p = parse(&global(" lvs_sync_daemon eth1 id 3"));
+    let (d, _) = p.only();
+    assert_eq!(d.message, "`lvs_sync_daemon` needs a VRRP instance name");
 }
 
 #[test]
