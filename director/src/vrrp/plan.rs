@@ -9,7 +9,7 @@ use vrrp_core::wire::{Family, Version};
 use vrrp_core::{Authentication, GarpConfig, InstanceConfig};
 
 use crate::vrrp::{InstanceSpec, VirtualAddress};
-use keepalived_conf::{AuthType, Config, IpAddress, VrrpInstance};
+use keepalived_conf::{AuthType, Config, IpAddress, VrrpInstance, VrrpState};
 
 /// Why an instance cannot be run on this host.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,9 +84,13 @@ fn plan_instance(
     };
     let mut c = InstanceConfig::new(version, vrid, vi.priority, primary, advertised);
     c.advert_interval = vi.advert_int.as_duration();
-    c.preempt = !vi.nopreempt;
+    // keepalived clears `nopreempt` and `preempt_delay` of an instance that starts MASTER
+    // ("will not work with initial state MASTER - clearing"): it takes over at once.
+    let starts_master = vi.state == Some(VrrpState::Master);
+    c.preempt = !vi.nopreempt || starts_master;
     c.preempt_delay = vi
         .preempt_delay
+        .filter(|_| !starts_master)
         .map(|t| t.as_duration())
         .unwrap_or_default();
     c.accept = vi.accept.unwrap_or(!g.vrrp_strict);
@@ -283,6 +287,29 @@ mod tests {
         assert_eq!(specs[0].addresses.len(), 2);
         assert_eq!(specs[0].addresses[0].label.as_deref(), Some("ens32:a"));
         assert_eq!(specs[0].addresses[0].prefix_len, 24);
+    }
+
+    #[test]
+    fn state_master_clears_nopreempt_and_preempt_delay_as_keepalived() {
+        let instance = |state: &str| {
+            let text = format!(
+                "vrrp_instance A {{ state {state}\n interface ens32\n virtual_router_id 7\n \
+                 nopreempt\n preempt_delay 5\n virtual_ipaddress {{ 192.168.2.201 }} }}\n"
+            );
+            let mut sources = config::SourceMap::default();
+            let loaded =
+                config::parse_str("t.conf", &text, &config::Options::default(), &mut sources);
+            plan(&loaded.config, &mut FakeHost)
+                .unwrap()
+                .remove(0)
+                .config
+        };
+        let backup = instance("BACKUP");
+        assert!(!backup.preempt);
+        assert_eq!(backup.preempt_delay, Duration::from_secs(5));
+        let master = instance("MASTER");
+        assert!(master.preempt);
+        assert_eq!(master.preempt_delay, Duration::ZERO);
     }
 
     #[test]
