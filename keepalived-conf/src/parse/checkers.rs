@@ -3,7 +3,6 @@
 
 use super::{Parser, MAX_DELAY_SECS};
 use crate::diag::Diagnostic;
-use crate::keywords as kw;
 use crate::model::*;
 use crate::syntax::Node;
 
@@ -219,12 +218,7 @@ impl Parser<'_> {
                     *enable_sni = self.flag(s);
                     continue;
                 }
-                self.other(
-                    s,
-                    &[kw::CHECKER_COMMON, kw::CHECKER_SPECIFIC],
-                    &mut common.other,
-                    &format!("`{which}`"),
-                );
+                self.other(s, &mut common.other, &format!("`{which}`"));
             }
         }
         match &kind {
@@ -281,7 +275,7 @@ impl Parser<'_> {
                 "virtualhost" => u.virtualhost = self.string(s),
                 "regex" => u.regex = self.string(s),
                 "regex_no_match" => u.regex_no_match = self.flag(s),
-                _ => self.other(s, &[kw::URL], &mut u.other, "`url`"),
+                _ => self.other(s, &mut u.other, "`url`"),
             }
         }
         if u.path.is_empty() {

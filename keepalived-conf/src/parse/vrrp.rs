@@ -5,7 +5,6 @@ use std::net::IpAddr;
 
 use super::{suggest, with_suggestion, Fields, Parser, MAX_DELAY_SECS};
 use crate::diag::Diagnostic;
-use crate::keywords as kw;
 use crate::model::*;
 use crate::syntax::Node;
 
@@ -40,7 +39,7 @@ impl Parser<'_> {
                 "smtp_alert" => g.smtp_alert = Some(self.flag(s)),
                 "global_tracking" => g.global_tracking = self.flag(s),
                 "sync_group_tracking_weight" => g.sync_group_tracking_weight = self.flag(s),
-                _ => self.other(s, &[kw::SYNC_GROUP], &mut g.other, "`vrrp_sync_group`"),
+                _ => self.other(s, &mut g.other, "`vrrp_sync_group`"),
             }
         }
         self.save_fields(path.clone(), fields);
@@ -194,7 +193,7 @@ impl Parser<'_> {
                 "use_vmac_addr" => v.use_vmac_addr = self.flag(s),
                 "check_unicast_src" => v.check_unicast_src = self.flag(s),
                 "skip_check_adv_addr" => v.skip_check_adv_addr = Some(self.flag(s)),
-                _ => self.other(s, &[kw::INSTANCE], &mut v.other, "`vrrp_instance`"),
+                _ => self.other(s, &mut v.other, "`vrrp_instance`"),
             }
         }
         self.save_fields(path.clone(), fields);
@@ -286,12 +285,7 @@ impl Parser<'_> {
                 }
                 _ => {
                     let mut sink = Vec::new();
-                    self.other(s, &[], &mut sink, "`authentication`");
-                    if let Some(d) = self.diags.last_mut() {
-                        if let Some(sg) = suggest(&s.key.text, &[kw::AUTH]) {
-                            d.help = vec![format!("did you mean `{sg}`?")];
-                        }
-                    }
+                    self.other(s, &mut sink, "`authentication`");
                 }
             }
         }
@@ -414,7 +408,7 @@ impl Parser<'_> {
                         format!("unknown address option `{other}`"),
                     )
                     .with_label("ignored");
-                    if let Some(s) = suggest(other, &[kw::ADDRESS_OPTIONS]) {
+                    if let Some(s) = suggest(other, &[ADDRESS_OPTIONS]) {
                         d = d.with_help(format!("did you mean `{s}`?"));
                     }
                     self.push(d);
@@ -427,3 +421,21 @@ impl Parser<'_> {
         Some(ip)
     }
 }
+
+/// Words of an address line after the address itself.
+const ADDRESS_OPTIONS: &[&str] = &[
+    "brd",
+    "broadcast",
+    "dev",
+    "scope",
+    "label",
+    "peer",
+    "no_track",
+    "home",
+    "nodad",
+    "noprefixroute",
+    "autojoin",
+    "preferred_lft",
+    "track_group",
+    "-",
+];
