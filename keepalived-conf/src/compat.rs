@@ -644,6 +644,61 @@ pub const TABLE: &[Entry] = &[
     e("vrrp_track_process", "weight", A, "priority adjustment (0: losing the quorum puts the instance in FAULT); `reverse` swaps it"),
 ];
 
+/// `docs/keepalived-compat.md`: the table as a document, with the count of each class.
+/// The `compat` test fails when the file differs from this.
+pub fn document() -> String {
+    use std::fmt::Write;
+    let count = |n: u8| TABLE.iter().filter(|e| e.class.number() == n).count();
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "# keepalived {KEEPALIVED} keywords in ha\n\n\
+         <!-- Generated from keepalived-conf/src/compat.rs by `HA_BLESS=1 cargo test -p \
+         keepalived-conf --test compat`; do not edit. -->\n\n\
+         ha runs an existing keepalived.conf, or refuses it. Every keyword keepalived \
+         {KEEPALIVED} accepts is in one class:\n\n\
+         1. **applied** as keepalived applies it: {} keywords;\n\
+         2. **accepted, not applied**, harmless (it does not change who is master, what is \
+         forwarded or who may run what): `ha check` and `ha run` warn, naming file:line: {} \
+         keywords;\n\
+         3. **refused**: not applied, and ignoring it would change one of those (or which \
+         scripts run): `ha check` reports an error and `ha run` refuses to start: {} keywords.\n\n\
+         {} keywords in all. A keyword keepalived does not know in its block is warned about \
+         and ignored, as keepalived does.\n",
+        count(1),
+        count(2),
+        count(3),
+        TABLE.len(),
+    );
+    let mut last = "";
+    for e in TABLE {
+        if e.block != last {
+            let title = match e.block {
+                "top" => "Top level".to_string(),
+                "language" => "The language (includes, parameters, conditionals)".to_string(),
+                b => format!("`{b}`"),
+            };
+            let _ = write!(
+                out,
+                "\n## {title}\n\n| keyword | class | what ha does |\n|---|---|---|\n"
+            );
+            last = e.block;
+        }
+        let class = match e.class {
+            Class::Applied => "1 applied".to_string(),
+            Class::Ignored => "2 warned, not applied".to_string(),
+            Class::Refused(what) => format!("3 refused ({what})"),
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {class} | {} |",
+            e.keyword,
+            e.note.replace('|', "\\|")
+        );
+    }
+    out
+}
+
 /// The entry of `keyword` in `block`.
 pub fn lookup(block: &str, keyword: &str) -> Option<&'static Entry> {
     TABLE

@@ -549,3 +549,34 @@ fn every_keyword_the_parser_types_has_an_entry() {
         "typed but not in the table: {missing:?}"
     );
 }
+
+#[test]
+fn the_document_matches_the_table() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/keepalived-compat.md");
+    let want = compat::document();
+    if std::env::var_os("HA_BLESS").is_some() {
+        std::fs::create_dir_all(Path::new(path).parent().unwrap()).unwrap();
+        std::fs::write(path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        have == want,
+        "docs/keepalived-compat.md is stale: HA_BLESS=1 cargo test -p keepalived-conf --test compat"
+    );
+}
+
+#[test]
+fn the_reference_peer_knows_no_keyword_the_table_lacks() {
+    // keepalived 2.2.7, the peer of the namespace tests, knows a subset of 2.4.3's keywords.
+    let table: BTreeSet<(String, String)> = TABLE
+        .iter()
+        .map(|e| (e.block.to_string(), e.keyword.to_string()))
+        .collect();
+    let peer = keepalived_keywords("2.2.7");
+    let missing: Vec<_> = peer.difference(&table).collect();
+    assert!(
+        missing.is_empty(),
+        "2.2.7 keywords without an entry: {missing:?}"
+    );
+    assert_eq!(peer.len(), 519);
+}
