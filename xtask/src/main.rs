@@ -2,10 +2,11 @@
 //!
 //! - `test`: every test the project has: format, lints, the fuzz targets compiling, the
 //!   workspace's tests (privileged ones, with the Debian and Python packages they need,
-//!   included when run as root), 100,000 seeds of `sim`, then the real-kernel IPVS tests in the
-//!   VM. `.ci/run` calls exactly this.
+//!   included when run as root), 100,000 seeds of `sim`, every fuzz target for 30 s, then the
+//!   real-kernel IPVS tests in the VM. `.ci/run` calls exactly this.
 //! - `sim [--seeds N] [--start K] [--seed S]`: random VRRP clusters and fault schedules in the
 //!   deterministic simulator, judged by invariants ([`xtask::sim`]); `--seed S` replays one.
+//! - `fuzz [--seconds N] [TARGET...]`: the fuzz targets under libFuzzer (see `xtask::fuzz`).
 //! - `vm-test [-- TEST-ARGS]`: builds `ipvs-sys`'s `kernel` tests, `ha-cli`'s `lvs_vm` tests and
 //!   the `ha` binary, boots the VM and runs both test binaries there, one after the other, with
 //!   `--include-ignored --test-threads=1` (plus TEST-ARGS, e.g. a test name filter).
@@ -32,7 +33,9 @@ commands:
                                      the IPVS test VM (--host: here, if this kernel has IPVS)
   demo --haproxy                     keepalived + haproxy: two haproxy nodes, ha run --vrrp with
                                      process or script tracking, as a timeline (here, no VM)
-  test                               run every test (fmt, clippy, workspace tests, VM tests)
+  test                               run every test (fmt, clippy, workspace tests, simulation,
+                                     fuzzing, VM tests)
+  fuzz [--seconds N] [TARGET...]     run the fuzz targets N s each (default 30), fail on a crash
   vm-test [-- TEST-ARGS]             run the real-kernel tests in the IPVS test VM: ipvs-sys's,
                                      then ha-cli's lvs_vm (the director in the lab topology)
   vm-run [--add PATH]... -- COMMAND  run a shell command in the VM, exit with its status
@@ -46,7 +49,8 @@ environment:
   XTASK_VM_TIMEOUT=SECONDS           kill the VM after this long (default 900)
   XTASK_VM_KERNEL_PACKAGE=NAME       kernel package to boot (default: what linux-image-cloud-amd64 depends on)
   XTASK_VM_KEEP=1                    keep the staged guest and its cpio under target/vm-cache/guests
-  CI=true                            fail, instead of skipping loudly, when the VM cannot run here";
+  CI=true                            fail, instead of skipping loudly, when the VM cannot run here
+                                     or cargo-fuzz is missing";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(rest),
         Some("demo") => demo(rest),
+        Some("fuzz") => xtask::fuzz::command(rest),
         Some("vm-test") => vm_test(after_dashes(rest)).map_err(|e| e.to_string()),
         Some("vm-run") => vm_run(rest),
         Some("vm-shell") => vm_shell(rest),
@@ -147,6 +152,7 @@ fn test(_args: &[String]) -> Result<(), String> {
     // 100,000 simulated clusters under faults (a release build; ~20 s once built).
     eprintln!("+ cargo xtask sim --seeds {SIM_SEEDS}");
     xtask::sim::main(&["--seeds".into(), SIM_SEEDS.to_string()])?;
+    xtask::fuzz::test_step(in_ci())?;
     skip_if_unavailable(vm_test(&[]), in_ci())
 }
 
