@@ -448,7 +448,20 @@ impl<'a> Lexer<'a> {
         // keepalived globs with GLOB_BRACE: `{a,b}` is expanded before matching, and each
         // alternative's matches come in turn.
         let mut matches: Vec<PathBuf> = Vec::new();
-        for alternative in expand_braces(&full_str) {
+        let mut alternatives = Vec::new();
+        expand_braces(&full_str, &mut alternatives);
+        if alternatives.len() > MAX_BRACE_ALTERNATIVES {
+            self.diags.push(
+                Diagnostic::error(
+                    "include-pattern",
+                    Some(pattern.span),
+                    "include pattern has too many brace alternatives",
+                )
+                .with_label(format!("more than {MAX_BRACE_ALTERNATIVES}")),
+            );
+            return;
+        }
+        for alternative in alternatives {
             match glob::glob(&alternative) {
                 Ok(paths) => {
                     let before = matches.len();
@@ -931,12 +944,20 @@ fn split_lst(args: &str) -> Vec<Vec<String>> {
     groups
 }
 
+/// Brace alternatives of one include pattern: `{a,b}{c,d}...` doubles with each group, and
+/// one line must not make the reader glob without end.
+const MAX_BRACE_ALTERNATIVES: usize = 1024;
+
 /// glibc's GLOB_BRACE: `a{b,c{d,e}}f` is `abf`, `acdf`, `acef`, in that order. A `{` without
-/// its `}` is literal.
-fn expand_braces(pattern: &str) -> Vec<String> {
+/// its `}` is literal. Stops adding past [`MAX_BRACE_ALTERNATIVES`] (one more is the sign).
+fn expand_braces(pattern: &str, out: &mut Vec<String>) {
+    if out.len() > MAX_BRACE_ALTERNATIVES {
+        return;
+    }
     let bytes = pattern.as_bytes();
     let Some(open) = pattern.find('{') else {
-        return vec![pattern.to_string()];
+        out.push(pattern.to_string());
+        return;
     };
     let mut depth = 0;
     let mut commas = Vec::new();
@@ -956,16 +977,15 @@ fn expand_braces(pattern: &str) -> Vec<String> {
         }
     }
     let Some(close) = close else {
-        return vec![pattern.to_string()];
+        out.push(pattern.to_string());
+        return;
     };
     let (head, tail) = (&pattern[..open], &pattern[close + 1..]);
     let mut bounds = vec![open];
     bounds.extend(&commas);
     bounds.push(close);
-    let mut out = Vec::new();
     for w in bounds.windows(2) {
         let alternative = format!("{head}{}{tail}", &pattern[w[0] + 1..w[1]]);
-        out.extend(expand_braces(&alternative));
+        expand_braces(&alternative, out);
     }
-    out
 }

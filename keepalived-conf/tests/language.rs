@@ -395,6 +395,22 @@ fn include_variants_and_brace_patterns_as_keepalived() {
 }
 
 #[test]
+fn an_include_pattern_with_too_many_brace_alternatives_is_refused() {
+    // Eleven groups of two: 2048 patterns to glob, past the limit of 1024.
+    let pattern = "{a,b}".repeat(11);
+    let (lines, diags) = lex_with(&format!("includem /nonexistent/{pattern}\nx\n"), "");
+    assert_eq!(lines, ["x"]);
+    let got: Vec<(&str, &str)> = diags.iter().map(|d| (d.code, d.message.as_str())).collect();
+    assert_eq!(
+        got,
+        [(
+            "include-pattern",
+            "include pattern has too many brace alternatives"
+        )]
+    );
+}
+
+#[test]
 fn include_problems_are_diagnosed() {
     let dir = temp_dir("include-bad");
     std::fs::write(dir.join("loop.conf"), "include loop.conf\n").unwrap();
