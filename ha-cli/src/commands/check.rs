@@ -83,9 +83,14 @@ pub fn run(args: CheckArgs) -> ExitCode {
     eprint!("{}", diag::render(&all, &sources, color));
     let mut errors = all.iter().filter(|d| d.is_error()).count();
     let mut warnings = all.iter().filter(|d| !d.is_error()).count();
-    // What the director would refuse at start although the language accepted it.
+    // What the director would refuse at start although the language accepted it. Keywords
+    // ha refuses (`not-applied`) leave the model whole: check it too, so that one run
+    // names every problem.
     for (file, l) in files.iter().zip(&loaded) {
-        if l.has_errors() {
+        if l.diagnostics
+            .iter()
+            .any(|d| d.is_error() && d.code != "not-applied")
+        {
             continue;
         }
         match director::lvs::LvsPlan::from_config(&l.config) {
