@@ -5,7 +5,9 @@
 //! [`KEEPALIVED`] accepts (its parsers install them; the extraction is
 //! `tests/data/keepalived-2.4.3/keywords.tsv`) is in [`TABLE`], in one [`Class`]:
 //!
-//! 1. [`Class::Applied`]: ha applies it as keepalived does (a test shows it);
+//! 1. [`Class::Applied`]: ha applies it as keepalived does (a test shows it); or
+//!    [`Class::Differs`]: applied, with a difference the note names; each use is a warning,
+//!    `applied-differently`;
 //! 2. [`Class::Ignored`]: not applied, and harmless: it does not change who is master, what
 //!    is forwarded or who may run what. Each use is a warning, `accepted-not-applied`;
 //! 3. [`Class::Refused`]: not applied, and ignoring it would change one of those (or which
@@ -44,6 +46,9 @@ pub const KEEPALIVED: &str = "2.4.3";
 pub enum Class {
     /// Class 1: applied as keepalived applies it.
     Applied,
+    /// Class 1, with a difference from keepalived that does not change who is master, what
+    /// is forwarded or who may run what (the note says which); a warning.
+    Differs,
     /// Class 2: not applied, harmless; a warning.
     Ignored,
     /// Class 3: not applied, and ignoring it would change what is named ("who is master",
@@ -55,7 +60,7 @@ impl Class {
     /// 1, 2 or 3.
     pub fn number(self) -> u8 {
         match self {
-            Class::Applied => 1,
+            Class::Applied | Class::Differs => 1,
             Class::Ignored => 2,
             Class::Refused(_) => 3,
         }
@@ -84,6 +89,7 @@ const fn e(block: &'static str, keyword: &'static str, class: Class, note: &'sta
 }
 
 const A: Class = Class::Applied;
+const D: Class = Class::Differs;
 const I: Class = Class::Ignored;
 const MASTER: Class = Class::Refused("who is master");
 const FORWARDED: Class = Class::Refused("what is forwarded");
@@ -91,8 +97,8 @@ const RUNS: Class = Class::Refused("who may run what");
 const SCRIPTS: Class = Class::Refused("which scripts run");
 
 /// Every keyword keepalived 2.4.3 accepts, sorted by block then keyword, one line each:
-/// `e(BLOCK, KEYWORD, CLASS, NOTE)` with CLASS `A` (1), `I` (2) or what ignoring it would
-/// change (3: `MASTER`, `FORWARDED`, `RUNS`, `SCRIPTS`).
+/// `e(BLOCK, KEYWORD, CLASS, NOTE)` with CLASS `A` (1), `D` (1, applied with a difference),
+/// `I` (2) or what ignoring it would change (3: `MASTER`, `FORWARDED`, `RUNS`, `SCRIPTS`).
 #[rustfmt::skip]
 pub const TABLE: &[Entry] = &[
     e("SSL", "ca", FORWARDED, "part of `SSL`, which is refused"),
@@ -139,7 +145,7 @@ pub const TABLE: &[Entry] = &[
     e("global_defs", "dbus_service_name", I, "ha has no D-Bus interface (`ha status`, the control socket instead)"),
     e("global_defs", "default_interface", MASTER, "an instance without `interface` is not run on it (ha refuses to start); give each instance its `interface`"),
     e("global_defs", "disable_local_igmp", I, "ha sends no IGMP reports of its own to suppress"),
-    e("global_defs", "dynamic_interfaces", I, "ha follows an instance's interface by name when it goes and comes back; one missing at start stops ha from starting (keepalived would wait for it)"),
+    e("global_defs", "dynamic_interfaces", D, "ha follows an instance's interface by name when it goes and comes back; one missing at start stops ha from starting (keepalived would wait for it)"),
     e("global_defs", "enable_dbus", I, "ha has no D-Bus interface (`ha status`, the control socket instead)"),
     e("global_defs", "enable_script_security", RUNS, "scripts run without keepalived's checks that no one but root can write them or their directories"),
     e("global_defs", "enable_snmp_checker", I, "ha has no SNMP agent (`ha run --metrics-listen` exports the same counters)"),
@@ -657,7 +663,9 @@ pub fn document() -> String {
          keepalived-conf --test compat`; do not edit. -->\n\n\
          ha runs an existing keepalived.conf, or refuses it. Every keyword keepalived \
          {KEEPALIVED} accepts is in one class:\n\n\
-         1. **applied** as keepalived applies it: {} keywords;\n\
+         1. **applied** as keepalived applies it: {} keywords, of which {} **with a \
+         difference** from keepalived that does not change who is master, what is forwarded \
+         or who may run what (the note says which; `ha check` and `ha run` warn);\n\
          2. **accepted, not applied**, harmless (it does not change who is master, what is \
          forwarded or who may run what): `ha check` and `ha run` warn, naming file:line: {} \
          keywords;\n\
@@ -666,6 +674,7 @@ pub fn document() -> String {
          {} keywords in all. A keyword keepalived does not know in its block is warned about \
          and ignored, as keepalived does.\n",
         count(1),
+        TABLE.iter().filter(|e| e.class == Class::Differs).count(),
         count(2),
         count(3),
         TABLE.len(),
@@ -686,6 +695,7 @@ pub fn document() -> String {
         }
         let class = match e.class {
             Class::Applied => "1 applied".to_string(),
+            Class::Differs => "1 applied, with a difference".to_string(),
             Class::Ignored => "2 warned, not applied".to_string(),
             Class::Refused(what) => format!("3 refused ({what})"),
         };
@@ -872,6 +882,17 @@ pub(crate) fn check(
             Some(entry) => {
                 match entry.class {
                     Class::Applied => {}
+                    Class::Differs => out.push(
+                        Diagnostic::warning(
+                            "applied-differently",
+                            Some(span),
+                            format!(
+                                "`{word}` is applied with a difference from keepalived: {}",
+                                entry.note
+                            ),
+                        )
+                        .with_label("applied, not quite as keepalived"),
+                    ),
                     Class::Ignored => out.push(
                         Diagnostic::warning(
                             "accepted-not-applied",

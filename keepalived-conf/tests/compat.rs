@@ -188,6 +188,34 @@ fn every_harmless_keyword_is_one_warning_and_the_file_is_valid() {
 }
 
 #[test]
+fn every_keyword_applied_with_a_difference_is_one_warning_naming_it() {
+    let differs: Vec<_> = TABLE.iter().filter(|e| e.class == Class::Differs).collect();
+    assert!(!differs.is_empty());
+    for e in differs {
+        let (l, sources) = parse(&in_block(e.block, e.keyword));
+        let found: Vec<&Diagnostic> = l
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "applied-differently")
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "{}",
+            render(&l.diagnostics, &sources, false)
+        );
+        assert_eq!(
+            found[0].message,
+            format!(
+                "`{}` is applied with a difference from keepalived: {}",
+                e.keyword, e.note
+            )
+        );
+        assert!(!found[0].is_error());
+    }
+}
+
+#[test]
 fn the_only_harmless_keywords_left_out_are_inside_refused_blocks() {
     let inside: Vec<_> = TABLE
         .iter()

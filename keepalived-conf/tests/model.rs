@@ -22,7 +22,10 @@ fn load(path: &Path) -> (Loaded, SourceMap) {
 /// What the compatibility check says of keywords ha does not apply (tested in `compat.rs`):
 /// these tests are about the model, which holds what keepalived would do with them.
 fn is_compat(d: &Diagnostic) -> bool {
-    matches!(d.code, "not-applied" | "accepted-not-applied")
+    matches!(
+        d.code,
+        "not-applied" | "accepted-not-applied" | "applied-differently"
+    )
 }
 
 fn load_clean(path: &Path) -> Config {

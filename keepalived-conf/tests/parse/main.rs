@@ -28,7 +28,7 @@ pub fn parse(text: &str) -> Parsed {
     loaded.diagnostics.retain(|d| {
         !matches!(
             d.code,
-            "not-applied" | "accepted-not-applied" | "not-keepalived"
+            "not-applied" | "accepted-not-applied" | "applied-differently" | "not-keepalived"
         )
     });
     Parsed { loaded, sources }
