@@ -1,26 +1,45 @@
 //! Test-only fault points: in debug builds, `HA_FAULT_PANIC=NAME@SECONDS` makes the thread
-//! that passes `point(NAME)` panic once SECONDS have passed since the first fault point was reached (the director's start), so that
-//! tests can show what a panicking director thread does. Release builds have no fault points.
+//! that passes `point(NAME)` panic once SECONDS have passed since the first fault point was
+//! reached (the director's start), and `HA_FAULT_STALL=NAME@SECONDS` makes it hang there for
+//! good (a thread stuck in a system call or a lock), so that tests can show what a panicking
+//! or stuck director thread does. Release builds have no fault points.
 
-/// Panics here if `HA_FAULT_PANIC` names this point and its time has come (debug builds).
+/// Panics or hangs here if `HA_FAULT_PANIC` or `HA_FAULT_STALL` names this point and its time
+/// has come (debug builds).
 #[cfg(debug_assertions)]
 pub fn point(name: &str) {
     use std::sync::OnceLock;
     use std::time::{Duration, Instant};
-    static START: OnceLock<(Instant, Option<(String, Duration)>)> = OnceLock::new();
-    let (start, fault) = START.get_or_init(|| {
-        let fault = std::env::var("HA_FAULT_PANIC").ok().and_then(|v| {
+    type Fault = Option<(String, Duration)>;
+    static START: OnceLock<(Instant, Fault, Fault)> = OnceLock::new();
+    let parse = |var: &str| -> Fault {
+        std::env::var(var).ok().and_then(|v| {
             let (name, secs) = v.split_once('@')?;
             Some((
                 name.to_string(),
                 Duration::from_secs_f64(secs.parse().ok()?),
             ))
-        });
-        (Instant::now(), fault)
+        })
+    };
+    let (start, panic, stall) = START.get_or_init(|| {
+        (
+            Instant::now(),
+            parse("HA_FAULT_PANIC"),
+            parse("HA_FAULT_STALL"),
+        )
     });
-    if let Some((target, after)) = fault {
-        if target == name && start.elapsed() >= *after {
-            panic!("fault point {name}: HA_FAULT_PANIC asked this thread to panic");
+    let due = |fault: &Fault| {
+        fault
+            .as_ref()
+            .is_some_and(|(target, after)| target == name && start.elapsed() >= *after)
+    };
+    if due(panic) {
+        panic!("fault point {name}: HA_FAULT_PANIC asked this thread to panic");
+    }
+    if due(stall) {
+        tracing::warn!("fault point {name}: HA_FAULT_STALL: this thread hangs from now on");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
         }
     }
 }

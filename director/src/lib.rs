@@ -87,6 +87,9 @@ pub struct Options {
     pub ipvs_verify_interval: Duration,
     /// Leave the IPVS table as it is at stop (keepalived's `--dont-release-ipvs`).
     pub keep_ipvs_on_stop: bool,
+    /// Leave the VRRP side's addresses, routes and VMACs at stop, without a priority-0
+    /// advert (keepalived's `--dont-release-vrrp`).
+    pub keep_vrrp_on_stop: bool,
     /// Log each IPVS operation (or only summaries).
     pub log_ipvs_operations: bool,
     /// Counts log lines the logging layer dropped, for [`Status::log_lines_dropped`].
@@ -103,6 +106,7 @@ impl Default for Options {
             control_access: control::Access::default(),
             ipvs_verify_interval: Duration::from_secs(5),
             keep_ipvs_on_stop: false,
+            keep_vrrp_on_stop: false,
             log_ipvs_operations: true,
             log_lines_dropped: None,
         }
@@ -118,6 +122,7 @@ impl fmt::Debug for Options {
             .field("control_socket", &self.control_socket)
             .field("ipvs_verify_interval", &self.ipvs_verify_interval)
             .field("keep_ipvs_on_stop", &self.keep_ipvs_on_stop)
+            .field("keep_vrrp_on_stop", &self.keep_vrrp_on_stop)
             .finish_non_exhaustive()
     }
 }
@@ -338,6 +343,8 @@ pub struct Director {
     events: broadcast::Sender<DirectorEvent>,
     /// Subscribed before the director started, for the first [`Director::events`] call.
     first_events: std::sync::Mutex<Option<broadcast::Receiver<DirectorEvent>>>,
+    /// The VRRP thread's status, read without asking any thread (its heartbeat).
+    vrrp_status: vrrp::StatusHandle,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -367,10 +374,11 @@ impl Director {
                 cause: e.to_string(),
             })?;
         match started_rx.recv() {
-            Ok(Ok(())) => Ok(Director {
+            Ok(Ok(vrrp_status)) => Ok(Director {
                 inputs,
                 events,
                 first_events: std::sync::Mutex::new(Some(first_events)),
+                vrrp_status,
                 thread: Some(thread),
             }),
             Ok(Err(e)) => {
@@ -448,6 +456,13 @@ impl Director {
     /// What the director is doing now.
     pub fn status(&self) -> Result<Status, Error> {
         self.ask(|reply| Input::Status { reply })
+    }
+
+    /// The VRRP thread's heartbeat: a count of its loop's turns, which advances at least every
+    /// [`vrrp::HEARTBEAT_INTERVAL`] while that thread is alive and not stuck. Reading it asks
+    /// no thread anything (for a service watchdog: feed it only while this advances).
+    pub fn vrrp_heartbeat(&self) -> u64 {
+        self.vrrp_status.heartbeat()
     }
 
     /// Whether the director still runs (it stops by itself when one of its threads fails).

@@ -176,7 +176,7 @@ pub(crate) fn run(
     inputs_tx: mpsc::UnboundedSender<Input>,
     inputs: mpsc::UnboundedReceiver<Input>,
     events: broadcast::Sender<DirectorEvent>,
-    started: std::sync::mpsc::Sender<Result<(), Error>>,
+    started: std::sync::mpsc::Sender<Result<crate::vrrp::StatusHandle, Error>>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -209,7 +209,12 @@ pub(crate) fn run(
                 return;
             }
         };
-        let _ = started.send(Ok(()));
+        let vrrp_status = router
+            .vrrp
+            .as_ref()
+            .map(VrrpRunner::status_handle)
+            .expect("the VRRP runner starts with the router");
+        let _ = started.send(Ok(vrrp_status));
         router
             .route(inputs, vrrp_outputs, lvs_actions, control_rx)
             .await;
@@ -736,8 +741,17 @@ impl Router {
         let lvs = self.lvs.take();
         self.lvs_handle = None;
         // VRRP first: the priority-0 advert hands the VIP over before the services go.
+        let keep_vrrp = self.options.keep_vrrp_on_stop;
         let stopped = tokio::task::spawn_blocking(move || {
-            let vrrp_result = vrrp.map(VrrpRunner::shutdown).transpose();
+            let vrrp_result = vrrp
+                .map(|v| {
+                    if keep_vrrp {
+                        v.shutdown_keeping_addresses()
+                    } else {
+                        v.shutdown()
+                    }
+                })
+                .transpose();
             if let Some(lvs) = lvs {
                 lvs.shutdown();
             }

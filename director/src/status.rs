@@ -58,8 +58,66 @@ pub struct InstanceReport {
     /// Virtual addresses put back after something else removed them.
     #[serde(default)]
     pub vip_repairs: u64,
+    /// Every virtual address with its options (`virtual_ipaddress`, then
+    /// `virtual_ipaddress_excluded`).
+    #[serde(default)]
+    pub vip_details: Vec<VipReport>,
+    /// VRRP version (2 or 3); 0 from a director that did not say.
+    #[serde(default)]
+    pub version: u8,
+    #[serde(default)]
+    pub advert_interval_ms: u64,
+    /// `garp_master_delay`, in seconds.
+    #[serde(default)]
+    pub garp_master_delay_secs: u64,
     pub last_transition: Option<TransitionReport>,
     pub statistics: serde_json::Value,
+}
+
+/// One virtual address of an instance, with what keepalived's dumps show of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipReport {
+    pub address: IpAddr,
+    pub prefix_len: u8,
+    /// The device it goes on (`dev`, else the instance's interface).
+    pub device: String,
+    /// `global`, `site`, `link`, `host`, `nowhere` or a number.
+    pub scope: String,
+    pub label: Option<String>,
+    /// From `virtual_ipaddress_excluded` (installed, not advertised).
+    pub excluded: bool,
+    /// Installed in the kernel now.
+    pub installed: bool,
+}
+
+impl VipReport {
+    /// keepalived's text for it (`192.168.2.200 dev eth0 scope global`; `/prefix` when it is
+    /// not a host address), as in its JSON dump's `vips` and its data dump.
+    pub fn keepalived_text(&self) -> String {
+        let full = if self.address.is_ipv4() { 32 } else { 128 };
+        let mut s = self.address.to_string();
+        if self.prefix_len != full {
+            s.push_str(&format!("/{}", self.prefix_len));
+        }
+        s.push_str(&format!(" dev {} scope {}", self.device, self.scope));
+        if let Some(label) = &self.label {
+            s.push_str(&format!(" label {label}"));
+        }
+        s
+    }
+}
+
+/// The scope's name as `ip address` prints it.
+pub fn scope_name(scope: netlink_packet_route::address::AddressScope) -> String {
+    use netlink_packet_route::address::AddressScope;
+    match scope {
+        AddressScope::Universe => "global".into(),
+        AddressScope::Site => "site".into(),
+        AddressScope::Link => "link".into(),
+        AddressScope::Host => "host".into(),
+        AddressScope::Nowhere => "nowhere".into(),
+        other => u8::from(other).to_string(),
+    }
 }
 
 /// One real server as `ha status` shows it.
@@ -148,6 +206,23 @@ pub fn report(status: &[InstanceStatus], now_ns: u64) -> Vec<InstanceReport> {
             virtual_addresses: s.addresses.clone(),
             installed_addresses: s.installed_addresses.clone(),
             vip_repairs: s.vip_repairs,
+            vip_details: s
+                .address_details
+                .iter()
+                .enumerate()
+                .map(|(i, a)| VipReport {
+                    address: a.address,
+                    prefix_len: a.prefix_len,
+                    device: a.device.clone().unwrap_or_else(|| s.interface.clone()),
+                    scope: scope_name(a.scope),
+                    label: a.label.clone(),
+                    excluded: i >= s.advertised_addresses,
+                    installed: s.installed_addresses.contains(&a.address),
+                })
+                .collect(),
+            version: s.version,
+            advert_interval_ms: s.advert_interval.as_millis() as u64,
+            garp_master_delay_secs: s.garp_master_delay.as_secs(),
             last_transition: s.last_transition.map(|t| TransitionReport {
                 from: state_name(t.from).to_string(),
                 to: state_name(t.to).to_string(),

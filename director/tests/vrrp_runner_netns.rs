@@ -95,3 +95,46 @@ fn election_graceful_failover_preemption_and_fault_move_the_vip() {
     lvs2.shutdown().unwrap();
     assert!(!has_vip(&nb));
 }
+
+#[test]
+fn heartbeat_advances_while_idle_and_a_kept_shutdown_leaves_the_vip() {
+    if !require_root("heartbeat_advances_while_idle_and_a_kept_shutdown_leaves_the_vip") {
+        return;
+    }
+    let (na, _nb) = veth_pair(
+        "vh",
+        ("10.199.5.1/24", "fe80::a/64"),
+        ("10.199.5.2/24", "fe80::b/64"),
+    );
+    let mut spec = spec(100, "10.199.5.1");
+    spec.config.virtual_addresses = vec!["10.199.5.200".parse().unwrap()];
+    spec.addresses[0].address = "10.199.5.200".parse().unwrap();
+    let lvs1 = start_in(&na, spec);
+    let vip = || testkit::has_address(&na, "eth0", "10.199.5.200/24");
+    wait_until("lvs1 master", || state(&lvs1) == State::Master);
+    wait_until("VIP on lvs1", vip);
+    // FAULT has no timer: the thread would sleep until a packet or a command came, but it
+    // turns at least every HEARTBEAT_INTERVAL.
+    lvs1.command(RunnerCommand::Instance {
+        name: "VI_1".into(),
+        command: vrrp_core::Command::EnterFault(vrrp_core::FaultCause::InterfaceDown),
+    });
+    wait_until("lvs1 fault", || state(&lvs1) == State::Fault);
+    let handle = lvs1.status_handle();
+    let before = handle.heartbeat();
+    std::thread::sleep(director::vrrp::HEARTBEAT_INTERVAL * 5);
+    let turns = handle.heartbeat() - before;
+    assert!(turns >= 3, "{turns} turns in 5 heartbeat intervals");
+    lvs1.command(RunnerCommand::Instance {
+        name: "VI_1".into(),
+        command: vrrp_core::Command::LeaveFault(vrrp_core::FaultCause::InterfaceDown),
+    });
+    wait_until("lvs1 master again", || state(&lvs1) == State::Master);
+    wait_until("VIP back", vip);
+    // keepalived's --dont-release-vrrp: the VIP stays after the thread has ended.
+    lvs1.shutdown_keeping_addresses().unwrap();
+    let after = handle.heartbeat();
+    std::thread::sleep(director::vrrp::HEARTBEAT_INTERVAL * 2);
+    assert_eq!(handle.heartbeat(), after, "no heartbeat once stopped");
+    assert!(vip(), "the VIP is left in place");
+}

@@ -5,6 +5,8 @@
 
 pub mod cli;
 pub mod commands;
+pub mod dump;
 pub mod logging;
 pub mod metrics;
+pub mod signals;
 pub mod systemd;

@@ -850,3 +850,178 @@ fn parse_addr(text: &str, default_port: u16) -> Result<SocketAddr, String> {
         .map(|ip| SocketAddr::new(ip, default_port))
         .map_err(|_| format!("invalid address {text:?} (numeric address[:port] expected)"))
 }
+
+/// Where the kernel lists IPVS connections (there is no netlink dump of them).
+pub const CONNECTIONS_FILE: &str = "/proc/net/ip_vs_conn";
+
+/// One entry of [`CONNECTIONS_FILE`]: a connection, or a persistence template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// `TCP`, `UDP`, `SCTP`, `IP` (templates), ... as the kernel names it.
+    pub protocol: String,
+    pub client: SocketAddr,
+    pub virtual_addr: SocketAddr,
+    pub destination: SocketAddr,
+    /// `ESTABLISHED`, `TIME_WAIT`, `NONE`, ...
+    pub state: String,
+    /// Seconds left.
+    pub expires: u32,
+    /// The persistence engine's name and data (`sip` and its Call-ID), when one is used.
+    pub pe: Option<(String, String)>,
+}
+
+/// Reads [`CONNECTIONS_FILE`]'s text: a header line, then `Pro FromIP FPrt ToIP TPrt DestIP
+/// DPrt State Expires [PEName PEData]`, IPv4 addresses in hex, IPv6 ones as text, ports in
+/// hex.
+pub fn parse_connections(text: &str) -> Result<Vec<Connection>, Error> {
+    let bad = |line: usize, why: &str| Error::Rules {
+        line,
+        reason: format!("{CONNECTIONS_FILE}: {why}"),
+    };
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.is_empty() {
+            continue;
+        }
+        if f.len() < 9 {
+            return Err(bad(n + 1, "fewer than 9 fields"));
+        }
+        let addr = |a: &str, p: &str| -> Result<SocketAddr, Error> {
+            let port = u16::from_str_radix(p, 16).map_err(|_| bad(n + 1, "bad port"))?;
+            let ip = if a.contains(':') {
+                IpAddr::V6(a.parse().map_err(|_| bad(n + 1, "bad IPv6 address"))?)
+            } else {
+                IpAddr::V4(Ipv4Addr::from(
+                    u32::from_str_radix(a, 16).map_err(|_| bad(n + 1, "bad IPv4 address"))?,
+                ))
+            };
+            Ok(SocketAddr::new(ip, port))
+        };
+        out.push(Connection {
+            protocol: f[0].to_string(),
+            client: addr(f[1], f[2])?,
+            virtual_addr: addr(f[3], f[4])?,
+            destination: addr(f[5], f[6])?,
+            state: f[7].to_string(),
+            expires: f[8].parse().map_err(|_| bad(n + 1, "bad expiry"))?,
+            pe: match (f.get(9), f.get(10)) {
+                (Some(name), Some(data)) => Some((name.to_string(), data.to_string())),
+                _ => None,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// `ipvsadm -Lnc` (with `persistent`, `ipvsadm -Lnc --persistent-conn`: the persistence
+/// engine's columns too), in the kernel's order.
+pub fn format_connections(conns: &[Connection], persistent: bool) -> String {
+    let mut out = String::from("IPVS connection entries\n");
+    if persistent {
+        let _ = writeln!(
+            out,
+            "pro expire {:<11} {:<18} {:<18} {:<18} {:<16} pe_data",
+            "state", "source", "virtual", "destination", "pe name"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "pro expire {:<11} {:<18} {:<18} destination",
+            "state", "source", "virtual"
+        );
+    }
+    for c in conns {
+        let expire = format!("{:02}:{:02}", c.expires / 60, c.expires % 60);
+        let (client, virt, dest) = (
+            addr_text(c.client),
+            addr_text(c.virtual_addr),
+            addr_text(c.destination),
+        );
+        match (&c.pe, persistent) {
+            (Some((name, data)), true) => {
+                let _ = writeln!(
+                    out,
+                    "{:<3} {expire:<6} {:<11} {client:<18} {virt:<18} {dest:<16} {name:<18} {data}",
+                    c.protocol, c.state
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "{:<3} {expire:<6} {:<11} {client:<18} {virt:<18} {dest}",
+                    c.protocol, c.state
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Which services a listing shows: all, those of one virtual address (any port and
+/// protocol, or one port), or one service.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ServiceFilter {
+    #[default]
+    All,
+    /// `ADDR` or `ADDR:PORT`.
+    Address { ip: IpAddr, port: Option<u16> },
+    /// ipvsadm's `-t`, `-u`, `--sctp-service`, `-f`.
+    Service(ServiceKey),
+}
+
+impl ServiceFilter {
+    /// `192.168.2.200`, `192.168.2.200:80`, `[2001:db8::1]:443` or `2001:db8::1`.
+    pub fn address(text: &str) -> Result<ServiceFilter, String> {
+        if let Ok(ip) = text.parse::<IpAddr>() {
+            return Ok(ServiceFilter::Address { ip, port: None });
+        }
+        match text.parse::<SocketAddr>() {
+            Ok(sa) => Ok(ServiceFilter::Address {
+                ip: sa.ip(),
+                port: Some(sa.port()),
+            }),
+            Err(_) => Err(format!(
+                "{text:?}: an address or address:port expected (e.g. 192.168.2.200:80)"
+            )),
+        }
+    }
+
+    pub fn keeps_service(&self, key: &ServiceKey) -> bool {
+        match (self, key) {
+            (ServiceFilter::All, _) => true,
+            (ServiceFilter::Address { ip, port }, ServiceKey::Inet { addr, .. }) => {
+                addr.ip() == *ip && port.is_none_or(|p| p == addr.port())
+            }
+            (ServiceFilter::Address { .. }, ServiceKey::Fwmark { .. }) => false,
+            (ServiceFilter::Service(wanted), key) => wanted == key,
+        }
+    }
+
+    /// Whether a connection to `virtual_addr` (`protocol` as the kernel names it) belongs.
+    pub fn keeps_connection(&self, c: &Connection) -> bool {
+        match self {
+            ServiceFilter::All => true,
+            ServiceFilter::Address { ip, port } => {
+                c.virtual_addr.ip() == *ip && port.is_none_or(|p| p == c.virtual_addr.port())
+            }
+            ServiceFilter::Service(ServiceKey::Inet { protocol, addr }) => {
+                c.virtual_addr == *addr && c.protocol == protocol.name()
+            }
+            // Connections do not carry the mark.
+            ServiceFilter::Service(ServiceKey::Fwmark { .. }) => true,
+        }
+    }
+
+    /// `state` with only the services this keeps.
+    pub fn apply(&self, state: &IpvsState) -> IpvsState {
+        IpvsState {
+            services: state
+                .services
+                .iter()
+                .filter(|vs| self.keeps_service(&vs.service.key))
+                .cloned()
+                .collect(),
+        }
+    }
+}

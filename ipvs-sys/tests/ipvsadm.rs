@@ -241,6 +241,54 @@ fn stats_columns_scale_like_print_largenum() {
     );
 }
 
+/// `ha ipvs list --stats/--rate` per real server: ipvsadm's print_service_entry prints a
+/// destination's counters with print_largenum, but its CPS/InPPS/OutPPS rates as plain `%8u`
+/// (only the byte rates scale), unlike the service line.
+#[test]
+fn stats_and_rate_columns_per_real_server_follow_ipvsadm() {
+    use ipvs_sys::ipvsadm::{format_list_with, ListColumns};
+    let mut state = IpvsState::synthetic(1, 2);
+    let counters = ipvs_sys::Stats {
+        conns: 1_234,
+        in_pkts: 123_456_789,
+        out_pkts: 5,
+        in_bytes: 12_345_678_901,
+        out_bytes: 0,
+        cps: 123_456_789,
+        in_pps: 7,
+        out_pps: 8,
+        in_bps: 123_456_789,
+        out_bps: 99,
+    };
+    state.services[0].destinations[1].stats = Some(counters);
+    let info = Info {
+        version: 0x010201,
+        conn_tab_size: 4096,
+    };
+    let stats = format_list_with(&state, &info, ListColumns::Stats, false);
+    let rate = format_list_with(&state, &info, ListColumns::Rate, false);
+    let exact_rate = format_list_with(&state, &info, ListColumns::Rate, true);
+    let dest_lines = |text: &str| text.lines().skip(4).map(String::from).collect::<Vec<_>>();
+    assert_eq!(
+        dest_lines(&stats),
+        [
+            "  -> 172.16.0.0:80                       0        0        0        0        0",
+            "  -> 172.16.0.1:80                    1234  123456K        5   12345M        0",
+        ]
+    );
+    assert_eq!(
+        dest_lines(&rate),
+        [
+            "  -> 172.16.0.0:80                       0        0        0        0        0",
+            "  -> 172.16.0.1:80                123456789        7        8  123456K       99",
+        ]
+    );
+    assert_eq!(
+        dest_lines(&exact_rate)[1],
+        "  -> 172.16.0.1:80                123456789        7        8 123456789       99"
+    );
+}
+
 /// Expected texts are glibc's (`socket.inet_ntop` in Python on the build host).
 #[test]
 fn ipv6_addresses_print_as_inet_ntop_does() {
@@ -299,4 +347,76 @@ fn daemon_and_timeout_listings() {
         }),
         "Timeout (tcp tcpfin udp): 900 120 300\n"
     );
+}
+
+/// `/proc/net/ip_vs_conn` as the kernel writes it (`ip_vs_conn_seq_show`): IPv4 in hex,
+/// IPv6 in full, a fwmark template (its "virtual address" is the mark), a SIP persistence
+/// engine's entry.
+const PROC_IP_VS_CONN: &str = "\
+Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData
+TCP C0A83801 DE7A C0A838C8 0050 C0A83866 0050 ESTABLISHED     231
+TCP C0A83801 DFCA C0A838C8 0050 C0A83867 0050 FIN_WAIT         58
+IP  C0A80006 0000 0000000A 0000 0A000011 0000 NONE            948
+TCP 2001:0db8:0000:0000:0000:0000:0000:0001 C350 2001:0db8:0000:0000:0000:0000:0000:00c8 01BB 2001:0db8:0000:0000:0000:0000:0000:000a 01BB ESTABLISHED     899
+UDP C0A80001 13C4 C0A800C8 13C4 C0A8000A 13C4 UDP             179 sip abc123@host
+";
+
+#[test]
+fn connections_print_as_ipvsadm_lnc() {
+    let conns = ipvsadm::parse_connections(PROC_IP_VS_CONN).unwrap();
+    assert_eq!(conns.len(), 5);
+    assert_eq!(
+        ipvsadm::format_connections(&conns, false),
+        "IPVS connection entries\n\
+         pro expire state       source             virtual            destination\n\
+         TCP 03:51  ESTABLISHED 192.168.56.1:56954 192.168.56.200:80  192.168.56.102:80\n\
+         TCP 00:58  FIN_WAIT    192.168.56.1:57290 192.168.56.200:80  192.168.56.103:80\n\
+         IP  15:48  NONE        192.168.0.6:0      0.0.0.10:0         10.0.0.17:0\n\
+         TCP 14:59  ESTABLISHED [2001:db8::1]:50000 [2001:db8::c8]:443 [2001:db8::a]:443\n\
+         UDP 02:59  UDP         192.168.0.1:5060   192.168.0.200:5060 192.168.0.10:5060\n"
+    );
+    let persistent = ipvsadm::format_connections(&conns, true);
+    assert!(persistent.starts_with(
+        "IPVS connection entries\n\
+         pro expire state       source             virtual            destination        pe name          pe_data\n"
+    ));
+    assert!(persistent.ends_with(
+        "UDP 02:59  UDP         192.168.0.1:5060   192.168.0.200:5060 192.168.0.10:5060 sip                abc123@host\n"
+    ), "{persistent}");
+    assert!(ipvsadm::parse_connections("header\nTCP C0A83801 DE7A\n").is_err());
+    assert_eq!(
+        ipvsadm::format_connections(&[], false),
+        "IPVS connection entries\npro expire state       source             virtual            destination\n"
+    );
+}
+
+#[test]
+fn filters_keep_one_address_or_one_service() {
+    use ipvsadm::ServiceFilter;
+    let state = ipvsadm::parse_rules(
+        "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.1.1.1:80 -m\n\
+         -A -t 10.0.0.1:443 -s rr\n-A -u 10.0.0.1:53 -s rr\n-A -t 10.0.0.2:80 -s rr\n\
+         -A -f 7 -s rr\n",
+    )
+    .unwrap();
+    let names = |f: &ServiceFilter| -> Vec<String> {
+        let kept = f.apply(&state);
+        ipvsadm::format_save(&kept)
+            .lines()
+            .filter(|l| l.starts_with("-A"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(names(&ServiceFilter::address("10.0.0.1").unwrap()).len(), 3);
+    assert_eq!(
+        names(&ServiceFilter::address("10.0.0.1:80").unwrap()),
+        ["-A -t 10.0.0.1:80 -s rr"]
+    );
+    assert_eq!(names(&ServiceFilter::All).len(), 5);
+    assert!(ServiceFilter::address("web:80").is_err());
+    let conns = ipvsadm::parse_connections(PROC_IP_VS_CONN).unwrap();
+    let vip = ServiceFilter::address("192.168.56.200").unwrap();
+    assert_eq!(conns.iter().filter(|c| vip.keeps_connection(c)).count(), 2);
+    let v6 = ServiceFilter::address("[2001:db8::c8]:443").unwrap();
+    assert_eq!(conns.iter().filter(|c| v6.keeps_connection(c)).count(), 1);
 }

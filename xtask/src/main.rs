@@ -3,7 +3,9 @@
 //! - `test`: every test the project has: format, lints, the fuzz targets compiling, the
 //!   workspace's tests (privileged ones, with the Debian and Python packages they need,
 //!   included when run as root), 100,000 seeds of `sim`, every fuzz target for 30 s, then the
-//!   real-kernel IPVS tests in the VM. `.ci/run` calls exactly this.
+//!   real-kernel IPVS tests in the VM. `.ci/run` calls this, then `dist --check`.
+//! - `dist [--check]`: the Debian package of `ha` ([`dist`]); `--check` installs, checks and
+//!   purges it (root).
 //! - `sim [--seeds N] [--start K] [--seed S]`: random VRRP clusters and fault schedules in the
 //!   deterministic simulator, judged by invariants ([`xtask::sim`]); `--seed S` replays one.
 //! - `fuzz [--seconds N] [TARGET...]`: the fuzz targets under libFuzzer (see `xtask::fuzz`).
@@ -24,6 +26,7 @@ use std::process::{Command, ExitCode, Stdio};
 
 use xtask::vm::{self, host, Initramfs, Kernel, Vm};
 
+mod dist;
 mod haproxy;
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -41,6 +44,8 @@ commands:
   vm-run [--add PATH]... -- COMMAND  run a shell command in the VM, exit with its status
   vm-shell [--add PATH]...           interactive shell in the VM (Ctrl-A x quits)
   vm-bench [-- BENCH-ARGS]           IPVS programming benchmark in the VM (ours vs ipvsadm -R)
+  dist [--check]                     the Debian package (cargo-deb) into target/dist/; --check
+                                     (root) installs it here, checks it and purges it
   sim [--seeds N] [--start K] [--seed S]
                                      random VRRP clusters and faults in the simulator, judged
                                      by invariants (--seed S: replay one seed with its trace)
@@ -64,6 +69,7 @@ fn main() -> ExitCode {
         Some("vm-shell") => vm_shell(rest),
         Some("vm-bench") => vm_bench(after_dashes(rest)).map_err(|e| e.to_string()),
         Some("sim") => xtask::sim::main(rest),
+        Some("dist") => dist::main(rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -149,6 +155,9 @@ fn test(_args: &[String]) -> Result<(), String> {
         ensure_python_module("aiosmtpd")?;
     }
     run("cargo", &["test", "--workspace"])?;
+    // The Debian package is not checked here: a release build with debug info plus cargo-deb's
+    // compression of the symbols costs far more than 2 minutes; .ci/run runs
+    // `cargo xtask dist --check` as a step of its own.
     // 100,000 simulated clusters under faults (a release build; ~20 s once built).
     eprintln!("+ cargo xtask sim --seeds {SIM_SEEDS}");
     xtask::sim::main(&["--seeds".into(), SIM_SEEDS.to_string()])?;

@@ -100,6 +100,10 @@ pub enum RunnerCommand {
     },
     /// Stop every instance gracefully (priority-0 adverts, addresses removed) and end.
     Shutdown,
+    /// End without releasing anything (keepalived's `--dont-release-vrrp`): no priority-0
+    /// advert, the addresses, routes and VMACs stay; a peer takes over after its master-down
+    /// interval, and a restarted director finds them.
+    ShutdownKeepingAddresses,
 }
 
 /// What an instance looks like from outside, refreshed after every change.
@@ -116,6 +120,16 @@ pub struct InstanceStatus {
     pub addresses: Vec<IpAddr>,
     /// Those of them installed in the kernel now (as the kernel announced them).
     pub installed_addresses: Vec<IpAddr>,
+    /// The configured virtual addresses with their options, in configuration order.
+    pub address_details: Vec<VirtualAddress>,
+    /// How many of `address_details` come first and are advertised (`virtual_ipaddress`);
+    /// the rest are `virtual_ipaddress_excluded`.
+    pub advertised_addresses: usize,
+    /// VRRP version (2 or 3).
+    pub version: u8,
+    pub advert_interval: Duration,
+    /// `garp_master_delay`.
+    pub garp_master_delay: Duration,
     /// Virtual addresses put back after something else removed them while master.
     pub vip_repairs: u64,
     pub statistics: Statistics,
@@ -159,6 +173,9 @@ const STATUS_INTERVAL: Duration = Duration::from_millis(100);
 /// How long an instance whose addresses could not be installed waits in FAULT before trying
 /// again.
 const ADDRESS_RETRY: Duration = Duration::from_secs(1);
+/// The VRRP thread turns its loop at least this often, even with no timer due, so that its
+/// heartbeat ([`StatusHandle::heartbeat`]) shows it alive (a service watchdog follows it).
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(250);
 
 /// A cheap, shareable view of the runner's status (for the control socket). The VRRP thread
 /// swaps in a new snapshot without ever waiting for a reader.
@@ -166,6 +183,8 @@ const ADDRESS_RETRY: Duration = Duration::from_secs(1);
 pub struct StatusHandle {
     status: Arc<arc_swap::ArcSwap<Vec<InstanceStatus>>>,
     lost: Arc<std::sync::atomic::AtomicU64>,
+    /// Turns of the VRRP thread's loop.
+    heartbeat: Arc<std::sync::atomic::AtomicU64>,
     epoch: std::time::Instant,
 }
 
@@ -178,6 +197,13 @@ impl StatusHandle {
     /// Outputs (events, link changes) dropped because the router fell behind.
     pub fn outputs_lost(&self) -> u64 {
         self.lost.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Turns of the VRRP thread's loop so far: it advances at least every
+    /// [`HEARTBEAT_INTERVAL`] while the thread is alive and not stuck (in a system call, a
+    /// lock, an endless loop). A watchdog reads it without ever touching the thread.
+    pub fn heartbeat(&self) -> u64 {
+        self.heartbeat.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Now on the instances' clock (their transition times are on it).
@@ -256,6 +282,7 @@ impl VrrpRunner {
         let status = StatusHandle {
             status: Arc::new(arc_swap::ArcSwap::from_pointee(Vec::new())),
             lost: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            heartbeat: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             epoch: std::time::Instant::now(),
         };
         let mut core = Core::open(specs, out_tx, status.clone())?;
@@ -302,6 +329,13 @@ impl VrrpRunner {
     /// Graceful stop: priority-0 adverts, addresses removed, thread joined.
     pub fn shutdown(mut self) -> Result<(), RunnerError> {
         self.command(RunnerCommand::Shutdown);
+        self.join()
+    }
+
+    /// Stop releasing nothing (keepalived's `--dont-release-vrrp`): no priority-0 advert,
+    /// addresses, routes and VMACs left in place; thread joined.
+    pub fn shutdown_keeping_addresses(mut self) -> Result<(), RunnerError> {
+        self.command(RunnerCommand::ShutdownKeepingAddresses);
         self.join()
     }
 
@@ -727,12 +761,16 @@ impl Core {
         self.publish_status();
         loop {
             crate::fault::point("vrrp");
+            self.status
+                .heartbeat
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let timeout = self
                 .next_deadline()
-                .map(|d| d.saturating_duration_since(self.now()));
-            let ready = self.wait(&wake, timeout);
+                .map(|d| d.saturating_duration_since(self.now()))
+                .map_or(HEARTBEAT_INTERVAL, |t| t.min(HEARTBEAT_INTERVAL));
+            let ready = self.wait(&wake, Some(timeout));
             // Commands first: a shutdown must not wait behind packets.
-            let mut stop = false;
+            let mut stop = None;
             if ready.wake {
                 let mut sink = [0u8; 64];
                 while matches!(
@@ -742,7 +780,8 @@ impl Core {
             }
             while let Ok(command) = commands.try_recv() {
                 match command {
-                    RunnerCommand::Shutdown => stop = true,
+                    RunnerCommand::Shutdown => stop = Some(true),
+                    RunnerCommand::ShutdownKeepingAddresses => stop = Some(false),
                     RunnerCommand::Reconfigure { specs, reply } => {
                         let _ = reply.send(self.reconfigure(specs));
                     }
@@ -755,8 +794,12 @@ impl Core {
                     }
                 }
             }
-            if stop {
-                self.shutdown();
+            if let Some(release) = stop {
+                if release {
+                    self.shutdown();
+                } else {
+                    self.shutdown_keeping_addresses();
+                }
                 return Ok(());
             }
             if ready.watcher {
@@ -1249,6 +1292,20 @@ impl Core {
         self.publish_status();
     }
 
+    /// Ends without a priority-0 advert and leaves addresses, routes and VMACs as they are:
+    /// the instances are dropped with their sockets.
+    fn shutdown_keeping_addresses(&mut self) {
+        let kept: usize = self
+            .members
+            .iter()
+            .map(|m| m.installed.iter().filter(|i| **i).count())
+            .sum();
+        tracing::info!("VRRP stopped without releasing ({kept} virtual address(es) left in place)");
+        self.members.clear();
+        self.status_changed = true;
+        self.publish_status();
+    }
+
     fn publish_status(&mut self) {
         let snapshot: Vec<InstanceStatus> = self
             .members
@@ -1270,6 +1327,11 @@ impl Core {
                     .filter(|(_, installed)| **installed)
                     .map(|(a, _)| a.address)
                     .collect(),
+                address_details: m.spec.addresses.clone(),
+                advertised_addresses: m.spec.config.virtual_addresses.len(),
+                version: m.spec.config.version.number(),
+                advert_interval: m.spec.config.advert_interval,
+                garp_master_delay: m.spec.config.garp.master_delay,
                 vip_repairs: m.vip_repairs,
                 statistics: m.instance.statistics().clone(),
                 last_transition: m.instance.last_transition(),

@@ -11,6 +11,17 @@ use super::status_render as render;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
+    /// Only this VRRP instance, with the tracked scripts, files, processes and interfaces
+    /// that weigh on it.
+    #[arg(value_name = "INSTANCE")]
+    pub instance: Option<String>,
+    /// Only this virtual server: its name as `ha status` shows it, or one of its services
+    /// (`192.168.2.200:80`, `TCP 192.168.2.200:80`, `FWM 7`).
+    #[arg(long, value_name = "VS")]
+    pub virtual_server: Option<String>,
+    /// Redraw every SECS seconds (default 2) until Ctrl-C, as watch(1) would.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2")]
+    pub watch: Option<f64>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -39,27 +50,59 @@ pub struct DrainArgs {
     pub socket: PathBuf,
 }
 
-pub fn status(args: StatusArgs) -> ExitCode {
+/// What `ha status` prints once: the table (or JSON) of the filtered status.
+fn status_text(args: &StatusArgs) -> Result<String, String> {
     match control::request(&args.socket, &Request::Status) {
         Ok(Reply::Status(status)) => {
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&status).unwrap_or_default()
-                );
+            let status = render::filter(
+                status,
+                args.instance.as_deref(),
+                args.virtual_server.as_deref(),
+            )?;
+            Ok(if args.json {
+                let mut text = serde_json::to_string_pretty(&status).unwrap_or_default();
+                text.push('\n');
+                text
             } else {
-                print!("{}", render::status(&status));
+                render::status(&status)
+            })
+        }
+        Ok(other) => Err(format!("unexpected reply {other:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub fn status(args: StatusArgs) -> ExitCode {
+    let Some(every) = args.watch else {
+        return match status_text(&args) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
             }
-            ExitCode::SUCCESS
-        }
-        Ok(other) => {
-            eprintln!("ha status: unexpected reply {other:?}");
-            ExitCode::from(1)
-        }
-        Err(e) => {
-            eprintln!("ha status: {e}");
-            ExitCode::from(1)
-        }
+            Err(e) => {
+                eprintln!("ha status: {e}");
+                ExitCode::from(1)
+            }
+        };
+    };
+    // Like watch(1): clear, a header, the output (or the error, and try again); Ctrl-C ends.
+    let every = std::time::Duration::from_secs_f64(every.max(0.1));
+    loop {
+        let body = status_text(&args).unwrap_or_else(|e| format!("ha status: {e}\n"));
+        let now = time::OffsetDateTime::now_utc();
+        print!(
+            "\x1b[H\x1b[2JEvery {:.1}s: ha status{}    {:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC\n\n{body}",
+            every.as_secs_f64(),
+            render::filter_label(args.instance.as_deref(), args.virtual_server.as_deref()),
+            now.year(),
+            u8::from(now.month()),
+            now.day(),
+            now.hour(),
+            now.minute(),
+            now.second(),
+        );
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        std::thread::sleep(every);
     }
 }
 

@@ -2,6 +2,99 @@
 
 use director::status::{InstanceReport, IpvsReport, Status, VirtualServerReport};
 
+/// `ha status VI_1` and `ha status --virtual-server VS`: only the instance (with the tracked
+/// objects that weigh on it, their instance lists narrowed to it) and/or only the virtual
+/// server (with the IPVS summary). Naming one that does not exist is an error that lists
+/// those that do.
+pub fn filter(
+    mut status: Status,
+    instance: Option<&str>,
+    virtual_server: Option<&str>,
+) -> Result<Status, String> {
+    if instance.is_none() && virtual_server.is_none() {
+        return Ok(status);
+    }
+    match instance {
+        Some(name) => {
+            if !status.instances.iter().any(|i| i.name == name) {
+                let known: Vec<&str> = status.instances.iter().map(|i| i.name.as_str()).collect();
+                return Err(format!(
+                    "no instance {name} (instances: {})",
+                    list_or_none(&known)
+                ));
+            }
+            status.instances.retain(|i| i.name == name);
+            status.tracked.retain_mut(|t| {
+                t.instances.retain(|(i, _)| i == name);
+                !t.instances.is_empty()
+            });
+        }
+        None => {
+            status.instances.clear();
+            status.tracked.clear();
+        }
+    }
+    match virtual_server {
+        Some(wanted) => {
+            if !status
+                .virtual_servers
+                .iter()
+                .any(|vs| virtual_server_matches(vs, wanted))
+            {
+                let known: Vec<&str> = status
+                    .virtual_servers
+                    .iter()
+                    .map(|vs| vs.name.as_str())
+                    .collect();
+                return Err(format!(
+                    "no virtual server {wanted} (virtual servers: {})",
+                    list_or_none(&known)
+                ));
+            }
+            status
+                .virtual_servers
+                .retain(|vs| virtual_server_matches(vs, wanted));
+        }
+        None => {
+            status.virtual_servers.clear();
+            status.ipvs = None;
+        }
+    }
+    Ok(status)
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// `192.168.2.200:80` matches the virtual server of that name and any whose services include
+/// `TCP 192.168.2.200:80` (or UDP, SCTP); `FWM 7` and `TCP 192.168.2.200:80` match exactly.
+fn virtual_server_matches(vs: &VirtualServerReport, wanted: &str) -> bool {
+    let wanted = wanted.trim();
+    vs.name == wanted
+        || vs.services.iter().any(|s| {
+            s == wanted
+                || s.split_once(' ')
+                    .is_some_and(|(_, address)| address.trim() == wanted)
+        })
+}
+
+/// ` VI_1 --virtual-server VS` for `--watch`'s header.
+pub fn filter_label(instance: Option<&str>, virtual_server: Option<&str>) -> String {
+    let mut label = String::new();
+    if let Some(i) = instance {
+        label.push_str(&format!(" {i}"));
+    }
+    if let Some(vs) = virtual_server {
+        label.push_str(&format!(" --virtual-server {vs}"));
+    }
+    label
+}
+
 /// The whole status: instances, then virtual servers and IPVS, then tracked objects.
 pub fn status(status: &Status) -> String {
     let mut parts = Vec::new();
@@ -208,4 +301,106 @@ pub fn render_virtual_servers(vss: &[VirtualServerReport], ipvs: Option<&IpvsRep
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use director::status::RealServerReport;
+    use director::track::{TrackedKind, TrackedReport};
+
+    fn instance(name: &str) -> InstanceReport {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "interface": "eth0", "vrid": 51, "state": "MASTER", "priority": 100,
+            "effective_priority": 100, "master_address": null, "virtual_addresses": [],
+            "last_transition": null, "statistics": {},
+        }))
+        .unwrap()
+    }
+
+    fn vs(name: &str, service: &str) -> VirtualServerReport {
+        VirtualServerReport {
+            name: name.into(),
+            services: vec![service.into()],
+            scheduler: "wlc".into(),
+            quorum: 1,
+            live_weight: 1,
+            quorum_up: true,
+            sorry_server: None,
+            sorry_server_active: false,
+            suspended: false,
+            real_servers: Vec::<RealServerReport>::new(),
+        }
+    }
+
+    fn status() -> Status {
+        Status {
+            instances: vec![instance("VI_1"), instance("VI_2")],
+            virtual_servers: vec![
+                vs("192.168.2.200:80", "TCP 192.168.2.200:80"),
+                vs("fwmark 7", "FWM 7"),
+            ],
+            ipvs: Some(IpvsReport::default()),
+            tracked: vec![
+                TrackedReport {
+                    kind: TrackedKind::Script,
+                    name: "chk".into(),
+                    up: true,
+                    value: None,
+                    instances: vec![("VI_1".into(), 10), ("VI_2".into(), 20)],
+                },
+                TrackedReport {
+                    kind: TrackedKind::File,
+                    name: "/run/prio".into(),
+                    up: true,
+                    value: Some(0),
+                    instances: vec![("VI_2".into(), 1)],
+                },
+            ],
+            ..Status::default()
+        }
+    }
+
+    #[test]
+    fn an_instance_keeps_what_weighs_on_it() {
+        let s = filter(status(), Some("VI_1"), None).unwrap();
+        assert_eq!(s.instances.len(), 1);
+        assert_eq!(s.instances[0].name, "VI_1");
+        assert_eq!(s.tracked.len(), 1);
+        assert_eq!(s.tracked[0].instances, vec![("VI_1".to_string(), 10)]);
+        assert!(s.virtual_servers.is_empty() && s.ipvs.is_none());
+        let text = super::status(&s);
+        assert!(
+            text.contains("chk") && text.contains("VI_1 (+10)"),
+            "{text}"
+        );
+        assert!(!text.contains("VI_2"), "{text}");
+    }
+
+    #[test]
+    fn a_virtual_server_by_name_address_or_service() {
+        for wanted in ["192.168.2.200:80", "TCP 192.168.2.200:80"] {
+            let s = filter(status(), None, Some(wanted)).unwrap();
+            assert_eq!(s.virtual_servers.len(), 1, "{wanted}");
+            assert_eq!(s.virtual_servers[0].name, "192.168.2.200:80");
+            assert!(s.instances.is_empty() && s.tracked.is_empty() && s.ipvs.is_some());
+        }
+        let s = filter(status(), None, Some("FWM 7")).unwrap();
+        assert_eq!(s.virtual_servers[0].name, "fwmark 7");
+        let both = filter(status(), Some("VI_2"), Some("fwmark 7")).unwrap();
+        assert_eq!((both.instances.len(), both.virtual_servers.len()), (1, 1));
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_ones() {
+        assert_eq!(
+            filter(status(), Some("VI_9"), None).unwrap_err(),
+            "no instance VI_9 (instances: VI_1, VI_2)"
+        );
+        assert_eq!(
+            filter(status(), None, Some("10.0.0.1:80")).unwrap_err(),
+            "no virtual server 10.0.0.1:80 (virtual servers: 192.168.2.200:80, fwmark 7)"
+        );
+        assert_eq!(filter(status(), None, None).unwrap().instances.len(), 2);
+    }
 }
