@@ -93,24 +93,38 @@ fn invalid_config_exits_one_with_rendered_error() {
 #[test]
 fn print_output_rechecks_clean_and_json_parses() {
     let full = format!("{DATA}/valid/full.conf");
-    // full.conf holds every keyword, some of which ha does not apply: those are its only
-    // errors, and the printed form has the same ones.
-    let only_unapplied = |stderr: &[u8]| {
-        let text = String::from_utf8_lossy(stderr).into_owned();
-        let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("error")).collect();
-        assert!(!errors.is_empty(), "{text}");
-        assert!(
-            errors.iter().all(|l| l.contains("is not applied")),
-            "{text}"
-        );
-        errors.len()
-    };
+    // full.conf holds every keyword ha types, some of which ha refuses to run (exit 1);
+    // printed, it must read back to the same text with the same findings.
     let out = ha(&["--no-host-checks", "--print", &full]);
+    // Without the file's path (`error: PATH: ...`), which differs between the two.
+    let errors = |o: &Output| -> Vec<String> {
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .filter(|l| l.starts_with("error"))
+            .map(|l| match l.strip_prefix("error: ") {
+                Some(rest) => rest.split_once(": ").map_or(l, |(_, m)| m).to_string(),
+                None => l.to_string(),
+            })
+            .collect()
+    };
     assert_eq!(out.status.code(), Some(1));
+    // The table's refusals, and the VRRP-side options the director checks itself.
+    assert!(
+        errors(&out)
+            .iter()
+            .all(|l| l.starts_with("error[not-applied]") || l.contains("is not applied")),
+        "{:?}",
+        errors(&out)
+    );
     let printed = temp_file("printed.conf", &String::from_utf8_lossy(&out.stdout));
     let again = ha(&["--no-host-checks", "--print", printed.to_str().unwrap()]);
-    assert_eq!(again.status.code(), Some(1));
-    assert_eq!(only_unapplied(&again.stderr), only_unapplied(&out.stderr));
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(errors(&again), errors(&out));
     assert_eq!(again.stdout, out.stdout);
 
     let out = ha(&["--no-host-checks", "--json", &full]);
@@ -136,19 +150,24 @@ fn config_id_selects_conditional_lines() {
 }
 
 #[test]
-fn bfd_check_is_a_warning_and_a_checker_the_director_cannot_run_an_error() {
+fn bfd_check_is_refused_and_a_checker_the_director_cannot_run_an_error() {
+    // ha has no BFD: a server's health would rest on its other checkers only.
     let bfd = temp_file(
         "bfd-check.conf",
         "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { BFD_CHECK { name b1 } }\n}\n",
     );
     let out = ha(&["--no-host-checks", bfd.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error[not-applied]: `BFD_CHECK` is not applied by ha"),
+        "{stderr}"
+    );
+    // The director's own checks still run on the rest.
     assert!(
         stderr.contains("virtual_server 10.0.0.1:80: real_server 10.0.0.2:80: BFD_CHECK ignored"),
         "{stderr}"
     );
-    assert!(stderr.contains("0 error(s), 1 warning(s)"), "{stderr}");
     // The parser accepts any SSL_GET http_protocol word; the director cannot run this one.
     let bad = temp_file(
         "bad-protocol.conf",
@@ -228,4 +247,59 @@ fn script_checks_on_this_machine_as_keepalived_loads_them() {
     );
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("0 error(s), 0 warning(s)"), "{stderr}");
+}
+
+/// The class-3 keywords of the compatibility table (`ha check` refuses each).
+fn refused_count() -> usize {
+    keepalived_conf::compat::TABLE
+        .iter()
+        .filter(|e| e.class.number() == 3)
+        .count()
+}
+
+#[test]
+fn every_refused_keyword_is_an_error_of_ha_check_and_ha_run_does_not_start() {
+    // compat/not-applied.conf holds each keyword ha refuses once (keepalived-conf's
+    // tests/compat.rs keeps it so).
+    let file = format!("{DATA}/compat/not-applied.conf");
+    let out = ha(&["--no-host-checks", &file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let refusals = stderr
+        .lines()
+        .filter(|l| l.starts_with("error[not-applied]: "))
+        .count();
+    assert_eq!(refusals, refused_count(), "{stderr}");
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error")).count(),
+        refusals,
+        "{stderr}"
+    );
+
+    // `ha run` refuses before it touches the host: no root, no namespace needed.
+    let run = Command::new(env!("CARGO_BIN_EXE_ha"))
+        .args(["run", "--use-file", &file])
+        .output()
+        .expect("run ha");
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains(&format!("has {} error(s); not starting", refused_count())),
+        "{log}"
+    );
+    assert!(log.contains("error[not-applied]: `track_src_ip`"), "{log}");
+}
+
+#[test]
+fn harmless_keywords_ha_does_not_apply_are_warnings_naming_the_line() {
+    let file = format!("{DATA}/compat/accepted.conf");
+    let out = ha(&["--no-host-checks", &file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning[accepted-not-applied]: `vrrp_no_swap` is accepted, not applied"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("accepted.conf:"), "{stderr}");
+    assert!(stderr.contains("0 error(s)"), "{stderr}");
 }

@@ -409,7 +409,20 @@ impl<'a> Lexer<'a> {
     }
 
     fn include(&mut self, how: &str, tokens: &[Token]) {
-        let Some(pattern) = tokens.get(1) else {
+        // keepalived takes the rest of the line as the pattern, so `{a,b}.conf`, which the
+        // tokenizer splits at its braces, is joined back from its adjacent tokens.
+        let joined = tokens.get(1).map(|first| {
+            let mut t = first.clone();
+            for next in &tokens[2..] {
+                if next.span.file != t.span.file || next.span.start != t.span.end {
+                    break;
+                }
+                t.text.push_str(&next.text);
+                t.span.end = next.span.end;
+            }
+            t
+        });
+        let Some(pattern) = joined.as_ref() else {
             self.diags.push(
                 Diagnostic::error(
                     "include-missing-file",
@@ -431,21 +444,56 @@ impl<'a> Lexer<'a> {
             dir.join(&pattern.text)
         };
         let full_str = full.to_string_lossy().into_owned();
-        let is_glob = pattern.text.contains(['*', '?', '[']);
-        let matches: Vec<PathBuf> = match glob::glob(&full_str) {
-            Ok(paths) => paths.filter_map(Result::ok).collect(),
-            Err(e) => {
-                self.diags.push(
-                    Diagnostic::error(
-                        "include-pattern",
-                        Some(pattern.span),
-                        "invalid include pattern",
-                    )
-                    .with_label(e.to_string()),
-                );
-                return;
+        let is_glob = pattern.text.contains(['*', '?', '[', '{']);
+        // keepalived globs with GLOB_BRACE: `{a,b}` is expanded before matching, and each
+        // alternative's matches come in turn.
+        let mut matches: Vec<PathBuf> = Vec::new();
+        let mut alternatives = Vec::new();
+        expand_braces(&full_str, &mut alternatives);
+        if alternatives.len() > MAX_BRACE_ALTERNATIVES {
+            self.diags.push(
+                Diagnostic::error(
+                    "include-pattern",
+                    Some(pattern.span),
+                    "include pattern has too many brace alternatives",
+                )
+                .with_label(format!("more than {MAX_BRACE_ALTERNATIVES}")),
+            );
+            return;
+        }
+        for alternative in alternatives {
+            match glob::glob(&alternative) {
+                Ok(paths) => {
+                    let before = matches.len();
+                    matches.extend(paths.filter_map(Result::ok));
+                    // `includeb` / `includea`: every brace alternative must match.
+                    if matches.len() == before
+                        && alternative != full_str
+                        && matches!(how, "includeb" | "includea")
+                    {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "include-no-match",
+                                Some(pattern.span),
+                                "a brace alternative of the include pattern matches no file",
+                            )
+                            .with_label(alternative),
+                        );
+                    }
+                }
+                Err(e) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "include-pattern",
+                            Some(pattern.span),
+                            "invalid include pattern",
+                        )
+                        .with_label(e.to_string()),
+                    );
+                    return;
+                }
             }
-        };
+        }
         if matches.is_empty() {
             // keepalived: plain `include` ignores a pattern with no match; the checked
             // variants (`includem`, `includea`, ...) make it an error.
@@ -726,15 +774,13 @@ impl<'a> Lexer<'a> {
                     .unwrap_or_default(),
             ),
             "_INSTANCE" => Some(self.opts.config_id.clone()),
+            // keepalived: unset is empty.
+            "_ENV" => Some(
+                args.first()
+                    .and_then(|name| std::env::var(name).ok())
+                    .unwrap_or_default(),
+            ),
             "_HASH" => Some("#".into()),
-            "_ENV" => match args {
-                [var] => Some(
-                    std::env::var_os(var)
-                        .map(|v| v.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                ),
-                _ => None,
-            },
             "_BANG" => Some("!".into()),
             "_RANDOM" => {
                 let min: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -925,4 +971,50 @@ fn split_lst(args: &str) -> Vec<Vec<String>> {
         }
     }
     groups
+}
+
+/// Brace alternatives of one include pattern: `{a,b}{c,d}...` doubles with each group, and
+/// one line must not make the reader glob without end.
+const MAX_BRACE_ALTERNATIVES: usize = 1024;
+
+/// glibc's GLOB_BRACE: `a{b,c{d,e}}f` is `abf`, `acdf`, `acef`, in that order. A `{` without
+/// its `}` is literal. Stops adding past [`MAX_BRACE_ALTERNATIVES`] (one more is the sign).
+fn expand_braces(pattern: &str, out: &mut Vec<String>) {
+    if out.len() > MAX_BRACE_ALTERNATIVES {
+        return;
+    }
+    let bytes = pattern.as_bytes();
+    let Some(open) = pattern.find('{') else {
+        out.push(pattern.to_string());
+        return;
+    };
+    let mut depth = 0;
+    let mut commas = Vec::new();
+    let mut close = None;
+    for (i, &b) in bytes.iter().enumerate().skip(open) {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            b',' if depth == 1 => commas.push(i),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        out.push(pattern.to_string());
+        return;
+    };
+    let (head, tail) = (&pattern[..open], &pattern[close + 1..]);
+    let mut bounds = vec![open];
+    bounds.extend(&commas);
+    bounds.push(close);
+    for w in bounds.windows(2) {
+        let alternative = format!("{head}{}{tail}", &pattern[w[0] + 1..w[1]]);
+        expand_braces(&alternative, out);
+    }
 }

@@ -2,10 +2,12 @@
 //!
 //! The pipeline is one way: files -> [`lexer`] (comments, `include`, `$PARAM`, `@id`,
 //! `~SEQ`/`~LST`) -> lines of tokens -> [`syntax`] (statement tree) -> [`parse`] (typed
-//! model with keepalived's defaults) -> [`validate`] (keepalived's semantic checks, plus host
-//! checks). Every step reports [`Diagnostic`]s with a span instead of stopping at the first
-//! problem; [`diag::render`] prints them like rustc. [`print`](mod@print) writes the canonical form and
-//! [`cross`] compares the configurations of the nodes of one cluster.
+//! model with keepalived's defaults) -> [`compat`] (what ha does not apply of keepalived's
+//! keywords: warned about when harmless, refused otherwise) -> [`validate`] (keepalived's
+//! semantic checks, plus host checks). Every step reports [`Diagnostic`]s with a span
+//! instead of stopping at the first problem; [`diag::render`] prints them like rustc.
+//! [`print`](mod@print) writes the canonical form and [`cross`] compares the
+//! configurations of the nodes of one cluster.
 //!
 //! ```
 //! use keepalived_conf::{self as config, Options, SourceMap};
@@ -18,9 +20,9 @@
 //! assert_eq!(vi.advert_int, config::Timer::secs(1)); // keepalived's default
 //! ```
 
+pub mod compat;
 pub mod cross;
 pub mod diag;
-mod keywords;
 pub mod lexer;
 pub mod model;
 pub mod parse;
@@ -101,7 +103,7 @@ pub fn load_file(path: &Path, opts: &Options, sources: &mut SourceMap) -> Loaded
         config_id: opts.config_id.clone(),
     };
     let lines = lexer::lex_file(path, &lex, sources, &mut diags);
-    finish(lines, opts, diags)
+    finish(lines, opts, sources, diags)
 }
 
 /// Parses and validates configuration text; relative includes resolve against the
@@ -112,17 +114,24 @@ pub fn parse_str(name: &str, text: &str, opts: &Options, sources: &mut SourceMap
         config_id: opts.config_id.clone(),
     };
     let lines = lexer::lex_str(name, text, Path::new("."), &lex, sources, &mut diags);
-    finish(lines, opts, diags)
+    finish(lines, opts, sources, diags)
 }
 
-fn finish(lines: Vec<Vec<lexer::Token>>, opts: &Options, mut diags: Vec<Diagnostic>) -> Loaded {
+fn finish(
+    lines: Vec<Vec<lexer::Token>>,
+    opts: &Options,
+    sources: &SourceMap,
+    mut diags: Vec<Diagnostic>,
+) -> Loaded {
     let tree = syntax::build_tree(lines, &mut diags);
     let mut parser = parse::Parser {
         diags: &mut diags,
         spans: SpanIndex::default(),
+        raw: Default::default(),
     };
     let config = parser.config(&tree);
-    let spans = parser.spans;
+    let (spans, raw) = (parser.spans, parser.raw);
+    compat::check(&tree, &raw, sources, &mut diags);
     validate::validate(&config, &spans, opts, &mut diags);
     Loaded {
         config,

@@ -195,6 +195,25 @@ fn predefined_parameters() {
 }
 
 #[test]
+fn env_parameter_is_the_environment_variable_or_nothing() {
+    // Set by cargo for the tests it runs; compared with what this process sees.
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+    let (lines, diags) = lex_with(
+        "a ${_ENV CARGO_MANIFEST_DIR}\nb ${_ENV HA_TEST_SURELY_UNSET_VARIABLE} c\n",
+        "",
+    );
+    // The unset one is empty, with a warning.
+    assert!(
+        diags.len() == 1 && diags[0].code == "env-unset" && !diags[0].is_error(),
+        "{diags:?}"
+    );
+    assert_eq!(
+        lines,
+        [format!("a {dir}").trim_end().to_string(), "b c".into()]
+    );
+}
+
+#[test]
 fn conditional_lines_select_by_config_id() {
     let text = "@main router_id main_router\n@backup router_id backup_router\n@^main peer 1.2.3.4\n@^backup peer 1.2.3.5\nalways\n";
     assert_eq!(
@@ -344,6 +363,55 @@ fn include_globs_relative_to_the_including_file() {
     );
     assert_eq!(sources.len(), 4);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn include_variants_and_brace_patterns_as_keepalived() {
+    let dir = temp_dir("include-variants");
+    for name in ["a", "b", "c"] {
+        std::fs::write(dir.join(format!("{name}.conf")), format!("{name}\n")).unwrap();
+    }
+    // keepalived globs with GLOB_BRACE: alternatives in their order, nested ones too.
+    std::fs::write(
+        dir.join("main.conf"),
+        "include {a,b}.conf\nincluder c.conf\nincludem {c,{a,b}}.conf\nincludew c.conf\n\
+         includeb {a,nothere}.conf\nincludea a.conf\n",
+    )
+    .unwrap();
+    let mut sources = SourceMap::default();
+    let mut diags = Vec::new();
+    let lines = lex_file(
+        &dir.join("main.conf"),
+        &LexOptions::default(),
+        &mut sources,
+        &mut diags,
+    );
+    let lines: Vec<String> = lines
+        .into_iter()
+        .map(|l| l.into_iter().map(|t| t.text).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, ["a", "b", "c", "c", "a", "b", "c", "a", "a"]);
+    // `includeb`: every brace alternative must match a file.
+    let got: Vec<(&str, bool)> = diags.iter().map(|d| (d.code, d.is_error())).collect();
+    assert_eq!(got, [("include-no-match", true)], "{diags:?}");
+    assert!(diags[0].label.ends_with("nothere.conf"), "{diags:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_include_pattern_with_too_many_brace_alternatives_is_refused() {
+    // Eleven groups of two: 2048 patterns to glob, past the limit of 1024.
+    let pattern = "{a,b}".repeat(11);
+    let (lines, diags) = lex_with(&format!("includem /nonexistent/{pattern}\nx\n"), "");
+    assert_eq!(lines, ["x"]);
+    let got: Vec<(&str, &str)> = diags.iter().map(|d| (d.code, d.message.as_str())).collect();
+    assert_eq!(
+        got,
+        [(
+            "include-pattern",
+            "include pattern has too many brace alternatives"
+        )]
+    );
 }
 
 #[test]

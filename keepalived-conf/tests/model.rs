@@ -19,13 +19,24 @@ fn load(path: &Path) -> (Loaded, SourceMap) {
     (loaded, sources)
 }
 
+/// What the compatibility check says of keywords ha does not apply (tested in `compat.rs`):
+/// these tests are about the model, which holds what keepalived would do with them.
+fn is_compat(d: &Diagnostic) -> bool {
+    matches!(
+        d.code,
+        "not-applied" | "accepted-not-applied" | "applied-differently"
+    )
+}
+
 fn load_clean(path: &Path) -> Config {
     let (loaded, sources) = load(path);
-    assert!(
-        loaded.diagnostics.is_empty(),
-        "{}",
-        render(&loaded.diagnostics, &sources, false)
-    );
+    let found: Vec<Diagnostic> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| !is_compat(d))
+        .cloned()
+        .collect();
+    assert!(found.is_empty(), "{}", render(&found, &sources, false));
     loaded.config
 }
 
@@ -33,7 +44,10 @@ fn parse_clean(text: &str) -> Config {
     let mut sources = SourceMap::default();
     let loaded = parse_str("t.conf", text, &Options::default(), &mut sources);
     assert!(
-        !loaded.has_errors(),
+        !loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.is_error() && !is_compat(d)),
         "{}",
         render(&loaded.diagnostics, &sources, false)
     );
@@ -580,8 +594,13 @@ fn keepalived_sample_configurations_are_accepted() {
             ..Options::default()
         };
         let loaded = load_file(&path, &opts, &mut sources);
+        // keepalived's samples use keywords ha refuses (sync groups, ...): those are the
+        // compatibility check's findings, not the language's.
         assert!(
-            !loaded.has_errors(),
+            !loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.is_error() && !is_compat(d)),
             "{}",
             render(&loaded.diagnostics, &sources, false)
         );

@@ -83,9 +83,14 @@ pub fn run(args: CheckArgs) -> ExitCode {
     eprint!("{}", diag::render(&all, &sources, color));
     let mut errors = all.iter().filter(|d| d.is_error()).count();
     let mut warnings = all.iter().filter(|d| !d.is_error()).count();
-    // What the director would refuse at start although the language accepted it.
+    // What the director would refuse at start although the language accepted it. Keywords
+    // ha refuses (`not-applied`) leave the model whole: check it too, so that one run
+    // names every problem.
     for (file, l) in files.iter().zip(&loaded) {
-        if l.has_errors() {
+        if l.diagnostics
+            .iter()
+            .any(|d| d.is_error() && d.code != "not-applied")
+        {
             continue;
         }
         match director::lvs::LvsPlan::from_config(&l.config) {
@@ -121,9 +126,20 @@ pub fn run(args: CheckArgs) -> ExitCode {
             errors += findings.iter().filter(|d| d.is_error()).count();
             warnings += findings.iter().filter(|d| !d.is_error()).count();
         }
-        // VRRP-side keywords ha does not apply: `ha run` refuses the errors.
+        // VRRP-side options ha does not apply: `ha run` refuses the errors. A keyword the
+        // compatibility table already refused above is not reported twice.
         let unapplied = director::vrrp::unapplied(&l.config);
-        for e in &unapplied.errors {
+        let refused_by_table = |message: &str| {
+            keepalived_conf::compat::TABLE.iter().any(|e| {
+                e.class.number() == 3
+                    && message.contains(&format!("`{}` is not applied", e.keyword))
+            })
+        };
+        for e in unapplied
+            .errors
+            .iter()
+            .filter(|e| !refused_by_table(&e.to_string()))
+        {
             eprintln!("error: {}: {e}", file.display());
             errors += 1;
         }

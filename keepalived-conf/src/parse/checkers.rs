@@ -3,7 +3,6 @@
 
 use super::{Parser, MAX_DELAY_SECS};
 use crate::diag::Diagnostic;
-use crate::keywords as kw;
 use crate::model::*;
 use crate::syntax::Node;
 
@@ -99,7 +98,7 @@ impl Parser<'_> {
                         let mut host = CheckerCommon::default();
                         for h in self.block(s) {
                             if !self.checker_common(h, &mut host) {
-                                self.other(h, &[kw::CHECKER_COMMON], &mut host.other, "`host`");
+                                self.other(h, &mut host.other, "`host`");
                             }
                         }
                         common.retry = host.retry.take().or(common.retry);
@@ -212,12 +211,7 @@ impl Parser<'_> {
                     *tls_compliant = self.flag(s);
                     continue;
                 }
-                self.other(
-                    s,
-                    &[kw::CHECKER_COMMON, kw::CHECKER_SPECIFIC],
-                    &mut common.other,
-                    &format!("`{which}`"),
-                );
+                self.other(s, &mut common.other, &format!("`{which}`"));
             }
         }
         match &kind {
@@ -326,7 +320,7 @@ impl Parser<'_> {
                     u.regex_stack = start.zip(max);
                 }
                 "tls_compliant" => u.tls_compliant = Some(self.flag(s)),
-                _ => self.other(s, &[kw::URL], &mut u.other, "`url`"),
+                _ => self.other(s, &mut u.other, "`url`"),
             }
         }
         if u.path.is_empty() {

@@ -4,7 +4,6 @@ use std::net::IpAddr;
 
 use super::{with_suggestion, Fields, Parser, LVS_MAX_TIMEOUT, MAX_DELAY_SECS};
 use crate::diag::Diagnostic;
-use crate::keywords as kw;
 use crate::model::*;
 use crate::syntax::Node;
 
@@ -126,7 +125,8 @@ impl Parser<'_> {
                     }
                 }
                 "lvs_flush" => g.lvs_flush = self.flag(s),
-                "lvs_flush_on_stop" => {
+                // `lvs_flush_onstop`: keepalived's name for it until 2.1.5, still accepted.
+                "lvs_flush_on_stop" | "lvs_flush_onstop" => {
                     self.extra_args(s, 1);
                     // keepalived rejects any other word, leaving flush-on-stop off.
                     g.lvs_flush_on_stop = match s.arg(0) {
@@ -167,7 +167,7 @@ impl Parser<'_> {
                 "shutdown_script" => g.shutdown_script = self.script_line(s),
                 "startup_script_timeout" => g.startup_script_timeout = self.num1(s, 1u32, 1000),
                 "shutdown_script_timeout" => g.shutdown_script_timeout = self.num1(s, 1u32, 1000),
-                _ => self.other(s, &[kw::GLOBAL], &mut g.other, "`global_defs`"),
+                _ => self.other(s, &mut g.other, "`global_defs`"),
             }
         }
         self.save_fields("global_defs".to_string(), fields);

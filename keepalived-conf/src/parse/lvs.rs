@@ -4,7 +4,6 @@ use std::net::IpAddr;
 
 use super::{suggest, vs_path, with_suggestion, Fields, Parser, LVS_MAX_TIMEOUT};
 use crate::diag::Diagnostic;
-use crate::keywords as kw;
 use crate::model::*;
 use crate::syntax::Node;
 
@@ -261,7 +260,7 @@ impl Parser<'_> {
                         vs.real_servers.push(rs);
                     }
                 }
-                _ => self.other(s, &[kw::VIRTUAL_SERVER], &mut vs.other, "`virtual_server`"),
+                _ => self.other(s, &mut vs.other, "`virtual_server`"),
             }
         }
         self.save_fields(path.clone(), fields);
@@ -313,7 +312,7 @@ impl Parser<'_> {
                         rs.checkers.push(c);
                     }
                 }
-                _ => self.other(s, &[kw::REAL_SERVER], &mut rs.other, "`real_server`"),
+                _ => self.other(s, &mut rs.other, "`real_server`"),
             }
         }
         Some(rs)

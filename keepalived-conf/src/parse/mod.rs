@@ -13,8 +13,8 @@ use std::fmt::Display;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use super::compat;
 use super::diag::{Diagnostic, Span};
-use super::keywords as kw;
 use super::model::*;
 use super::syntax::Node;
 
@@ -65,30 +65,17 @@ impl SpanIndex {
     }
 }
 
-/// Every keyword keepalived knows, interned so that recording where each statement is
-/// costs no allocation.
+/// Every keyword of the [compatibility table](crate::compat), and ha's `ICMP_CHECK` (its
+/// name of `PING_CHECK`), interned so that recording where each statement is costs no
+/// allocation.
 fn intern(word: &str) -> Option<&'static str> {
     static ALL: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
     ALL.get_or_init(|| {
-        [
-            kw::TOP,
-            kw::GLOBAL,
-            kw::INSTANCE,
-            kw::SCRIPT,
-            kw::TRACK_FILE,
-            kw::TRACK_PROCESS,
-            kw::SYNC_GROUP,
-            kw::VIRTUAL_SERVER,
-            kw::REAL_SERVER,
-            kw::CHECKER_COMMON,
-            kw::CHECKER_SPECIFIC,
-            kw::URL,
-            kw::AUTH,
-        ]
-        .into_iter()
-        .flatten()
-        .copied()
-        .collect()
+        compat::TABLE
+            .iter()
+            .map(|e| e.keyword)
+            .chain(["ICMP_CHECK"])
+            .collect()
     })
     .get(word)
     .copied()
@@ -111,6 +98,9 @@ impl Fields {
 pub(crate) struct Parser<'d> {
     pub diags: &'d mut Vec<Diagnostic>,
     pub spans: SpanIndex,
+    /// Key spans of the keepalived keywords kept verbatim (`other`): the compatibility check
+    /// reports them and reads inside their blocks, which the parser did not.
+    pub raw: FxHashSet<Span>,
 }
 
 fn raw(n: &Node) -> RawStatement {
@@ -389,17 +379,15 @@ impl Parser<'_> {
         }
     }
 
-    /// A keyword not typed in this block: kept if keepalived knows it, else warned about
-    /// with the closest known keyword.
-    fn other(
-        &mut self,
-        n: &Node,
-        known: &[&'static [&'static str]],
-        out: &mut Vec<RawStatement>,
-        ctx: &str,
-    ) {
+    /// A keyword not typed in this block (`ctx`, as messages name it: `` `vrrp_instance` ``):
+    /// kept verbatim if keepalived knows it there (the [compatibility table](crate::compat)
+    /// decides, and the compatibility check reports what ha does not apply), else warned
+    /// about with the closest keepalived keyword of the block.
+    fn other(&mut self, n: &Node, out: &mut Vec<RawStatement>, ctx: &str) {
         let word = n.key.text.as_str();
-        if known.iter().any(|list| list.contains(&word)) {
+        let blocks = compat::blocks_named(ctx);
+        if blocks.iter().any(|b| compat::lookup(b, word).is_some()) {
+            self.raw.insert(n.key.span);
             out.push(raw(n));
             return;
         }
@@ -409,7 +397,7 @@ impl Parser<'_> {
             format!("unknown keyword `{word}` in {ctx}"),
         )
         .with_label("not a keepalived keyword here; ignored");
-        if let Some(s) = suggest(word, known) {
+        if let Some(s) = compat::suggest(word, &blocks) {
             d = d.with_help(format!("did you mean `{s}`?"));
         }
         self.push(d);
@@ -492,12 +480,12 @@ impl Parser<'_> {
                             "ca" => ssl.ca = self.string(s),
                             "certificate" => ssl.certificate = self.string(s),
                             "key" => ssl.key = self.string(s),
-                            _ => self.other(s, &[kw::SSL], &mut Vec::new(), "`SSL`"),
+                            _ => self.other(s, &mut Vec::new(), "`SSL`"),
                         }
                     }
                     c.ssl = Some(ssl);
                 }
-                _ => self.other(n, &[kw::TOP], &mut c.other, "the top level"),
+                _ => self.other(n, &mut c.other, "the top level"),
             }
         }
         c

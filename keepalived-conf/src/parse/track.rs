@@ -3,7 +3,6 @@
 
 use super::{Fields, Parser};
 use crate::diag::Diagnostic;
-use crate::keywords as kw;
 use crate::model::*;
 use crate::syntax::Node;
 
@@ -146,7 +145,7 @@ impl Parser<'_> {
                 "fall" => v.fall = self.num1(s, 1u32, u32::MAX).unwrap_or(1),
                 "user" => v.user = self.script_user(s),
                 "init_fail" => v.init_fail = self.flag(s),
-                _ => self.other(s, &[kw::SCRIPT], &mut v.other, "`vrrp_script`"),
+                _ => self.other(s, &mut v.other, "`vrrp_script`"),
             }
         }
         self.save_fields(path.clone(), fields);
@@ -186,7 +185,7 @@ impl Parser<'_> {
                     }
                 }
                 "init_file" => t.init_file = Some(s.args.iter().map(|a| a.text.clone()).collect()),
-                _ => self.other(s, &[kw::TRACK_FILE], &mut t.other, "`track_file`"),
+                _ => self.other(s, &mut t.other, "`track_file`"),
             }
         }
         self.save_fields(path.clone(), fields);
@@ -252,12 +251,7 @@ impl Parser<'_> {
                 "delay" => t.delay = self.timer(s),
                 "terminate_delay" => t.terminate_delay = self.timer(s),
                 "fork_delay" => t.fork_delay = self.timer(s),
-                _ => self.other(
-                    s,
-                    &[kw::TRACK_PROCESS],
-                    &mut t.other,
-                    "`vrrp_track_process`",
-                ),
+                _ => self.other(s, &mut t.other, "`vrrp_track_process`"),
             }
         }
         self.save_fields(path.clone(), fields);

@@ -5,7 +5,6 @@ use std::net::IpAddr;
 
 use super::{suggest, with_suggestion, Fields, Parser, MAX_DELAY_SECS};
 use crate::diag::Diagnostic;
-use crate::keywords as kw;
 use crate::model::*;
 use crate::syntax::Node;
 
@@ -44,7 +43,7 @@ impl Parser<'_> {
                     g.sync_group_tracking_weight |= g.global_tracking;
                 }
                 "sync_group_tracking_weight" => g.sync_group_tracking_weight = self.flag(s),
-                _ => self.other(s, &[kw::SYNC_GROUP], &mut g.other, "`vrrp_sync_group`"),
+                _ => self.other(s, &mut g.other, "`vrrp_sync_group`"),
             }
         }
         self.save_fields(path.clone(), fields);
@@ -215,7 +214,7 @@ impl Parser<'_> {
                 "use_vmac_addr" => v.use_vmac_addr = self.flag(s),
                 "check_unicast_src" => v.check_unicast_src = self.flag(s),
                 "skip_check_adv_addr" => v.skip_check_adv_addr = Some(self.flag(s)),
-                _ => self.other(s, &[kw::INSTANCE], &mut v.other, "`vrrp_instance`"),
+                _ => self.other(s, &mut v.other, "`vrrp_instance`"),
             }
         }
         // keepalived's vrrp_complete_instance: without `priority`, `state MASTER` makes the
@@ -312,12 +311,7 @@ impl Parser<'_> {
                 }
                 _ => {
                     let mut sink = Vec::new();
-                    self.other(s, &[], &mut sink, "`authentication`");
-                    if let Some(d) = self.diags.last_mut() {
-                        if let Some(sg) = suggest(&s.key.text, &[kw::AUTH]) {
-                            d.help = vec![format!("did you mean `{sg}`?")];
-                        }
-                    }
+                    self.other(s, &mut sink, "`authentication`");
                 }
             }
         }
@@ -440,7 +434,7 @@ impl Parser<'_> {
                         format!("unknown address option `{other}`"),
                     )
                     .with_label("ignored");
-                    if let Some(s) = suggest(other, &[kw::ADDRESS_OPTIONS]) {
+                    if let Some(s) = suggest(other, &[ADDRESS_OPTIONS]) {
                         d = d.with_help(format!("did you mean `{s}`?"));
                     }
                     self.push(d);
@@ -453,3 +447,21 @@ impl Parser<'_> {
         Some(ip)
     }
 }
+
+/// Words of an address line after the address itself.
+const ADDRESS_OPTIONS: &[&str] = &[
+    "brd",
+    "broadcast",
+    "dev",
+    "scope",
+    "label",
+    "peer",
+    "no_track",
+    "home",
+    "nodad",
+    "noprefixroute",
+    "autojoin",
+    "preferred_lft",
+    "track_group",
+    "-",
+];

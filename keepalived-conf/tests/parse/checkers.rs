@@ -347,7 +347,7 @@ fn file_check() {
 }
 
 #[test]
-fn keywords_of_another_checker_are_kept_and_typos_suggest() {
+fn keywords_of_another_checker_are_unknown_and_typos_suggest() {
     let p = parse(&checker("TCP_CHECK", " conect_port 80"));
     let (d, at) = p.only();
     assert_eq!(
@@ -359,11 +359,17 @@ fn keywords_of_another_checker_are_kept_and_typos_suggest() {
     );
     assert_eq!(d.help, ["did you mean `connect_port`?"]);
 
+    // keepalived knows `helo_name` in SMTP_CHECK only: elsewhere it warns and ignores it.
     let p = parse(&real_server(
         " TCP_CHECK {\n  helo_name x\n }\n SMTP_CHECK {\n  helo_name y\n }",
     ));
-    let checkers = &p.clean().virtual_servers[0].real_servers[0].checkers;
-    assert_eq!(checkers[0].common.other[0].keyword, "helo_name");
+    let (d, at) = p.only();
+    assert_eq!(
+        (d.message.as_str(), at),
+        ("unknown keyword `helo_name` in `TCP_CHECK`", "helo_name")
+    );
+    let checkers = &p.config().virtual_servers[0].real_servers[0].checkers;
+    assert!(checkers[0].common.other.is_empty());
     assert_eq!(
         checkers[1].kind,
         CheckerKind::SmtpCheck {
