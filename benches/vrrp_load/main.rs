@@ -25,6 +25,9 @@
 //!     [--spread]
 //! ```
 //!
+//! `--order` names `ha`, `keepalived` or `ha-base`, an `ha` built elsewhere
+//! (`HA_BASE_BIN=PATH`), to compare two builds of ha with keepalived in one run.
+//!
 //! `HA_WRAP="valgrind --tool=callgrind ..."` runs the master's `ha run` (the backup's with
 //! `HA_WRAP_ROLE=backup`) under a wrapper; with callgrind its counters are zeroed when the
 //! measured window opens and dumped when it closes. `HA_BIN` picks another `ha`.
@@ -184,6 +187,9 @@ fn config(instances: usize, advert_int: &str, role: Role) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Director {
     Ha,
+    /// Another `ha` binary (`HA_BASE_BIN`), e.g. a build before a change, measured in the
+    /// same run as `ha` and keepalived.
+    HaBase,
     Keepalived,
 }
 
@@ -191,15 +197,28 @@ impl Director {
     fn parse(s: &str) -> Director {
         match s {
             "ha" => Director::Ha,
+            "ha-base" => Director::HaBase,
             "keepalived" => Director::Keepalived,
-            other => panic!("unknown director {other}: ha or keepalived"),
+            other => panic!("unknown director {other}: ha, ha-base or keepalived"),
         }
     }
 
     fn name(self) -> &'static str {
         match self {
             Director::Ha => "ha",
+            Director::HaBase => "ha-base",
             Director::Keepalived => "keepalived",
+        }
+    }
+
+    /// The `ha` binary this director runs (`None` for keepalived).
+    fn ha_bin(self) -> Option<String> {
+        match self {
+            Director::Ha => Some(ha_bin()),
+            Director::HaBase => {
+                Some(std::env::var("HA_BASE_BIN").expect("ha-base needs HA_BASE_BIN=PATH"))
+            }
+            Director::Keepalived => None,
         }
     }
 }
@@ -220,14 +239,14 @@ impl Daemon {
         let socket = dir.join(format!("{role}.sock"));
         let mut vrrp_pid_file = None;
         match director {
-            Director::Ha => {
+            Director::Ha | Director::HaBase => {
                 // `HA_WRAP` (a profiler) wraps the master, or the node `HA_WRAP_ROLE` names.
                 let wrapped = std::env::var("HA_WRAP_ROLE").unwrap_or_else(|_| "master".into());
                 let wrap = std::env::var("HA_WRAP").ok().filter(|_| role == wrapped);
                 for w in wrap.iter().flat_map(|w| w.split_whitespace()) {
                     cmd.arg(w);
                 }
-                cmd.arg(ha_bin())
+                cmd.arg(director.ha_bin().unwrap())
                     .arg("run")
                     .arg("-f")
                     .arg(conf)
@@ -283,10 +302,7 @@ impl Daemon {
 
     /// Instances in MASTER as `ha status` says (ha only).
     fn masters(&self) -> Option<usize> {
-        if self.director != Director::Ha {
-            return None;
-        }
-        let out = Command::new(ha_bin())
+        let out = Command::new(self.director.ha_bin()?)
             .args(["status", "--json", "--socket"])
             .arg(&self.socket)
             .output()
@@ -566,6 +582,7 @@ fn run_phase(lab: &Lab, dir: &Path, director: Director, options: &Options) {
     let split0: Vec<(f64, f64)> = master_pids.iter().map(|p| cpu_split(*p)).collect();
     let child0 = cpu(*master_pids.last().unwrap()).0;
     let (b0, _) = cpu_of(&backup_pids);
+    let bsplit0: Vec<(f64, f64)> = backup_pids.iter().map(|p| cpu_split(*p)).collect();
     let (ms0, bs0) = (switches_of(&master_pids), switches_of(&backup_pids));
     let system0 = system_cpu();
     let t0 = Instant::now();
@@ -575,6 +592,7 @@ fn run_phase(lab: &Lab, dir: &Path, director: Director, options: &Options) {
     let split1: Vec<(f64, f64)> = master_pids.iter().map(|p| cpu_split(*p)).collect();
     let child1 = cpu(*master_pids.last().unwrap()).0;
     let (b1, _) = cpu_of(&backup_pids);
+    let bsplit1: Vec<(f64, f64)> = backup_pids.iter().map(|p| cpu_split(*p)).collect();
     let (ms1, bs1) = (switches_of(&master_pids), switches_of(&backup_pids));
     let system1 = system_cpu();
     let load1 = load_average();
@@ -680,17 +698,21 @@ fn run_phase(lab: &Lab, dir: &Path, director: Director, options: &Options) {
             mt1.get(name).copied().unwrap_or(0.0),
         )
     };
-    let (user, system) = split0
-        .iter()
-        .zip(&split1)
-        .fold((0.0, 0.0), |(u, s), (a, b)| (u + b.0 - a.0, s + b.1 - a.1));
+    let delta = |before: &[(f64, f64)], after: &[(f64, f64)]| {
+        before
+            .iter()
+            .zip(after)
+            .fold((0.0, 0.0), |(u, s), (a, b)| (u + b.0 - a.0, s + b.1 - a.1))
+    };
+    let (user, system) = delta(&split0, &split1);
+    let (backup_user, backup_system) = delta(&bsplit0, &bsplit1);
     println!(
         "master CPU: {:.2}% of one core (user {:.2}%, sys {:.2}%){}; {:.0} wake-ups/s (voluntary context switches)",
         per_second(m0, m1),
         user * 100.0 / elapsed,
         system * 100.0 / elapsed,
         match director {
-            Director::Ha => format!(" (vrrp thread {:.2}%)", thread("vrrp")),
+            Director::Ha | Director::HaBase => format!(" (vrrp thread {:.2}%)", thread("vrrp")),
             Director::Keepalived => format!(
                 " (parent + VRRP child; the child {:.2}%)",
                 per_second(child0, child1)
@@ -699,8 +721,10 @@ fn run_phase(lab: &Lab, dir: &Path, director: Director, options: &Options) {
         (ms1 - ms0) as f64 / elapsed,
     );
     println!(
-        "backup CPU: {:.2}% of one core; {:.0} wake-ups/s",
+        "backup CPU: {:.2}% of one core (user {:.2}%, sys {:.2}%); {:.0} wake-ups/s",
         per_second(b0, b1),
+        backup_user * 100.0 / elapsed,
+        backup_system * 100.0 / elapsed,
         (bs1 - bs0) as f64 / elapsed,
     );
     let ticks = (system1.total - system0.total).max(1) as f64;
