@@ -242,7 +242,7 @@ async fn handle(
     tokio::io::BufReader::new(read.take(MAX_REQUEST_BYTES))
         .read_line(&mut line)
         .await?;
-    let reply = match serde_json::from_str::<Request>(line.trim()) {
+    let reply = match parse_request(&line) {
         Ok(request)
             if allowed == Allowed::Nothing
                 || (allowed == Allowed::StatusOnly && request != Request::Status) =>
@@ -289,5 +289,45 @@ pub fn request(path: &Path, request: &Request) -> io::Result<Reply> {
     (&stream).write_all(line.as_bytes())?;
     let mut reply = String::new();
     BufReader::new(&stream).read_line(&mut reply)?;
-    serde_json::from_str(reply.trim()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    parse_reply(&reply).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Reads one request line as the server does: surrounding whitespace is ignored.
+pub fn parse_request(line: &str) -> Result<Request, serde_json::Error> {
+    serde_json::from_str(line.trim())
+}
+
+/// Reads one reply line as the client does: surrounding whitespace is ignored.
+pub fn parse_reply(line: &str) -> Result<Reply, serde_json::Error> {
+    serde_json::from_str(line.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines_parse_as_the_server_reads_them() {
+        let line = "{\"command\":\"drain\",\"server\":\"10.0.0.1:80\",\"virtual_server\":null}\n";
+        let request = parse_request(line).unwrap();
+        assert_eq!(
+            request,
+            Request::Drain {
+                server: "10.0.0.1:80".parse().unwrap(),
+                virtual_server: None,
+            }
+        );
+        assert_eq!(
+            parse_request(&serde_json::to_string(&request).unwrap()).unwrap(),
+            request
+        );
+        assert!(parse_request("{\"command\":\"format_disk\"}").is_err());
+        assert!(parse_request("").is_err());
+    }
+
+    #[test]
+    fn reply_lines_parse_as_the_client_reads_them() {
+        let reply = parse_reply(" {\"reply\":\"error\",\"message\":\"no\"}\r\n").unwrap();
+        assert!(matches!(reply, Reply::Error { message } if message == "no"));
+    }
 }

@@ -47,6 +47,8 @@ pub mod config;
 mod core;
 mod engine;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod outcome;
 pub mod script;
 

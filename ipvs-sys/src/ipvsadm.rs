@@ -480,17 +480,26 @@ fn cmp_addr(a: &IpAddr, b: &IpAddr) -> Ordering {
 }
 
 fn sorted_services(state: &IpvsState) -> Vec<&VirtualService> {
+    let mark = |k: &ServiceKey| match k {
+        ServiceKey::Fwmark { mark, .. } => *mark,
+        _ => 0,
+    };
+    let proto = |k: &ServiceKey| match k {
+        ServiceKey::Inet { protocol, .. } => u32::from(protocol.number()),
+        _ => 0,
+    };
+    let addr = |k: &ServiceKey| match k {
+        ServiceKey::Inet { addr, .. } => Some(*addr),
+        ServiceKey::Fwmark { .. } => None,
+    };
     let mut v: Vec<&VirtualService> = state.services.iter().collect();
-    v.sort_by(|a, b| {
+    // A canonical order first (unsigned, total), so that the result depends on the table only.
+    v.sort_by_key(|vs| {
+        let k = &vs.service.key;
+        (mark(k), k.af().number(), proto(k), addr(k))
+    });
+    wrapping_sort(&mut v, |a, b| {
         let (ka, kb) = (&a.service.key, &b.service.key);
-        let mark = |k: &ServiceKey| match k {
-            ServiceKey::Fwmark { mark, .. } => *mark,
-            _ => 0,
-        };
-        let proto = |k: &ServiceKey| match k {
-            ServiceKey::Inet { protocol, .. } => u32::from(protocol.number()),
-            _ => 0,
-        };
         wrapping_cmp(mark(ka), mark(kb))
             .then(wrapping_cmp(
                 u32::from(ka.af().number()),
@@ -509,8 +518,39 @@ fn sorted_services(state: &IpvsState) -> Vec<&VirtualService> {
 
 fn sorted_dests(dests: &[Destination]) -> Vec<&Destination> {
     let mut v: Vec<&Destination> = dests.iter().collect();
-    v.sort_by(|a, b| cmp_addr(&a.addr.ip(), &b.addr.ip()).then(a.addr.port().cmp(&b.addr.port())));
+    v.sort_by_key(|d| d.addr);
+    wrapping_sort(&mut v, |a, b| {
+        cmp_addr(&a.addr.ip(), &b.addr.ip()).then(a.addr.port().cmp(&b.addr.port()))
+    });
     v
+}
+
+/// A stable merge sort by ipvsadm's comparison. That comparison is not a total order (its
+/// subtraction wraps: 10.x < 77.x < 205.x < 10.x), and the standard library's sorts may panic
+/// on such a comparison; this one never does. Where the comparison is consistent on the
+/// items, the result is the sorted order ipvsadm prints.
+fn wrapping_sort<T: Copy>(items: &mut [T], cmp: impl Fn(&T, &T) -> Ordering + Copy) {
+    let len = items.len();
+    if len <= 1 {
+        return;
+    }
+    let mid = len / 2;
+    wrapping_sort(&mut items[..mid], cmp);
+    wrapping_sort(&mut items[mid..], cmp);
+    let mut merged = Vec::with_capacity(len);
+    let (mut i, mut j) = (0, mid);
+    while i < mid && j < len {
+        if cmp(&items[j], &items[i]) == Ordering::Less {
+            merged.push(items[j]);
+            j += 1;
+        } else {
+            merged.push(items[i]);
+            i += 1;
+        }
+    }
+    merged.extend_from_slice(&items[i..mid]);
+    merged.extend_from_slice(&items[j..]);
+    items.copy_from_slice(&merged);
 }
 
 /// Reads ipvsadm rules (the `ipvsadm -S -n` format, as `ipvsadm -R` takes it) into the
@@ -562,6 +602,15 @@ fn number<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, String> {
         .map_err(|_| format!("invalid {what} {v:?}: expected a number"))
 }
 
+/// A firewall mark: 0 to 2^32-1, or the negative number `ipvsadm -S` writes for a mark of
+/// 2^31 or more (it prints the mark as an `int`).
+fn fwmark(v: &str) -> Result<u32, String> {
+    match v.parse::<u32>() {
+        Ok(mark) => Ok(mark),
+        Err(_) => number::<i32>("firewall mark", v).map(|mark| mark as u32),
+    }
+}
+
 fn apply_rule(state: &mut IpvsState, words: &[&str]) -> Result<(), String> {
     let mut a = RuleArgs::default();
     let mut i = 0;
@@ -606,7 +655,7 @@ fn apply_rule(state: &mut IpvsState, words: &[&str]) -> Result<(), String> {
             }
             "-f" | "--fwmark-service" => {
                 a.services_given += 1;
-                a.fwmark = Some(number("firewall mark", value()?)?);
+                a.fwmark = Some(fwmark(value()?)?);
             }
             "-6" | "--ipv6" => a.ipv6 = true,
             "-s" | "--scheduler" => a.scheduler = Some(value()?.to_string()),
@@ -764,10 +813,19 @@ fn build_dest(addr: SocketAddr, a: &RuleArgs) -> Destination {
     d.upper_threshold = a.upper.unwrap_or(0);
     d.lower_threshold = a.lower.unwrap_or(0);
     if d.forward == ForwardMethod::Tunnel {
+        let kind = a.tun_type.unwrap_or_default();
+        // The port is GUE's and the checksum mode GUE's and GRE's: elsewhere they mean nothing,
+        // and ipvsadm -S (like format_save) does not write them.
         d.tunnel = Tunnel {
-            kind: a.tun_type.unwrap_or_default(),
-            port: a.tun_port.unwrap_or(0),
-            checksum: a.tun_csum.unwrap_or_default(),
+            kind,
+            port: match kind {
+                TunnelType::Gue => a.tun_port.unwrap_or(0),
+                TunnelType::Ipip | TunnelType::Gre => 0,
+            },
+            checksum: match kind {
+                TunnelType::Gue | TunnelType::Gre => a.tun_csum.unwrap_or_default(),
+                TunnelType::Ipip => TunnelChecksum::None,
+            },
         };
     }
     d
@@ -776,6 +834,15 @@ fn build_dest(addr: SocketAddr, a: &RuleArgs) -> Destination {
 /// `1.2.3.4`, `1.2.3.4:80`, `[2001:db8::1]`, `[2001:db8::1]:80`.
 fn parse_addr(text: &str, default_port: u16) -> Result<SocketAddr, String> {
     if let Ok(sa) = text.parse::<SocketAddr>() {
+        // Rust reads `[fe80::1%2]:80`; IPVS addresses have no scope, and the saved rules
+        // would drop it.
+        if let SocketAddr::V6(v6) = sa {
+            if v6.scope_id() != 0 {
+                return Err(format!(
+                    "invalid address {text:?}: IPVS addresses have no scope id"
+                ));
+            }
+        }
         return Ok(sa);
     }
     let bare = text.trim_start_matches('[').trim_end_matches(']');

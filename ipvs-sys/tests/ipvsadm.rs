@@ -23,6 +23,99 @@ fn long_options_defaults_and_edits_are_understood() {
     assert_eq!(tunnel.tunnel.checksum, TunnelChecksum::RemoteChecksum);
 }
 
+/// Found by the ipvsadm_rules fuzz target: `--tun-port` and `--tun-csum` given with an ipip
+/// tunnel were kept, though the model has a port for GUE only and `ipvsadm -S` writes neither,
+/// so the saved rules imported back to another table.
+#[test]
+fn tunnel_options_of_another_tunnel_type_are_ignored() {
+    let rules = "-A -t 10.0.0.4:80 -s rr\n\
+                 -a -t 10.0.0.4:80 -r 192.168.1.30:80 -i -w 1 --tun-port 6080 --tun-csum\n\
+                 -a -t 10.0.0.4:80 -r 192.168.1.31:80 -i --tun-type gre --tun-port 6080 --tun-csum\n";
+    let state = ipvsadm::parse_rules(rules).unwrap();
+    let [ipip, gre] = &state.services[0].destinations[..] else {
+        panic!("two destinations");
+    };
+    assert_eq!((ipip.tunnel.kind, ipip.tunnel.port), (TunnelType::Ipip, 0));
+    assert_eq!(ipip.tunnel.checksum, TunnelChecksum::None);
+    assert_eq!((gre.tunnel.kind, gre.tunnel.port), (TunnelType::Gre, 0));
+    assert_eq!(gre.tunnel.checksum, TunnelChecksum::Checksum);
+    let saved = ipvsadm::format_save(&state);
+    assert_eq!(ipvsadm::parse_rules(&saved).unwrap(), state, "{saved}");
+}
+
+/// Found by the ipvsadm_rules fuzz target: ipvsadm -S (and format_save) writes a firewall
+/// mark of 2^31 or more as a negative int, which the import refused.
+#[test]
+fn high_firewall_marks_import_as_ipvsadm_saves_them() {
+    let state = ipvsadm::parse_rules("-A -f 2255222222 -s rr\n").unwrap();
+    let saved = ipvsadm::format_save(&state);
+    assert_eq!(saved, "-A -f -2039745074 -s rr\n");
+    assert_eq!(ipvsadm::parse_rules(&saved).unwrap(), state);
+    assert!(ipvsadm::parse_rules("-A -f 4294967296 -s rr\n").is_err());
+    assert!(ipvsadm::parse_rules("-A -f -2147483649 -s rr\n").is_err());
+}
+
+/// Found by the ipvsadm_rules fuzz target: `[2001:db8::%100]:443` read as an address with a
+/// scope id, which IPVS does not have and the saved rules dropped (making it another service).
+#[test]
+fn ipv6_scope_ids_are_refused() {
+    for rules in [
+        "-A -t [2001:db8::%100]:443 -s rr\n",
+        "-A -t [2001:db8::1]:443 -s rr\n-a -t [2001:db8::1]:443 -r [fe80::1%2]:443 -m\n",
+    ] {
+        let err = ipvsadm::parse_rules(rules).unwrap_err().to_string();
+        assert!(err.contains("scope id"), "{err}");
+    }
+}
+
+/// Found by the ipvsadm_rules fuzz target: ipvsadm's wrapping address comparison is cyclic
+/// (205.0.0.1 < 10.0.0.4 < 77.0.0.1 < 205.0.0.1), so the saved order depended on the order of
+/// the rules, and with a few dozen services the standard library's sort panicked
+/// ("does not correctly implement a total order").
+#[test]
+fn services_far_apart_sort_the_same_way_in_any_order_and_never_panic() {
+    let lines = [
+        "-A -t 205.0.0.1:80 -s rr",
+        "-A -t 10.0.0.4:80 -s rr",
+        "-A -t 77.0.0.1:80 -s rr",
+    ];
+    let mut saved = Vec::new();
+    for order in [[0, 1, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        let rules: String = order.iter().map(|&i| format!("{}\n", lines[i])).collect();
+        saved.push(ipvsadm::format_save(&ipvsadm::parse_rules(&rules).unwrap()));
+    }
+    assert!(saved.windows(2).all(|w| w[0] == w[1]), "{saved:?}");
+
+    // Many services and destinations spread over the address space.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed as u32
+    };
+    for _ in 0..50 {
+        let mut rules = String::new();
+        for _ in 0..60 {
+            rules.push_str(&format!(
+                "-A -t {}:80 -s rr\n",
+                std::net::Ipv4Addr::from(next())
+            ));
+        }
+        for _ in 0..60 {
+            let real = std::net::Ipv4Addr::from(next());
+            rules.push_str(&format!("-a -t 10.0.0.1:80 -r {real}:80 -m\n"));
+        }
+        let state = ipvsadm::parse_rules(&format!("-A -t 10.0.0.1:80 -s rr\n{rules}")).unwrap();
+        let text = ipvsadm::format_save(&state);
+        assert_eq!(
+            ipvsadm::format_save(&ipvsadm::parse_rules(&text).unwrap()),
+            text
+        );
+        let _ = ipvsadm::format_list(&state, &Info::default());
+    }
+}
+
 #[test]
 fn saved_rules_read_back_to_the_same_text() {
     for name in ["kernel-6.1-ipvsadm-S-n.txt", "rules-long-options.saved.txt"] {

@@ -2,4 +2,6 @@
 //! director demo, multi-namespace scenarios) can reuse the test VM.
 #![forbid(unsafe_code)]
 
+pub mod fuzz;
+pub mod sim;
 pub mod vm;

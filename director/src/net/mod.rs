@@ -16,8 +16,11 @@ pub use route::{parse_route, Route};
 pub use rtnl::{
     parse_changes, InterfaceAddress, LinkStatus, NetChange, NetWatcher, Rtnl, RtnlError,
 };
+/// The `recvmsg` control-message walker, for its fuzz target.
+#[doc(hidden)]
+pub use sys::{messages as control_messages, Cmsg};
 pub use sys::{set_realtime_priority, set_thread_nice};
-pub use vrrp_socket::{interface_index, Received, VrrpSocket};
+pub use vrrp_socket::{interface_index, Ipv6Control, Received, VrrpSocket};
 
 /// Why a network operation failed, naming the interface and what was being done.
 #[derive(Debug, thiserror::Error)]

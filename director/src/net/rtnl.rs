@@ -125,19 +125,7 @@ impl Rtnl {
             RouteNetlinkMessage::GetAddress(AddressMessage::default()),
             &format!("list addresses of interface {ifindex}"),
         )?;
-        let mut out = Vec::new();
-        for reply in replies {
-            if let RouteNetlinkMessage::NewAddress(m) = reply {
-                if m.header.index != ifindex {
-                    continue;
-                }
-                let address = address_of(&m);
-                if let Some(ip) = address {
-                    out.push((ip, m.header.prefix_len));
-                }
-            }
-        }
-        Ok(out)
+        Ok(interface_addresses(&replies, ifindex))
     }
 
     /// Every link and whether it is usable.
@@ -325,39 +313,103 @@ impl Rtnl {
             self.socket
                 .recv(&mut self.buf, 0)
                 .map_err(fail(format!("{what}: receive")))?;
-            let mut offset = 0;
-            while offset < self.buf.len() {
-                let parsed =
-                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[offset..])
-                        .map_err(|e| RtnlError {
-                            what: format!("{what}: reply"),
-                            source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
-                        })?;
-                let len = parsed.header.length as usize;
-                if len == 0 {
-                    break;
+            match read_replies(&self.buf, seq, &mut replies) {
+                Ok(ReplyStatus::Pending) => {}
+                Ok(ReplyStatus::Done) => return Ok(replies),
+                Ok(ReplyStatus::Refused(errno)) => {
+                    return Err(RtnlError {
+                        what: what.to_string(),
+                        source: io::Error::from_raw_os_error(errno),
+                    })
                 }
-                offset += len.div_ceil(4) * 4;
-                if parsed.header.sequence_number != seq {
-                    continue;
-                }
-                match parsed.payload {
-                    NetlinkPayload::Done(_) => return Ok(replies),
-                    NetlinkPayload::Error(e) => {
-                        return match e.code {
-                            None => Ok(replies),
-                            Some(code) => Err(RtnlError {
-                                what: what.to_string(),
-                                source: io::Error::from_raw_os_error(-code.get()),
-                            }),
-                        }
-                    }
-                    NetlinkPayload::InnerMessage(m) => replies.push(m),
-                    _ => {}
+                Err(e) => {
+                    return Err(RtnlError {
+                        what: format!("{what}: reply"),
+                        source: io::Error::new(io::ErrorKind::InvalidData, e),
+                    })
                 }
             }
         }
     }
+}
+
+/// Where a request stands after one datagram of its replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyStatus {
+    /// More datagrams follow.
+    Pending,
+    /// Acknowledged, or the dump is complete.
+    Done,
+    /// The kernel refused the request with this errno.
+    Refused(i32),
+}
+
+/// Reads one datagram of replies to request `seq`, appending the messages it carries to
+/// `replies`. Messages of other requests are skipped; a message that does not parse is an
+/// error (its text).
+pub fn read_replies(
+    datagram: &[u8],
+    seq: u32,
+    replies: &mut Vec<RouteNetlinkMessage>,
+) -> Result<ReplyStatus, String> {
+    let mut offset = 0;
+    while offset < datagram.len() {
+        let parsed = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&datagram[offset..])
+            .map_err(|e| e.to_string())?;
+        let len = parsed.header.length as usize;
+        if len == 0 {
+            break;
+        }
+        offset += len.div_ceil(4) * 4;
+        if parsed.header.sequence_number != seq {
+            continue;
+        }
+        match parsed.payload {
+            NetlinkPayload::Done(_) => return Ok(ReplyStatus::Done),
+            NetlinkPayload::Error(e) => {
+                // The kernel sends a negative errno; whatever it is, it is refused, and a
+                // nonsense code (i32::MIN has no negation) must not panic.
+                return Ok(match e.code {
+                    None => ReplyStatus::Done,
+                    Some(code) => {
+                        ReplyStatus::Refused(code.get().checked_neg().unwrap_or(i32::MAX))
+                    }
+                });
+            }
+            NetlinkPayload::InnerMessage(m) => replies.push(m),
+            _ => {}
+        }
+    }
+    Ok(ReplyStatus::Pending)
+}
+
+/// The addresses of interface `ifindex` in the replies to an address dump, with their prefix
+/// lengths.
+pub fn interface_addresses(replies: &[RouteNetlinkMessage], ifindex: u32) -> Vec<(IpAddr, u8)> {
+    let mut out = Vec::new();
+    for reply in replies {
+        if let RouteNetlinkMessage::NewAddress(m) = reply {
+            if m.header.index != ifindex {
+                continue;
+            }
+            // IFA_LOCAL is the interface's own address on point-to-point links; IFA_ADDRESS
+            // otherwise.
+            let local = m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Local(ip) => Some(*ip),
+                _ => None,
+            });
+            let address = local.or_else(|| {
+                m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Address(ip) => Some(*ip),
+                    _ => None,
+                })
+            });
+            if let Some(ip) = address {
+                out.push((ip, m.header.prefix_len));
+            }
+        }
+    }
+    out
 }
 
 fn address_message(a: &InterfaceAddress) -> AddressMessage {
@@ -378,7 +430,8 @@ fn address_message(a: &InterfaceAddress) -> AddressMessage {
     msg
 }
 
-fn link_status(m: &LinkMessage) -> LinkStatus {
+/// What a link message (a dump reply or a notification) says about the link.
+pub fn link_status(m: &LinkMessage) -> LinkStatus {
     let name = m
         .attributes
         .iter()
@@ -547,5 +600,110 @@ pub fn parse_changes(datagram: &[u8], out: &mut Vec<NetChange>) {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_core::{DoneMessage, ErrorMessage};
+
+    fn datagram(messages: Vec<(u32, NetlinkPayload<RouteNetlinkMessage>)>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (seq, payload) in messages {
+            let mut header = NetlinkHeader::default();
+            header.sequence_number = seq;
+            let mut nl = NetlinkMessage::new(header, payload);
+            nl.finalize();
+            let mut buf = vec![0u8; nl.buffer_len()];
+            nl.serialize(&mut buf);
+            out.extend_from_slice(&buf);
+        }
+        out
+    }
+
+    fn link(ifindex: u32, name: &str, up: bool) -> RouteNetlinkMessage {
+        let mut msg = LinkMessage::default();
+        msg.header.index = ifindex;
+        if up {
+            msg.header.flags = LinkFlags::Up | LinkFlags::Running;
+        }
+        msg.attributes.push(LinkAttribute::IfName(name.into()));
+        msg.attributes
+            .push(LinkAttribute::Address(vec![2, 0, 0, 0, 0, 1]));
+        RouteNetlinkMessage::NewLink(msg)
+    }
+
+    #[test]
+    fn replies_to_other_requests_are_skipped_and_errors_refuse() {
+        let address = address_message(&InterfaceAddress {
+            ifindex: 3,
+            address: "10.0.0.1".parse().unwrap(),
+            prefix_len: 24,
+            label: None,
+            scope: AddressScope::Universe,
+        });
+        let first = datagram(vec![
+            (7, NetlinkPayload::InnerMessage(link(2, "eth0", true))),
+            (
+                8,
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(address)),
+            ),
+        ]);
+        let mut replies = Vec::new();
+        assert_eq!(
+            read_replies(&first, 8, &mut replies),
+            Ok(ReplyStatus::Pending)
+        );
+        assert_eq!(
+            interface_addresses(&replies, 3),
+            [("10.0.0.1".parse().unwrap(), 24)]
+        );
+        assert!(interface_addresses(&replies, 2).is_empty());
+        let done = datagram(vec![(8, NetlinkPayload::Done(DoneMessage::default()))]);
+        assert_eq!(read_replies(&done, 8, &mut replies), Ok(ReplyStatus::Done));
+        let mut refused = ErrorMessage::default();
+        refused.code = std::num::NonZeroI32::new(-EEXIST);
+        let refused = datagram(vec![(8, NetlinkPayload::Error(refused))]);
+        assert_eq!(
+            read_replies(&refused, 8, &mut replies),
+            Ok(ReplyStatus::Refused(EEXIST))
+        );
+        assert!(read_replies(&[1, 2, 3], 8, &mut replies).is_err());
+    }
+
+    /// Found by the rtnl_reply fuzz target: an error code of i32::MIN overflowed its negation.
+    #[test]
+    fn an_error_code_without_a_negation_still_refuses() {
+        let mut refused = ErrorMessage::default();
+        refused.code = std::num::NonZeroI32::new(i32::MIN);
+        let refused = datagram(vec![(8, NetlinkPayload::Error(refused))]);
+        let status = read_replies(&refused, 8, &mut Vec::new());
+        assert!(matches!(status, Ok(ReplyStatus::Refused(_))), "{status:?}");
+    }
+
+    #[test]
+    fn link_changes_read_every_new_link() {
+        let changes = datagram(vec![
+            (0, NetlinkPayload::InnerMessage(link(2, "eth0", true))),
+            (0, NetlinkPayload::InnerMessage(link(3, "eth1", false))),
+        ]);
+        let mut links = Vec::new();
+        parse_changes(&changes, &mut links);
+        assert_eq!(links.len(), 2);
+        assert_eq!(
+            links[0],
+            NetChange::Link(LinkStatus {
+                ifindex: 2,
+                name: "eth0".into(),
+                usable: true,
+                mac: Some([2, 0, 0, 0, 0, 1]),
+            })
+        );
+        assert!(matches!(&links[1], NetChange::Link(l) if !l.usable));
+        // A message that does not parse ends the datagram.
+        let mut first = Vec::new();
+        parse_changes(&changes[..changes.len() - 1], &mut first);
+        assert_eq!(first.len(), 1);
     }
 }

@@ -125,7 +125,9 @@ pub fn messages(buf: &[u8]) -> impl Iterator<Item = Cmsg<'_>> {
         if len < HEADER {
             return None;
         }
-        let data = buf.get(offset + HEADER..offset + len)?;
+        // The length is the sender's: it may point past the end of the address space.
+        let end = offset.checked_add(len)?;
+        let data = buf.get(offset + HEADER..end)?;
         offset += len.div_ceil(WORD) * WORD;
         Some(Cmsg { level, kind, data })
     })
@@ -179,5 +181,23 @@ mod tests {
         assert_eq!(got[0].data, 255i32.to_ne_bytes());
         assert_eq!(got[1].data, [1u8; 20]);
         assert_eq!(messages(&buf[..10]).count(), 0);
+    }
+
+    /// Found by the vrrp_receive fuzz target: a second message whose length is `usize::MAX`
+    /// overflowed `offset + len` (a panic with overflow checks, a wrapped range without).
+    #[test]
+    fn a_length_past_the_address_space_ends_the_walk() {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(&20usize.to_ne_bytes());
+        buf.extend_from_slice(&41i32.to_ne_bytes());
+        buf.extend_from_slice(&52i32.to_ne_bytes());
+        buf.extend_from_slice(&[255, 0, 0, 0, 0, 0, 0, 0]);
+        buf.extend_from_slice(&usize::MAX.to_ne_bytes());
+        buf.extend_from_slice(&41i32.to_ne_bytes());
+        buf.extend_from_slice(&50i32.to_ne_bytes());
+        buf.extend_from_slice(&[0xff; 24]);
+        let got: Vec<_> = messages(&buf).collect();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].data, [255, 0, 0, 0]);
     }
 }

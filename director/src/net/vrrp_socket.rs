@@ -254,35 +254,53 @@ impl VrrpSocket {
                     .as_socket_ipv6()
                     .map(|a| *a.ip())
                     .unwrap_or(Ipv6Addr::UNSPECIFIED);
-                let mut ttl = 0u8;
-                let mut destination = Ipv6Addr::UNSPECIFIED;
-                let mut ifindex = 0;
-                for m in cmsg::messages(control.filled(control_len)) {
-                    match (m.level, m.kind) {
-                        (IPPROTO_IPV6, IPV6_HOPLIMIT) if m.data.len() >= 4 => {
-                            ttl =
-                                i32::from_ne_bytes(m.data[..4].try_into().unwrap_or([0; 4])) as u8;
-                        }
-                        (IPPROTO_IPV6, IPV6_PKTINFO) if m.data.len() >= 20 => {
-                            let octets: [u8; 16] = m.data[..16].try_into().unwrap_or([0; 16]);
-                            destination = Ipv6Addr::from(octets);
-                            ifindex =
-                                u32::from_ne_bytes(m.data[16..20].try_into().unwrap_or([0; 4]));
-                        }
-                        _ => {}
-                    }
-                }
+                let control = Ipv6Control::parse(control.filled(control_len));
                 Ok(Received {
                     info: RxInfo {
                         source: IpAddr::V6(source),
-                        destination: IpAddr::V6(destination),
-                        ttl,
+                        destination: IpAddr::V6(control.destination),
+                        ttl: control.hop_limit,
                     },
                     payload: 0..n,
-                    ifindex,
+                    ifindex: control.ifindex,
                 })
             }
         }
+    }
+}
+
+/// What the control messages of a received IPv6 advert say (`IPV6_HOPLIMIT`,
+/// `IPV6_PKTINFO`); zero or unspecified for what they leave out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Control {
+    pub hop_limit: u8,
+    pub destination: Ipv6Addr,
+    pub ifindex: u32,
+}
+
+impl Ipv6Control {
+    /// Reads the control-message buffer `recvmsg` filled.
+    pub fn parse(control: &[u8]) -> Ipv6Control {
+        let mut out = Ipv6Control {
+            hop_limit: 0,
+            destination: Ipv6Addr::UNSPECIFIED,
+            ifindex: 0,
+        };
+        for m in cmsg::messages(control) {
+            match (m.level, m.kind) {
+                (IPPROTO_IPV6, IPV6_HOPLIMIT) if m.data.len() >= 4 => {
+                    out.hop_limit =
+                        i32::from_ne_bytes(m.data[..4].try_into().unwrap_or([0; 4])) as u8;
+                }
+                (IPPROTO_IPV6, IPV6_PKTINFO) if m.data.len() >= 20 => {
+                    let octets: [u8; 16] = m.data[..16].try_into().unwrap_or([0; 16]);
+                    out.destination = Ipv6Addr::from(octets);
+                    out.ifindex = u32::from_ne_bytes(m.data[16..20].try_into().unwrap_or([0; 4]));
+                }
+                _ => {}
+            }
+        }
+        out
     }
 }
 
@@ -299,5 +317,53 @@ impl AsFd for VrrpSocket {
 impl AsRawFd for VrrpSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.socket.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A control-message buffer as Linux lays it out (64-bit: 16-byte headers, 8-byte
+    /// alignment).
+    fn cmsgs(messages: &[(i32, i32, Vec<u8>)]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        for (level, kind, data) in messages {
+            buf.extend_from_slice(&(16 + data.len()).to_ne_bytes());
+            buf.extend_from_slice(&level.to_ne_bytes());
+            buf.extend_from_slice(&kind.to_ne_bytes());
+            buf.extend_from_slice(data);
+            while buf.len() % 8 != 0 {
+                buf.push(0);
+            }
+        }
+        buf
+    }
+
+    #[test]
+    fn ipv6_control_gives_hop_limit_destination_and_interface() {
+        let group = MULTICAST_V6;
+        let mut pktinfo = group.octets().to_vec();
+        pktinfo.extend_from_slice(&7u32.to_ne_bytes());
+        let buf = cmsgs(&[
+            (IPPROTO_IPV6, IPV6_HOPLIMIT, 255i32.to_ne_bytes().to_vec()),
+            (IPPROTO_IPV6, IPV6_PKTINFO, pktinfo),
+        ]);
+        let control = Ipv6Control::parse(&buf);
+        assert_eq!(
+            control,
+            Ipv6Control {
+                hop_limit: 255,
+                destination: group,
+                ifindex: 7
+            }
+        );
+        // Short or foreign messages are ignored.
+        let buf = cmsgs(&[
+            (IPPROTO_IPV6, IPV6_PKTINFO, vec![1; 8]),
+            (0, 52, vec![9; 4]),
+        ]);
+        assert_eq!(Ipv6Control::parse(&buf).hop_limit, 0);
+        assert_eq!(Ipv6Control::parse(&buf).destination, Ipv6Addr::UNSPECIFIED);
     }
 }

@@ -69,14 +69,23 @@ impl DnsChecker {
                 .recv(&mut buf)
                 .await
                 .map_err(|e| Failure::from_io(&e))?;
-            let answer = Message::from_vec(&buf[..len])
-                .map_err(|e| Failure::Dns(format!("malformed answer: {e}")))?;
-            // A late answer to an earlier query on a reused port is not ours: keep waiting.
-            if answer.id() != id || answer.message_type() != MessageType::Response {
-                continue;
+            if let Some(verdict) = self.read_answer(&buf[..len], id) {
+                return verdict;
             }
-            return self.judge(&answer);
         }
+    }
+
+    /// Judges a datagram received for query `id`; `None` when it is not the answer to it.
+    pub(crate) fn read_answer(&self, datagram: &[u8], id: u16) -> Option<Result<(), Failure>> {
+        let answer = match Message::from_vec(datagram) {
+            Ok(answer) => answer,
+            Err(e) => return Some(Err(Failure::Dns(format!("malformed answer: {e}")))),
+        };
+        // A late answer to an earlier query on a reused port is not ours: keep waiting.
+        if answer.id() != id || answer.message_type() != MessageType::Response {
+            return None;
+        }
+        Some(self.judge(&answer))
     }
 
     fn judge(&self, answer: &Message) -> Result<(), Failure> {

@@ -125,6 +125,18 @@ impl HttpChecker {
         }
     }
 
+    /// The first URL's exchange on a connected stream (for the fuzz target).
+    pub(crate) async fn exchange_first<S>(&self, stream: S) -> Result<(), Failure>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Some(url) = self.urls.first() else {
+            return Ok(());
+        };
+        let target = SocketAddr::from(([192, 0, 2, 1], 80));
+        self.exchange(url, None, target, stream).await
+    }
+
     async fn exchange<S>(
         &self,
         url: &PreparedUrl,

@@ -1,12 +1,12 @@
 //! The checkers: one module per keepalived checker keyword.
 
-mod dns;
+pub(crate) mod dns;
 mod file;
-mod http;
+pub(crate) mod http;
 pub(crate) mod misc;
 pub(crate) mod net;
-mod ping;
-mod smtp;
+pub(crate) mod ping;
+pub(crate) mod smtp;
 mod tcp;
 mod udp;
 

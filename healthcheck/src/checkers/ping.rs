@@ -124,16 +124,28 @@ async fn exchange(
             .recv(&mut buf)
             .await
             .map_err(|e| Failure::from_io(&e))?;
-        let mut packet = &buf[..len];
-        // Raw IPv4 sockets deliver the IP header too; skip it by its IHL.
-        if raw && !v6 {
-            let ihl = usize::from(packet.first().map_or(0, |b| b & 0x0f)) * 4;
-            packet = packet.get(ihl..).unwrap_or(&[]);
-        }
-        if is_reply(packet, v6, raw.then_some(ident), seq) {
+        if is_reply_datagram(&buf[..len], raw, v6, ident, seq) {
             return Ok(());
         }
     }
+}
+
+/// True when a datagram received on the ICMP socket is the reply to our request (`raw`: a
+/// raw socket, which delivers IPv4 headers and does not filter by identifier).
+pub(crate) fn is_reply_datagram(
+    datagram: &[u8],
+    raw: bool,
+    v6: bool,
+    ident: u16,
+    seq: u16,
+) -> bool {
+    let mut packet = datagram;
+    // Raw IPv4 sockets deliver the IP header too; skip it by its IHL.
+    if raw && !v6 {
+        let ihl = usize::from(packet.first().map_or(0, |b| b & 0x0f)) * 4;
+        packet = packet.get(ihl..).unwrap_or(&[]);
+    }
+    is_reply(packet, v6, raw.then_some(ident), seq)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::config::{ConnectOptions, SmtpCheck};
 use crate::outcome::{Failure, Outcome};
@@ -31,7 +31,16 @@ async fn exchange(
         .map_err(|e| Failure::from_io(&e))?;
     // One small request, then wait for the answer: no batching wanted.
     stream.set_nodelay(true).map_err(|e| Failure::from_io(&e))?;
-    let (read, mut write) = stream.into_split();
+    let (read, write) = stream.into_split();
+    dialogue(config, read, write).await
+}
+
+/// The exchange on a connected stream: banner, `HELO`, `QUIT`.
+pub(crate) async fn dialogue<R, W>(config: &SmtpCheck, read: R, mut write: W) -> Result<(), Failure>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut read = BufReader::new(read);
     expect(&mut read, "banner", 220).await?;
     let helo = format!("HELO {}\r\n", config.helo_name);

@@ -1,0 +1,4 @@
+//! See `ha_fuzz::smtp_reply`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ha_fuzz::smtp_reply::run(data));
