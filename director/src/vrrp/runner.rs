@@ -10,7 +10,7 @@
 //! It is also the director's one link watcher: link changes (and the links found at start)
 //! go out with the events, for `track_interface`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -353,19 +353,6 @@ struct Member {
     retry_addresses_at: Option<vrrp_core::Instant>,
     /// When a dropped advert was last published as an event, per kind of drop.
     last_drop_event: HashMap<std::mem::Discriminant<vrrp_core::DropReason>, vrrp_core::Instant>,
-    /// The deadline this member is filed under in `Core::schedule`.
-    scheduled: Option<vrrp_core::Instant>,
-}
-
-impl Member {
-    /// When the loop must next look at this member: its instance's timer or its address
-    /// retry, whichever comes first.
-    fn deadline(&self) -> Option<vrrp_core::Instant> {
-        match (self.instance.poll_timeout(), self.retry_addresses_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
 }
 
 /// The state owned by the VRRP thread.
@@ -389,17 +376,6 @@ struct Core {
     reported: HashMap<(String, &'static str), (Option<vrrp_core::Instant>, u64)>,
     buf: Box<[u8; TRANSMIT_BUFFER_LEN]>,
     rx: Vec<u8>,
-    /// Every member's deadline as (deadline, member index), earliest first: a wake-up
-    /// visits the members that are due, not all of them. Kept by [`Core::reschedule`]
-    /// after every input to a member (in [`Core::drain`]), rebuilt when indices move.
-    schedule: BTreeSet<(vrrp_core::Instant, usize)>,
-    /// The members due in this turn (kept to save an allocation per turn).
-    due: Vec<usize>,
-    /// Per socket and VRID: the members an advert received there is for, in member order.
-    /// Rebuilt (by [`Core::index_receivers`]) before the next receive once `receivers_stale`
-    /// says a member's socket changed.
-    receivers: Vec<Vec<Vec<usize>>>,
-    receivers_stale: bool,
 }
 
 impl Core {
@@ -426,17 +402,12 @@ impl Core {
             reported: HashMap::new(),
             buf: Box::new([0; TRANSMIT_BUFFER_LEN]),
             rx: vec![0; 65536],
-            schedule: BTreeSet::new(),
-            due: Vec::new(),
-            receivers: Vec::new(),
-            receivers_stale: true,
         };
         for spec in specs {
             let member = core.prepare_member(spec, &links)?;
             core.members.push(member);
         }
         core.initial_links = links;
-        core.rebuild_schedule();
         // Status is readable as soon as spawn returns, before the thread's first turn.
         core.publish_status();
         Ok(core)
@@ -461,7 +432,6 @@ impl Core {
             vip_repairs: 0,
             retry_addresses_at: None,
             last_drop_event: HashMap::new(),
-            scheduled: None,
         };
         let io = self.open_io(&member.spec, links)?;
         let usable = links
@@ -600,7 +570,6 @@ impl Core {
                 .is_some_and(|s| stale(s.interface(), s.ifindex()))
             {
                 *slot = None;
-                self.receivers_stale = true;
                 for m in &mut self.members {
                     if m.io.as_ref().is_some_and(|io| io.socket == i) {
                         m.io = None;
@@ -643,7 +612,6 @@ impl Core {
             }
         }
         self.members[i].io = None;
-        self.receivers_stale = true;
     }
 
     /// Applies a new set of instances, changing only what differs. Everything new is opened
@@ -714,9 +682,6 @@ impl Core {
             index += 1;
             keep
         });
-        // Indices moved: file the members under their new ones before any is touched.
-        self.rebuild_schedule();
-        self.receivers_stale = true;
         // Sockets of a VMAC stopped above were closed: members prepared before may have
         // picked them up only if they shared the interface, which VMACs never do.
         for spec in later {
@@ -730,7 +695,6 @@ impl Core {
             }
         }
         for member in prepared {
-            self.receivers_stale = true;
             self.members.push(member);
             let i = self.members.len() - 1;
             self.start_member(i);
@@ -746,54 +710,11 @@ impl Core {
 
     /// The earliest deadline: an instance's timer or an address retry.
     fn next_deadline(&self) -> Option<vrrp_core::Instant> {
-        self.schedule.first().map(|&(at, _)| at)
-    }
-
-    /// Files member `i` under its current deadline. Called after every input to it.
-    fn reschedule(&mut self, i: usize) {
-        let m = &mut self.members[i];
-        let deadline = m.deadline();
-        if deadline == m.scheduled {
-            return;
-        }
-        if let Some(old) = m.scheduled {
-            self.schedule.remove(&(old, i));
-        }
-        if let Some(new) = deadline {
-            self.schedule.insert((new, i));
-        }
-        m.scheduled = deadline;
-    }
-
-    /// Files every member afresh (at start, and after members were removed).
-    fn rebuild_schedule(&mut self) {
-        self.schedule.clear();
-        for (i, m) in self.members.iter_mut().enumerate() {
-            m.scheduled = m.deadline();
-            if let Some(at) = m.scheduled {
-                self.schedule.insert((at, i));
-            }
-        }
-    }
-
-    /// Debug builds check, every turn, that the schedule holds exactly each member's
-    /// deadline: an input that forgot to reschedule would leave a timer unserved.
-    #[cfg(debug_assertions)]
-    fn check_schedule(&self) {
-        let expected: BTreeSet<(vrrp_core::Instant, usize)> = self
-            .members
+        self.members
             .iter()
-            .enumerate()
-            .filter_map(|(i, m)| {
-                debug_assert_eq!(
-                    m.scheduled,
-                    m.deadline(),
-                    "member {i} filed under a stale deadline"
-                );
-                m.deadline().map(|at| (at, i))
-            })
-            .collect();
-        debug_assert_eq!(self.schedule, expected, "VRRP schedule out of date");
+            .flat_map(|m| [m.instance.poll_timeout(), m.retry_addresses_at])
+            .flatten()
+            .min()
     }
 
     fn run(&mut self, commands: Receiver<RunnerCommand>, wake: OwnedFd) -> Result<(), RunnerError> {
@@ -806,8 +727,6 @@ impl Core {
         self.publish_status();
         loop {
             crate::fault::point("vrrp");
-            #[cfg(debug_assertions)]
-            self.check_schedule();
             let timeout = self
                 .next_deadline()
                 .map(|d| d.saturating_duration_since(self.now()));
@@ -847,17 +766,7 @@ impl Core {
                 self.receive(s);
             }
             let now = self.now();
-            // The members due now, in member order (the order a scan of all of them had).
-            let mut due = std::mem::take(&mut self.due);
-            due.clear();
-            due.extend(
-                self.schedule
-                    .iter()
-                    .take_while(|&&(at, _)| at <= now)
-                    .map(|&(_, i)| i),
-            );
-            due.sort_unstable();
-            for &i in &due {
+            for i in 0..self.members.len() {
                 if self.members[i].retry_addresses_at.is_some_and(|t| t <= now) {
                     self.members[i].retry_addresses_at = None;
                     self.members[i]
@@ -874,7 +783,6 @@ impl Core {
                     self.drain(i);
                 }
             }
-            self.due = due;
             let due = self
                 .last_status
                 .is_none_or(|t| now.saturating_duration_since(t) >= STATUS_INTERVAL);
@@ -1004,7 +912,6 @@ impl Core {
                 continue;
             }
             self.members[i].io = None;
-            self.receivers_stale = true;
             self.members[i]
                 .instance
                 .handle_command(now, Command::EnterFault(FaultCause::InterfaceDown));
@@ -1031,7 +938,6 @@ impl Core {
             Ok(l) => l,
             Err(e) => return self.report(i, "links", &e.to_string()),
         };
-        self.receivers_stale = true;
         if let Some(name) = self.members[i].io.take().map(|io| io.interface) {
             self.close_interface(&name);
         }
@@ -1137,11 +1043,6 @@ impl Core {
 
     fn receive(&mut self, s: usize) {
         for _ in 0..MAX_READS_PER_WAKE {
-            // Checked per datagram: handling one may change a member's socket. A socket
-            // opened for a reload that then failed is polled but was never indexed.
-            if self.receivers_stale || s >= self.receivers.len() {
-                self.index_receivers();
-            }
             let got = match self.sockets[s].as_ref().map(|sock| sock.recv(&mut self.rx)) {
                 Some(Ok(got)) => got,
                 // Drained (WouldBlock), the socket is gone, or a malformed datagram: the
@@ -1149,50 +1050,18 @@ impl Core {
                 Some(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => continue,
                 _ => return,
             };
-            let Some(vrid) = self.rx.get(got.payload.start + 1).copied() else {
-                continue;
-            };
-            // Taken out while the members handle the advert (nothing they do changes it).
-            let members = std::mem::take(&mut self.receivers[s][usize::from(vrid)]);
-            #[cfg(debug_assertions)]
-            self.check_receivers(s, vrid, &members);
+            let vrid = self.rx.get(got.payload.start + 1).copied();
             let now = self.now();
-            for &i in &members {
-                self.members[i].instance.handle_packet(
-                    now,
-                    &got.info,
-                    &self.rx[got.payload.clone()],
-                );
-                self.drain(i);
-            }
-            self.receivers[s][usize::from(vrid)] = members;
-        }
-    }
-
-    /// Files every member under its socket and VRID (see `receivers`).
-    fn index_receivers(&mut self) {
-        self.receivers.clear();
-        self.receivers
-            .resize_with(self.sockets.len(), || vec![Vec::new(); 256]);
-        for (i, m) in self.members.iter().enumerate() {
-            if let Some(io) = &m.io {
-                self.receivers[io.socket][usize::from(m.spec.config.vrid)].push(i);
+            for i in 0..self.members.len() {
+                let m = &mut self.members[i];
+                let ours = m.io.as_ref().is_some_and(|io| io.socket == s);
+                if ours && Some(m.spec.config.vrid) == vrid {
+                    m.instance
+                        .handle_packet(now, &got.info, &self.rx[got.payload.clone()]);
+                    self.drain(i);
+                }
             }
         }
-        self.receivers_stale = false;
-    }
-
-    /// Debug builds check that the index names exactly the members a scan would find: a
-    /// socket change that forgot to mark it stale would send adverts to the wrong members.
-    #[cfg(debug_assertions)]
-    fn check_receivers(&self, s: usize, vrid: u8, members: &[usize]) {
-        let scan: Vec<usize> = (0..self.members.len())
-            .filter(|&i| {
-                let m = &self.members[i];
-                m.io.as_ref().is_some_and(|io| io.socket == s) && m.spec.config.vrid == vrid
-            })
-            .collect();
-        debug_assert_eq!(scan, members, "VRRP receivers index out of date");
     }
 
     /// Performs what member `i` asked for: state-change side effects first (addresses), then
@@ -1240,7 +1109,6 @@ impl Core {
                 }));
             }
             if !failed {
-                self.reschedule(i);
                 return;
             }
             self.address_failure(i);
@@ -1259,8 +1127,6 @@ impl Core {
         self.members[i]
             .instance
             .handle_command(now, Command::EnterFault(FaultCause::VirtualAddresses));
-        // Not always followed by a drain (a repair that failed): file the retry now.
-        self.reschedule(i);
     }
 
     fn transmit(&mut self, i: usize) {
