@@ -23,7 +23,6 @@
 //!     [--phases baseline,load,split] [--vrrp-rt-priority 50] [--max-tw-buckets N]
 //! ```
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::IoSliceMut;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
@@ -34,18 +33,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use benches::sh;
+use benches::{cpu, enter, ha_bin, load_average, ns_sh, quantile, sh, system_cpu};
 use director::net::VrrpSocket;
 use nix::sys::socket::{self, sockopt, ControlMessageOwned, MsgFlags};
 
 const ADVERT: Duration = Duration::from_millis(10);
 const DIRECTOR: Ipv4Addr = Ipv4Addr::new(192, 168, 3, 10);
-
-fn ns_sh(ns: &str, args: &[&str]) {
-    let mut all = vec!["ip", "netns", "exec", ns];
-    all.extend_from_slice(args);
-    sh(&all);
-}
 
 struct Lab {
     director: String,
@@ -119,11 +112,6 @@ impl Drop for Lab {
             let _ = Command::new("ip").args(["netns", "del", n]).output();
         }
     }
-}
-
-fn enter(ns: &str) {
-    let f = File::open(format!("/var/run/netns/{ns}")).expect("netns");
-    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
 }
 
 /// The n-th real server: 10.1.0.1, 10.1.0.2, ... (x.y.0 and x.y.255 skipped).
@@ -241,80 +229,6 @@ fn observe(ns: String, seen: Seen, stop: Arc<AtomicBool>) -> std::thread::JoinHa
     })
 }
 
-/// CPU seconds (user + system) of a process, and of its threads by name.
-fn cpu(pid: u32) -> (f64, HashMap<String, f64>) {
-    let ticks = |stat: &str| -> f64 {
-        let Some(end) = stat.rfind(')') else {
-            return 0.0;
-        };
-        // utime and stime are fields 14 and 15: the 12th and 13th after the command name.
-        stat[end + 2..]
-            .split(' ')
-            .skip(11)
-            .take(2)
-            .filter_map(|f| f.parse::<u64>().ok())
-            .sum::<u64>() as f64
-            / 100.0 // USER_HZ
-    };
-    let total = ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default());
-    let mut threads = HashMap::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        *threads.entry(comm.trim().to_string()).or_insert(0.0) += ticks(&stat);
-    }
-    (total, threads)
-}
-
-/// The machine's CPU time from /proc/stat (all CPUs, in ticks).
-struct SystemCpu {
-    total: u64,
-    busy: u64,
-    softirq: u64,
-    steal: u64,
-}
-
-fn system_cpu() -> SystemCpu {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let fields: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let at = |i: usize| fields.get(i).copied().unwrap_or(0);
-    // user nice system idle iowait irq softirq steal (guest time is inside user).
-    let total: u64 = (0..8).map(at).sum();
-    SystemCpu {
-        total,
-        busy: total - at(3) - at(4),
-        softirq: at(6),
-        steal: at(7),
-    }
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split(' ')
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn ha_bin() -> String {
-    std::env::var("HA_BIN").unwrap_or_else(|_| {
-        let exe = std::env::current_exe().unwrap();
-        exe.with_file_name("ha").to_string_lossy().into_owned()
-    })
-}
-
 struct Phase {
     name: &'static str,
     real_servers: usize,
@@ -327,10 +241,6 @@ struct Options {
     seconds: u64,
     delay_loop: String,
     rt_priority: Option<u32>,
-}
-
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
 /// How late each advert was against the director's schedule. The director schedules each
