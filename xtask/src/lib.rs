@@ -2,4 +2,5 @@
 //! director demo, multi-namespace scenarios) can reuse the test VM.
 #![forbid(unsafe_code)]
 
+pub mod chaos;
 pub mod vm;

@@ -4,6 +4,8 @@
 //!   workspace's tests (privileged ones, with the Debian and Python packages they need,
 //!   included when run as root), then the real-kernel IPVS tests in the VM. `.ci/run` calls
 //!   exactly this.
+//! - `chaos [--minutes N] [--seed S]`: two ha directors and keepalived in one VRID in
+//!   namespaces, a seeded schedule of faults, invariants checked every 20 ms (`xtask::chaos`).
 //! - `vm-test [-- TEST-ARGS]`: builds `ipvs-sys`'s `kernel` tests, `ha-cli`'s `lvs_vm` tests and
 //!   the `ha` binary, boots the VM and runs both test binaries there, one after the other, with
 //!   `--include-ignored --test-threads=1` (plus TEST-ARGS, e.g. a test name filter).
@@ -22,6 +24,8 @@ use xtask::vm::{self, host, Initramfs, Kernel, Vm};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
+  chaos [--minutes N] [--seed S]     faults on two ha directors and keepalived in namespaces,
+                                     invariants checked every 20 ms (default 3 minutes)
   demo [--host]                      the seed scenario with two ha directors, as a timeline, in
                                      the IPVS test VM (--host: here, if this kernel has IPVS)
   test                               run every test (fmt, clippy, workspace tests, VM tests)
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(rest),
         Some("demo") => demo(rest),
+        Some("chaos") => xtask::chaos::main(rest),
         Some("vm-test") => vm_test(after_dashes(rest)).map_err(|e| e.to_string()),
         Some("vm-run") => vm_run(rest),
         Some("vm-shell") => vm_shell(rest),
