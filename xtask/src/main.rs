@@ -2,8 +2,8 @@
 //!
 //! - `test`: every test the project has: format, lints, the fuzz targets compiling, the
 //!   workspace's tests (privileged ones, with the Debian and Python packages they need,
-//!   included when run as root), then the real-kernel IPVS tests in the VM. `.ci/run` calls
-//!   exactly this.
+//!   included when run as root), a 3-minute chaos run (as root), then the real-kernel IPVS
+//!   tests in the VM. `.ci/run` calls exactly this.
 //! - `chaos [--minutes N] [--seed S]`: two ha directors and keepalived in one VRID in
 //!   namespaces, a seeded schedule of faults, invariants checked every 20 ms (`xtask::chaos`).
 //! - `vm-test [-- TEST-ARGS]`: builds `ipvs-sys`'s `kernel` tests, `ha-cli`'s `lvs_vm` tests and
@@ -28,7 +28,7 @@ commands:
                                      invariants checked every 20 ms (default 3 minutes)
   demo [--host]                      the seed scenario with two ha directors, as a timeline, in
                                      the IPVS test VM (--host: here, if this kernel has IPVS)
-  test                               run every test (fmt, clippy, workspace tests, VM tests)
+  test                               run every test (fmt, clippy, workspace tests, chaos, VM tests)
   vm-test [-- TEST-ARGS]             run the real-kernel tests in the IPVS test VM: ipvs-sys's,
                                      then ha-cli's lvs_vm (the director in the lab topology)
   vm-run [--add PATH]... -- COMMAND  run a shell command in the VM, exit with its status
@@ -123,7 +123,24 @@ fn test(_args: &[String]) -> Result<(), String> {
         ensure_python_module("aiosmtpd")?;
     }
     run("cargo", &["test", "--workspace"])?;
+    chaos_run(in_ci())?;
     skip_if_unavailable(vm_test(&[]), in_ci())
+}
+
+/// The 3-minute chaos run (random seed, printed): as root; otherwise skipped loudly, and a
+/// failure in CI.
+fn chaos_run(in_ci: bool) -> Result<(), String> {
+    if host::is_root() {
+        eprintln!("+ cargo xtask chaos --minutes 3");
+        return xtask::chaos::main(&["--minutes".into(), "3".into()]);
+    }
+    if in_ci {
+        return Err(
+            "chaos: needs root (network namespaces); under CI=true it is not skipped".into(),
+        );
+    }
+    eprintln!("\n*** SKIPPED: the chaos run needs root (network namespaces). ***\n");
+    Ok(())
 }
 
 /// Installs a Python module with pip when `python3 -c 'import M'` fails (the SMTP alert tests
