@@ -659,10 +659,12 @@ impl Chaos {
                         .push((t, format!("partition {{{node}}} | rest (master isolated)")));
                 }
                 self.sleep(split)?;
+                // One network again from the first port moved back: a router there hears the
+                // other side's master at once.
+                self.change(|w| w.partition = None);
                 for p in &ports {
                     ns_run(&sw, &["ip", "link", "set", p, "master", "br0"])?;
                 }
-                self.change(|w| w.partition = None);
                 self.event();
                 self.healed("the partition healed")
             }
