@@ -239,6 +239,16 @@ fn build_ha(release: bool) -> Result<PathBuf, String> {
         .ok_or_else(|| "cargo build -p ha-cli built no `ha`".to_string())
 }
 
+/// See [`Chaos::act`].
+fn act<T>(world: &Mutex<World>, f: impl FnOnce() -> T) -> T {
+    world.lock().unwrap().acting += 1;
+    let result = f();
+    let mut w = world.lock().unwrap();
+    w.acting -= 1;
+    w.last_event = Instant::now();
+    result
+}
+
 /// One flood's figures.
 #[derive(Debug, Clone)]
 struct FloodRow {
@@ -398,6 +408,13 @@ impl Chaos {
     /// A fault was injected or healed now: a change of master is expected.
     fn event(&self) {
         self.world().last_event = Instant::now();
+    }
+
+    /// Runs an action that injects or heals a fault (a command, a signal): until it has
+    /// returned, when exactly the fault took effect is unknown, so the holder checks pause;
+    /// the window opens when it returns.
+    fn act<T>(&self, f: impl FnOnce() -> T) -> T {
+        act(&self.world, f)
     }
 
     /// Changes what the watchers know of the lab and opens a window, under one lock: the
@@ -601,11 +618,11 @@ impl Chaos {
                     (self.lab.ns(node).to_string(), DEV.to_string())
                 };
                 self.change(|w| w.routers[node.index()].link_ok = false);
-                ns_run(&ns, &["ip", "link", "set", &dev, "down"])?;
+                self.act(|| ns_run(&ns, &["ip", "link", "set", &dev, "down"]))?;
                 self.event();
                 self.after_loss(node, master, "link down")?;
                 self.sleep(down)?;
-                ns_run(&ns, &["ip", "link", "set", &dev, "up"])?;
+                self.act(|| ns_run(&ns, &["ip", "link", "set", &dev, "up"]))?;
                 let carrier = lab::wait_operstate_up(self.lab.ns(node), Duration::from_secs(10))?;
                 self.change(|w| w.routers[node.index()].link_ok = true);
                 self.event();
@@ -618,7 +635,7 @@ impl Chaos {
                 let node = self.resolve(target);
                 let master = self.holds(node);
                 self.change(|w| w.routers[node.index()].link_ok = false);
-                ns_run(self.lab.ns(node), &["ip", "link", "del", DEV])?;
+                self.act(|| ns_run(self.lab.ns(node), &["ip", "link", "del", DEV]))?;
                 self.event();
                 self.after_loss(node, master, "link deleted")?;
                 self.sleep(gone)?;
@@ -645,7 +662,7 @@ impl Chaos {
                 self.change(|w| w.partition = Some(node));
                 let sw = self.lab.switch.name.clone();
                 for p in &ports {
-                    ns_run(&sw, &["ip", "link", "set", p, "master", "br1"])?;
+                    self.act(|| ns_run(&sw, &["ip", "link", "set", p, "master", "br1"]))?;
                 }
                 self.event();
                 // Both sides elect a master.
@@ -663,7 +680,7 @@ impl Chaos {
                 // other side's master at once.
                 self.change(|w| w.partition = None);
                 for p in &ports {
-                    ns_run(&sw, &["ip", "link", "set", p, "master", "br0"])?;
+                    self.act(|| ns_run(&sw, &["ip", "link", "set", p, "master", "br0"]))?;
                 }
                 self.event();
                 self.healed("the partition healed")
@@ -710,10 +727,12 @@ impl Chaos {
                     .ok_or_else(|| format!("no VIP in {ns}:\n{listing}"))?;
                 let deleted = Instant::now();
                 self.event();
-                ns_run(
-                    &ns,
-                    &["ip", "addr", "del", &format!("{VIP}/32"), "dev", &dev],
-                )?;
+                self.act(|| {
+                    ns_run(
+                        &ns,
+                        &["ip", "addr", "del", &format!("{VIP}/32"), "dev", &dev],
+                    )
+                })?;
                 self.event();
                 // Back within an advert interval or so: polled here, finer than the sampler.
                 let back = loop {
@@ -856,8 +875,10 @@ impl Chaos {
                 std::thread::sleep(Duration::from_millis(10));
             }
         } else {
-            p.signal(nix::sys::signal::Signal::SIGKILL);
-            let _ = p.child.wait();
+            self.act(|| {
+                p.signal(nix::sys::signal::Signal::SIGKILL);
+                let _ = p.child.wait();
+            });
             self.event();
             self.say(&format!(
                 "  kill -9 {node} ({}, pid {})",
@@ -887,7 +908,9 @@ impl Chaos {
             w.routers[i].incarnation += 1;
         });
         let started = Instant::now();
-        self.lab.start_ha(node)?;
+        let lab = &mut self.lab;
+        let world = &self.world;
+        act(world, || lab.start_ha(node))?;
         let ready = started.elapsed();
         self.restarts_ready.push(ready);
         let pid = self.lab.ha[i].as_ref().map(|p| p.pid);
@@ -907,11 +930,14 @@ impl Chaos {
         self.lab.write_config(node)?;
         // A restarted instance gives the VIP up while the reload runs: the window opens now.
         self.event();
-        let out = Command::new(&self.lab.ha_bin)
-            .args(["reload", "--socket"])
-            .arg(self.lab.socket(node))
-            .stdin(Stdio::null())
-            .output()
+        let out = self
+            .act(|| {
+                Command::new(&self.lab.ha_bin)
+                    .args(["reload", "--socket"])
+                    .arg(self.lab.socket(node))
+                    .stdin(Stdio::null())
+                    .output()
+            })
             .map_err(|e| format!("ha reload: {e}"))?;
         self.event();
         let said = format!(

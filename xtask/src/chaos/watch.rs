@@ -83,6 +83,8 @@ pub struct World {
     pub vmac_flood_samples: u64,
     /// Configured priority of each ha director.
     pub priority: [u8; 2],
+    /// Actions injecting or healing a fault under way: the holder checks wait for them.
+    pub acting: u32,
 }
 
 /// Master-down interval (RFC 5798 §6.1) for a 100 ms advert interval and `priority`.
@@ -120,6 +122,7 @@ impl World {
             vmac: [false; 2],
             vmac_flood_samples: 0,
             priority: super::lab::INITIAL_PRIORITY,
+            acting: 0,
         }
     }
 
@@ -225,6 +228,9 @@ impl World {
                 }
                 _ => {}
             }
+        }
+        if self.acting > 0 {
+            return out;
         }
         for part in self.components() {
             let holders: Vec<Node> = part
@@ -614,6 +620,16 @@ mod tests {
         w.last_event = now;
         assert!(w.judge([true, true, true], now).is_empty());
         assert!(!w.settled([true, true, false]));
+        // While a fault is being injected, the holder checks wait.
+        let mut w = world();
+        w.acting = 1;
+        assert!(w.judge([true, true, false], now).is_empty());
+        assert!(w.judge([false, false, false], now).is_empty());
+        w.routers[0].proc = Proc::Stopped;
+        assert!(
+            !w.judge([true, false, false], now).is_empty(),
+            "a stopped one never"
+        );
     }
 
     #[test]
