@@ -47,6 +47,7 @@ pub mod alert;
 pub mod control;
 mod fault;
 pub mod lvs;
+pub mod message_id;
 pub mod net;
 pub mod notify;
 mod router;

@@ -57,7 +57,7 @@ pub(crate) enum Input {
     TrackScript {
         generation: u64,
         name: String,
-        success: bool,
+        exit: healthcheck::script::ScriptExit,
     },
     Shutdown {
         reply: oneshot::Sender<Result<(), Error>>,
@@ -342,10 +342,13 @@ impl Router {
                 let result = self.reload(config.map(|c| *c)).await;
                 match &result {
                     Ok(report) => {
-                        tracing::info!("reloaded: {report}");
+                        tracing::info!(
+                            message_id = crate::message_id::RELOADED,
+                            "reloaded: {report}"
+                        );
                         let _ = self.events.send(DirectorEvent::Reloaded(report.clone()));
                     }
-                    Err(e) => tracing::warn!("{e}"),
+                    Err(e) => tracing::warn!(message_id = crate::message_id::RELOADED, "{e}"),
                 }
                 let _ = reply.send(result);
             }
@@ -376,16 +379,29 @@ impl Router {
             Input::TrackScript {
                 generation,
                 name,
-                success,
+                exit,
             } => {
                 if generation != self.track_generation {
                     return;
                 }
-                if let Some(up) = self.track.handle_script(&name, success) {
+                if let Some(up) = self.track.handle_script(&name, exit.success()) {
+                    // keepalived's words: `VRRP_Script(chk) failed (exited with status 1)`.
+                    let keepalived = match &exit {
+                        _ if up => format!("VRRP_Script({name}) succeeded"),
+                        healthcheck::script::ScriptExit::Exited(code) => {
+                            format!("VRRP_Script({name}) failed (exited with status {code})")
+                        }
+                        healthcheck::script::ScriptExit::TimedOut(_) => {
+                            format!("VRRP_Script({name}) timed_out")
+                        }
+                        other => format!("VRRP_Script({name}) failed ({other})"),
+                    };
                     tracing::info!(
+                        message_id = crate::message_id::TRACKED_SCRIPT,
                         script = %name,
-                        "VRRP_Script({name}) {}",
-                        if up { "succeeded" } else { "failed" }
+                        state = if up { "UP" } else { "DOWN" },
+                        keepalived = %keepalived,
+                        "{keepalived}"
                     );
                     let _ = self.events.send(DirectorEvent::TrackScript { name, up });
                     self.apply_tracking();
@@ -523,7 +539,19 @@ impl Router {
                 server,
                 up,
                 reason,
+                effect,
+                keepalived,
             } => {
+                let word = if up { "UP" } else { "DOWN" };
+                tracing::info!(
+                    message_id = crate::message_id::REAL_SERVER_CHANGED,
+                    virtual_server,
+                    real_server = %server,
+                    state = word,
+                    reason,
+                    keepalived,
+                    "real server {server} of virtual server {virtual_server}: {word} ({reason}); {effect}"
+                );
                 let _ = self.events.send(DirectorEvent::RealServer {
                     virtual_server,
                     server,
@@ -531,7 +559,20 @@ impl Router {
                     reason,
                 });
             }
-            Action::QuorumChanged { virtual_server, up } => {
+            Action::QuorumChanged {
+                virtual_server,
+                up,
+                detail,
+                keepalived,
+            } => {
+                let word = if up { "UP" } else { "DOWN" };
+                tracing::info!(
+                    message_id = crate::message_id::QUORUM_CHANGED,
+                    virtual_server,
+                    state = word,
+                    keepalived,
+                    "virtual server {virtual_server}: quorum {word} ({detail})"
+                );
                 let _ = self
                     .events
                     .send(DirectorEvent::Quorum { virtual_server, up });
@@ -571,7 +612,7 @@ impl Router {
                         .send(Input::TrackScript {
                             generation,
                             name: ts.name.clone(),
-                            success: exit.success(),
+                            exit,
                         })
                         .is_err()
                     {
@@ -605,6 +646,14 @@ impl Router {
             return;
         };
         for (name, command) in self.track.poll_commands() {
+            // Every priority change says why (keepalived only says that it changed).
+            tracing::info!(
+                message_id = crate::message_id::TRACKING_APPLIED,
+                instance = %name,
+                cause = %self.track.cause(&name),
+                "({name}) tracking: {command:?} because {}",
+                self.track.cause(&name)
+            );
             vrrp.command(RunnerCommand::Instance { name, command });
         }
     }
@@ -769,22 +818,55 @@ async fn with_lvs_status(mut status: Status, lvs: Option<LvsHandle>) -> Status {
 }
 
 /// Logs a VRRP event at the level an operator expects: drops and mismatches are warnings,
-/// state and priority changes information, a master seen by a backup a debug line.
+/// state and priority changes information, a master seen by a backup a debug line. Each
+/// carries its `message_id` and, where keepalived logs the same, keepalived's words.
 fn log_vrrp_event(e: &crate::vrrp::RunnerEvent) {
+    use crate::message_id;
     let instance = e.instance.as_str();
     match &e.event {
-        Event::StateChanged(t) => tracing::info!(
-            instance,
-            state = crate::status::state_name(t.to),
-            reason = %t.reason,
-            "({instance}) Entering {} STATE ({})",
-            crate::status::state_name(t.to),
-            t.reason
-        ),
-        Event::PacketDropped { .. } | Event::AddressListMismatch { .. } => {
-            tracing::warn!(instance, "({instance}) {}", e.event)
+        Event::StateChanged(t) => {
+            let state = crate::status::state_name(t.to);
+            if t.reason == vrrp_core::TransitionReason::MasterDown {
+                tracing::info!(
+                    instance,
+                    keepalived = format!("({instance}) Receive advertisement timeout"),
+                    "({instance}) no advert within the master-down interval"
+                );
+            }
+            // keepalived's words: `(VI_1) Entering BACKUP STATE (init)` at start, else without
+            // a reason.
+            let keepalived = match (t.to, t.reason) {
+                (vrrp_core::State::Stopped, _) => format!("({instance}) sent 0 priority"),
+                (vrrp_core::State::Backup, vrrp_core::TransitionReason::Startup) => {
+                    format!("({instance}) Entering BACKUP STATE (init)")
+                }
+                _ => format!("({instance}) Entering {state} STATE"),
+            };
+            tracing::info!(
+                message_id = message_id::STATE_CHANGED,
+                instance,
+                state,
+                reason = %t.reason,
+                keepalived,
+                "({instance}) Entering {state} STATE ({})",
+                t.reason
+            )
         }
-        Event::MasterIntervalChanged { .. } | Event::PriorityChanged { .. } => {
+        Event::PacketDropped { .. } | Event::AddressListMismatch { .. } => tracing::warn!(
+            message_id = message_id::ADVERT_DROPPED,
+            instance,
+            keepalived = format!("({instance}) {}", e.event),
+            "({instance}) {}",
+            e.event
+        ),
+        Event::PriorityChanged { from, to } => tracing::info!(
+            message_id = message_id::PRIORITY_CHANGED,
+            instance,
+            keepalived = format!("({instance}) Changing effective priority from {from} to {to}"),
+            "({instance}) {}",
+            e.event
+        ),
+        Event::MasterIntervalChanged { .. } => {
             tracing::info!(instance, "({instance}) {}", e.event)
         }
         Event::MasterSeen { .. } => tracing::debug!(instance, "({instance}) {}", e.event),

@@ -12,7 +12,9 @@
 //! non-zero value is a FAULT, otherwise value x weight (negated with `reverse`) is added, and a
 //! result of -254 or less is a FAULT. Files and processes (a count of at least `quorum`, at most
 //! `quorum_max`, matching `process` by name or by full command line) are polled every
-//! [`POLL_INTERVAL`].
+//! [`POLL_INTERVAL`]. A process that loses its quorum counts as down only once it has stayed
+//! so for `terminate_delay`, and one that regains it as up after `fork_delay` (`delay` sets
+//! both; keepalived's rule, to ride out a restart), to within a poll.
 //!
 //! A script changes state after `rise` consecutive successes or `fall` consecutive failures.
 //!
@@ -23,7 +25,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use healthcheck::script::Script;
 use serde::{Deserialize, Serialize};
@@ -221,6 +223,14 @@ impl TrackPlan {
                             full_command: p.full_command,
                             quorum: p.quorum.max(1),
                             quorum_max: p.quorum_max,
+                            terminate_delay: p
+                                .terminate_delay
+                                .or(p.delay)
+                                .map_or(Duration::ZERO, |t| t.as_duration()),
+                            fork_delay: p
+                                .fork_delay
+                                .or(p.delay)
+                                .map_or(Duration::ZERO, |t| t.as_duration()),
                         },
                     ));
                 }
@@ -278,6 +288,9 @@ pub struct TrackState {
     /// Last value read from each tracked file (0 when unreadable, as keepalived).
     file_value: HashMap<String, i64>,
     process_up: HashMap<String, bool>,
+    /// A process whose count says otherwise than `process_up`: since when (the change waits
+    /// for its `terminate_delay` or `fork_delay`).
+    process_changing: HashMap<String, Instant>,
     /// What was last sent per instance: (adjustment, fault).
     sent: HashMap<String, (i32, bool)>,
 }
@@ -305,6 +318,7 @@ impl TrackState {
             state.link_up = p.link_up.clone();
             state.file_value = p.file_value.clone();
             state.process_up = p.process_up.clone();
+            state.process_changing = p.process_changing.clone();
             state.sent = p.sent.clone();
         }
         state.plan = plan;
@@ -347,11 +361,32 @@ impl TrackState {
         self.file_value.insert(name.to_string(), value);
     }
 
-    /// How many processes match a `vrrp_track_process`.
+    /// How many processes match a `vrrp_track_process`, counted now.
     pub fn handle_process_count(&mut self, name: &str, count: u32) {
-        if let Some((_, m)) = self.plan.processes.iter().find(|(n, _)| n == name) {
-            let up = m.up(count);
-            self.process_up.insert(name.to_string(), up);
+        self.handle_process_count_at(name, count, Instant::now());
+    }
+
+    /// How many processes match a `vrrp_track_process`, counted at `now`. The first count
+    /// decides at once (keepalived's scan at start); later, a change of up or down holds only
+    /// once it has lasted its delay, and a count that goes back cancels it.
+    pub fn handle_process_count_at(&mut self, name: &str, count: u32, now: Instant) {
+        let Some((_, m)) = self.plan.processes.iter().find(|(n, _)| n == name) else {
+            return;
+        };
+        let up = m.up(count);
+        match self.process_up.get(name) {
+            Some(&was) if was != up => {
+                let delay = if up { m.fork_delay } else { m.terminate_delay };
+                let since = *self.process_changing.entry(name.to_string()).or_insert(now);
+                if now.saturating_duration_since(since) >= delay {
+                    self.process_up.insert(name.to_string(), up);
+                    self.process_changing.remove(name);
+                }
+            }
+            _ => {
+                self.process_up.insert(name.to_string(), up);
+                self.process_changing.remove(name);
+            }
         }
     }
 
@@ -407,6 +442,47 @@ impl TrackState {
         out
     }
 
+    /// Why `instance` has its current adjustment and fault: the tracked objects that count
+    /// now, e.g. `script chk down (-20), interface eth1 down (FAULT)`.
+    pub fn cause(&self, instance: &str) -> String {
+        let Some(t) = self.plan.instances.iter().find(|t| t.instance == instance) else {
+            return "nothing tracked".into();
+        };
+        let mut parts = Vec::new();
+        for o in &t.objects {
+            let kind = match o.kind {
+                TrackedKind::Script => "script",
+                TrackedKind::Interface => "interface",
+                TrackedKind::File => "file",
+                TrackedKind::Process => "process",
+            };
+            let (e, what) = match o.kind {
+                TrackedKind::File => {
+                    let value = self.file_value.get(&o.name).copied().unwrap_or(0);
+                    (
+                        file_effect(o.weight, o.reverse, value),
+                        format!("holds {value}"),
+                    )
+                }
+                k => {
+                    let up = self.up(k, &o.name);
+                    let word = if up { "up" } else { "down" };
+                    (effect(o.weight, o.reverse, up), word.to_string())
+                }
+            };
+            match e {
+                Effect::Fault => parts.push(format!("{kind} {} {what} (FAULT)", o.name)),
+                Effect::Adjust(0) => {}
+                Effect::Adjust(a) => parts.push(format!("{kind} {} {what} ({a:+})", o.name)),
+            }
+        }
+        if parts.is_empty() {
+            "every tracked object as wanted".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
     /// Every tracked object with its state, for `ha status`.
     pub fn report(&self) -> Vec<TrackedReport> {
         let mut out: Vec<TrackedReport> = Vec::new();
@@ -436,13 +512,17 @@ impl TrackState {
     }
 }
 
-/// How a `vrrp_track_process` recognises its processes.
+/// How a `vrrp_track_process` recognises its processes, and how long a change must last.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessMatch {
     words: Vec<String>,
     full_command: bool,
     quorum: u32,
     quorum_max: Option<u32>,
+    /// `terminate_delay` (or `delay`): how long the quorum must stay lost.
+    terminate_delay: Duration,
+    /// `fork_delay` (or `delay`): how long it must stay regained.
+    fork_delay: Duration,
 }
 
 impl ProcessMatch {
@@ -490,7 +570,19 @@ pub fn read_file_value(path: &std::path::Path) -> i64 {
         .unwrap_or(0)
 }
 
-/// Counts the running processes matching each `vrrp_track_process`, from /proc.
+/// Whether a `/proc/PID/stat` line is a process that has exited: a zombie (`Z`, not yet reaped
+/// by its parent) or dead (`X`). The state is the first field after the command name, which
+/// is in parentheses and may itself hold `)` and spaces, so it is found after the last `)`.
+fn has_exited(stat: &str) -> bool {
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state == "Z" || state == "X")
+}
+
+/// Counts the running processes matching each `vrrp_track_process`, from /proc. A process
+/// that has exited but is not reaped yet (a zombie keeps its `comm`, e.g. a crashed worker
+/// whose parent died too, under an init that does not reap) is not running: keepalived skips
+/// zombies as well.
 pub fn count_processes(processes: &[(String, ProcessMatch)]) -> Vec<(String, u32)> {
     let mut counts: Vec<(String, u32)> = processes.iter().map(|(n, _)| (n.clone(), 0)).collect();
     if processes.is_empty() {
@@ -509,6 +601,10 @@ pub fn count_processes(processes: &[(String, ProcessMatch)]) -> Vec<(String, u32
             continue;
         }
         let path = entry.path();
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        if stat.is_empty() || has_exited(&stat) {
+            continue;
+        }
         let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
         let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
         for (i, (_, m)) in processes.iter().enumerate() {
@@ -647,6 +743,8 @@ mod tests {
             full_command: false,
             quorum: 2,
             quorum_max: Some(4),
+            terminate_delay: Duration::ZERO,
+            fork_delay: Duration::ZERO,
         };
         assert!(by_name.matches("nginx", b"nginx: master process\0"));
         assert!(!by_name.matches("httpd", b"/usr/sbin/httpd\0"));
@@ -656,8 +754,169 @@ mod tests {
             full_command: true,
             quorum: 1,
             quorum_max: None,
+            terminate_delay: Duration::ZERO,
+            fork_delay: Duration::ZERO,
         };
         assert!(full.matches("haproxy", b"/usr/sbin/haproxy\0-f\0/etc/haproxy.cfg\0"));
         assert!(!full.matches("haproxy", b"/usr/sbin/haproxy\0-f\0/other.cfg\0"));
+    }
+
+    /// A plan from configuration text tracking `vrrp_track_process haproxy` with `lines`
+    /// (FAULT when down: no weight).
+    fn haproxy_plan(lines: &str) -> TrackPlan {
+        let text = format!(
+            "vrrp_track_process haproxy {{\n process haproxy\n {lines}\n}}\n\
+             vrrp_instance VI_1 {{\n state BACKUP\n interface eth0\n virtual_router_id 51\n \
+             priority 100\n virtual_ipaddress {{\n 192.168.2.200\n }}\n \
+             track_process {{\n haproxy\n }}\n}}\n"
+        );
+        let mut sources = keepalived_conf::SourceMap::default();
+        let loaded = keepalived_conf::parse_str(
+            "t.conf",
+            &text,
+            &keepalived_conf::Options::default(),
+            &mut sources,
+        );
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        TrackPlan::from_config(&loaded.config, &|_| unreachable!()).unwrap()
+    }
+
+    /// The instance's last fault command, if any came out.
+    fn fault_command(state: &mut TrackState) -> Option<bool> {
+        state
+            .poll_commands()
+            .into_iter()
+            .filter_map(|(_, command)| match command {
+                InstanceCommand::EnterFault(_) => Some(true),
+                InstanceCommand::LeaveFault(_) => Some(false),
+                _ => None,
+            })
+            .next_back()
+    }
+
+    #[test]
+    fn track_process_delays_hold_a_change_until_it_has_lasted_as_keepalived() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // No delay: down at the first count of 0.
+        let mut state = TrackState::new(haproxy_plan(""), None);
+        state.handle_process_count_at("haproxy", 2, at(0));
+        assert_eq!(fault_command(&mut state), Some(false));
+        state.handle_process_count_at("haproxy", 0, at(200));
+        assert_eq!(fault_command(&mut state), Some(true));
+
+        // `delay 2`: a restart shorter than 2 s is ridden out...
+        let mut state = TrackState::new(haproxy_plan("delay 2"), None);
+        state.handle_process_count_at("haproxy", 2, at(0));
+        assert_eq!(
+            fault_command(&mut state),
+            Some(false),
+            "the first count decides"
+        );
+        for ms in [200, 400, 1800] {
+            state.handle_process_count_at("haproxy", 0, at(ms));
+            assert_eq!(fault_command(&mut state), None, "still up at {ms} ms");
+        }
+        state.handle_process_count_at("haproxy", 2, at(2000));
+        state.handle_process_count_at("haproxy", 0, at(2200));
+        assert_eq!(
+            fault_command(&mut state),
+            None,
+            "the restart cancelled the change"
+        );
+        // ... a death is not: down once the quorum has stayed lost for 2 s.
+        state.handle_process_count_at("haproxy", 0, at(4000));
+        assert_eq!(fault_command(&mut state), None);
+        state.handle_process_count_at("haproxy", 0, at(4200));
+        assert_eq!(fault_command(&mut state), Some(true), "down after 2 s");
+        // Coming back waits `delay` too.
+        state.handle_process_count_at("haproxy", 1, at(5000));
+        state.handle_process_count_at("haproxy", 1, at(6800));
+        assert_eq!(fault_command(&mut state), None);
+        state.handle_process_count_at("haproxy", 1, at(7000));
+        assert_eq!(fault_command(&mut state), Some(false), "up after 2 s");
+
+        // terminate_delay and fork_delay apart; the specific one wins over `delay`.
+        let mut state = TrackState::new(
+            haproxy_plan("delay 5\n terminate_delay 1\n fork_delay 0"),
+            None,
+        );
+        state.handle_process_count_at("haproxy", 1, at(0));
+        state.poll_commands();
+        state.handle_process_count_at("haproxy", 0, at(200));
+        state.handle_process_count_at("haproxy", 0, at(1200));
+        assert_eq!(fault_command(&mut state), Some(true), "terminate_delay 1");
+        state.handle_process_count_at("haproxy", 1, at(1400));
+        assert_eq!(
+            fault_command(&mut state),
+            Some(false),
+            "fork_delay 0: at once"
+        );
+    }
+
+    #[test]
+    fn exited_processes_are_told_by_the_state_after_the_last_parenthesis() {
+        assert!(!has_exited("1234 (haproxy) S 1 1234 1234 0 -1 4194560"));
+        assert!(!has_exited("1234 (haproxy) R 1 1234"));
+        assert!(has_exited("1234 (haproxy) Z 1 1234 1234 0 -1 4227084"));
+        assert!(has_exited("1234 (haproxy) X 1"));
+        // The command name may hold ") Z " itself.
+        assert!(!has_exited("1234 (a) Z (b) S 1 1234"));
+        assert!(has_exited("1234 (a) S (b) Z 1 1234"));
+        assert!(!has_exited(""));
+    }
+
+    /// A process that has exited but is not reaped (a zombie) is not counted; while it runs,
+    /// it is. Its name is unique to this test (a symlink to `sleep` named after the test's pid).
+    #[test]
+    fn a_zombie_process_is_not_running() {
+        let dir = std::env::temp_dir().join(format!("ha-track-zombie-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = format!("hz{}", std::process::id());
+        let program = dir.join(&name);
+        let sleep = ["/bin/sleep", "/usr/bin/sleep"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("sleep(1)");
+        let _ = std::fs::remove_file(&program);
+        std::os::unix::fs::symlink(sleep, &program).unwrap();
+        let tracked = vec![(
+            "zombie".to_string(),
+            ProcessMatch {
+                words: vec![name.clone()],
+                full_command: false,
+                quorum: 1,
+                quorum_max: None,
+                terminate_delay: Duration::ZERO,
+                fork_delay: Duration::ZERO,
+            },
+        )];
+        let count = || count_processes(&tracked)[0].1;
+        let mut child = std::process::Command::new(&program)
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let stat = format!("/proc/{}/stat", child.id());
+        let state = || std::fs::read_to_string(&stat).unwrap_or_default();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !state().contains(&format!("({name})")) {
+            assert!(std::time::Instant::now() < deadline, "{name} did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(count(), 1, "{}", state());
+        // Killed and not waited for: a zombie until reaped.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        while !has_exited(&state()) {
+            assert!(std::time::Instant::now() < deadline, "{name} did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let zombie_count = count();
+        child.wait().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(zombie_count, 0, "a zombie counted as running");
     }
 }

@@ -1,7 +1,11 @@
 //! The LVS state machine: arbitrary health events, drains, VRRP changes, reloads and
-//! adoptions of arbitrary kernel tables. No panic, and keepalived's rules hold after every
-//! input (`LvsState::check_invariants`).
+//! adoptions of arbitrary kernel tables. No panic, and after every input the desired table
+//! and the quorum states are those of the reference model of keepalived's rules that the
+//! director's property test uses (`director/tests/lvs_model`, written apart from `LvsState`).
 #![no_main]
+
+#[path = "../../director/tests/lvs_model/mod.rs"]
+mod lvs_model;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::OnceLock;
@@ -13,6 +17,7 @@ use director::lvs::LvsPlan;
 use healthcheck::{DownCause, Event, Failure, RealServerId, UpCause};
 use ipvs_sys::{Destination, ForwardMethod};
 use libfuzzer_sys::fuzz_target;
+use lvs_model::{normalized, LvsModel};
 
 /// Two plans to reload between: the second drops a real server, adds one and changes weights.
 const CONFIGS: [&str; 2] = [
@@ -64,32 +69,44 @@ fn server(byte: u8) -> RealServerId {
 fuzz_target!(|data: &[u8]| {
     let t0 = Instant::now();
     let mut state = LvsState::new(plans()[0].clone(), t0);
+    let mut model = LvsModel::new(&plans()[0]);
     for (step, chunk) in data.chunks(2).enumerate() {
         let (op, arg) = (chunk[0], chunk.get(1).copied().unwrap_or(0));
         let now = t0 + Duration::from_millis(step as u64);
         let checker = || "TCP_CHECK#0".to_string();
         match op % 8 {
             0 => {
-                state.handle_health(&Event::Up { server: server(arg), cause: UpCause::Recovered { checker: checker() } }, now);
+                let s = server(arg);
+                state.handle_health(&Event::Up { server: s.clone(), cause: UpCause::Recovered { checker: checker() } }, now);
+                model.health(&s.virtual_server, s.real_server, true);
             }
             1 => {
+                let s = server(arg);
                 state.handle_health(
-                    &Event::Down { server: server(arg), cause: DownCause::Failed { checker: checker(), failure: Failure::Refused } },
+                    &Event::Down { server: s.clone(), cause: DownCause::Failed { checker: checker(), failure: Failure::Refused } },
                     now,
                 );
+                model.health(&s.virtual_server, s.real_server, false);
             }
             2 => {
-                state.handle_health(&Event::Weight { server: server(arg), weight: u32::from(op >> 3) }, now);
+                let s = server(arg);
+                state.handle_health(&Event::Weight { server: s.clone(), weight: u32::from(op >> 3) }, now);
+                model.weight(&s.virtual_server, s.real_server, u32::from(op >> 3));
             }
             3 | 4 => {
                 let s = server(arg);
                 let only = (arg & 0x40 != 0).then_some(s.virtual_server.as_str());
-                let _ = state.set_drained(s.real_server, only, op % 8 == 3);
+                let ours = state.set_drained(s.real_server, only, op % 8 == 3).map_or(0, |ids| ids.len());
+                assert_eq!(ours, model.drain(s.real_server, only, op % 8 == 3), "step {step}: drained");
             }
             5 => {
                 state.handle_vrrp("VI_1", arg & 1 == 1);
             }
-            6 => state.set_plan(plans()[usize::from(arg & 1)].clone(), now),
+            6 => {
+                let plan = &plans()[usize::from(arg & 1)];
+                state.set_plan(plan.clone(), now);
+                model.reload(plan);
+            }
             _ => {
                 // A kernel table close to the desired one: a destination dropped or reweighted,
                 // or a stranger added.
@@ -109,11 +126,13 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
                 state.adopt(&kernel, now);
+                model.adopt(&kernel);
             }
         }
         while state.poll_action().is_some() {}
-        if let Err(e) = state.check_invariants() {
-            panic!("step {step} (op {op}, arg {arg}): {e}");
-        }
+        assert_eq!(normalized(state.desired()), model.table(), "step {step} (op {op}, arg {arg}): table");
+        let quorum: Vec<(String, bool)> =
+            state.report(t0, None).into_iter().map(|v| (v.name, v.quorum_up)).collect();
+        assert_eq!(quorum, model.quorum(), "step {step} (op {op}, arg {arg}): quorum");
     }
 });

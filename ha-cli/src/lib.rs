@@ -6,4 +6,5 @@
 pub mod cli;
 pub mod commands;
 pub mod logging;
+pub mod metrics;
 pub mod systemd;

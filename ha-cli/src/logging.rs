@@ -55,6 +55,10 @@ pub enum LogFormat {
     Json,
     /// Native journal entries with structured fields (HA_INSTANCE=…).
     Journald,
+    /// keepalived's console lines (`Tue Dec  1 23:55:10 2026: (VI_1) Entering MASTER STATE`),
+    /// with keepalived's exact words for the events keepalived logs, for the greps and log
+    /// parsers operators already have.
+    Keepalived,
 }
 
 impl LogFormat {
@@ -282,6 +286,11 @@ where
                 .with_writer(make_writer),
         ),
         LogFormat::Journald => Box::new(JournaldLayer::new(make_writer)),
+        LogFormat::Keepalived => Box::new(
+            tracing_subscriber::fmt::layer()
+                .event_format(KeepalivedFormat)
+                .with_writer(make_writer),
+        ),
         // Auto is resolved by the callers; text is its fallback anyway.
         LogFormat::Text | LogFormat::Auto => Box::new(
             tracing_subscriber::fmt::layer()
@@ -291,6 +300,56 @@ where
         ),
     };
     Registry::default().with(layer).with(filter)
+}
+
+// ---------------------------------------------------------------------------------------------
+// keepalived's console format
+
+/// One line per event as `keepalived -l` prints it: local time in C's `ctime` form, then the
+/// event's `keepalived` field (keepalived's own words) when it has one, else its message.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeepalivedFormat;
+
+impl<S, N> FormatEvent<S, N> for KeepalivedFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        #[derive(Default)]
+        struct Words {
+            keepalived: Option<String>,
+            message: Option<String>,
+        }
+        impl Visit for Words {
+            fn record_str(&mut self, field: &Field, value: &str) {
+                match field.name() {
+                    "keepalived" => self.keepalived = Some(value.to_string()),
+                    "message" => self.message = Some(value.to_string()),
+                    _ => {}
+                }
+            }
+            fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+                match field.name() {
+                    "keepalived" => self.keepalived = Some(format!("{value:?}")),
+                    "message" => self.message = Some(format!("{value:?}")),
+                    _ => {}
+                }
+            }
+        }
+        let mut words = Words::default();
+        event.record(&mut words);
+        let text = words.keepalived.or(words.message).unwrap_or_default();
+        // `%a %b %e %H:%M:%S %Y`, as ctime(3) writes it.
+        let now = chrono::Local::now().format("%a %b %e %H:%M:%S %Y");
+        // One event, one line, as keepalived's own (its texts have no newlines).
+        writeln!(writer, "{now}: {}", text.replace('\n', " "))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -826,6 +885,40 @@ mod tests {
                 'd' => c.is_ascii_digit(),
                 p => c == p,
             })
+    }
+
+    #[test]
+    fn keepalived_format_prints_keepalived_words_after_a_ctime_stamp() {
+        let captured = capture(LogFormat::Keepalived, LogLevel::Info, || {
+            tracing::info!(
+                instance = "VI_1",
+                keepalived = "(VI_1) Entering MASTER STATE",
+                "(VI_1) Entering MASTER STATE (master-down timer expired)"
+            );
+            tracing::info!("an event keepalived does not log");
+        });
+        let text = captured.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        // `Tue Dec  1 23:55:10 2026: ...`: 24 characters of ctime, then ": ".
+        for line in &lines {
+            let (stamp, _) = line.split_at(24);
+            assert_eq!(&line[24..26], ": ", "{line}");
+            let words: Vec<&str> = stamp.split_whitespace().collect();
+            assert_eq!(words.len(), 5, "{stamp}");
+            assert!(
+                words[3].len() == 8 && words[3].matches(':').count() == 2,
+                "{stamp}"
+            );
+        }
+        assert!(
+            lines[0].ends_with(": (VI_1) Entering MASTER STATE"),
+            "{text}"
+        );
+        assert!(
+            lines[1].ends_with(": an event keepalived does not log"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -13,8 +13,9 @@
 //! `None`, then sleeps until `poll_timeout`. Calling `poll_start` early is harmless.
 //!
 //! Semantics (keepalived's, plus explicit rise/fall):
-//! - a checker goes down after `fall` consecutive failures (default `retry + 1`) and up
-//!   after `rise` consecutive successes (default 1);
+//! - a checker goes down after `fall` consecutive failures (default `retry + 1`, but 1 when
+//!   its very first result fails: keepalived starts checkers with their retries used up) and
+//!   up after `rise` consecutive successes (default 1);
 //! - while a checker is between states (failures counted but still up, or successes counted
 //!   but still down) it runs every `delay_before_retry`; otherwise every `delay_loop`,
 //!   counted from the end of the previous run;
@@ -82,6 +83,8 @@ struct Slot {
     weight: Option<WeightChange>,
     /// Boxed: rare, and large next to the hot fields.
     last_failure: Option<Box<Failure>>,
+    /// Whether a result has come in (keepalived's `has_run`).
+    has_run: bool,
 }
 
 #[derive(Debug)]
@@ -303,6 +306,7 @@ impl Scheduler {
             due: Some(due),
             weight: None,
             last_failure: None,
+            has_run: false,
         };
         let index = match self.free.pop() {
             Some(index) => {
@@ -409,13 +413,22 @@ impl Scheduler {
                         failure: failure.clone(),
                     });
                 }
-                if slot.up && slot.fails >= timing.fall_count() {
+                // keepalived starts a checker with its retries used up (check_data.c: "one
+                // failure is enough initially"): a first result that fails takes it down at
+                // once. An explicit `fall` is always counted in full.
+                let fall = if timing.fall.is_none() && !slot.has_run {
+                    1
+                } else {
+                    timing.fall_count()
+                };
+                if slot.up && slot.fails >= fall {
                     slot.up = false;
                     transition_failure = Some(failure);
                 }
                 slot.up
             }
         };
+        slot.has_run = true;
         let interval = if between_states {
             timing.delay_before_retry
         } else {

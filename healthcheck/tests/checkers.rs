@@ -954,6 +954,39 @@ async fn misc_check_exit_codes_give_up_down_and_dynamic_weights() {
     );
 }
 
+/// The pid the script wrote to `path`, waiting for it (the script may be slow to start on a
+/// loaded machine) up to 30 s.
+async fn written_pid(path: &std::path::Path) -> i32 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(pid) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+        {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pid in {} after 30 s",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits up to 10 s for `pid` to be gone or a zombie (reaped by init at most); returns its
+/// last `/proc/PID/stat`, empty when gone.
+async fn gone_or_zombie(pid: i32) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if state.is_empty() || state.contains(") Z ") || std::time::Instant::now() >= deadline {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn misc_check_timeout_kills_the_whole_process_group() {
     let dir = tempfile::tempdir().unwrap();
@@ -964,19 +997,19 @@ async fn misc_check_timeout_kills_the_whole_process_group() {
         &format!("sleep 30 &\necho $! > {}\nwait", pid_file.display()),
     );
     let started = std::time::Instant::now();
-    let outcome = checker(misc(slow, false, None), 500)
+    // Long enough for the script to start its child even on a loaded machine.
+    let outcome = checker(misc(slow, false, None), 3_000)
         .run(ANY.parse().unwrap())
         .await;
-    assert_eq!(fail(outcome), Failure::Timeout(Duration::from_millis(500)));
-    assert!(started.elapsed() < Duration::from_secs(5));
-    let child: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    assert_eq!(
+        fail(outcome),
+        Failure::Timeout(Duration::from_millis(3_000))
+    );
+    // Well before the child's 30 s: the check did not wait for it.
+    assert!(started.elapsed() < Duration::from_secs(25));
+    let child = written_pid(&pid_file).await;
     // The background sleep was in the script's group: killed too (a zombie at most, reaped by init).
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let state = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+    let state = gone_or_zombie(child).await;
     assert!(
         state.is_empty() || state.contains(") Z "),
         "child {child} still running: {state}"
@@ -993,18 +1026,14 @@ async fn misc_check_dropped_while_running_kills_the_script_group() {
         "slow",
         &format!("sleep 30 &\necho $! > {}\nwait", pid_file.display()),
     );
-    let check = checker(misc(slow, false, None), 10_000);
+    let check = checker(misc(slow, false, None), 60_000);
     let run = check.run(ANY.parse().unwrap());
-    assert!(tokio::time::timeout(Duration::from_millis(500), run)
-        .await
-        .is_err());
-    let child: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let state = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+    // Dropped once the script has started its child, however long that takes.
+    let child = tokio::select! {
+        outcome = run => panic!("the 30 s script finished: {outcome:?}"),
+        child = written_pid(&pid_file) => child,
+    };
+    let state = gone_or_zombie(child).await;
     assert!(
         state.is_empty() || state.contains(") Z "),
         "child {child} still running: {state}"

@@ -483,8 +483,14 @@ fn log_all_failures_reports_every_failure_not_only_transitions() {
     c.log_all_failures = true;
     let mut h = Harness::new(vec![real(1, vec![c])]);
     h.take_events();
-    h.run(Duration::from_secs(3), |_, _| {
-        Outcome::Fail(Failure::Timeout(SECOND))
+    // A first pass (a first failure would take it down at once, as in keepalived), then
+    // failures from 10 s on: three, one second apart, before the server goes down.
+    h.run(Duration::from_secs(13), |_, at| {
+        if at < Duration::from_secs(10) {
+            Outcome::Pass(None)
+        } else {
+            Outcome::Fail(Failure::Timeout(SECOND))
+        }
     });
     let kinds: Vec<&str> = h
         .take_events()

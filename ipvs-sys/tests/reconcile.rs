@@ -68,6 +68,43 @@ fn kernel_apply(state: &mut IpvsState, op: &Op) -> Result<(), String> {
     Ok(())
 }
 
+/// The table as configuration, for comparing what the kernel holds with what is desired:
+/// services in key order, destinations in address order, without the kernel's counters and
+/// statistics, tunnel parameters only for tunnels (the kernel ignores them otherwise).
+fn configuration(table: &IpvsState) -> Vec<(Service, Vec<Destination>)> {
+    let mut out: Vec<(Service, Vec<Destination>)> = table
+        .services
+        .iter()
+        .map(|vs| {
+            let mut service = vs.service.clone();
+            service.stats = None;
+            let mut dests: Vec<Destination> = vs
+                .destinations
+                .iter()
+                .map(|d| {
+                    let mut d = d.clone();
+                    d.counters = DestCounters::default();
+                    d.stats = None;
+                    if d.forward != ForwardMethod::Tunnel {
+                        d.tunnel = Destination::new(d.addr, d.forward, 0).tunnel;
+                    }
+                    d
+                })
+                .collect();
+            dests.sort_by_key(|d| d.addr);
+            (service, dests)
+        })
+        .collect();
+    out.sort_by_key(|(s, _)| s.key);
+    out
+}
+
+/// The modelled kernel holds exactly the desired table.
+#[track_caller]
+fn assert_holds(kernel: &IpvsState, desired: &IpvsState) {
+    assert_eq!(configuration(kernel), configuration(desired));
+}
+
 fn apply_all(state: &mut IpvsState, ops: &[Op]) {
     for op in ops {
         kernel_apply(state, op).unwrap_or_else(|e| panic!("{op}: {e}"));
@@ -103,6 +140,7 @@ fn a_second_plan_is_empty_even_with_live_counters() {
     let mut kernel = IpvsState::default();
     let ops = plan(&desired, &kernel).ops;
     apply_all(&mut kernel, &ops);
+    assert_holds(&kernel, &desired);
     // Traffic arrives: counters and stats change, configuration does not.
     for vs in &mut kernel.services {
         vs.service.stats = Some(Stats {
@@ -183,6 +221,7 @@ fn deletions_come_last() {
     );
     let mut kernel = current;
     apply_all(&mut kernel, &p.ops);
+    assert_holds(&kernel, &desired);
     assert!(plan(&desired, &kernel).is_empty());
 }
 
@@ -200,6 +239,7 @@ fn tunnel_parameters_only_matter_for_tunnels() {
     let mut desired = current.clone();
     desired.services[0].destinations[0].tunnel.port = 9;
     assert!(plan(&desired, &current).is_empty());
+    assert_holds(&current, &desired);
     d.forward = ForwardMethod::Tunnel;
     desired.services[0].destinations[0] = d;
     assert_eq!(plan(&desired, &current).ops.len(), 1);
@@ -217,6 +257,7 @@ fn imported_ipvsadm_rules_plan_to_nothing_once_applied() {
     let mut kernel = IpvsState::default();
     let ops = plan(&desired, &kernel).ops;
     apply_all(&mut kernel, &ops);
+    assert_holds(&kernel, &desired);
     assert_eq!(ipvsadm::format_save(&kernel), rules);
     assert!(plan(&desired, &kernel).is_empty());
 }
@@ -258,13 +299,15 @@ fn arb_state() -> impl Strategy<Value = IpvsState> {
 }
 
 proptest! {
-    /// From any table to any other: the plan applies cleanly (no op refused), reaches the
-    /// desired table, the next plan is empty, and nothing that should stay is deleted.
+    /// From any table to any other: the plan applies cleanly (no op refused), the modelled
+    /// kernel then holds the desired table, the next plan is empty, and nothing that should
+    /// stay is deleted.
     #[test]
     fn plans_converge_in_one_step(current in arb_state(), desired in arb_state()) {
         let p = plan(&desired, &current);
         let mut kernel = current.clone();
         apply_all(&mut kernel, &p.ops);
+        prop_assert_eq!(configuration(&kernel), configuration(&desired));
         prop_assert!(plan(&desired, &kernel).is_empty());
         for op in &p.ops {
             if let Op::DeleteService(k) = op {
@@ -283,6 +326,25 @@ proptest! {
         let all_keys: std::collections::HashSet<_> = desired.services.iter()
             .chain(&current.services).map(|s| s.service.key).collect();
         prop_assert_eq!(service_ops, all_keys.len() - unchanged);
+    }
+
+    /// A run of desired tables, each planned against the kernel as the last step left it
+    /// (traffic changing its counters and the kernel listing destinations newest first in
+    /// between): after every step the kernel holds that step's table.
+    #[test]
+    fn every_step_of_a_run_leaves_the_desired_table(steps in prop::collection::vec(arb_state(), 1..8)) {
+        let mut kernel = IpvsState::default();
+        for (i, desired) in steps.iter().enumerate() {
+            let ops = plan(desired, &kernel).ops;
+            apply_all(&mut kernel, &ops);
+            prop_assert_eq!(configuration(&kernel), configuration(desired), "step {}", i);
+            for vs in &mut kernel.services {
+                vs.destinations.reverse();
+                for d in &mut vs.destinations {
+                    d.counters.active += 1;
+                }
+            }
+        }
     }
 }
 

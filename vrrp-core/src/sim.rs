@@ -121,6 +121,12 @@ pub enum Action {
     Heal,
     /// Change loss, duplication and delay.
     Conditions(NetworkConditions),
+    /// A configuration reload, as the director applies one: a change of the priority alone
+    /// keeps the running instance (its state, timers and tracking adjustment) and changes
+    /// its priority; any other change stops the instance (a master sends priority 0) and
+    /// starts a fresh one. A crashed node only takes the configuration for its restart.
+    /// The configuration must be valid (it is ignored otherwise).
+    Reload(NodeId, InstanceConfig),
 }
 
 /// What happened, for the trace.
@@ -140,6 +146,9 @@ pub enum TraceKind {
     Dropped { from: IpAddr, reason: DropReason },
     /// The network lost a copy of an advert on its way to this node.
     Lost { from: IpAddr },
+    /// An advert reached this node's running instance (only with
+    /// [`Sim::trace_deliveries`]): the bytes as delivered, whatever the instance made of them.
+    Delivered { from: IpAddr, bytes: Vec<u8> },
     /// Any other instance event.
     Event(Event),
     /// A scenario action was applied to this node (or to the network, node = None).
@@ -198,6 +207,9 @@ pub struct Sim {
     trace: Vec<TraceEntry>,
     /// Whether received-and-accepted adverts are traced (they dominate long traces).
     pub trace_received: bool,
+    /// Whether every advert delivered to a running instance is traced with its bytes
+    /// ([`TraceKind::Delivered`]), for checkers that judge the instances from outside.
+    pub trace_deliveries: bool,
     buf: alloc::boxed::Box<[u8; TRANSMIT_BUFFER_LEN]>,
     steps: u64,
 }
@@ -218,6 +230,7 @@ impl Sim {
             seq: 0,
             trace: Vec::new(),
             trace_received: false,
+            trace_deliveries: false,
             buf: alloc::boxed::Box::new([0; TRANSMIT_BUFFER_LEN]),
             steps: 0,
         }
@@ -319,7 +332,8 @@ impl Sim {
             | Action::Stop(n)
             | Action::SetPriority(n, _)
             | Action::SetPriorityAdjustment(n, _)
-            | Action::Fault(n, _) => Some(*n),
+            | Action::Fault(n, _)
+            | Action::Reload(n, _) => Some(*n),
             _ => None,
         };
         self.push_trace(node, TraceKind::Action { description });
@@ -363,6 +377,7 @@ impl Sim {
                 }
             }
             Action::Conditions(c) => self.conditions = c,
+            Action::Reload(n, config) => self.reload(n, config),
         }
     }
 
@@ -428,6 +443,29 @@ impl Sim {
         self.run_until(end);
     }
 
+    fn reload(&mut self, n: NodeId, config: InstanceConfig) {
+        if config.validate().is_err() || config == self.nodes[n].config {
+            return;
+        }
+        let mut only_priority = self.nodes[n].config.clone();
+        only_priority.priority = config.priority;
+        let running = self.nodes[n].instance.is_some();
+        if only_priority == config {
+            self.nodes[n].config = config;
+            let priority = self.nodes[n].config.priority;
+            self.command(n, Command::SetPriority(priority));
+            return;
+        }
+        self.nodes[n].config = config;
+        if running {
+            self.command(n, Command::Shutdown);
+            if let Ok(instance) = Instance::new(self.nodes[n].config.clone()) {
+                self.nodes[n].instance = Some(instance);
+                self.command(n, Command::Start);
+            }
+        }
+    }
+
     fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
@@ -461,6 +499,15 @@ impl Sim {
                 TraceKind::Received {
                     from: d.from,
                     priority,
+                },
+            );
+        }
+        if self.trace_deliveries {
+            self.push_trace(
+                Some(d.to),
+                TraceKind::Delivered {
+                    from: d.from,
+                    bytes: d.bytes,
                 },
             );
         }

@@ -738,3 +738,32 @@ fn ipv6_election_and_failover_with_the_ipv6_pseudo_header() {
         0
     );
 }
+
+#[test]
+fn a_reload_of_the_priority_alone_keeps_the_instance_and_any_other_restarts_it() {
+    let mut sim = pair(v3(200, "10.99.0.1"), v3(100, "10.99.0.2"));
+    sim.run_until(at_ms(1_000));
+    assert_eq!(sim.state(0), Some(State::Master));
+    let took_over = became_master(&sim, 0);
+    // The priority alone: still master, same instance (no new transition), new priority sent.
+    sim.schedule(at_ms(1_000), Action::Reload(0, v3(150, "10.99.0.1")));
+    sim.run_until(at_ms(2_000));
+    assert_eq!(sim.state(0), Some(State::Master));
+    assert_eq!(became_master(&sim, 0), took_over);
+    assert_eq!(sim.node(0).config.priority, 150);
+    assert!(sim.trace().iter().any(|e| e.node == Some(0)
+        && e.at > at_ms(1_000)
+        && matches!(e.kind, TraceKind::Sent { priority: 150, .. })));
+    // Another interval: stopped (priority 0, so lvs2 takes over after its skew time) and
+    // started afresh as a backup, which preempts lvs2 after its master-down interval.
+    let mut slower = v3(150, "10.99.0.1");
+    slower.advert_interval = ms(200);
+    sim.schedule(at_ms(2_000), Action::Reload(0, slower));
+    sim.run_until(at_ms(2_100));
+    let skew = Duration::from_nanos(100_000_000 * 156 / 256);
+    assert_eq!(became_master(&sim, 1), at_ms(2_000) + skew);
+    assert_eq!(sim.state(0), Some(State::Backup));
+    sim.run_until(at_ms(4_000));
+    assert_eq!(sim.state(0), Some(State::Master));
+    assert_eq!(sim.state(1), Some(State::Backup));
+}

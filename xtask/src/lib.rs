@@ -3,4 +3,5 @@
 #![forbid(unsafe_code)]
 
 pub mod chaos;
+pub mod sim;
 pub mod vm;

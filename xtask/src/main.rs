@@ -2,15 +2,19 @@
 //!
 //! - `test`: every test the project has: format, lints, the fuzz targets compiling, the
 //!   workspace's tests (privileged ones, with the Debian and Python packages they need,
-//!   included when run as root), a 3-minute chaos run (as root), then the real-kernel IPVS
-//!   tests in the VM. `.ci/run` calls exactly this.
+//!   included when run as root), 100,000 seeds of `sim`, a 3-minute chaos run (as root), then
+//!   the real-kernel IPVS tests in the VM. `.ci/run` calls exactly this.
 //! - `chaos [--minutes N] [--seed S]`: two ha directors and keepalived in one VRID in
 //!   namespaces, a seeded schedule of faults, invariants checked every 20 ms (`xtask::chaos`).
+//! - `sim [--seeds N] [--start K] [--seed S]`: random VRRP clusters and fault schedules in the
+//!   deterministic simulator, judged by invariants ([`xtask::sim`]); `--seed S` replays one.
 //! - `vm-test [-- TEST-ARGS]`: builds `ipvs-sys`'s `kernel` tests, `ha-cli`'s `lvs_vm` tests and
 //!   the `ha` binary, boots the VM and runs both test binaries there, one after the other, with
 //!   `--include-ignored --test-threads=1` (plus TEST-ARGS, e.g. a test name filter).
 //! - `demo [--host]`: the seed scenario (`lvs_vm`'s `demo_scenario`) as a timeline, in the VM,
 //!   or with `--host` on this machine when its kernel has IPVS.
+//! - `demo --haproxy`: keepalived + haproxy with `ha run --vrrp`, here in namespaces
+//!   ([`haproxy`]).
 //! - `vm-run [--add HOST-PATH]... -- COMMAND`: runs a shell command in the VM (added binaries go
 //!   to `/xtask/bin`, which is on PATH); exits with its status.
 //! - `vm-shell [--add HOST-PATH]...`: an interactive shell in the VM (Ctrl-A x quits qemu).
@@ -21,6 +25,8 @@ use std::process::{Command, ExitCode, Stdio};
 
 use xtask::vm::{self, host, Initramfs, Kernel, Vm};
 
+mod haproxy;
+
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
@@ -28,12 +34,18 @@ commands:
                                      invariants checked every 20 ms (default 3 minutes)
   demo [--host]                      the seed scenario with two ha directors, as a timeline, in
                                      the IPVS test VM (--host: here, if this kernel has IPVS)
-  test                               run every test (fmt, clippy, workspace tests, chaos, VM tests)
+  demo --haproxy                     keepalived + haproxy: two haproxy nodes, ha run --vrrp with
+                                     process or script tracking, as a timeline (here, no VM)
+  test                               run every test (fmt, clippy, workspace tests, sim, chaos,
+                                     VM tests)
   vm-test [-- TEST-ARGS]             run the real-kernel tests in the IPVS test VM: ipvs-sys's,
                                      then ha-cli's lvs_vm (the director in the lab topology)
   vm-run [--add PATH]... -- COMMAND  run a shell command in the VM, exit with its status
   vm-shell [--add PATH]...           interactive shell in the VM (Ctrl-A x quits)
   vm-bench [-- BENCH-ARGS]           IPVS programming benchmark in the VM (ours vs ipvsadm -R)
+  sim [--seeds N] [--start K] [--seed S]
+                                     random VRRP clusters and faults in the simulator, judged
+                                     by invariants (--seed S: replay one seed with its trace)
 
 environment:
   XTASK_VM_TIMEOUT=SECONDS           kill the VM after this long (default 900)
@@ -52,6 +64,7 @@ fn main() -> ExitCode {
         Some("vm-run") => vm_run(rest),
         Some("vm-shell") => vm_shell(rest),
         Some("vm-bench") => vm_bench(after_dashes(rest)).map_err(|e| e.to_string()),
+        Some("sim") => xtask::sim::main(rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -93,8 +106,22 @@ fn run(program: &str, args: &[&str]) -> Result<(), String> {
 }
 
 /// Debian packages the workspace's privileged tests use: keepalived is the reference peer of
-/// the interoperability tests, iproute2 builds their namespaces.
-const TEST_PACKAGES: &[&str] = &["keepalived", "iproute2"];
+/// the interoperability tests, iproute2 builds their namespaces; haproxy, socat and
+/// busybox-static (httpd) are the keepalived + haproxy lab's ([`haproxy::PACKAGES`]);
+/// prometheus brings promtool, which checks `ha run --metrics-listen`'s output, and curl scrapes
+/// it.
+const TEST_PACKAGES: &[&str] = &[
+    "keepalived",
+    "iproute2",
+    "haproxy",
+    "socat",
+    "busybox-static",
+    "prometheus",
+    "curl",
+];
+
+/// Seeds `cargo xtask test` runs in the simulator.
+const SIM_SEEDS: u64 = 100_000;
 
 fn test(_args: &[String]) -> Result<(), String> {
     run("cargo", &["fmt", "--all", "--check"])?;
@@ -123,6 +150,9 @@ fn test(_args: &[String]) -> Result<(), String> {
         ensure_python_module("aiosmtpd")?;
     }
     run("cargo", &["test", "--workspace"])?;
+    // 100,000 simulated clusters under faults (a release build; ~20 s once built).
+    eprintln!("+ cargo xtask sim --seeds {SIM_SEEDS}");
+    xtask::sim::main(&["--seeds".into(), SIM_SEEDS.to_string()])?;
     chaos_run(in_ci())?;
     skip_if_unavailable(vm_test(&[]), in_ci())
 }
@@ -288,12 +318,13 @@ impl LabBinaries {
 /// The test-binary arguments that run the demo alone, its output uncaptured.
 const DEMO_ARGS: &str = "demo_scenario --exact --include-ignored --nocapture --test-threads=1";
 
-/// `cargo xtask demo [--host]`.
+/// `cargo xtask demo [--host | --haproxy]`.
 fn demo(args: &[String]) -> Result<(), String> {
     let host = match args {
         [] => false,
         [flag] if flag == "--host" => true,
-        _ => return Err("usage: cargo xtask demo [--host]".into()),
+        [flag] if flag == "--haproxy" => return haproxy::demo(),
+        _ => return Err("usage: cargo xtask demo [--host | --haproxy]".into()),
     };
     if host {
         return demo_on_host();

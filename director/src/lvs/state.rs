@@ -12,7 +12,7 @@
 //!   dynamic weight, 0 while drained);
 //! - a failed one is removed, or kept with weight 0 with `inhibit_on_failure`;
 //! - quorum: the weights of the live real servers must reach `quorum + hysteresis` to come
-//!   up and drop below `quorum - hysteresis` to go down; while it is down the sorry server
+//!   up (at start too) and drop below `quorum - hysteresis` to go down; while it is down the sorry server
 //!   (if any) replaces the live real servers, which are removed (kept at weight 0 with
 //!   `inhibit_on_failure`). `sorry_server_inhibit` keeps the sorry server at weight 0 while
 //!   quorum holds.
@@ -36,15 +36,26 @@ pub enum Action {
     Alert { subject: String, body: String },
     /// A line for the log.
     Log(String),
-    /// A real server went up or down (for the director's event stream).
+    /// A real server went up or down (for the director's event stream and its log line).
     RealServerChanged {
         virtual_server: String,
         server: std::net::SocketAddr,
         up: bool,
         reason: String,
+        /// What it means for IPVS (`removed from IPVS`, `weight 0 in IPVS (inhibit_on_failure)`).
+        effect: String,
+        /// keepalived's words for it (`Removing service [10.0.0.2]:tcp:80 from VS ...`).
+        keepalived: String,
     },
-    /// A virtual server gained or lost quorum (for the director's event stream).
-    QuorumChanged { virtual_server: String, up: bool },
+    /// A virtual server gained or lost quorum (for the director's event stream and its log line).
+    QuorumChanged {
+        virtual_server: String,
+        up: bool,
+        /// `live weight 1, quorum 2 ± 0; sorry server 10.0.0.9:80 in use`.
+        detail: String,
+        /// keepalived's words (`Lost quorum 2-0=2 > 1 for VS [192.168.2.200]:tcp:80`).
+        keepalived: String,
+    },
 }
 
 /// A real server's health as the director tracks it.
@@ -131,6 +142,30 @@ fn rs_id(vs: &VirtualServerPlan, rs: &RealServerPlan) -> RealServerId {
     }
 }
 
+/// keepalived's notation of a virtual server (its `FMT_VS`): `[192.168.2.200]:tcp:80`,
+/// `FWM 7`, or `[GROUP]:80`.
+fn keepalived_vs(vs: &VirtualServerPlan) -> String {
+    match vs.name.strip_prefix("group ") {
+        Some(group) => {
+            let port = match vs.services.first().map(|s| s.key) {
+                Some(ipvs_sys::ServiceKey::Inet { addr, .. }) => addr.port(),
+                _ => 0,
+            };
+            format!("[{group}]:{port}")
+        }
+        None => match vs.services.first().map(|s| s.key) {
+            Some(ipvs_sys::ServiceKey::Inet { protocol, addr }) => format!(
+                "[{}]:{}:{}",
+                addr.ip(),
+                protocol.name().to_lowercase(),
+                addr.port()
+            ),
+            Some(ipvs_sys::ServiceKey::Fwmark { mark, .. }) => format!("FWM {mark}"),
+            None => vs.name.clone(),
+        },
+    }
+}
+
 /// keepalived's notation in alerts: `[192.168.2.20]:tcp:80`.
 fn alert_name(addr: SocketAddr, vs: &VirtualServerPlan) -> String {
     let proto = match vs.services.first().map(|s| s.key) {
@@ -191,9 +226,11 @@ impl LvsState {
         for i in 0..self.plan.virtual_servers.len() {
             let vs = &self.plan.virtual_servers[i];
             let live = self.live_weight(vs);
+            // A virtual server keeps its quorum state across a reload; a new one starts as
+            // keepalived's set_quorum_states starts it: up only at quorum + hysteresis.
             let up = match old_quorum.get(&vs.name) {
                 Some(&was) => was,
-                None => live >= vs.quorum,
+                None => live >= vs.quorum.saturating_add(vs.hysteresis),
             };
             self.quorum_up.insert(vs.name.clone(), up);
             self.update_quorum(i);
@@ -233,21 +270,40 @@ impl LvsState {
         let now_up = gained;
         self.quorum_up.insert(vs.name.clone(), now_up);
         let word = if now_up { "UP" } else { "DOWN" };
-        let mut line = format!(
-            "virtual server {}: quorum {word} (live weight {live}, quorum {} ± {})",
-            vs.name, vs.quorum, vs.hysteresis
+        let mut detail = format!(
+            "live weight {live}, quorum {} ± {}",
+            vs.quorum, vs.hysteresis
         );
         if let Some(s) = &vs.sorry_server {
-            line.push_str(&format!(
+            detail.push_str(&format!(
                 "; sorry server {} {}",
                 s.addr,
                 if now_up { "removed" } else { "in use" }
             ));
         }
-        self.actions.push_back(Action::Log(line));
+        // keepalived's update_quorum_state: the threshold it compared with, then the weight.
+        let keepalived = if now_up {
+            format!(
+                "Gained quorum {}+{}={} <= {live} for VS {}",
+                vs.quorum,
+                vs.hysteresis,
+                vs.quorum.saturating_add(vs.hysteresis),
+                keepalived_vs(vs)
+            )
+        } else {
+            format!(
+                "Lost quorum {}-{}={} > {live} for VS {}",
+                vs.quorum,
+                vs.hysteresis,
+                vs.quorum.saturating_sub(vs.hysteresis),
+                keepalived_vs(vs)
+            )
+        };
         self.actions.push_back(Action::QuorumChanged {
             virtual_server: vs.name.clone(),
             up: now_up,
+            detail,
+            keepalived,
         });
         let script = if now_up {
             &vs.quorum_up
@@ -392,15 +448,25 @@ impl LvsState {
                 (false, true) => "weight 0 in IPVS (inhibit_on_failure)".into(),
                 (false, false) => "removed from IPVS".into(),
             };
-            self.actions.push_back(Action::Log(format!(
-                "real server {} of virtual server {}: {word} ({reason}); {effect}",
-                server.real_server, vs.name
-            )));
+            // keepalived's perform_svr_state wording.
+            let (verb, preposition) = match (is_up, rs.inhibit_on_failure) {
+                (true, true) => ("Enabling", "of"),
+                (true, false) => ("Adding", "to"),
+                (false, true) => ("Disabling", "of"),
+                (false, false) => ("Removing", "from"),
+            };
+            let keepalived = format!(
+                "{verb} service {} {preposition} VS {}",
+                alert_name(server.real_server, vs),
+                keepalived_vs(vs)
+            );
             self.actions.push_back(Action::RealServerChanged {
                 virtual_server: vs.name.clone(),
                 server: server.real_server,
                 up: is_up,
                 reason: reason.clone(),
+                effect,
+                keepalived,
             });
             let script = if is_up {
                 &rs.notify_up
@@ -785,83 +851,6 @@ impl LvsState {
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
-
-    /// What must hold after any sequence of inputs; the property tests and the fuzz target
-    /// check it. Returns the first violation.
-    pub fn check_invariants(&self) -> Result<(), String> {
-        let desired = self.desired();
-        let planned: Vec<_> = self
-            .plan
-            .virtual_servers
-            .iter()
-            .flat_map(|vs| vs.services.iter().map(|s| s.key))
-            .collect();
-        let keys: Vec<_> = desired.services.iter().map(|s| s.service.key).collect();
-        if keys != planned {
-            return Err(format!(
-                "services {keys:?} differ from the plan's {planned:?}"
-            ));
-        }
-        let mut services = desired.services.iter();
-        for vs in &self.plan.virtual_servers {
-            let quorum_up = self.quorum_up.get(&vs.name).copied().unwrap_or(true);
-            let live = self.live_weight(vs);
-            for _ in &vs.services {
-                let s = services.next().expect("counted above");
-                let mut seen = HashSet::new();
-                for d in &s.destinations {
-                    if !seen.insert(d.addr) {
-                        return Err(format!("{}: destination {} twice", vs.name, d.addr));
-                    }
-                }
-                let find = |addr: SocketAddr| s.destinations.iter().find(|d| d.addr == addr);
-                for rs in &vs.real_servers {
-                    let h = &self.health[&rs_id(vs, rs)];
-                    let in_ipvs = find(rs.addr());
-                    let sorry_here = vs
-                        .sorry_server
-                        .as_ref()
-                        .is_some_and(|x| x.addr == rs.addr());
-                    if sorry_here {
-                        continue;
-                    }
-                    match in_ipvs {
-                        Some(d) if (!h.up || h.drained) && d.weight != 0 => {
-                            return Err(format!(
-                                "{}: {} is down or drained but has weight {}",
-                                vs.name, d.addr, d.weight
-                            ))
-                        }
-                        None if rs.inhibit_on_failure => {
-                            return Err(format!(
-                                "{}: {} has inhibit_on_failure but is not in IPVS",
-                                vs.name,
-                                rs.addr()
-                            ))
-                        }
-                        None if h.up && (quorum_up || vs.sorry_server.is_none()) => {
-                            return Err(format!("{}: {} is up but not in IPVS", vs.name, rs.addr()))
-                        }
-                        _ => {}
-                    }
-                }
-                if let Some(sorry) = &vs.sorry_server {
-                    let in_use = find(sorry.addr).is_some_and(|d| d.weight > 0);
-                    if in_use == quorum_up {
-                        return Err(format!(
-                            "{}: sorry server in use {in_use} with quorum up {quorum_up}",
-                            vs.name
-                        ));
-                    }
-                }
-                // Hysteresis: never up below quorum - hysteresis.
-                if quorum_up && live > 0 && live < vs.quorum.saturating_sub(vs.hysteresis) {
-                    return Err(format!("{}: quorum up with live weight {live}", vs.name));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -1002,6 +991,26 @@ mod tests {
         assert!(actions
             .iter()
             .any(|a| matches!(a, Action::Script { argv, .. } if argv[0] == "/bin/qup")));
+    }
+
+    #[test]
+    fn quorum_starts_up_only_at_quorum_plus_hysteresis_as_in_keepalived() {
+        // keepalived's set_quorum_states: live 2 with quorum 2 ± 1 starts down, with the
+        // sorry server in use; at live 3 it starts up.
+        let t0 = Instant::now();
+        let conf = |w: u32| {
+            format!(
+                "virtual_server 10.0.0.100 80 {{\n quorum 2\n hysteresis 1\n sorry_server 10.0.0.9 80\n\
+                 real_server 10.0.0.1 80 {{ weight {w} }}\n real_server 10.0.0.2 80 {{ }}\n}}\n"
+            )
+        };
+        let s = LvsState::new(plan(&conf(1)), t0);
+        assert_eq!(weights(&s), [("10.0.0.9:80".into(), 1)]);
+        let s = LvsState::new(plan(&conf(2)), t0);
+        assert_eq!(
+            weights(&s),
+            [("10.0.0.1:80".into(), 2), ("10.0.0.2:80".into(), 1)]
+        );
     }
 
     #[test]

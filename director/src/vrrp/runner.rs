@@ -982,6 +982,7 @@ impl Core {
                 self.members[i].installed[j] = true;
                 self.members[i].vip_repairs += 1;
                 tracing::warn!(
+                    message_id = crate::message_id::VIP_REPAIRED,
                     instance = %self.members[i].spec.name,
                     "virtual address {}/{} was removed behind the director's back: added again",
                     a.address,

@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// Control socket for `ha status`, `ha reload`, `ha drain` and `ha enable` (root-only).
     #[arg(long, default_value = director::control::DEFAULT_SOCKET)]
     pub control_socket: PathBuf,
+    /// Serve Prometheus / OpenMetrics text at http://ADDR/metrics (keepalived-exporter's
+    /// families and ha's own); off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Members of this group may run `ha status` (everything else stays root-only).
     #[arg(long, value_name = "GROUP")]
     pub control_group: Option<String>,
@@ -161,6 +165,25 @@ pub fn run(args: RunArgs) -> ExitCode {
         tracing::error!("cannot start the signal thread: {e}");
         return ExitCode::from(1);
     }
+    let director = Arc::new(director);
+    let metrics = match args.metrics_listen {
+        Some(addr) => {
+            let source = Arc::clone(&director);
+            let status: crate::metrics::StatusSource =
+                Arc::new(move || source.status().map_err(|e| e.to_string()));
+            match crate::metrics::serve(addr, status) {
+                Ok(server) => {
+                    tracing::info!("metrics at http://{}/metrics", server.local_addr);
+                    Some(server)
+                }
+                Err(e) => {
+                    tracing::error!("--metrics-listen {addr}: {e}; not starting");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        None => None,
+    };
     let events = director.events();
     let _ = std::thread::Builder::new()
         .name("watch".into())
@@ -195,7 +218,15 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     }
     let _ = crate::systemd::notify("STOPPING=1");
-    let result = director.shutdown();
+    drop(metrics);
+    let result = match Arc::try_unwrap(director) {
+        Ok(director) => director.shutdown(),
+        // A scrape still holds it: dropping our handle stops it as well, once it is done.
+        Err(director) => {
+            drop(director);
+            Ok(())
+        }
+    };
     match (failure, result) {
         (None, Ok(())) => ExitCode::SUCCESS,
         (Some(why), _) => {

@@ -316,7 +316,7 @@ fn describe(names: &[String], e: &TraceEntry) -> Option<String> {
             format!("{who}: accepts advert from {from} priority {priority}")
         }
         TraceKind::Dropped { from, reason } => format!("{who}: drops advert from {from}: {reason}"),
-        TraceKind::Lost { .. } => return None,
+        TraceKind::Lost { .. } | TraceKind::Delivered { .. } => return None,
         TraceKind::Event(ev) => format!("{who}: {ev}"),
         TraceKind::Action { .. } => return None,
     };

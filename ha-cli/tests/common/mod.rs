@@ -1,5 +1,7 @@
 pub mod adverts;
 pub mod ha;
+pub mod journal;
+pub mod keepalived;
 pub mod lab;
 
 pub use testkit::netns;
