@@ -1389,6 +1389,23 @@ impl Chaos {
                 );
             }
         }
+        {
+            let w = self.world();
+            let window = w.master_down;
+            for node in Node::HA {
+                let history: Vec<_> = w.cpu_wait[node.index()].iter().copied().collect();
+                eprintln!(
+                    "--- {node}: its vrrp thread waited for a CPU (runnable, not run) up to {:?} \
+                     within any {window:?} of the last {:?} (much of the master-down interval: \
+                     the machine stalled it; little: it stopped by itself)",
+                    watch::worst_cpu_wait(&history, window),
+                    history
+                        .first()
+                        .map(|(t, _)| t.elapsed())
+                        .unwrap_or_default(),
+                );
+            }
+        }
         for node in Node::ALL {
             let log = std::fs::read_to_string(self.lab.log_path(node)).unwrap_or_default();
             let lines: Vec<&str> = log.lines().collect();

@@ -85,6 +85,11 @@ pub struct World {
     pub priority: [u8; 2],
     /// Actions injecting or healing a fault under way: the holder checks wait for them.
     pub acting: u32,
+    /// Per ha director, the cumulative time its `vrrp` thread waited for a CPU while runnable
+    /// (`/proc/PID/task/TID/schedstat`), sampled with the VIP over the last few seconds. Not
+    /// judged: shown with a violation, to tell a master the machine did not run (a loaded
+    /// host) from one that stopped by itself (a bug).
+    pub cpu_wait: [std::collections::VecDeque<(Instant, Duration)>; 2],
 }
 
 /// Master-down interval (RFC 5798 §6.1) for a 100 ms advert interval and `priority`.
@@ -121,6 +126,7 @@ impl World {
             keepalived_flood_samples: 0,
             vmac: [false; 2],
             vmac_flood_samples: 0,
+            cpu_wait: Default::default(),
             priority: super::lab::INITIAL_PRIORITY,
             acting: 0,
         }
@@ -355,6 +361,40 @@ fn has_address(socket: &socket2::Socket, seq: u32, vip: Ipv4Addr) -> Result<bool
     }
 }
 
+/// How far back [`World::cpu_wait`] goes.
+const CPU_WAIT_HISTORY: Duration = Duration::from_secs(5);
+
+/// The time the `vrrp` thread of process `pid` has waited for a CPU while runnable (second
+/// field of its `schedstat`, nanoseconds).
+fn vrrp_thread_cpu_wait(pid: u32) -> Option<Duration> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim() == "vrrp" {
+            let stat = std::fs::read_to_string(path.join("schedstat")).ok()?;
+            let ns = stat.split_whitespace().nth(1)?.parse().ok()?;
+            return Some(Duration::from_nanos(ns));
+        }
+    }
+    None
+}
+
+/// The most CPU wait added within any `window` of `history` (cumulative samples).
+pub fn worst_cpu_wait(history: &[(Instant, Duration)], window: Duration) -> Duration {
+    let mut worst = Duration::ZERO;
+    let mut start = 0;
+    for &(t, wait) in history {
+        while t.saturating_duration_since(history[start].0) > window {
+            start += 1;
+        }
+        worst = worst.max(wait.saturating_sub(history[start].1));
+    }
+    worst
+}
+
 /// Samples the VIP in each router's namespace every [`SAMPLE`] and judges; stops with `stop`.
 pub fn spawn_sampler(
     world: Arc<Mutex<World>>,
@@ -381,6 +421,20 @@ pub fn spawn_sampler(
             }
             let now = Instant::now();
             let mut w = world.lock().unwrap();
+            for i in 0..2 {
+                let wait = w.ha_pids[i].and_then(vrrp_thread_cpu_wait);
+                let history = &mut w.cpu_wait[i];
+                match wait {
+                    Some(wait) => history.push_back((now, wait)),
+                    None => history.clear(),
+                }
+                while history
+                    .front()
+                    .is_some_and(|(t, _)| now.saturating_duration_since(*t) > CPU_WAIT_HISTORY)
+                {
+                    history.pop_front();
+                }
+            }
             w.worst_sample_gap = w.worst_sample_gap.max(now - last);
             w.recent_sample_gap = w.recent_sample_gap.max(now - last);
             last = now;
@@ -685,6 +739,24 @@ mod tests {
             "ha1 is the master"
         );
         assert_eq!(w.flooded([true, false, true], now), [Node::Kad]);
+    }
+
+    #[test]
+    fn cpu_wait_is_the_worst_increase_within_the_window() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let history = [
+            (t0, ms(10)),
+            (t0 + ms(100), ms(20)),
+            (t0 + ms(200), ms(300)),
+            (t0 + ms(700), ms(310)),
+            (t0 + ms(800), ms(900)),
+        ];
+        // 100..200 ms: +280; 700..800: +590; 200..700 (500 ms) only +10.
+        assert_eq!(worst_cpu_wait(&history, ms(150)), ms(590));
+        // Within 600 ms: 200 ms -> 800 ms adds 600.
+        assert_eq!(worst_cpu_wait(&history, ms(600)), ms(600));
+        assert_eq!(worst_cpu_wait(&[], ms(600)), Duration::ZERO);
     }
 
     #[test]
