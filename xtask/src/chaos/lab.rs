@@ -150,6 +150,9 @@ pub fn keepalived_config(second_vip: bool) -> String {
     )
 }
 
+/// How long keepalived may take to finish a reload after its SIGHUP.
+const KEEPALIVED_RELOAD_LIMIT: Duration = Duration::from_secs(10);
+
 /// One running `ha run`.
 pub struct HaProcess {
     pub child: Child,
@@ -375,12 +378,34 @@ impl Lab {
             .as_ref()
             .ok_or("keepalived is not running")?
             .id();
+        // The signal only asks: keepalived re-reads its configuration afterwards (over half a
+        // second on a loaded machine) and acts on adverts only then. The reload has happened
+        // when its log says so once more.
+        let log = self.log_path(Node::Kad);
+        let completed = || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .matches("Reload complete")
+                .count()
+        };
+        let before = completed();
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid as i32),
             nix::sys::signal::Signal::SIGHUP,
         )
         .map_err(|e| format!("SIGHUP keepalived: {e}"))?;
         self.keepalived_second_vip = second_vip;
+        let deadline = Instant::now() + KEEPALIVED_RELOAD_LIMIT;
+        while completed() <= before {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "keepalived did not log \"Reload complete\" within \
+                     {KEEPALIVED_RELOAD_LIMIT:?} of its SIGHUP (see {})",
+                    log.display()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         Ok(())
     }
 

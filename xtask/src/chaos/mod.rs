@@ -784,9 +784,11 @@ impl Chaos {
             ));
         }
         self.event();
-        self.lab.reload_keepalived(on)?;
+        // The window opens when keepalived has reloaded, not when it was signalled.
+        let lab = &mut self.lab;
+        act(&self.world, || lab.reload_keepalived(on))?;
         self.event();
-        self.say("  kad reloaded (SIGHUP)");
+        self.say("  kad reloaded (SIGHUP, \"Reload complete\" in its log)");
         self.healed("the reloads")
     }
 
