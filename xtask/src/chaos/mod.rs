@@ -1398,8 +1398,9 @@ impl Chaos {
                 let history: Vec<_> = w.cpu_wait[node.index()].iter().copied().collect();
                 eprintln!(
                     "--- {node}: its vrrp thread waited for a CPU (runnable, not run) up to {:?} \
-                     within any {window:?} of the last {:?} (much of the master-down interval: \
-                     the machine stalled it; little: it stopped by itself)",
+                     within any {window:?} (or one longer gap between samples) of the last {:?} \
+                     (much of the master-down interval: the machine stalled it; little: it \
+                     stopped by itself)",
                     watch::worst_cpu_wait(&history, window),
                     history
                         .first()

@@ -382,12 +382,13 @@ fn vrrp_thread_cpu_wait(pid: u32) -> Option<Duration> {
     None
 }
 
-/// The most CPU wait added within any `window` of `history` (cumulative samples).
+/// The most CPU wait added within any `window` of `history` (cumulative samples), or between
+/// two consecutive samples further apart (the sampler itself stalled: the wait is not lost).
 pub fn worst_cpu_wait(history: &[(Instant, Duration)], window: Duration) -> Duration {
     let mut worst = Duration::ZERO;
     let mut start = 0;
-    for &(t, wait) in history {
-        while t.saturating_duration_since(history[start].0) > window {
+    for (j, &(t, wait)) in history.iter().enumerate() {
+        while start + 1 < j && t.saturating_duration_since(history[start].0) > window {
             start += 1;
         }
         worst = worst.max(wait.saturating_sub(history[start].1));
@@ -757,6 +758,11 @@ mod tests {
         // Within 600 ms: 200 ms -> 800 ms adds 600.
         assert_eq!(worst_cpu_wait(&history, ms(600)), ms(600));
         assert_eq!(worst_cpu_wait(&[], ms(600)), Duration::ZERO);
+        // One gap longer than the window: what it added still shows.
+        assert_eq!(
+            worst_cpu_wait(&[(t0, ms(0)), (t0 + ms(1000), ms(800))], ms(380)),
+            ms(800)
+        );
     }
 
     #[test]
