@@ -1,0 +1,778 @@
+//! The invariants, judged from outside the processes: which namespaces hold the VIP (an
+//! rtnetlink address dump in each router's namespace every 20 ms), what the schedule did to
+//! each router, and whether `ha status` answers within a second.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::schedule::Node;
+
+/// How often the VIP is looked for.
+pub const SAMPLE: Duration = Duration::from_millis(20);
+/// Two holders are tolerated this long after the master-down interval following an event.
+pub const TWO_HOLDER_SLACK: Duration = Duration::from_millis(100);
+/// Exactly one holder is due this long after the master-down interval following an event.
+pub const ONE_HOLDER_SLACK: Duration = Duration::from_secs(1);
+/// `ha status` must answer within this.
+pub const STATUS_LIMIT: Duration = Duration::from_secs(1);
+/// A SIGTERM'd director must have removed its VIP this long after the signal.
+pub const STOP_LIMIT: Duration = Duration::from_secs(1);
+
+/// What the schedule did to a router's process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proc {
+    Up,
+    /// kill -9: its kernel keeps the VIP (stale, expected) until it is started again.
+    Killed,
+    /// Started, control socket not answering yet (a stale VIP may still be there).
+    Starting,
+    /// SIGTERM at this instant: the VIP must be gone within [`STOP_LIMIT`].
+    Stopping(Instant),
+    /// Exited after SIGTERM.
+    Stopped,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RouterState {
+    pub proc: Proc,
+    /// Its interface is there and up.
+    pub link_ok: bool,
+    /// Bumped at every kill or start (the status prober ignores answers across one).
+    pub incarnation: u64,
+}
+
+/// What the watchers share with the schedule.
+#[derive(Debug)]
+pub struct World {
+    pub routers: [RouterState; 3],
+    /// Isolated on a bridge of its own: this router (and the client).
+    pub partition: Option<Node>,
+    /// The last fault injected or healed (a state change is expected after it).
+    pub last_event: Instant,
+    /// Master-down interval of the slowest router.
+    pub master_down: Duration,
+    /// VIP presence per router at the last sample, and the sample's sequence number.
+    pub present: [bool; 3],
+    pub sample_seq: u64,
+    pub sampled_at: Instant,
+    pub violations: Vec<String>,
+    pub sockets: [PathBuf; 2],
+    pub ha_pids: [Option<u32>; 2],
+    pub status_answers: u64,
+    pub status_worst: Duration,
+    /// Hanging notify scripts seen, and seen killed by their director.
+    pub hang_scripts_seen: std::collections::BTreeSet<u32>,
+    pub hang_script: PathBuf,
+    /// Its longest gap between two samples (the sampler itself delayed by load), over the
+    /// run and since the schedule last reset it.
+    pub worst_sample_gap: Duration,
+    pub recent_sample_gap: Duration,
+    /// While a flood runs (and until this instant after it), keepalived's VIP is not counted
+    /// as a second holder but tallied: keepalived 2.2.7 reads one advert per wake-up, so a
+    /// 50,000/s flood overflows its socket and the master's adverts are lost with the rest.
+    pub flood_grace_until: Option<Instant>,
+    /// Samples in which keepalived held the VIP beside an ha master during a flood.
+    pub keepalived_flood_samples: u64,
+    /// Whether each ha director runs with `use_vmac` (then it receives adverts through its
+    /// macvlan, whose multicast queue a flood overflows: graced like keepalived, tallied).
+    pub vmac: [bool; 2],
+    pub vmac_flood_samples: u64,
+    /// Configured priority of each ha director.
+    pub priority: [u8; 2],
+    /// Actions injecting or healing a fault under way: the holder checks wait for them.
+    pub acting: u32,
+    /// Per ha director, the cumulative time its `vrrp` thread waited for a CPU while runnable
+    /// (`/proc/PID/task/TID/schedstat`), sampled with the VIP over the last few seconds. Not
+    /// judged: shown with a violation, to tell a master the machine did not run (a loaded
+    /// host) from one that stopped by itself (a bug).
+    pub cpu_wait: [std::collections::VecDeque<(Instant, Duration)>; 2],
+}
+
+/// Master-down interval (RFC 5798 §6.1) for a 100 ms advert interval and `priority`.
+pub fn master_down(priority: u8) -> Duration {
+    let advert = 100_000u64; // µs
+    Duration::from_micros(3 * advert + (256 - u64::from(priority)) * advert / 256)
+}
+
+impl World {
+    pub fn new(sockets: [PathBuf; 2], hang_script: PathBuf, lowest_priority: u8) -> World {
+        let r = RouterState {
+            proc: Proc::Up,
+            link_ok: true,
+            incarnation: 0,
+        };
+        World {
+            routers: [r; 3],
+            partition: None,
+            last_event: Instant::now(),
+            master_down: master_down(lowest_priority),
+            present: [false; 3],
+            sample_seq: 0,
+            sampled_at: Instant::now(),
+            violations: Vec::new(),
+            sockets,
+            ha_pids: [None, None],
+            status_answers: 0,
+            status_worst: Duration::ZERO,
+            hang_scripts_seen: Default::default(),
+            hang_script,
+            worst_sample_gap: Duration::ZERO,
+            recent_sample_gap: Duration::ZERO,
+            flood_grace_until: None,
+            keepalived_flood_samples: 0,
+            vmac: [false; 2],
+            vmac_flood_samples: 0,
+            cpu_wait: Default::default(),
+            priority: super::lab::INITIAL_PRIORITY,
+            acting: 0,
+        }
+    }
+
+    /// The routers that can hold the VIP in each part of the network.
+    pub fn components(&self) -> Vec<Vec<Node>> {
+        match self.partition {
+            None => vec![Node::ALL.to_vec()],
+            Some(x) => vec![
+                vec![x],
+                Node::ALL.iter().copied().filter(|&n| n != x).collect(),
+            ],
+        }
+    }
+
+    fn eligible(&self, n: Node) -> bool {
+        let r = self.routers[n.index()];
+        r.proc == Proc::Up && r.link_ok
+    }
+
+    /// During a flood, the routers holding the VIP beside the rightful master that do not
+    /// count: keepalived beside an ha director, and an ha director with `use_vmac` beside the
+    /// other one of higher priority (it lost the master's adverts in its macvlan's queue).
+    pub fn flooded(&self, present: [bool; 3], now: Instant) -> Vec<Node> {
+        let up = |n: Node| present[n.index()] && self.routers[n.index()].proc == Proc::Up;
+        if self.flood_grace_until.is_none_or(|t| now >= t) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for n in Node::HA {
+            let other = if n == Node::Ha1 { Node::Ha2 } else { Node::Ha1 };
+            if up(n)
+                && self.vmac[n.index()]
+                && up(other)
+                && self.priority[other.index()] > self.priority[n.index()]
+            {
+                out.push(n);
+            }
+        }
+        if up(Node::Kad) && Node::HA.into_iter().any(up) {
+            out.push(Node::Kad);
+        }
+        out
+    }
+
+    /// Whether keepalived holds the VIP beside an ha director during a flood.
+    pub fn keepalived_flooded(&self, present: [bool; 3], now: Instant) -> bool {
+        self.flooded(present, now).contains(&Node::Kad)
+    }
+
+    /// What counts as VIP presence: a flooded router's is left out (see [`World::flooded`]).
+    fn counted(&self, mut present: [bool; 3], now: Instant) -> [bool; 3] {
+        for n in self.flooded(present, now) {
+            present[n.index()] = false;
+        }
+        present
+    }
+
+    /// Exactly one holder in every part of the network with a router able to hold it, held by
+    /// such a router, and no VIP on a stopped director.
+    pub fn settled(&self, present: [bool; 3]) -> bool {
+        let present = self.counted(present, Instant::now());
+        self.components().iter().all(|part| {
+            let holders: Vec<Node> = part
+                .iter()
+                .copied()
+                .filter(|n| present[n.index()] && self.routers[n.index()].proc == Proc::Up)
+                .collect();
+            let any_eligible = part.iter().any(|&n| self.eligible(n));
+            if any_eligible {
+                holders.len() == 1 && self.eligible(holders[0])
+            } else {
+                holders.is_empty()
+            }
+        }) && Node::ALL.iter().all(|n| {
+            !present[n.index()]
+                || !matches!(
+                    self.routers[n.index()].proc,
+                    Proc::Stopped | Proc::Stopping(_)
+                )
+        })
+    }
+
+    /// The invariants at `now` for this sample: the violations it shows.
+    pub fn judge(&self, present: [bool; 3], now: Instant) -> Vec<String> {
+        let present = self.counted(present, now);
+        let mut out = Vec::new();
+        let since = now.saturating_duration_since(self.last_event);
+        let who = |nodes: &[Node]| {
+            nodes
+                .iter()
+                .map(|n| n.name())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        for n in Node::ALL {
+            if !present[n.index()] {
+                continue;
+            }
+            match self.routers[n.index()].proc {
+                Proc::Stopped => out.push(format!("VIP left on stopped director {n}")),
+                Proc::Stopping(at) if now.saturating_duration_since(at) > STOP_LIMIT => {
+                    out.push(format!("VIP still on {n} {:?} after its SIGTERM", now - at))
+                }
+                _ => {}
+            }
+        }
+        if self.acting > 0 {
+            return out;
+        }
+        for part in self.components() {
+            let holders: Vec<Node> = part
+                .iter()
+                .copied()
+                .filter(|n| present[n.index()] && self.routers[n.index()].proc == Proc::Up)
+                .collect();
+            if holders.len() > 1 && since > self.master_down + TWO_HOLDER_SLACK {
+                out.push(format!(
+                    "{} hold the VIP together {since:?} after the last fault (allowed: \
+                     master-down {:?} + {TWO_HOLDER_SLACK:?})",
+                    who(&holders),
+                    self.master_down
+                ));
+            }
+            let eligible: Vec<Node> = part.iter().copied().filter(|&n| self.eligible(n)).collect();
+            // A restarted director whose control socket does not answer yet may already be
+            // master: its VIP is not counted as a second holder (it may be stale), but it is
+            // someone holding it.
+            let starting_holder = part
+                .iter()
+                .any(|n| present[n.index()] && self.routers[n.index()].proc == Proc::Starting);
+            if since > self.master_down + ONE_HOLDER_SLACK {
+                if !eligible.is_empty()
+                    && !starting_holder
+                    && !holders.iter().any(|h| eligible.contains(h))
+                {
+                    out.push(format!(
+                        "nobody of {} holds the VIP {since:?} after the last fault (allowed: \
+                         master-down {:?} + {ONE_HOLDER_SLACK:?})",
+                        who(&part),
+                        self.master_down
+                    ));
+                }
+                for h in holders.iter().filter(|h| !eligible.contains(h)) {
+                    out.push(format!("{h} keeps the VIP with its link down or gone"));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A netlink route socket in namespace `ns` (opened from a thread that enters it).
+fn route_socket(ns: &str) -> Result<socket2::Socket, String> {
+    let ns = ns.to_string();
+    std::thread::spawn(move || {
+        testkit::netns::enter_named(&ns);
+        let s = socket2::Socket::new(
+            socket2::Domain::from(libc::AF_NETLINK),
+            socket2::Type::RAW,
+            Some(socket2::Protocol::from(libc::NETLINK_ROUTE)),
+        )
+        .map_err(|e| format!("netlink socket in {ns}: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(1)))
+            .map_err(|e| e.to_string())?;
+        Ok(s)
+    })
+    .join()
+    .map_err(|_| "netlink thread panicked".to_string())?
+}
+
+/// Whether `vip` is an address of any interface in the socket's namespace (RTM_GETADDR dump).
+fn has_address(socket: &socket2::Socket, seq: u32, vip: Ipv4Addr) -> Result<bool, String> {
+    const RTM_NEWADDR: u16 = 20;
+    const RTM_GETADDR: u16 = 22;
+    const NLMSG_DONE: u16 = 3;
+    const NLMSG_ERROR: u16 = 2;
+    let mut req = Vec::with_capacity(24);
+    req.extend_from_slice(&24u32.to_ne_bytes());
+    req.extend_from_slice(&RTM_GETADDR.to_ne_bytes());
+    req.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_ne_bytes());
+    req.extend_from_slice(&seq.to_ne_bytes());
+    req.extend_from_slice(&0u32.to_ne_bytes());
+    req.extend_from_slice(&[libc::AF_INET as u8, 0, 0, 0, 0, 0, 0, 0]);
+    // Unconnected and unaddressed, a netlink socket sends to the kernel.
+    socket
+        .send(&req)
+        .map_err(|e| format!("netlink send: {e}"))?;
+    let mut found = false;
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = std::io::Read::read(&mut &*socket, &mut buf)
+            .map_err(|e| format!("netlink receive: {e}"))?;
+        let mut off = 0;
+        while off + 16 <= n {
+            let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
+            let kind = u16::from_ne_bytes(buf[off + 4..off + 6].try_into().unwrap());
+            let mseq = u32::from_ne_bytes(buf[off + 8..off + 12].try_into().unwrap());
+            if len < 16 || off + len > n {
+                break;
+            }
+            if mseq == seq {
+                match kind {
+                    NLMSG_DONE => return Ok(found),
+                    NLMSG_ERROR => return Err("netlink dump error".into()),
+                    RTM_NEWADDR => {
+                        // ifaddrmsg (8 bytes), then attributes.
+                        let mut a = off + 16 + 8;
+                        while a + 4 <= off + len {
+                            let alen =
+                                u16::from_ne_bytes(buf[a..a + 2].try_into().unwrap()) as usize;
+                            let atype = u16::from_ne_bytes(buf[a + 2..a + 4].try_into().unwrap());
+                            if alen < 4 {
+                                break;
+                            }
+                            // IFA_ADDRESS (1), IFA_LOCAL (2).
+                            if (atype == 1 || atype == 2)
+                                && alen == 8
+                                && buf[a + 4..a + 8] == vip.octets()
+                            {
+                                found = true;
+                            }
+                            a += (alen + 3) & !3;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            off += (len + 3) & !3;
+        }
+    }
+}
+
+/// How far back [`World::cpu_wait`] goes.
+const CPU_WAIT_HISTORY: Duration = Duration::from_secs(5);
+
+/// The time the `vrrp` thread of process `pid` has waited for a CPU while runnable (second
+/// field of its `schedstat`, nanoseconds).
+fn vrrp_thread_cpu_wait(pid: u32) -> Option<Duration> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim() == "vrrp" {
+            let stat = std::fs::read_to_string(path.join("schedstat")).ok()?;
+            let ns = stat.split_whitespace().nth(1)?.parse().ok()?;
+            return Some(Duration::from_nanos(ns));
+        }
+    }
+    None
+}
+
+/// The most CPU wait added within any `window` of `history` (cumulative samples), or between
+/// two consecutive samples further apart (the sampler itself stalled: the wait is not lost).
+pub fn worst_cpu_wait(history: &[(Instant, Duration)], window: Duration) -> Duration {
+    let mut worst = Duration::ZERO;
+    let mut start = 0;
+    for (j, &(t, wait)) in history.iter().enumerate() {
+        while start + 1 < j && t.saturating_duration_since(history[start].0) > window {
+            start += 1;
+        }
+        worst = worst.max(wait.saturating_sub(history[start].1));
+    }
+    worst
+}
+
+/// Samples the VIP in each router's namespace every [`SAMPLE`] and judges; stops with `stop`.
+pub fn spawn_sampler(
+    world: Arc<Mutex<World>>,
+    namespaces: [String; 3],
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, String> {
+    let sockets = [
+        route_socket(&namespaces[0])?,
+        route_socket(&namespaces[1])?,
+        route_socket(&namespaces[2])?,
+    ];
+    Ok(std::thread::spawn(move || {
+        let mut seq = 1u32;
+        let mut last = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let mut present = [false; 3];
+            let mut error = None;
+            for (i, s) in sockets.iter().enumerate() {
+                seq = seq.wrapping_add(1);
+                match has_address(s, seq, super::lab::VIP) {
+                    Ok(p) => present[i] = p,
+                    Err(e) => error = Some(e),
+                }
+            }
+            let now = Instant::now();
+            let mut w = world.lock().unwrap();
+            for i in 0..2 {
+                let wait = w.ha_pids[i].and_then(vrrp_thread_cpu_wait);
+                let history = &mut w.cpu_wait[i];
+                match wait {
+                    Some(wait) => history.push_back((now, wait)),
+                    None => history.clear(),
+                }
+                while history
+                    .front()
+                    .is_some_and(|(t, _)| now.saturating_duration_since(*t) > CPU_WAIT_HISTORY)
+                {
+                    history.pop_front();
+                }
+            }
+            w.worst_sample_gap = w.worst_sample_gap.max(now - last);
+            w.recent_sample_gap = w.recent_sample_gap.max(now - last);
+            last = now;
+            if let Some(e) = error {
+                w.violations.push(format!("the VIP sampler failed: {e}"));
+            } else {
+                for n in w.flooded(present, now) {
+                    if n == Node::Kad {
+                        w.keepalived_flood_samples += 1;
+                    } else {
+                        w.vmac_flood_samples += 1;
+                    }
+                }
+                let found = w.judge(present, now);
+                w.violations.extend(found);
+                w.present = present;
+                w.sample_seq += 1;
+                w.sampled_at = now;
+            }
+            drop(w);
+            std::thread::sleep(SAMPLE.saturating_sub(now.elapsed()));
+        }
+    }))
+}
+
+/// `ha status --json` against `socket` (the command itself), killed after `limit`: the reply
+/// and how long it took.
+pub fn ha_status(
+    ha_bin: &std::path::Path,
+    socket: &std::path::Path,
+    limit: Duration,
+) -> Result<(serde_json::Value, Duration), String> {
+    let start = Instant::now();
+    let mut child = Command::new(ha_bin)
+        .args(["status", "--json", "--socket"])
+        .arg(socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("ha status: {e}"))?;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("ha status did not answer within {limit:?}"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => return Err(format!("ha status: {e}")),
+        }
+    }
+    let took = start.elapsed();
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "ha status failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let value = serde_json::from_slice(&out.stdout).map_err(|e| format!("ha status: {e}"))?;
+    Ok((value, took))
+}
+
+/// One `{"command":"status"}` request on a control socket, as `ha status` sends it, from this
+/// thread (no process to start on a loaded machine): how long the answer took.
+pub fn status_request(socket: &std::path::Path, limit: Duration) -> Result<Duration, String> {
+    use std::io::{BufRead, Write};
+    let start = Instant::now();
+    let stream = std::os::unix::net::UnixStream::connect(socket)
+        .map_err(|e| format!("control socket: {e}"))?;
+    stream
+        .set_read_timeout(Some(limit))
+        .map_err(|e| e.to_string())?;
+    (&stream)
+        .write_all(b"{\"command\":\"status\"}\n")
+        .map_err(|e| format!("control socket: {e}"))?;
+    let mut reply = String::new();
+    std::io::BufReader::new(&stream)
+        .read_line(&mut reply)
+        .map_err(|e| format!("no status answer within {limit:?}: {e}"))?;
+    let took = start.elapsed();
+    if took > limit {
+        return Err(format!("status answered after {took:?} (limit {limit:?})"));
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(&reply).map_err(|e| format!("status reply: {e}: {reply}"))?;
+    if value["reply"] != "status" {
+        return Err(format!("status reply: {reply}"));
+    }
+    Ok(took)
+}
+
+/// Asks every running ha director for its status every 500 ms (a second at most), and looks
+/// for hanging notify scripts their director should have killed at its timeout.
+pub fn spawn_prober(
+    world: Arc<Mutex<World>>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            for node in Node::HA {
+                let (socket, before) = {
+                    let w = world.lock().unwrap();
+                    let r = w.routers[node.index()];
+                    if r.proc != Proc::Up {
+                        continue;
+                    }
+                    (w.sockets[node.index()].clone(), r.incarnation)
+                };
+                let result = status_request(&socket, STATUS_LIMIT);
+                let mut w = world.lock().unwrap();
+                let r = w.routers[node.index()];
+                if r.proc != Proc::Up || r.incarnation != before {
+                    continue;
+                }
+                match result {
+                    Ok(took) => {
+                        w.status_answers += 1;
+                        w.status_worst = w.status_worst.max(took);
+                    }
+                    Err(e) => {
+                        let gap = w.recent_sample_gap;
+                        w.violations.push(format!(
+                            "{node}: {e} (the lab's own 20 ms sampler was delayed up to {gap:?} \
+                             meanwhile)"
+                        ))
+                    }
+                }
+            }
+            check_hanging_scripts(&world);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    })
+}
+
+/// How long a hanging notify script may live under its director: ha's notify timeout (60 s)
+/// and some slack.
+pub const HANG_LIMIT: Duration = Duration::from_secs(65);
+
+/// Hanging notify scripts: each is seen; one older than [`HANG_LIMIT`] whose parent is a
+/// running director was not killed at its timeout.
+fn check_hanging_scripts(world: &Arc<Mutex<World>>) {
+    let (script, pids) = {
+        let w = world.lock().unwrap();
+        (w.hang_script.to_string_lossy().into_owned(), w.ha_pids)
+    };
+    for (pid, ppid, age) in processes_running(&script) {
+        let mut w = world.lock().unwrap();
+        w.hang_scripts_seen.insert(pid);
+        let under_director = pids.iter().flatten().any(|&d| d == ppid);
+        if under_director && age > HANG_LIMIT {
+            w.violations.push(format!(
+                "notify script {pid} still runs {age:?} after it started under director \
+                 {ppid} (its timeout is 60 s)"
+            ));
+        }
+    }
+}
+
+/// Processes whose command line contains `needle`: (pid, parent, age).
+pub fn processes_running(needle: &str) -> Vec<(u32, u32, Duration)> {
+    let ticks = 100.0; // USER_HZ on Linux
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmdline).contains(needle) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the command name (which may contain spaces): state is field 3.
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ppid = fields.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        let start: f64 = fields.get(19).and_then(|p| p.parse().ok()).unwrap_or(0.0);
+        let age = Duration::from_secs_f64((uptime - start / ticks).max(0.0));
+        out.push((pid, ppid, age));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world() -> World {
+        let mut w = World::new(
+            [PathBuf::new(), PathBuf::new()],
+            PathBuf::new(),
+            super::super::lab::KEEPALIVED_PRIORITY,
+        );
+        w.last_event = Instant::now() - Duration::from_secs(10);
+        w
+    }
+
+    #[test]
+    fn master_down_interval_follows_rfc5798() {
+        // 3 * 100 ms + (256 - 50) * 100 ms / 256.
+        assert_eq!(master_down(50), Duration::from_micros(380_468));
+        assert_eq!(master_down(255), Duration::from_micros(300_390));
+    }
+
+    #[test]
+    fn one_holder_is_fine_two_are_not_after_the_window() {
+        let w = world();
+        let now = Instant::now();
+        assert!(w.judge([true, false, false], now).is_empty());
+        assert!(w.settled([true, false, false]));
+        let two = w.judge([true, true, false], now);
+        assert_eq!(two.len(), 1, "{two:?}");
+        assert!(two[0].contains("ha1 and ha2"), "{two:?}");
+        let none = w.judge([false, false, false], now);
+        assert!(none[0].contains("nobody"), "{none:?}");
+        // Inside the window both are tolerated.
+        let mut w = world();
+        w.last_event = now;
+        assert!(w.judge([true, true, true], now).is_empty());
+        assert!(!w.settled([true, true, false]));
+        // While a fault is being injected, the holder checks wait.
+        let mut w = world();
+        w.acting = 1;
+        assert!(w.judge([true, true, false], now).is_empty());
+        assert!(w.judge([false, false, false], now).is_empty());
+        w.routers[0].proc = Proc::Stopped;
+        assert!(
+            !w.judge([true, false, false], now).is_empty(),
+            "a stopped one never"
+        );
+    }
+
+    #[test]
+    fn a_killed_directors_vip_is_stale_a_stopped_ones_is_not() {
+        let mut w = world();
+        let now = Instant::now();
+        w.routers[0].proc = Proc::Killed;
+        assert!(w.judge([true, true, false], now).is_empty());
+        assert!(w.settled([true, true, false]));
+        w.routers[0].proc = Proc::Stopping(now);
+        assert!(w.judge([true, true, false], now).is_empty());
+        assert!(!w.settled([true, true, false]));
+        w.routers[0].proc = Proc::Stopping(now - Duration::from_secs(2));
+        assert_eq!(w.judge([true, true, false], now).len(), 1);
+        w.routers[0].proc = Proc::Stopped;
+        assert!(w.judge([true, true, false], now)[0].contains("stopped director ha1"));
+    }
+
+    #[test]
+    fn each_side_of_a_partition_has_its_master() {
+        let mut w = world();
+        let now = Instant::now();
+        w.partition = Some(Node::Kad);
+        assert!(w.judge([true, false, true], now).is_empty());
+        assert!(w.settled([true, false, true]));
+        assert!(
+            !w.judge([true, false, false], now).is_empty(),
+            "kad alone needs its own"
+        );
+        assert!(!w.judge([true, true, true], now).is_empty());
+    }
+
+    #[test]
+    fn keepalived_is_left_out_while_flooded_only() {
+        let mut w = world();
+        let now = Instant::now();
+        assert!(!w.judge([true, false, true], now).is_empty());
+        w.flood_grace_until = Some(now + Duration::from_secs(1));
+        assert!(w.judge([true, false, true], now).is_empty());
+        assert!(w.keepalived_flooded([true, false, true], now));
+        // Never two ha directors, flood or not.
+        assert!(!w.judge([true, true, false], now).is_empty());
+        // Alone, keepalived is the holder.
+        assert!(w.judge([false, false, true], now).is_empty());
+        assert!(!w.keepalived_flooded([false, false, true], now));
+        // A backup with use_vmac is graced too, beside the master of higher priority.
+        w.vmac[1] = true;
+        assert!(w.judge([true, true, false], now).is_empty());
+        assert_eq!(w.flooded([true, true, true], now), [Node::Ha2, Node::Kad]);
+        w.vmac = [true, false];
+        assert!(
+            !w.judge([true, true, false], now).is_empty(),
+            "ha1 is the master"
+        );
+        assert_eq!(w.flooded([true, false, true], now), [Node::Kad]);
+    }
+
+    #[test]
+    fn cpu_wait_is_the_worst_increase_within_the_window() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let history = [
+            (t0, ms(10)),
+            (t0 + ms(100), ms(20)),
+            (t0 + ms(200), ms(300)),
+            (t0 + ms(700), ms(310)),
+            (t0 + ms(800), ms(900)),
+        ];
+        // 100..200 ms: +280; 700..800: +590; 200..700 (500 ms) only +10.
+        assert_eq!(worst_cpu_wait(&history, ms(150)), ms(590));
+        // Within 600 ms: 200 ms -> 800 ms adds 600.
+        assert_eq!(worst_cpu_wait(&history, ms(600)), ms(600));
+        assert_eq!(worst_cpu_wait(&[], ms(600)), Duration::ZERO);
+        // One gap longer than the window: what it added still shows.
+        assert_eq!(
+            worst_cpu_wait(&[(t0, ms(0)), (t0 + ms(1000), ms(800))], ms(380)),
+            ms(800)
+        );
+    }
+
+    #[test]
+    fn a_node_with_its_link_down_must_not_hold_the_vip() {
+        let mut w = world();
+        let now = Instant::now();
+        w.routers[0].link_ok = false;
+        assert!(w.judge([false, true, false], now).is_empty());
+        let kept = w.judge([true, true, false], now);
+        assert!(kept.iter().any(|v| v.contains("link down")), "{kept:?}");
+        assert!(!w.settled([true, false, false]));
+    }
+}
