@@ -39,6 +39,8 @@ pub fn run(data: &[u8]) {
         regex: (options & 16 != 0).then(|| "^(OK|ok)".to_string()),
         regex_no_match: options & 32 != 0,
         virtualhost: None,
+        // regex_options, offsets and tls_compliant as keepalived's defaults.
+        ..UrlCheck::default()
     };
     let config = HttpCheck {
         urls: vec![url.clone()],
