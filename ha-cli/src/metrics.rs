@@ -959,6 +959,43 @@ mod tests {
         ));
     }
 
+    /// Every family, histograms and traffic included, as promtool reads it (the scrape test in
+    /// metrics_netns has no IPVS on this kernel, so it never shows the LVS families).
+    #[test]
+    fn promtool_accepts_every_family() {
+        let text = to_prometheus_text(&encode(Some(&status())));
+        let mut check = match std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+                panic!("promtool (Debian package prometheus) is needed in CI: {e}")
+            }
+            Err(_) => {
+                eprintln!("SKIPPED: promtool is not installed (Debian package prometheus)");
+                return;
+            }
+        };
+        use std::io::Write as _;
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = check.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}\n{text}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     #[test]
     fn a_director_that_does_not_answer_is_keepalived_up_0() {
         let text = encode(None);
