@@ -139,11 +139,10 @@ mod tests {
             PathBuf::from("/run/ha/blue/ha_web.sock")
         );
         assert_eq!(c.ipvs_path(), Some(PathBuf::from("/proc/1/ns/net")));
-        // Inside global_defs, as keepalived's man page shows them.
-        let c = NamespaceConfig::from_config(&parse(
-            "global_defs {\n instance db\n net_namespace_ipvs lvs\n}\n",
-        ))
-        .unwrap();
+        // keepalived's parser installs them at the top level only (global_parser.c,
+        // install_keyword_root).
+        let c =
+            NamespaceConfig::from_config(&parse("instance db\nnet_namespace_ipvs lvs\n")).unwrap();
         assert_eq!(c.control_socket(), PathBuf::from("/run/ha/ha_db.sock"));
         assert_eq!(c.ipvs_path(), Some(PathBuf::from("/run/netns/lvs")));
         let c = NamespaceConfig::from_config(&parse("")).unwrap();

@@ -182,7 +182,9 @@ mod tests {
                 " authentication {\n auth_type PASS\n auth_pass x\n }",
                 "authentication",
             ),
-            (" state MASTER", "state MASTER"),
+            // Without `priority`, state MASTER is the address owner (255), which strict mode
+            // allows.
+            (" state MASTER\n priority 100", "state MASTER"),
             (" preempt_delay 5", "preempt_delay"),
             (" down_timer_adverts 5", "down_timer_adverts"),
             (" accept", "accept mode with VRRPv2"),
