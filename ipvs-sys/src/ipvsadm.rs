@@ -602,6 +602,17 @@ fn number<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, String> {
         .map_err(|_| format!("invalid {what} {v:?}: expected a number"))
 }
 
+/// A weight or threshold: 0 to `INT_MAX`, as ipvsadm reads them (the kernel's fields are
+/// `int`; ipvsadm 1.31 caps the weight at 65535, later releases at `INT_MAX`). Anything larger
+/// would be saved as a negative number that no ipvsadm reads back.
+fn up_to_int_max(what: &str, v: &str) -> Result<u32, String> {
+    let n: u32 = number(what, v)?;
+    if n > i32::MAX as u32 {
+        return Err(format!("invalid {what} {v:?}: at most {}", i32::MAX));
+    }
+    Ok(n)
+}
+
 /// A firewall mark: 0 to 2^32-1, or the negative number `ipvsadm -S` writes for a mark of
 /// 2^31 or more (it prints the mark as an `int`).
 fn fwmark(v: &str) -> Result<u32, String> {
@@ -677,9 +688,9 @@ fn apply_rule(state: &mut IpvsState, words: &[&str]) -> Result<(), String> {
             "-g" | "--gatewaying" => a.forward = Some(ForwardMethod::Route),
             "-i" | "--ipip" => a.forward = Some(ForwardMethod::Tunnel),
             "-m" | "--masquerading" => a.forward = Some(ForwardMethod::Masq),
-            "-w" | "--weight" => a.weight = Some(number("weight", value()?)?),
-            "-x" | "--u-threshold" => a.upper = Some(number("upper threshold", value()?)?),
-            "-y" | "--l-threshold" => a.lower = Some(number("lower threshold", value()?)?),
+            "-w" | "--weight" => a.weight = Some(up_to_int_max("weight", value()?)?),
+            "-x" | "--u-threshold" => a.upper = Some(up_to_int_max("upper threshold", value()?)?),
+            "-y" | "--l-threshold" => a.lower = Some(up_to_int_max("lower threshold", value()?)?),
             "--tun-type" => {
                 a.tun_type = Some(match value()? {
                     "ipip" => TunnelType::Ipip,

@@ -55,6 +55,30 @@ fn high_firewall_marks_import_as_ipvsadm_saves_them() {
     assert!(ipvsadm::parse_rules("-A -f -2147483649 -s rr\n").is_err());
 }
 
+/// Found by the ipvsadm_rules fuzz target in a 10-minute run: a weight of 2222552222 was
+/// taken and saved as `-w -2072415074`, which no ipvsadm reads back. ipvsadm reads weights
+/// and thresholds as `int`s from 0 (1.31 caps the weight at 65535, later releases at INT_MAX).
+#[test]
+fn weights_and_thresholds_past_int_max_are_refused() {
+    let rs =
+        |opt: &str| format!("-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m {opt}\n");
+    let state = ipvsadm::parse_rules(&rs("-w 2147483647")).unwrap();
+    let saved = ipvsadm::format_save(&state);
+    assert_eq!(ipvsadm::parse_rules(&saved).unwrap(), state, "{saved}");
+    for opt in ["-x 2147483647", "-y 2147483647"] {
+        assert!(ipvsadm::parse_rules(&rs(opt)).is_ok(), "{opt}");
+    }
+    for opt in [
+        "-w 2147483648",
+        "-w 2222552222",
+        "-x 2147483648",
+        "-y 4294967295",
+    ] {
+        let err = ipvsadm::parse_rules(&rs(opt)).unwrap_err().to_string();
+        assert!(err.contains("at most 2147483647"), "{opt}: {err}");
+    }
+}
+
 /// Found by the ipvsadm_rules fuzz target: `[2001:db8::%100]:443` read as an address with a
 /// scope id, which IPVS does not have and the saved rules dropped (making it another service).
 #[test]
