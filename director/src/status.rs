@@ -289,6 +289,24 @@ pub struct IpvsReport {
     pub sync_daemon: Option<String>,
 }
 
+/// The keys of [`InstanceReport::statistics`] that count adverts dropped, one per reason
+/// (`ha status`'s DROPPED column sums them; the metrics label each with its reason).
+pub const DROPPED_ADVERT_STATISTICS: &[&str] = &[
+    "adv_interval_errors",
+    "ip_ttl_errors",
+    "rcvd_invalid_type_packets",
+    "address_list_errors",
+    "packet_length_errors",
+    "checksum_errors",
+    "version_errors",
+    "vrid_errors",
+    "auth_failures",
+    "invalid_auth_type",
+    "auth_type_mismatch",
+    "ip_ah_auth",
+    "unknown_peer",
+];
+
 /// keepalived's state names.
 pub fn state_name(s: State) -> &'static str {
     match s {

@@ -21,7 +21,9 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use director::status::{HistogramReport, InstanceReport, Status, VirtualServerReport};
+use director::status::{
+    HistogramReport, InstanceReport, Status, VirtualServerReport, DROPPED_ADVERT_STATISTICS,
+};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
@@ -228,23 +230,6 @@ struct RealServerLabels {
     proto: String,
     local_mark: String,
 }
-
-/// The statistics that count dropped adverts, by reason (keys of the instance's statistics).
-const DROP_REASONS: &[&str] = &[
-    "adv_interval_errors",
-    "ip_ttl_errors",
-    "rcvd_invalid_type_packets",
-    "address_list_errors",
-    "packet_length_errors",
-    "checksum_errors",
-    "version_errors",
-    "vrid_errors",
-    "auth_failures",
-    "invalid_auth_type",
-    "auth_type_mismatch",
-    "ip_ah_auth",
-    "unknown_peer",
-];
 
 fn stat(i: &InstanceReport, key: &str) -> u64 {
     i.statistics[key].as_u64().unwrap_or(0)
@@ -511,7 +496,7 @@ fn encode_vrrp(registry: &mut Registry, status: &Status) {
             .get_or_create(&labels)
             .set(i.installed_addresses.len() as i64);
         repairs.get_or_create(&labels).inc_by(i.vip_repairs);
-        for reason in DROP_REASONS {
+        for reason in DROPPED_ADVERT_STATISTICS {
             dropped
                 .get_or_create(&DropLabels {
                     iname: i.name.clone(),

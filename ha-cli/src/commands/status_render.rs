@@ -1,6 +1,8 @@
 //! `ha status` as tables.
 
-use director::status::{InstanceReport, IpvsReport, Status, VirtualServerReport};
+use director::status::{
+    InstanceReport, IpvsReport, Status, VirtualServerReport, DROPPED_ADVERT_STATISTICS,
+};
 
 /// `ha status VI_1` and `ha status --virtual-server VS`: only the instance (with the tracked
 /// objects that weigh on it, their instance lists narrowed to it) and/or only the virtual
@@ -184,24 +186,10 @@ pub fn render_table(instances: &[InstanceReport]) -> String {
     );
     for i in instances {
         let rcvd = i.statistics["rcvd_advertisements"].as_u64().unwrap_or(0);
-        let dropped: u64 = [
-            "adv_interval_errors",
-            "ip_ttl_errors",
-            "rcvd_invalid_type_packets",
-            "address_list_errors",
-            "packet_length_errors",
-            "checksum_errors",
-            "version_errors",
-            "vrid_errors",
-            "auth_failures",
-            "invalid_auth_type",
-            "auth_type_mismatch",
-            "ip_ah_auth",
-            "unknown_peer",
-        ]
-        .iter()
-        .map(|k| i.statistics[*k].as_u64().unwrap_or(0))
-        .sum();
+        let dropped: u64 = DROPPED_ADVERT_STATISTICS
+            .iter()
+            .map(|k| i.statistics[*k].as_u64().unwrap_or(0))
+            .sum();
         let vips = i
             .virtual_addresses
             .iter()
