@@ -467,6 +467,67 @@ fn a_flood_of_bad_adverts_is_counted_and_changes_nothing() {
     );
 }
 
+/// Fix: before a backup's master-down timer fires, everything queued on its socket is read.
+/// Before it, a wake-up read 256 datagrams and then ran the timers: with a flood queued ahead
+/// of the master's adverts, the backup declared the master down while its adverts sat unread
+/// in the queue, and took the VIP beside it (the chaos suite's flood split brain).
+#[test]
+fn adverts_queued_behind_a_flood_are_read_before_the_master_is_declared_down() {
+    if !require_root("adverts_queued_behind_a_flood_are_read_before_the_master_is_declared_down") {
+        return;
+    }
+    use nix::sys::signal::{kill, Signal};
+    let (ns1, ns2) = pair("fq");
+    // ns1 plays the master (priority 200, every 100 ms); lvs2 is the backup under test.
+    let master: std::net::Ipv4Addr = "192.168.2.10".parse().unwrap();
+    let valid = adverts::frame(
+        master,
+        255,
+        1,
+        &adverts::advert(master, VIP.parse().unwrap(), 200, None),
+    );
+    let bad = adverts::frame(
+        master,
+        64,
+        2,
+        &adverts::advert(master, VIP.parse().unwrap(), 200, None),
+    );
+    let lvs2 = start_with(&ns2, "fq2.conf", &config(100, "", ""));
+    let advertise = |rounds: u32| {
+        for _ in 0..rounds {
+            adverts::send(&ns1, "ens32", std::slice::from_ref(&valid));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    advertise(10);
+    assert_eq!(instance(&lvs2)["state"], "BACKUP", "{}", instance(&lvs2));
+    // Freeze lvs2 past its master-down interval (3.6 x 100 ms) while the master keeps
+    // advertising behind a flood: 400 bad adverts (more than a wake-up reads), then the
+    // master's advert, as if the flood had filled the queue faster than lvs2 read it.
+    let pid = nix::unistd::Pid::from_raw(ha_pid(&lvs2) as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut queued = vec![bad.clone(); 400];
+    queued.push(valid.clone());
+    adverts::send(&ns1, "ens32", &queued);
+    kill(pid, Signal::SIGCONT).unwrap();
+    advertise(5);
+    let st = instance(&lvs2);
+    println!("lvs2 after the frozen flood: {st}");
+    assert!(
+        st["statistics"]["ip_ttl_errors"].as_u64().unwrap() >= 400,
+        "the flood was not read: {st}"
+    );
+    assert_eq!(st["state"], "BACKUP", "{st}");
+    assert_eq!(st["statistics"]["master_transitions"], 0, "{st}");
+    assert!(
+        !lvs2.log().contains("Entering MASTER"),
+        "lvs2 took over while the master's advert was queued:\n{}",
+        lvs2.log()
+    );
+    assert!(!has_vip(&ns2));
+}
+
 /// The pid of the `ha run` process inside `ip netns exec`.
 fn ha_pid(d: &Director) -> u32 {
     // `ip netns exec` execs the command: the child is ha itself.

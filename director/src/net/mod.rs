@@ -25,7 +25,7 @@ pub use rule::{parse_rule, Rule};
 #[doc(hidden)]
 pub use sys::{messages as control_messages, Cmsg};
 pub use sys::{set_realtime_priority, set_thread_nice};
-pub use vrrp_socket::{interface_index, Ipv6Control, Membership, Received, VrrpSocket};
+pub use vrrp_socket::{interface_index, Ipv6Control, Membership, Received, RxBatch, VrrpSocket};
 
 /// Why a network operation failed, naming the interface and what was being done.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
-//! The one place in the director that needs `unsafe`: reading `recvmsg` control messages, building
-//! link-layer socket addresses, and thread scheduling. Each block says why it is sound.
+//! The one place in the director that needs `unsafe`: reading `recvmsg` control messages, reading
+//! datagrams in batches (`recvmmsg`), building link-layer socket addresses, and thread
+//! scheduling. Each block says why it is sound.
 #![allow(unsafe_code)]
 
 use std::mem::MaybeUninit;
@@ -44,6 +45,52 @@ pub fn bytes_as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
     // slice is socket2's `recvmsg` (the kernel), which writes initialised bytes, so the bytes
     // stay initialised for the owner of `buf`.
     unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
+}
+
+/// Reads up to `slots.len()` queued datagrams from the non-blocking socket `fd` with one
+/// `recvmmsg`, datagram `k` into `slots[k]`; `lengths[k]` gets its length and whether it was
+/// truncated (longer than its slot). Returns how many were read; `WouldBlock` when none was.
+pub fn recv_many<const N: usize>(
+    fd: std::os::fd::BorrowedFd<'_>,
+    slots: &mut [[u8; N]],
+    lengths: &mut [(usize, bool)],
+) -> std::io::Result<usize> {
+    const MAX: usize = 64;
+    let count = slots.len().min(lengths.len()).min(MAX);
+    // SAFETY: `iovec` and `mmsghdr` are plain C structs for which all-zero bytes are valid
+    // (null pointers and zero lengths).
+    let mut iovecs: [libc::iovec; MAX] = unsafe { std::mem::zeroed() };
+    let mut headers: [libc::mmsghdr; MAX] = unsafe { std::mem::zeroed() };
+    for k in 0..count {
+        iovecs[k] = libc::iovec {
+            iov_base: slots[k].as_mut_ptr().cast(),
+            iov_len: N,
+        };
+        headers[k].msg_hdr.msg_iov = &mut iovecs[k];
+        headers[k].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: `headers[..count]` each point at one iovec covering exactly one slot of `slots`,
+    // which is borrowed mutably for the whole call, so the kernel writes only into memory we
+    // own; no name or control buffer is given (null, length 0). `fd` is a valid socket for
+    // the borrow's lifetime.
+    let received = unsafe {
+        libc::recvmmsg(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            headers.as_mut_ptr(),
+            count as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    if received < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let received = received as usize;
+    for k in 0..received {
+        let truncated = headers[k].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+        lengths[k] = ((headers[k].msg_len as usize).min(N), truncated);
+    }
+    Ok(received)
 }
 
 /// The `sockaddr_ll` of an `AF_PACKET` socket: interface, EtherType (host order) and, for

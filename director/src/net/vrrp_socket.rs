@@ -39,6 +39,52 @@ pub struct Received {
     pub ifindex: u32,
 }
 
+/// Datagrams read by one [`VrrpSocket::recv_batch`] at most.
+pub const RX_BATCH: usize = 64;
+/// The largest datagram a batch slot holds: an IPv4 header with options and the largest
+/// VRRP message, or the largest IPv6 VRRP message (255 addresses); longer ones are malformed.
+const RX_SLOT: usize = 60 + vrrp_core::wire::MAX_PACKET_LEN;
+
+/// Buffers for [`VrrpSocket::recv_batch`], allocated once and reused, so that reading adverts
+/// does not allocate.
+pub struct RxBatch {
+    slots: Box<[[u8; RX_SLOT]; RX_BATCH]>,
+    /// Per datagram read: where its VRRP message is in its slot, `None` when malformed.
+    received: Vec<Option<Received>>,
+}
+
+impl RxBatch {
+    pub fn new() -> RxBatch {
+        RxBatch {
+            slots: vec![[0u8; RX_SLOT]; RX_BATCH]
+                .into_boxed_slice()
+                .try_into()
+                .expect("RX_BATCH slots"),
+            received: Vec::with_capacity(RX_BATCH),
+        }
+    }
+
+    /// The `k`-th datagram of the last read: what the IP layer said, and its VRRP message.
+    pub fn get(&self, k: usize) -> Option<(&Received, &[u8])> {
+        let got = self.received.get(k)?.as_ref()?;
+        Some((got, self.slots[k].get(got.payload.clone())?))
+    }
+}
+
+impl Default for RxBatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for RxBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RxBatch")
+            .field("received", &self.received.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Which adverts a socket is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Membership {
@@ -302,6 +348,43 @@ impl VrrpSocket {
         Ok(())
     }
 
+    /// Reads the datagrams queued on the socket into `batch`, up to [`RX_BATCH`] of them: IPv4
+    /// with one `recvmmsg` (a flood costs one system call per batch, not per datagram), IPv6
+    /// one at a time (its hop limit and destination come in per-datagram control messages).
+    /// Returns how many were read, malformed ones included (their slot is `None`); an error
+    /// (`WouldBlock` once the queue is empty) only when none was.
+    pub fn recv_batch(&self, batch: &mut RxBatch) -> io::Result<usize> {
+        batch.received.clear();
+        if self.family == Family::Ipv6 {
+            let got = match self.recv(&mut batch.slots[0][..]) {
+                Ok(got) => Some(got),
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => None,
+                Err(e) => return Err(e),
+            };
+            batch.received.push(got);
+            return Ok(1);
+        }
+        let mut lengths = [(0usize, false); RX_BATCH];
+        let count = cmsg::recv_many(self.socket.as_fd(), &mut batch.slots[..], &mut lengths)?;
+        for &(length, truncated) in &lengths[..count] {
+            let k = batch.received.len();
+            let got = (!truncated)
+                .then(|| ipv4::parse_header(&batch.slots[k][..length]))
+                .flatten()
+                .map(|header| Received {
+                    info: RxInfo {
+                        source: IpAddr::V4(header.src),
+                        destination: IpAddr::V4(header.dst),
+                        ttl: header.ttl,
+                    },
+                    payload: header.payload.0..header.payload.1,
+                    ifindex: self.ifindex,
+                });
+            batch.received.push(got);
+        }
+        Ok(count)
+    }
+
     /// Receives one packet into `buf`. Packets that are not well-formed IP are reported as an
     /// `InvalidData` error, which the caller counts and ignores.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
@@ -334,6 +417,12 @@ impl VrrpSocket {
                     .with_buffers(&mut bufs)
                     .with_control(control.as_uninit());
                 let n = self.socket.recvmsg(&mut msg, 0)?;
+                if msg.flags().is_truncated() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "datagram longer than any VRRP message",
+                    ));
+                }
                 let control_len = msg.control_len();
                 let source = from
                     .as_socket_ipv6()

@@ -26,7 +26,7 @@ use vrrp_core::{
 
 use crate::net::{
     interface_index, GratuitousSender, InterfaceAddress, LinkStatus, Membership, NetChange,
-    NetError, NetWatcher, Rtnl, RtnlError, VrrpSocket,
+    NetError, NetWatcher, Rtnl, RtnlError, RxBatch, VrrpSocket,
 };
 
 /// What the runner needs to run one `vrrp_instance`.
@@ -193,6 +193,10 @@ const OUTPUT_CAPACITY: usize = 8192;
 /// Datagrams read from one socket per wake-up, so that a flood on one socket cannot starve
 /// the timers and the other sockets.
 const MAX_READS_PER_WAKE: usize = 256;
+/// Datagrams a socket's queue can hold at most: its buffer (the kernel doubles
+/// [`RECEIVE_BUFFER`]) over the smallest memory a queued datagram is charged (832 bytes
+/// measured for an advert; 512 leaves a margin). Reading this many reads all that was queued.
+const QUEUED_AT_MOST: usize = 2 * RECEIVE_BUFFER / 512;
 /// How often a dropped advert is published as an event per instance and kind of drop (all
 /// are counted).
 const DROP_EVENT_INTERVAL: Duration = Duration::from_secs(1);
@@ -506,7 +510,7 @@ struct Core {
     /// Per (instance, kind of error): when it was last logged and how many since.
     reported: HashMap<(String, &'static str), (Option<vrrp_core::Instant>, u64)>,
     buf: Box<[u8; TRANSMIT_BUFFER_LEN]>,
-    rx: Vec<u8>,
+    rx: RxBatch,
     /// keepalived's `no_accept` drop rules, when the configuration needs them.
     firewall: Option<crate::net::firewall::Firewall>,
 }
@@ -536,7 +540,7 @@ impl Core {
             last_status: None,
             reported: HashMap::new(),
             buf: Box::new([0; TRANSMIT_BUFFER_LEN]),
-            rx: vec![0; 65536],
+            rx: RxBatch::new(),
             firewall: None,
         };
         for spec in specs {
@@ -966,7 +970,7 @@ impl Core {
                 self.net_changes();
             }
             for s in ready.sockets {
-                self.receive(s);
+                self.receive(s, MAX_READS_PER_WAKE);
             }
             let now = self.now();
             for i in 0..self.members.len() {
@@ -982,6 +986,22 @@ impl Core {
                     .poll_timeout()
                     .is_some_and(|t| t <= now)
                 {
+                    // A backup's timer is master-down. Adverts may be queued on its socket,
+                    // received before the deadline but not read yet (a flood fills the
+                    // queue faster than a wake-up reads it): read everything that was queued
+                    // before deciding, so that our own read latency never elects us.
+                    if self.members[i].instance.state() == State::Backup {
+                        if let Some(s) = self.members[i].io.as_ref().map(|io| io.socket) {
+                            self.receive(s, QUEUED_AT_MOST);
+                        }
+                        if self.members[i]
+                            .instance
+                            .poll_timeout()
+                            .is_none_or(|t| t > now)
+                        {
+                            continue;
+                        }
+                    }
                     self.members[i].instance.handle_timeout(now);
                     self.drain(i);
                 }
@@ -1313,27 +1333,41 @@ impl Core {
         }
     }
 
-    fn receive(&mut self, s: usize) {
-        for _ in 0..MAX_READS_PER_WAKE {
-            let got = match self.sockets[s].as_ref().map(|sock| sock.recv(&mut self.rx)) {
-                Some(Ok(got)) => got,
-                // Drained (WouldBlock), the socket is gone, or a malformed datagram: the
-                // first two end the turn; a malformed one is simply skipped.
-                Some(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => continue,
-                _ => return,
+    /// Reads up to `budget` datagrams from socket `s` and hands each to the members it is
+    /// for. Returns whether the socket was drained (its queue emptied, or it is gone).
+    fn receive(&mut self, s: usize, budget: usize) -> bool {
+        let mut read = 0;
+        while read < budget {
+            let count = match self.sockets[s]
+                .as_ref()
+                .map(|sock| sock.recv_batch(&mut self.rx))
+            {
+                Some(Ok(count)) => count,
+                // Drained (WouldBlock) or the socket is gone.
+                _ => return true,
             };
-            let vrid = self.rx.get(got.payload.start + 1).copied();
+            read += count;
             let now = self.now();
-            for i in 0..self.members.len() {
-                let m = &mut self.members[i];
-                let ours = m.io.as_ref().is_some_and(|io| io.socket == s);
-                if ours && Some(m.spec.config.vrid) == vrid {
-                    m.instance
-                        .handle_packet(now, &got.info, &self.rx[got.payload.clone()]);
-                    self.drain(i);
+            for k in 0..count {
+                // Malformed IP is skipped; everything else goes to the instance of its VRID,
+                // which counts what it drops.
+                let Some((_, payload)) = self.rx.get(k) else {
+                    continue;
+                };
+                let vrid = payload.get(1).copied();
+                for i in 0..self.members.len() {
+                    let m = &mut self.members[i];
+                    let ours = m.io.as_ref().is_some_and(|io| io.socket == s);
+                    if ours && Some(m.spec.config.vrid) == vrid {
+                        if let Some((got, payload)) = self.rx.get(k) {
+                            m.instance.handle_packet(now, &got.info, payload);
+                        }
+                        self.drain(i);
+                    }
                 }
             }
         }
+        false
     }
 
     /// After an input to member `i`: its sync group (if any) moves its members together, then
