@@ -362,3 +362,37 @@ pub fn report(status: &[InstanceStatus], now_ns: u64) -> Vec<InstanceReport> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod dropped_tests {
+    use super::*;
+
+    /// `ha status`'s DROPPED column and the VRRP thread's flood detection
+    /// (`Statistics::adverts_dropped`) count the same reasons.
+    #[test]
+    fn adverts_dropped_sums_the_dropped_advert_statistics() {
+        let mut stats = vrrp_core::Statistics::default();
+        let mut json = serde_json::to_value(&stats).unwrap();
+        let mut expected = 0;
+        for (k, key) in DROPPED_ADVERT_STATISTICS.iter().enumerate() {
+            json[*key] = serde_json::json!(1u64 << k);
+            expected += 1u64 << k;
+        }
+        stats.adv_interval_errors = json["adv_interval_errors"].as_u64().unwrap();
+        stats.ip_ttl_errors = json["ip_ttl_errors"].as_u64().unwrap();
+        stats.rcvd_invalid_type_packets = json["rcvd_invalid_type_packets"].as_u64().unwrap();
+        stats.address_list_errors = json["address_list_errors"].as_u64().unwrap();
+        stats.packet_length_errors = json["packet_length_errors"].as_u64().unwrap();
+        stats.checksum_errors = json["checksum_errors"].as_u64().unwrap();
+        stats.version_errors = json["version_errors"].as_u64().unwrap();
+        stats.vrid_errors = json["vrid_errors"].as_u64().unwrap();
+        stats.auth_failures = json["auth_failures"].as_u64().unwrap();
+        stats.invalid_auth_type = json["invalid_auth_type"].as_u64().unwrap();
+        stats.auth_type_mismatch = json["auth_type_mismatch"].as_u64().unwrap();
+        stats.ip_ah_auth = json["ip_ah_auth"].as_u64().unwrap();
+        stats.unknown_peer = json["unknown_peer"].as_u64().unwrap();
+        // Every key of the list was a field set above: the serialised form agrees.
+        assert_eq!(serde_json::to_value(&stats).unwrap(), json);
+        assert_eq!(stats.adverts_dropped(), expected);
+    }
+}

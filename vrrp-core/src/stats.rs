@@ -77,3 +77,22 @@ pub struct Statistics {
     /// Events lost because the caller did not drain them.
     pub events_lost: u64,
 }
+
+impl Statistics {
+    /// Adverts dropped for any reason: the sum of the per-reason counters.
+    pub fn adverts_dropped(&self) -> u64 {
+        self.adv_interval_errors
+            + self.ip_ttl_errors
+            + self.rcvd_invalid_type_packets
+            + self.address_list_errors
+            + self.packet_length_errors
+            + self.checksum_errors
+            + self.version_errors
+            + self.vrid_errors
+            + self.auth_failures
+            + self.invalid_auth_type
+            + self.auth_type_mismatch
+            + self.ip_ah_auth
+            + self.unknown_peer
+    }
+}

@@ -193,6 +193,8 @@ const OUTPUT_CAPACITY: usize = 8192;
 /// Datagrams read from one socket per wake-up, so that a flood on one socket cannot starve
 /// the timers and the other sockets.
 const MAX_READS_PER_WAKE: usize = 256;
+/// How long a socket whose last read gave only bad adverts is left unread (see `run`).
+const FLOOD_PAUSE: Duration = Duration::from_millis(2);
 /// Datagrams a socket's queue can hold at most: its buffer (the kernel doubles
 /// [`RECEIVE_BUFFER`]) over the smallest memory a queued datagram is charged (832 bytes
 /// measured for an advert; 512 leaves a margin). Reading this many reads all that was queued.
@@ -511,6 +513,8 @@ struct Core {
     reported: HashMap<(String, &'static str), (Option<vrrp_core::Instant>, u64)>,
     buf: Box<[u8; TRANSMIT_BUFFER_LEN]>,
     rx: RxBatch,
+    /// Sockets left out of the poll set until then: their last read gave only bad adverts.
+    flood_pause: HashMap<usize, vrrp_core::Instant>,
     /// keepalived's `no_accept` drop rules, when the configuration needs them.
     firewall: Option<crate::net::firewall::Firewall>,
 }
@@ -541,6 +545,7 @@ impl Core {
             reported: HashMap::new(),
             buf: Box::new([0; TRANSMIT_BUFFER_LEN]),
             rx: RxBatch::new(),
+            flood_pause: HashMap::new(),
             firewall: None,
         };
         for spec in specs {
@@ -928,9 +933,14 @@ impl Core {
             self.status
                 .heartbeat
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let now = self.now();
+            self.flood_pause.retain(|_, until| *until > now);
             let timeout = self
                 .next_deadline()
-                .map(|d| d.saturating_duration_since(self.now()))
+                .into_iter()
+                .chain(self.flood_pause.values().copied())
+                .min()
+                .map(|d| d.saturating_duration_since(now))
                 .map_or(HEARTBEAT_INTERVAL, |t| t.min(HEARTBEAT_INTERVAL));
             let ready = self.wait(&wake, Some(timeout));
             // Commands first: a shutdown must not wait behind packets.
@@ -970,7 +980,18 @@ impl Core {
                 self.net_changes();
             }
             for s in ready.sockets {
-                self.receive(s, MAX_READS_PER_WAKE);
+                let (read, accepted) = self.receive(s, MAX_READS_PER_WAKE);
+                // Only bad adverts: likely a flood. Leave the socket alone for a moment, so
+                // that a flood is read in batches rather than with a wake-up per datagram
+                // (which costs a context switch each, and the CPU that the other threads and
+                // the kernel's own delivery need). A good advert waits FLOOD_PAUSE at most;
+                // a master-down timeout still reads the whole queue first.
+                if read > 0 && !accepted {
+                    let now = self.now();
+                    self.flood_pause.insert(s, now + FLOOD_PAUSE);
+                } else {
+                    self.flood_pause.remove(&s);
+                }
             }
             let now = self.now();
             for i in 0..self.members.len() {
@@ -1027,6 +1048,7 @@ impl Core {
             .sockets
             .iter()
             .enumerate()
+            .filter(|(i, _)| !self.flood_pause.contains_key(i))
             .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
             .collect();
         let mut fds: Vec<PollFd<'_>> = open
@@ -1334,9 +1356,10 @@ impl Core {
     }
 
     /// Reads up to `budget` datagrams from socket `s` and hands each to the members it is
-    /// for. Returns whether the socket was drained (its queue emptied, or it is gone).
-    fn receive(&mut self, s: usize, budget: usize) -> bool {
+    /// for. Returns how many were read and whether any was accepted (not dropped).
+    fn receive(&mut self, s: usize, budget: usize) -> (usize, bool) {
         let mut read = 0;
+        let mut accepted = false;
         while read < budget {
             let count = match self.sockets[s]
                 .as_ref()
@@ -1344,7 +1367,7 @@ impl Core {
             {
                 Some(Ok(count)) => count,
                 // Drained (WouldBlock) or the socket is gone.
-                _ => return true,
+                _ => break,
             };
             read += count;
             let now = self.now();
@@ -1359,15 +1382,17 @@ impl Core {
                     let m = &mut self.members[i];
                     let ours = m.io.as_ref().is_some_and(|io| io.socket == s);
                     if ours && Some(m.spec.config.vrid) == vrid {
+                        let dropped = m.instance.statistics().adverts_dropped();
                         if let Some((got, payload)) = self.rx.get(k) {
                             m.instance.handle_packet(now, &got.info, payload);
                         }
+                        accepted |= m.instance.statistics().adverts_dropped() == dropped;
                         self.drain(i);
                     }
                 }
             }
         }
-        false
+        (read, accepted)
     }
 
     /// After an input to member `i`: its sync group (if any) moves its members together, then
