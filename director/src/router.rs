@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use healthcheck::script::Script;
 use nix::unistd::{Gid, Uid};
-use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
 use vrrp_core::Event;
 
@@ -234,17 +234,31 @@ async fn run_start_stop(script: &Script) {
 #[derive(Clone)]
 struct ScriptRunner {
     slots: Arc<Semaphore>,
+    /// Bumped to stop the scripts started before (shutdown); those started after run on.
+    epoch: Arc<watch::Sender<u64>>,
 }
 
 impl ScriptRunner {
+    fn new() -> ScriptRunner {
+        ScriptRunner {
+            slots: Arc::new(Semaphore::new(MAX_SCRIPTS)),
+            epoch: Arc::new(watch::channel(0).0),
+        }
+    }
+
     /// Starts a script that nobody waits for; a failure is logged.
     fn spawn(&self, script: Script, extra: Vec<String>) {
         let slots = Arc::clone(&self.slots);
+        let mut epoch = self.epoch.subscribe();
+        let started = *epoch.borrow();
         tokio::spawn(async move {
             let Ok(_slot) = slots.acquire_owned().await else {
                 return;
             };
-            let exit = script.run(&extra).await;
+            let stop = async move {
+                let _ = epoch.wait_for(|e| *e != started).await;
+            };
+            let exit = script.run_until(&extra, stop).await;
             if !exit.success() {
                 tracing::warn!(script = %script.label, "{}: {exit}", script.argv.join(" "));
             }
@@ -256,7 +270,24 @@ impl ScriptRunner {
         let _slot = self.slots.acquire().await;
         script.run(&[]).await
     }
+
+    /// Stops the scripts started so far, as keepalived does when it stops: SIGTERM to each
+    /// one's process group, SIGKILL a second later.
+    fn stop_running(&self) {
+        self.epoch.send_modify(|e| *e += 1);
+    }
+
+    /// Waits until no script runs, for `at_most`; whether none does.
+    async fn idle_within(&self, at_most: Duration) -> bool {
+        tokio::time::timeout(at_most, self.slots.acquire_many(MAX_SCRIPTS as u32))
+            .await
+            .is_ok()
+    }
 }
+
+/// How long a stop waits for the scripts it started before stopping them (keepalived's
+/// shutdown timer).
+const STOP_SCRIPTS_WAIT: Duration = Duration::from_secs(1);
 
 struct Router {
     options: Options,
@@ -412,9 +443,7 @@ impl Router {
             lvs_disabled: planned.lvs_disabled,
             shutdown_script: planned.shutdown_script,
             fifo_tasks: Vec::new(),
-            scripts: ScriptRunner {
-                slots: Arc::new(Semaphore::new(MAX_SCRIPTS)),
-            },
+            scripts: ScriptRunner::new(),
             track: TrackState::new(planned.track, None),
             track_tasks: Vec::new(),
             track_generation: 0,
@@ -975,6 +1004,9 @@ impl Router {
         for (_, _, task) in self.fifo_tasks.drain(..) {
             task.abort();
         }
+        // keepalived terminates the scripts still running when it stops (a hung notify script
+        // must not hold the stop for its whole timeout).
+        self.scripts.stop_running();
         let vrrp = self.vrrp.take();
         let lvs = self.lvs.take();
         self.lvs_handle = None;
@@ -1011,13 +1043,16 @@ impl Router {
         while let Ok(action) = lvs_actions.try_recv() {
             self.lvs_action(action);
         }
-        // Let those scripts finish (each is killed at its own timeout).
+        // Give the stop's own scripts (notify_stop, the state changes) keepalived's shutdown
+        // timer, one second, then stop what is left as it does.
         tokio::task::yield_now().await;
-        let _ = tokio::time::timeout(
-            crate::notify::NOTIFY_TIMEOUT + Duration::from_secs(1),
-            self.scripts.slots.acquire_many(MAX_SCRIPTS as u32),
-        )
-        .await;
+        if !self.scripts.idle_within(STOP_SCRIPTS_WAIT).await {
+            self.scripts.stop_running();
+            let stopped_in = healthcheck::script::STOP_GRACE + Duration::from_millis(500);
+            if !self.scripts.idle_within(stopped_in).await {
+                tracing::warn!("scripts still running {stopped_in:?} after SIGKILL; not waiting");
+            }
+        }
         stopped.map(|_| ())
     }
 }

@@ -537,6 +537,60 @@ fn adverts_queued_behind_a_flood_are_read_before_the_master_is_declared_down() {
     assert!(!has_vip(&ns2));
 }
 
+/// Fix: a stop terminates the scripts still running, as keepalived does (SIGTERM to each
+/// script's process group, SIGKILL a second later), and gives the stop's own scripts a second.
+/// Before it, SIGTERM waited for a hung notify script's whole 60 s timeout (the chaos suite
+/// saw stops of up to 46.8 s).
+#[test]
+fn a_hung_notify_script_does_not_hold_the_stop() {
+    if !require_root("a_hung_notify_script_does_not_hold_the_stop") {
+        return;
+    }
+    let (ns1, _ns2) = pair("fh");
+    let marker = format!("ha-hung-{}", std::process::id());
+    let script = std::env::temp_dir().join(format!("{marker}.sh"));
+    // `sleep` is the script's child: the whole process group must go.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh
+sleep 1000 # {marker}
+echo done
+"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let running = || {
+        Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let notify = format!("  notify_master {}\n", script.display());
+    let mut lvs1 = start_with(&ns1, "fh1.conf", &config(150, &notify, ""));
+    wait_until("the notify script hangs", Duration::from_secs(10), running);
+    let asked = Instant::now();
+    lvs1.signal(nix::sys::signal::Signal::SIGTERM);
+    let stopped_in = asked.elapsed();
+    println!("ha run stopped {stopped_in:?} after SIGTERM, with a hung notify script");
+    // keepalived's second for the running scripts and one for the stop's own, and slack for
+    // a loaded machine; the script's own timeout is 60 s.
+    assert!(
+        stopped_in < Duration::from_secs(10),
+        "SIGTERM took {stopped_in:?}:\n{}",
+        lvs1.log()
+    );
+    wait_until(
+        "the script's process group is gone",
+        Duration::from_secs(3),
+        || !running(),
+    );
+    assert!(lvs1.log().contains("stopped (SIGTERM"), "{}", lvs1.log());
+    let _ = std::fs::remove_file(&script);
+}
+
 /// How many times `d`'s VRRP thread went to sleep and was woken (voluntary context switches).
 fn vrrp_thread_wakeups(d: &Director) -> u64 {
     let tasks = format!("/proc/{}/task", ha_pid(d));

@@ -35,6 +35,10 @@ use tokio::process::Command;
 
 pub use crate::checkers::misc::split_command;
 
+/// How long a stopped script has between SIGTERM and SIGKILL (keepalived's one second for
+/// the scripts it terminates at shutdown).
+pub const STOP_GRACE: Duration = Duration::from_secs(1);
+
 /// Lines of a script's output logged per run; the rest is read and dropped.
 pub const OUTPUT_LINES: usize = 20;
 /// Bytes of one output line logged; the rest of the line is dropped.
@@ -67,6 +71,9 @@ pub enum ScriptExit {
     TimedOut(Duration),
     /// Could not be started (no such file, not executable, no such user, ...).
     NotStarted(String),
+    /// Stopped by its caller (the director shutting down): SIGTERM to its process group,
+    /// SIGKILL [`STOP_GRACE`] later if still running.
+    Stopped,
 }
 
 impl ScriptExit {
@@ -83,6 +90,9 @@ impl std::fmt::Display for ScriptExit {
             ScriptExit::Signalled(signal) => write!(f, "killed by signal {signal}"),
             ScriptExit::TimedOut(after) => write!(f, "timed out after {after:?} and was killed"),
             ScriptExit::NotStarted(why) => write!(f, "could not be started: {why}"),
+            ScriptExit::Stopped => {
+                write!(f, "stopped (SIGTERM, then SIGKILL after {STOP_GRACE:?})")
+            }
         }
     }
 }
@@ -102,6 +112,17 @@ impl Script {
     /// Runs the script once with `extra` arguments after its own, and waits for it (at most
     /// its timeout). Dropping the future kills the script's process group.
     pub async fn run(&self, extra: &[String]) -> ScriptExit {
+        self.run_until(extra, std::future::pending()).await
+    }
+
+    /// As [`Script::run`], but when `stop` completes first the script is stopped as keepalived
+    /// stops its scripts at shutdown: SIGTERM to its process group, then SIGKILL after
+    /// [`STOP_GRACE`].
+    pub async fn run_until(
+        &self,
+        extra: &[String],
+        stop: impl std::future::Future<Output = ()>,
+    ) -> ScriptExit {
         let Some(program) = self.argv.first() else {
             return ScriptExit::NotStarted("empty command line".into());
         };
@@ -139,7 +160,25 @@ impl Script {
             );
             status
         };
-        match tokio::time::timeout(self.timeout, run).await {
+        // Boxed so that it can be dropped (releasing the child) before the child is reaped.
+        let mut run = Box::pin(run);
+        let finished = tokio::select! {
+            finished = tokio::time::timeout(self.timeout, &mut run) => finished,
+            () = stop => {
+                group.signal(Signal::SIGTERM);
+                let ended = tokio::time::timeout(STOP_GRACE, &mut run).await.is_ok();
+                drop(run);
+                if ended {
+                    group.disarm();
+                } else {
+                    group.kill();
+                    let _ = child.wait().await;
+                }
+                return ScriptExit::Stopped;
+            }
+        };
+        drop(run);
+        match finished {
             Ok(Ok(status)) => {
                 // Exited by itself: what it left running in the background is its business.
                 group.disarm();
@@ -196,6 +235,13 @@ async fn log_lines(label: &str, stream: &'static str, pipe: Option<impl AsyncRea
 struct GroupGuard(Option<u32>);
 
 impl GroupGuard {
+    /// Sends `signal` to the group, which stays armed.
+    fn signal(&self, signal: Signal) {
+        if let Some(pid) = self.0 {
+            let _ = killpg(Pid::from_raw(pid as i32), signal);
+        }
+    }
+
     fn kill(&mut self) {
         if let Some(pid) = self.0.take() {
             // The group id is the script's pid (`process_group(0)`). It may be gone already.
@@ -233,6 +279,35 @@ mod tests {
             timeout,
             log_output: true,
         }
+    }
+
+    /// A stopped script gets SIGTERM; one that ignores it is killed STOP_GRACE later, with
+    /// what it started.
+    #[test]
+    fn a_stopped_script_gets_sigterm_then_sigkill() {
+        let rt = runtime();
+        let long = Duration::from_secs(60);
+        let marker = format!("/tmp/ha-stop-test-{}", std::process::id());
+        let stop_soon = || async { tokio::time::sleep(Duration::from_millis(200)).await };
+        let polite = sh(
+            &format!("trap 'echo term > {marker}; exit 0' TERM; sleep 60 & wait"),
+            long,
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(
+            rt.block_on(polite.run_until(&[], stop_soon())),
+            ScriptExit::Stopped
+        );
+        assert!(started.elapsed() < STOP_GRACE, "{:?}", started.elapsed());
+        assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), "term");
+        let stubborn = sh("trap '' TERM; sleep 60 & wait; sleep 60", long);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            rt.block_on(stubborn.run_until(&[], stop_soon())),
+            ScriptExit::Stopped
+        );
+        assert!(started.elapsed() >= STOP_GRACE, "{:?}", started.elapsed());
+        let _ = std::fs::remove_file(&marker);
     }
 
     #[test]

@@ -78,6 +78,8 @@ impl MiscChecker {
             ScriptExit::Signalled(signal) => Outcome::Fail(Failure::ScriptSignal(signal)),
             ScriptExit::TimedOut(after) => Outcome::Fail(Failure::Timeout(after)),
             ScriptExit::NotStarted(why) => Outcome::Fail(Failure::ScriptSpawn(why)),
+            // run() is never stopped: a check that ends this way was terminated.
+            ScriptExit::Stopped => Outcome::Fail(Failure::ScriptSignal(nix::libc::SIGTERM)),
         }
     }
 }
