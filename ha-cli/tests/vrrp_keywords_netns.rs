@@ -806,3 +806,145 @@ fn promote_secondaries_is_set_while_running_and_put_back_like_keepalived() {
         assert_eq!(sysctl(), "0", "{node:?} after stop");
     }
 }
+
+// ----- address options -----
+
+/// What `ip -j addr` says of the addresses of `dev` in 10.212/16, 239.212/16 and
+/// 2001:db8:212::/48: address, prefix, peer, broadcast, the flags an address line sets, and
+/// the preferred lifetime (0, finite or forever).
+fn address_lines(ns: &Netns, dev: &str) -> std::collections::BTreeSet<String> {
+    let shown: serde_json::Value =
+        serde_json::from_str(&ns.output(&["ip", "-d", "-j", "addr", "show", "dev", dev])).unwrap();
+    let mut out = std::collections::BTreeSet::new();
+    for a in shown[0]["addr_info"].as_array().unwrap() {
+        let local = a["local"].as_str().unwrap_or_default();
+        if local.starts_with("10.212.9.")
+            || !["10.212.", "239.212.", "2001:db8:212:"]
+                .iter()
+                .any(|p| local.starts_with(p))
+        {
+            continue;
+        }
+        let mut line = format!("{local}/{}", a["prefixlen"]);
+        for (key, name) in [
+            ("address", "peer"),
+            ("broadcast", "brd"),
+            ("label", "label"),
+        ] {
+            if let Some(v) = a[key].as_str() {
+                line.push_str(&format!(" {name} {v}"));
+            }
+        }
+        for flag in [
+            "nodad",
+            "home",
+            "noprefixroute",
+            "autojoin",
+            "mngtmpaddr",
+            "deprecated",
+        ] {
+            if a[flag] == true {
+                line.push_str(&format!(" {flag}"));
+            }
+        }
+        let preferred = match a["preferred_life_time"].as_u64() {
+            Some(0) => "0",
+            Some(4294967295) | None => "forever",
+            Some(_) => "finite",
+        };
+        line.push_str(&format!(" preferred {preferred}"));
+        out.insert(line);
+    }
+    out
+}
+
+/// The options of an address line (keepalived's `parse_ipaddress`): `peer` (the address is
+/// IFA_LOCAL with a host prefix, the peer IFA_ADDRESS), `brd +`, `home` (IPv6 only),
+/// `noprefixroute`, `autojoin`, `mngtmpaddr`, `-nodad`, `preferred_lft`, and keepalived's
+/// IPv6 defaults (nodad; a /128 deprecated). ha installs each VIP as keepalived 2.2.7 does,
+/// and puts a removed one back with the same options; a `no_track` one it leaves removed,
+/// as keepalived does not react to its removal.
+#[test]
+fn address_options_are_installed_like_keepalived() {
+    if !require_root("address_options_are_installed_like_keepalived") {
+        return;
+    }
+    let vips = "    10.212.0.100 peer 10.212.0.200 noprefixroute\n    \
+                10.212.1.100/24 brd + label eth0:ao home\n    \
+                10.212.2.100/32 no_track\n";
+    let excluded = "    239.212.0.1/32 autojoin\n    \
+                    2001:db8:212::100/64 home noprefixroute preferred_lft 30\n    \
+                    2001:db8:212::101\n    \
+                    2001:db8:212::102/64 -nodad mngtmpaddr preferred_lft forever\n";
+    let mut seen = Vec::new();
+    for (node, tag) in [(Node::Keepalived, "aok"), (Node::Ha, "aoh")] {
+        let (ns, _peer) = veth_pair(
+            tag,
+            ("10.212.9.1/24", "fe80::1/64"),
+            ("10.212.9.2/24", "fe80::2/64"),
+        );
+        let conf = format!(
+            "global_defs {{\n  router_id {tag}\n  vrrp_version 3\n  script_user root\n}}\n\
+             vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 95\n  \
+             priority 100\n  advert_int 0.1\n  virtual_ipaddress {{\n{vips}  }}\n  \
+             virtual_ipaddress_excluded {{\n{excluded}  }}\n}}\n"
+        );
+        let daemon = match node {
+            Node::Ha => Daemon::Ha(start_with(&ns, &format!("{tag}.conf"), &conf)),
+            Node::Keepalived => Daemon::Ka(Keepalived::start(&ns, tag, &conf)),
+        };
+        wait_until("every address line", Duration::from_secs(10), || {
+            address_lines(&ns, "eth0").len() == 7
+        });
+        let lines = address_lines(&ns, "eth0");
+        if let Daemon::Ha(ha) = &daemon {
+            // Removed behind ha's back: put back with its options; the no_track one is not.
+            ns.exec(&[
+                "ip",
+                "addr",
+                "del",
+                "10.212.0.100",
+                "peer",
+                "10.212.0.200",
+                "dev",
+                "eth0",
+            ]);
+            ns.exec(&[
+                "ip",
+                "-6",
+                "addr",
+                "del",
+                "2001:db8:212::101/128",
+                "dev",
+                "eth0",
+            ]);
+            ns.exec(&["ip", "addr", "del", "10.212.2.100/32", "dev", "eth0"]);
+            let want: std::collections::BTreeSet<String> = lines
+                .iter()
+                .filter(|l| !l.starts_with("10.212.2.100/"))
+                .cloned()
+                .collect();
+            wait_until("the VIPs put back", Duration::from_secs(5), || {
+                address_lines(&ns, "eth0") == want
+            });
+            assert!(holds(Duration::from_millis(500), || address_lines(
+                &ns, "eth0"
+            ) == want));
+            assert_eq!(instance(ha, "VI_1")["state"], "MASTER");
+        }
+        drop(daemon);
+        seen.push(lines);
+    }
+    assert_eq!(seen[1], seen[0], "ha (left) against keepalived (right)");
+    // What keepalived's own output holds, so that the comparison is not of two empty sets.
+    for want in [
+        "10.212.0.100/32 peer 10.212.0.200 label eth0 noprefixroute preferred forever",
+        "10.212.1.100/24 brd 10.212.1.255 label eth0:ao preferred forever",
+        "2001:db8:212::100/64 nodad home noprefixroute preferred finite",
+        "2001:db8:212::101/128 nodad deprecated preferred 0",
+        "2001:db8:212::102/64 mngtmpaddr preferred forever",
+        "239.212.0.1/32 label eth0 autojoin preferred forever",
+    ] {
+        assert!(seen[0].contains(want), "{want} not in {:?}", seen[0]);
+    }
+}

@@ -518,7 +518,8 @@ const NOT_KEYWORDS: &[&str] = &[
     "reverse",
     "noreverse",
     // address options, unicast_peer options
-    "-",
+    "-nodad",
+    "mngtmpaddr",
     "autojoin",
     "brd",
     "broadcast",

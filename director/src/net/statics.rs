@@ -8,7 +8,9 @@ use std::net::IpAddr;
 
 use netlink_packet_route::address::AddressScope;
 
-use super::{interface_index, parse_route, parse_rule, InterfaceAddress, Route, Rtnl, Rule};
+use super::{
+    interface_index, parse_route, parse_rule, AddressOptions, InterfaceAddress, Route, Rtnl, Rule,
+};
 
 /// A `static_ipaddress` line: the address on a named device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +20,7 @@ pub struct StaticAddress {
     pub device: String,
     pub label: Option<String>,
     pub scope: AddressScope,
+    pub options: AddressOptions,
 }
 
 /// What the configuration asks for.
@@ -39,25 +42,14 @@ impl StaticPlan {
                     a.addr
                 )
             })?;
-            let scope = match a.scope.as_deref().unwrap_or("global") {
-                "global" | "universe" => AddressScope::Universe,
-                "site" => AddressScope::Site,
-                "link" => AddressScope::Link,
-                "host" => AddressScope::Host,
-                "nowhere" => AddressScope::Nowhere,
-                other => {
-                    return Err(format!(
-                        "static_ipaddress {}: unknown scope `{other}`",
-                        a.addr
-                    ))
-                }
-            };
+            let line = super::address_line(a).map_err(|e| format!("static_ipaddress: {e}"))?;
             plan.addresses.push(StaticAddress {
                 address: a.addr,
-                prefix_len: a.prefix.unwrap_or(if a.addr.is_ipv4() { 32 } else { 128 }),
+                prefix_len: line.prefix_len,
                 device,
                 label: a.label.clone(),
-                scope,
+                scope: line.scope,
+                options: line.options,
             });
         }
         for words in &config.static_routes {
@@ -97,6 +89,7 @@ impl StaticAddress {
             prefix_len: self.prefix_len,
             label: self.label.clone(),
             scope: self.scope,
+            options: self.options.clone(),
         })
     }
 }

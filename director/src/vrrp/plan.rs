@@ -4,7 +4,6 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use netlink_packet_route::address::AddressScope;
 use vrrp_core::wire::{Family, Version};
 use vrrp_core::{Authentication, GarpConfig, InstanceConfig};
 
@@ -314,20 +313,15 @@ pub fn garp_pacing(config: &Config, interface: &str) -> (Duration, Duration) {
 }
 
 fn virtual_address(a: &IpAddress) -> Result<VirtualAddress, String> {
-    let scope = match a.scope.as_deref().unwrap_or("global") {
-        "global" | "universe" => AddressScope::Universe,
-        "site" => AddressScope::Site,
-        "link" => AddressScope::Link,
-        "host" => AddressScope::Host,
-        "nowhere" => AddressScope::Nowhere,
-        other => return Err(format!("address {}: unknown scope `{other}`", a.addr)),
-    };
+    let line = crate::net::address_line(a)?;
     Ok(VirtualAddress {
         address: a.addr,
-        prefix_len: a.prefix.unwrap_or(if a.addr.is_ipv4() { 32 } else { 128 }),
+        prefix_len: line.prefix_len,
         device: a.dev.clone(),
         label: a.label.clone(),
-        scope,
+        scope: line.scope,
+        options: line.options,
+        no_track: line.no_track,
     })
 }
 

@@ -79,6 +79,10 @@ pub struct VirtualAddress {
     pub device: Option<String>,
     pub label: Option<String>,
     pub scope: netlink_packet_route::address::AddressScope,
+    /// Flags, peer, broadcast, preferred lifetime (keepalived's address options).
+    pub options: crate::net::AddressOptions,
+    /// `no_track`: keepalived does not react when it is removed; neither does ha.
+    pub no_track: bool,
 }
 
 /// Why the runner could not start or stopped.
@@ -1237,7 +1241,7 @@ impl Core {
                     continue;
                 }
                 self.members[i].installed[j] = present;
-                if !present && self.members[i].holds_addresses {
+                if !present && self.members[i].holds_addresses && !a.no_track {
                     self.repair_address(i, j);
                 }
             }
@@ -1306,7 +1310,7 @@ impl Core {
                     .addresses(ia.ifindex)
                     .is_ok_and(|list| list.iter().any(|(addr, _)| *addr == a.address));
                 self.members[i].installed[j] = present;
-                if !present {
+                if !present && !a.no_track {
                     self.repair_address(i, j);
                 }
             }
@@ -1580,6 +1584,7 @@ impl Core {
             prefix_len: a.prefix_len,
             label: a.label.clone(),
             scope: a.scope,
+            options: a.options.clone(),
         }
     }
 

@@ -18,18 +18,7 @@ pub struct Unapplied {
 
 /// Address options written after a virtual address that ha does not apply, and whether each
 /// changes forwarding or mastership (an error) or not (a warning).
-const ADDRESS_OPTIONS: &[(&str, bool)] = &[
-    ("brd", false),
-    ("broadcast", false),
-    ("peer", true),
-    ("no_track", true),
-    ("track_group", true),
-    ("home", true),
-    ("nodad", true),
-    ("noprefixroute", true),
-    ("autojoin", true),
-    ("preferred_lft", true),
-];
+const ADDRESS_OPTIONS: &[(&str, bool)] = &[("track_group", true), ("use_vmac", true)];
 
 /// Instance keywords kept as raw statements that ha does not apply: (keyword, changes
 /// behaviour, what to do).
@@ -158,14 +147,7 @@ fn instance(vi: &VrrpInstance, out: &mut Unapplied) {
         .iter()
         .chain(&vi.virtual_ipaddress_excluded)
     {
-        let mut words: Vec<&str> = a.options.iter().map(String::as_str).collect();
-        if a.brd.is_some() {
-            words.push("brd");
-        }
-        if a.peer.is_some() {
-            words.push("peer");
-        }
-        for word in words {
+        for word in a.options.iter().map(String::as_str) {
             let Some(&(_, changes)) = ADDRESS_OPTIONS.iter().find(|(w, _)| *w == word) else {
                 continue;
             };
@@ -223,7 +205,9 @@ mod tests {
     #[test]
     fn applied_keywords_raise_nothing() {
         let u = check(
-            "state MASTER\n skip_check_adv_addr\n old_unicast_checksum never\n dont_track_primary",
+            "state MASTER\n skip_check_adv_addr\n old_unicast_checksum never\n dont_track_primary\n \
+             virtual_ipaddress_excluded {\n 192.168.3.1/24 brd + home noprefixroute no_track\n \
+             2001:db8::1 peer 2001:db8::2 -nodad preferred_lft 9\n }",
             "vrrp_skip_check_adv_addr",
         );
         assert_eq!(u, Unapplied::default());
@@ -241,12 +225,8 @@ mod tests {
             ("native_ipv6", "native_ipv6"),
             ("track_bfd {\n b1\n }", "track_bfd"),
             (
-                "virtual_ipaddress_excluded {\n 2001:db8::1/64 nodad\n }",
-                "nodad",
-            ),
-            (
-                "virtual_ipaddress_excluded {\n 192.168.2.202 no_track\n }",
-                "no_track",
+                "virtual_ipaddress_excluded {\n 192.168.2.202 use_vmac\n }",
+                "use_vmac",
             ),
         ] {
             let u = check(body, "");
@@ -263,11 +243,6 @@ mod tests {
             ("garp_extra_if 10", "", "garp_extra_if"),
             ("linkbeat_use_polling", "", "linkbeat_use_polling"),
             ("", "vrrp_garp_extra_if 10", "vrrp_garp_extra_if"),
-            (
-                "virtual_ipaddress_excluded {\n 192.168.3.1/24 brd 192.168.3.255\n }",
-                "",
-                "brd",
-            ),
         ] {
             let u = check(body, global);
             assert!(u.errors.is_empty(), "{body}: {u:?}");

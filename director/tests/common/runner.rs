@@ -34,6 +34,8 @@ pub fn vi_1(version: Version, priority: u8, primary: &str, vip: &str) -> Instanc
             device: None,
             label: None,
             scope: AddressScope::Universe,
+            options: Default::default(),
+            no_track: false,
         }],
         vmac: None,
         routes: Vec::new(),
