@@ -722,6 +722,12 @@ fn unapplied_keywords_refuse_ha_run_and_fail_ha_check() {
     let text = String::from_utf8_lossy(&check.stderr);
     assert_eq!(check.status.code(), Some(1), "{text}");
     assert!(text.contains("`track_src_ip` is not applied"), "{text}");
+    // One list of refusals (the compatibility table): one error, not one per path.
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{text}"
+    );
     let run = std::process::Command::new("ip")
         .args([
             "netns",
@@ -748,10 +754,13 @@ fn unapplied_keywords_refuse_ha_run_and_fail_ha_check() {
         .unwrap();
     let text = String::from_utf8_lossy(&check.stderr);
     assert_eq!(check.status.code(), Some(0), "{text}");
-    assert!(
-        text.contains("`kernel_rx_buf_size` accepted, not applied"),
+    assert_eq!(
+        text.matches("`kernel_rx_buf_size` is accepted, not applied")
+            .count(),
+        1,
         "{text}"
     );
+    assert!(text.contains("0 error(s), 1 warning(s)"), "{text}");
     let _ = std::fs::remove_file(refused);
     let _ = std::fs::remove_file(warned);
 }

@@ -650,6 +650,96 @@ pub const TABLE: &[Entry] = &[
     e("vrrp_track_process", "weight", A, "priority adjustment (0: losing the quorum puts the instance in FAULT); `reverse` swaps it"),
 ];
 
+/// The block name of [`ADDRESS_OPTIONS`]: the words after the address on a line of
+/// `virtual_ipaddress`, `virtual_ipaddress_excluded` or `static_ipaddress` (not a block of
+/// keepalived's; no statement is named so).
+pub const ADDRESS_LINE: &str = "address line";
+
+/// What ha does with each option of an address line (keepalived's `parse_ipaddress`), sorted
+/// by keyword. Checked as [`TABLE`]'s keywords are; not counted among keepalived's keywords.
+#[rustfmt::skip]
+pub const ADDRESS_OPTIONS: &[Entry] = &[
+    e(ADDRESS_LINE, "-nodad", A, "IPv6: the address is added with duplicate address detection (keepalived and ha add IPv6 virtual addresses with `nodad` otherwise)"),
+    e(ADDRESS_LINE, "autojoin", A, "IFA_F_MCAUTOJOIN: the kernel joins the multicast address"),
+    e(ADDRESS_LINE, "brd", A, "IPv4 broadcast address; `+` and `-` computed from the prefix (up to /30); ignored with a `peer`"),
+    e(ADDRESS_LINE, "broadcast", A, "as `brd`"),
+    e(ADDRESS_LINE, "dev", A, "the address's interface (default: the instance's)"),
+    e(ADDRESS_LINE, "home", A, "IFA_F_HOMEADDRESS (IPv6)"),
+    e(ADDRESS_LINE, "label", A, "IPv4 address label (`eth0:vip`)"),
+    e(ADDRESS_LINE, "mngtmpaddr", A, "IFA_F_MANAGETEMPADDR (IPv6)"),
+    e(ADDRESS_LINE, "no_track", A, "a removed address is left removed: keepalived does not react to it (ha puts other virtual addresses back)"),
+    e(ADDRESS_LINE, "noprefixroute", A, "IFA_F_NOPREFIXROUTE: no prefix route for the address"),
+    e(ADDRESS_LINE, "peer", A, "point-to-point: the peer is IFA_ADDRESS, the address IFA_LOCAL with a host prefix"),
+    e(ADDRESS_LINE, "preferred_lft", A, "IPv6 preferred lifetime (IFA_CACHEINFO); without it a /128 is deprecated (0), as in keepalived"),
+    e(ADDRESS_LINE, "scope", A, "the address's scope"),
+    e(ADDRESS_LINE, "track_group", MASTER, "static addresses do not follow a track group's instances (`track_group` itself is refused)"),
+    e(ADDRESS_LINE, "use_vmac", FORWARDED, "no VMAC is made for the address's interface, so it answers with the interface's own MAC"),
+];
+
+/// The words of [`ADDRESS_OPTIONS`] followed by a value.
+const ADDRESS_VALUES: &[&str] = &[
+    "brd",
+    "broadcast",
+    "dev",
+    "label",
+    "peer",
+    "preferred_lft",
+    "scope",
+    "track_group",
+];
+
+/// The entry of an address line option.
+pub fn address_option(word: &str) -> Option<&'static Entry> {
+    ADDRESS_OPTIONS
+        .binary_search_by(|e| e.keyword.cmp(word))
+        .ok()
+        .map(|i| &ADDRESS_OPTIONS[i])
+}
+
+/// `native_ipv6` where the first virtual address is IPv4: ha takes the family from it.
+pub const NATIVE_IPV6_WITH_IPV4: Entry = e(
+    "vrrp_instance",
+    "native_ipv6",
+    MASTER,
+    "ha takes the instance's family from its first virtual address, which is IPv4 here; list an IPv6 address first",
+);
+
+/// Calls `f` with every option word (not its value) of the address lines of `nodes`: the
+/// lines of `virtual_ipaddress` and `virtual_ipaddress_excluded` in a `vrrp_instance`, and of
+/// `static_ipaddress`.
+pub fn address_option_uses(nodes: &[Node], f: &mut dyn FnMut(&crate::lexer::Token)) {
+    fn lines<'n>(n: &'n Node, names: &[&str]) -> Vec<&'n Node> {
+        match &n.block {
+            Some(children) if names.contains(&n.key.text.as_str()) => children.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+    for top in nodes {
+        let mut address_lines = lines(top, &["static_ipaddress"]);
+        if top.key.text == "vrrp_instance" {
+            for child in top.block.iter().flatten() {
+                address_lines.extend(lines(
+                    child,
+                    &["virtual_ipaddress", "virtual_ipaddress_excluded"],
+                ));
+            }
+        }
+        for line in address_lines {
+            let mut words = line.args.iter();
+            while let Some(word) = words.next() {
+                if address_option(&word.text).is_none() {
+                    // Not an option: the parser warned, and stopped reading the line there.
+                    break;
+                }
+                f(word);
+                if ADDRESS_VALUES.contains(&word.text.as_str()) {
+                    words.next();
+                }
+            }
+        }
+    }
+}
+
 /// `docs/keepalived-compat.md`: the table as a document, with the count of each class.
 /// The `compat` test fails when the file differs from this.
 pub fn document() -> String {
@@ -693,12 +783,7 @@ pub fn document() -> String {
             );
             last = e.block;
         }
-        let class = match e.class {
-            Class::Applied => "1 applied".to_string(),
-            Class::Differs => "1 applied, with a difference".to_string(),
-            Class::Ignored => "2 warned, not applied".to_string(),
-            Class::Refused(what) => format!("3 refused ({what})"),
-        };
+        let class = class_text(e.class);
         let _ = writeln!(
             out,
             "| `{}` | {class} | {} |",
@@ -706,7 +791,34 @@ pub fn document() -> String {
             e.note.replace('|', "\\|")
         );
     }
+    let _ =
+        write!(
+        out,
+        "\n## Options of an address line\n\nThe words after the address in `virtual_ipaddress`, \
+         `virtual_ipaddress_excluded` and `static_ipaddress` (not counted above): {} applied, {} \
+         refused.\n\n| option | class | what ha does |\n|---|---|---|\n",
+        ADDRESS_OPTIONS.iter().filter(|e| e.class.number() == 1).count(),
+        ADDRESS_OPTIONS.iter().filter(|e| e.class.number() == 3).count(),
+    );
+    for e in ADDRESS_OPTIONS {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            e.keyword,
+            class_text(e.class),
+            e.note.replace('|', "\\|")
+        );
+    }
     out
+}
+
+fn class_text(class: Class) -> String {
+    match class {
+        Class::Applied => "1 applied".to_string(),
+        Class::Differs => "1 applied, with a difference".to_string(),
+        Class::Ignored => "2 warned, not applied".to_string(),
+        Class::Refused(what) => format!("3 refused ({what})"),
+    }
 }
 
 /// The entry of `keyword` in `block`.
@@ -879,45 +991,7 @@ pub(crate) fn check(
             return;
         }
         match entry {
-            Some(entry) => {
-                match entry.class {
-                    Class::Applied => {}
-                    Class::Differs => out.push(
-                        Diagnostic::warning(
-                            "applied-differently",
-                            Some(span),
-                            format!(
-                                "`{word}` is applied with a difference from keepalived: {}",
-                                entry.note
-                            ),
-                        )
-                        .with_label("applied, not quite as keepalived"),
-                    ),
-                    Class::Ignored => out.push(
-                        Diagnostic::warning(
-                            "accepted-not-applied",
-                            Some(span),
-                            format!("`{word}` is accepted, not applied: {}", entry.note),
-                        )
-                        .with_label("accepted, not applied"),
-                    ),
-                    Class::Refused(changes) => out.push(
-                        Diagnostic::error(
-                            "not-applied",
-                            Some(span),
-                            format!(
-                                "`{word}` is not applied by ha, and ignoring it would change {changes}: {}",
-                                entry.note
-                            ),
-                        )
-                        .with_label("not applied by ha")
-                        .with_help(
-                            "ha refuses to run this: remove it (and what relies on it), or keep \
-                             keepalived on this node until ha applies it (docs/keepalived-compat.md)",
-                        ),
-                    ),
-                }
-            }
+            Some(entry) => out.extend(finding(entry, word, span)),
             None if u.in_raw => {
                 let mut d = Diagnostic::warning(
                     "unknown-keyword",
@@ -944,7 +1018,69 @@ pub(crate) fn check(
             ),
         }
     });
+    address_option_uses(nodes, &mut |word| {
+        let entry = address_option(&word.text).expect("an option");
+        let (_, line, _) = sources.location(word.span);
+        if seen.insert((word.text.clone(), word.span.file, line)) {
+            out.extend(finding(entry, &word.text, word.span));
+        }
+    });
+    // Values refused in context: `native_ipv6` with an IPv4 first virtual address.
+    for vi in nodes.iter().filter(|n| n.key.text == "vrrp_instance") {
+        let children = vi.block.as_deref().unwrap_or_default();
+        let first_is_ipv4 = children
+            .iter()
+            .find(|n| n.key.text == "virtual_ipaddress")
+            .and_then(|n| n.block.as_deref()?.first())
+            .is_some_and(|a| !a.key.text.contains(':'));
+        for n in children.iter().filter(|n| n.key.text == "native_ipv6") {
+            if first_is_ipv4 {
+                out.extend(finding(&NATIVE_IPV6_WITH_IPV4, "native_ipv6", n.key.span));
+            }
+        }
+    }
     diags.extend(out);
+}
+
+/// The diagnostic of a use of `word` (at `span`) whose entry is `entry`; none when applied.
+fn finding(entry: &Entry, word: &str, span: Span) -> Option<Diagnostic> {
+    match entry.class {
+        Class::Applied => None,
+        Class::Differs => Some(
+            Diagnostic::warning(
+                "applied-differently",
+                Some(span),
+                format!(
+                    "`{word}` is applied with a difference from keepalived: {}",
+                    entry.note
+                ),
+            )
+            .with_label("applied, not quite as keepalived"),
+        ),
+        Class::Ignored => Some(
+            Diagnostic::warning(
+                "accepted-not-applied",
+                Some(span),
+                format!("`{word}` is accepted, not applied: {}", entry.note),
+            )
+            .with_label("accepted, not applied"),
+        ),
+        Class::Refused(changes) => Some(
+            Diagnostic::error(
+                "not-applied",
+                Some(span),
+                format!(
+                    "`{word}` is not applied by ha, and ignoring it would change {changes}: {}",
+                    entry.note
+                ),
+            )
+            .with_label("not applied by ha")
+            .with_help(
+                "ha refuses to run this: remove it (and what relies on it), or keep \
+                 keepalived on this node until ha applies it (docs/keepalived-compat.md)",
+            ),
+        ),
+    }
 }
 
 /// The keyword of `blocks` closest to `word`, if close enough to be a likely typo.
