@@ -957,3 +957,48 @@ fn address_options_are_installed_like_keepalived() {
         assert!(seen[0].contains(want), "{want} not in {:?}", seen[0]);
     }
 }
+
+// ----- owner_ignore_adverts -----
+
+/// `owner_ignore_adverts` (and the global `vrrp_owner_ignore_adverts`): the address owner
+/// (priority 255) drops every advert, counted, and stays master, even one from another owner
+/// with a higher address that would otherwise win the tie.
+#[test]
+fn owner_ignore_adverts_keeps_the_owner_master_and_counts_the_drops() {
+    if !require_root("owner_ignore_adverts_keeps_the_owner_master_and_counts_the_drops") {
+        return;
+    }
+    for (tag, global, local) in [
+        ("oia", "", "  owner_ignore_adverts\n"),
+        ("oig", "  vrrp_owner_ignore_adverts\n", ""),
+    ] {
+        let (ns, peer) = veth_pair(
+            tag,
+            ("10.213.0.1/24", "fe80::1/64"),
+            ("10.213.0.2/24", "fe80::2/64"),
+        );
+        let conf = format!(
+            "global_defs {{\n  router_id {tag}\n  vrrp_version 3\n{global}}}\n\
+             vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  \
+             priority 255\n  advert_int 0.1\n{local}  virtual_ipaddress {{\n    10.213.0.100/24\n  }}\n}}\n"
+        );
+        let ha = start_with(&ns, &format!("{tag}.conf"), &conf);
+        wait_until("the owner master", Duration::from_secs(5), || {
+            instance(&ha, "VI_1")["state"] == "MASTER" && has(&ns, "eth0", "10.213.0.100/24")
+        });
+        let src = "10.213.0.2".parse().unwrap();
+        let advert = common::adverts::advert(src, "10.213.0.100".parse().unwrap(), 255, None);
+        let frames: Vec<Vec<u8>> = (0..10)
+            .map(|id| common::adverts::frame(src, 255, id, &advert))
+            .collect();
+        common::adverts::send(&peer, "eth0", &frames);
+        wait_until("the drops counted", Duration::from_secs(3), || {
+            instance(&ha, "VI_1")["statistics"]["owner_discards"]
+                .as_u64()
+                .is_some_and(|n| n >= 10)
+        });
+        assert!(holds(Duration::from_millis(500), || instance(&ha, "VI_1")
+            ["state"]
+            == "MASTER"));
+    }
+}

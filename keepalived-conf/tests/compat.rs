@@ -684,3 +684,79 @@ fn the_reference_peer_knows_no_keyword_the_table_lacks() {
     );
     assert_eq!(peer.len(), 519);
 }
+
+/// Test configurations: the `.conf` files of keepalived-conf's test data and of the
+/// examples, read as keepalived would ((block, keyword) pairs), and the tests of ha-cli and
+/// director (their namespace tests, and the unit tests of their sources, `#[cfg(test)]`
+/// onwards), whose configurations are strings in the test code (their words).
+fn tested_uses() -> (BTreeSet<(String, String)>, BTreeSet<String>) {
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut paths = Vec::new();
+    for dir in [
+        "keepalived-conf/tests/data",
+        "examples",
+        "ha-cli/tests",
+        "ha-cli/src",
+        "director/tests",
+        "director/src",
+    ] {
+        files(&root.join(dir), &mut paths);
+    }
+    let mut pairs = BTreeSet::new();
+    let mut words = BTreeSet::new();
+    for path in paths {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("conf") => {
+                for (block, keyword, _) in uses(&text) {
+                    pairs.insert((block, keyword));
+                }
+            }
+            Some("rs") => {
+                // In a source file, only its tests: the code names the keywords it reads.
+                let text = match path.to_string_lossy().contains("/src/") {
+                    true => text.split_once("#[cfg(test)]").map_or("", |(_, t)| t),
+                    false => &text,
+                };
+                words.extend(
+                    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                        .filter(|w| !w.is_empty())
+                        .map(str::to_string),
+                );
+            }
+            _ => {}
+        }
+    }
+    (pairs, words)
+}
+
+#[test]
+fn every_applied_keyword_is_in_a_test_configuration() {
+    let (pairs, words) = tested_uses();
+    let missing: Vec<String> = TABLE
+        .iter()
+        .filter(|e| e.class.number() == 1 && e.block != "language")
+        .filter(|e| {
+            !pairs.contains(&(e.block.to_string(), e.keyword.to_string()))
+                && !words.contains(e.keyword)
+        })
+        .map(|e| format!("{}/{}", e.block, e.keyword))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} applied keywords are in no test configuration: {missing:?}",
+        missing.len()
+    );
+}

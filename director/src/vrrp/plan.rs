@@ -400,6 +400,22 @@ mod tests {
     }
 
     #[test]
+    fn mcast_src_ip_is_the_source_address_as_unicast_src_ip() {
+        let specs = plan(
+            &parse(
+                "vrrp_instance A { interface ens32\n virtual_router_id 7\n mcast_src_ip 192.168.2.98\n \
+                 virtual_ipaddress { 192.168.2.201 } }\n",
+            ),
+            &mut FakeHost,
+        )
+        .unwrap();
+        assert_eq!(
+            specs[0].config.primary_address,
+            "192.168.2.98".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
     fn instance_settings_override_globals() {
         let specs = plan(
             &parse(

@@ -42,8 +42,11 @@ impl Unapplied {
     }
 }
 
+/// Whether an instance uses a keyword.
+type Uses = fn(&VrrpInstance) -> bool;
+
 /// Typed instance keywords and whether an instance uses each.
-const INSTANCE_KEYWORDS: &[(&str, fn(&VrrpInstance) -> bool)] = &[
+const INSTANCE_KEYWORDS: &[(&str, Uses)] = &[
     ("old_unicast_checksum", |vi| {
         vi.old_unicast_checksum == Some(UnicastChecksum::Old)
     }),
