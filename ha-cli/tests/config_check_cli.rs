@@ -289,7 +289,7 @@ fn every_refused_keyword_is_an_error_of_ha_check_and_ha_run_does_not_start() {
         log.contains(&format!("has {} error(s); not starting", refused_count())),
         "{log}"
     );
-    assert!(log.contains("error[not-applied]: `track_src_ip`"), "{log}");
+    assert!(log.contains("error[not-applied]: `vrf`"), "{log}");
 }
 
 #[test]

@@ -695,7 +695,7 @@ fn state_master_starts_as_keepalived_and_clears_nopreempt() {
     });
 }
 
-/// A VRRP keyword ha does not apply and that would change behaviour (here `track_src_ip`):
+/// A VRRP keyword ha does not apply and that would change behaviour (here `vrf`):
 /// `ha check` reports it as an error and `ha run` refuses to start, naming it; a harmless one
 /// (`kernel_rx_buf_size`) is only a warning.
 #[test]
@@ -713,7 +713,7 @@ fn unapplied_keywords_refuse_ha_run_and_fail_ha_check() {
         std::fs::write(&p, single("una", "", "eth0", extra)).unwrap();
         p
     };
-    let refused = path("refused", "  track_src_ip\n");
+    let refused = path("refused", "  vrf red\n");
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
         .args(["check", "--no-host-checks"])
         .arg(&refused)
@@ -721,7 +721,7 @@ fn unapplied_keywords_refuse_ha_run_and_fail_ha_check() {
         .unwrap();
     let text = String::from_utf8_lossy(&check.stderr);
     assert_eq!(check.status.code(), Some(1), "{text}");
-    assert!(text.contains("`track_src_ip` is not applied"), "{text}");
+    assert!(text.contains("`vrf` is not applied"), "{text}");
     // One list of refusals (the compatibility table): one error, not one per path.
     assert_eq!(
         text.lines().filter(|l| l.starts_with("error")).count(),
@@ -744,7 +744,7 @@ fn unapplied_keywords_refuse_ha_run_and_fail_ha_check() {
         .unwrap();
     let text = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success(), "{text}");
-    assert!(text.contains("`track_src_ip` is not applied"), "{text}");
+    assert!(text.contains("`vrf` is not applied"), "{text}");
     assert!(!has(&ns, "eth0", "10.207.0.100/24"));
     let warned = path("warned", "  kernel_rx_buf_size 65536\n");
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
@@ -1000,5 +1000,63 @@ fn owner_ignore_adverts_keeps_the_owner_master_and_counts_the_drops() {
         assert!(holds(Duration::from_millis(500), || instance(&ha, "VI_1")
             ["state"]
             == "MASTER"));
+    }
+}
+
+// ----- track_src_ip -----
+
+/// `track_src_ip` with `unicast_src_ip`, as keepalived documents it (VRRP_FAULT_FL_NO_SOURCE_IP):
+/// removing the source address puts the instance in FAULT (the VIP goes), putting it back
+/// brings the instance back. keepalived 2.2.7 does not: its netlink handler compares the
+/// address with the first bytes of a sockaddr_storage (`inaddr_equal(.., &vrrp->saddr, ..)`,
+/// the same in 2.4.3), so it keeps the VIP; this test shows both, and the compatibility
+/// table names the difference.
+#[test]
+fn track_src_ip_faults_while_the_source_address_is_gone() {
+    if !require_root("track_src_ip_faults_while_the_source_address_is_gone") {
+        return;
+    }
+    for (node, tag) in [(Node::Keepalived, "tsk"), (Node::Ha, "tsh")] {
+        let (ns, _peer) = veth_pair(
+            tag,
+            ("10.215.0.1/24", "fe80::1/64"),
+            ("10.215.0.2/24", "fe80::2/64"),
+        );
+        let conf = format!(
+            "global_defs {{\n  router_id {tag}\n  vrrp_version 3\n  script_user root\n}}\n\
+             vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  virtual_router_id 96\n  \
+             priority 100\n  advert_int 0.1\n  unicast_src_ip 10.215.0.1\n  track_src_ip\n  \
+             unicast_peer {{\n    10.215.0.2\n  }}\n  virtual_ipaddress {{\n    10.215.9.100/24\n  }}\n}}\n"
+        );
+        let daemon = match node {
+            Node::Ha => Daemon::Ha(start_with(&ns, &format!("{tag}.conf"), &conf)),
+            Node::Keepalived => Daemon::Ka(Keepalived::start(&ns, tag, &conf)),
+        };
+        let state = || match &daemon {
+            Daemon::Ha(ha) => instance(ha, "VI_1")["state"].as_str().unwrap().to_string(),
+            Daemon::Ka(_) => String::new(),
+        };
+        let vip = || has(&ns, "eth0", "10.215.9.100/24");
+        wait_until("master with the VIP", Duration::from_secs(10), vip);
+        ns.exec(&["ip", "addr", "del", "10.215.0.1/24", "dev", "eth0"]);
+        if matches!(node, Node::Keepalived) {
+            assert!(
+                holds(Duration::from_secs(1), vip),
+                "keepalived keeps the VIP"
+            );
+            drop(daemon);
+            continue;
+        }
+        wait_until(
+            "the VIP gone with the source",
+            Duration::from_secs(5),
+            || !vip(),
+        );
+        assert_eq!(state(), "FAULT");
+        assert!(holds(Duration::from_millis(500), || !vip()));
+        ns.exec(&["ip", "addr", "add", "10.215.0.1/24", "dev", "eth0"]);
+        wait_until("master again", Duration::from_secs(10), vip);
+        assert_eq!(state(), "MASTER");
+        drop(daemon);
     }
 }

@@ -261,6 +261,8 @@ fn plan_instance(
         config_fault,
         dont_track_primary: vi.dont_track_primary,
         dynamic_interfaces: g.dynamic_interfaces,
+        // keepalived clears track_src_ip when no source address is configured.
+        track_src_ip: vi.track_src_ip && vi.unicast_src_ip.is_some(),
         garp_interval,
         gna_interval,
         promote_secondaries: vi.promote_secondaries,
@@ -562,15 +564,12 @@ mod tests {
         // `ha check` and `ha run` refuse this file already (the compatibility table); the
         // plan refuses it too, for a Config an embedder built without them.
         let conf = parse_unchecked(
-            "vrrp_instance A { interface ens32\n virtual_router_id 7\n track_src_ip\n \
+            "vrrp_instance A { interface ens32\n virtual_router_id 7\n vrf red\n \
              virtual_ipaddress { 192.168.2.201 } }\n",
         );
         let err = plan(&conf, &mut FakeHost).unwrap_err();
         assert_eq!(err.instance, "A");
-        assert!(
-            err.reason.contains("`track_src_ip` is not applied"),
-            "{err}"
-        );
+        assert!(err.reason.contains("`vrf` is not applied"), "{err}");
     }
 
     #[test]

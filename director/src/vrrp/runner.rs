@@ -54,6 +54,9 @@ pub struct InstanceSpec {
     pub config_fault: Option<String>,
     /// `dont_track_primary`: its interface going down does not put it in FAULT.
     pub dont_track_primary: bool,
+    /// `track_src_ip` with a configured source address: the instance is in FAULT while that
+    /// address is not on its interface (keepalived's VRRP_FAULT_FL_NO_SOURCE_IP).
+    pub track_src_ip: bool,
     /// `dynamic_interfaces`: a missing interface is waited for in FAULT rather than refused;
     /// an unspecified `config.primary_address` is taken from the interface when it appears.
     pub dynamic_interfaces: bool,
@@ -596,6 +599,18 @@ impl Core {
             member.instance.handle_command(
                 vrrp_core::Instant::ZERO,
                 Command::EnterFault(FaultCause::InterfaceDown),
+            );
+        }
+        if member.spec.track_src_ip && !self.source_address_present(&member) {
+            tracing::warn!(
+                instance = %member.spec.name,
+                "source address {} is not on {}: waiting in FAULT (track_src_ip)",
+                member.spec.config.primary_address,
+                member.spec.interface
+            );
+            member.instance.handle_command(
+                vrrp_core::Instant::ZERO,
+                Command::EnterFault(FaultCause::SourceAddress),
             );
         }
         if let Some(why) = &member.spec.config_fault {
@@ -1232,8 +1247,29 @@ impl Core {
         true
     }
 
-    /// The kernel added or removed an address. A VIP removed from a master is put back.
+    /// The kernel added or removed an address. A VIP removed from a master is put back; a
+    /// tracked source address (`track_src_ip`) takes its instance in and out of FAULT.
     fn address_seen(&mut self, ifindex: u32, address: IpAddr, present: bool) {
+        let now = self.now();
+        for i in 0..self.members.len() {
+            let m = &self.members[i];
+            let on_its_interface =
+                m.io.as_ref()
+                    .is_some_and(|io| io.ifindex == ifindex || io.parent_ifindex == ifindex);
+            if m.spec.track_src_ip && m.spec.config.primary_address == address && on_its_interface {
+                let command = if present {
+                    Command::LeaveFault(FaultCause::SourceAddress)
+                } else {
+                    tracing::warn!(
+                        instance = %m.spec.name,
+                        "source address {address} removed: FAULT until it is back (track_src_ip)"
+                    );
+                    Command::EnterFault(FaultCause::SourceAddress)
+                };
+                self.members[i].instance.handle_command(now, command);
+                self.drain(i);
+            }
+        }
         for i in 0..self.members.len() {
             for j in 0..self.members[i].spec.addresses.len() {
                 let a = self.members[i].spec.addresses[j].clone();
@@ -1247,6 +1283,18 @@ impl Core {
             }
         }
         self.status_changed = true;
+    }
+
+    /// Whether a member's configured source address is on its interface (or its VMAC's
+    /// parent).
+    fn source_address_present(&mut self, member: &Member) -> bool {
+        let Some(io) = &member.io else { return false };
+        let address = member.spec.config.primary_address;
+        [io.ifindex, io.parent_ifindex].into_iter().any(|index| {
+            self.rtnl
+                .addresses(index)
+                .is_ok_and(|list| list.iter().any(|(a, _)| *a == address))
+        })
     }
 
     /// Puts back VIP `j` of master `i` that something else removed.

@@ -54,7 +54,6 @@ const INSTANCE_KEYWORDS: &[(&str, Uses)] = &[
     ("vmac_xmit_base", |vi| vi.vmac_xmit_base),
     ("use_vmac_addr", |vi| vi.use_vmac_addr),
     ("vrf", |vi| vi.vrf.is_some()),
-    ("track_src_ip", |vi| vi.track_src_ip),
     ("track_bfd", |vi| !vi.tracking.bfds.is_empty()),
     ("kernel_rx_buf_size", |vi| vi.kernel_rx_buf_size.is_some()),
 ];
@@ -164,7 +163,6 @@ mod tests {
             ("use_vmac\n vmac_xmit_base", "vmac_xmit_base"),
             ("use_vmac\n use_vmac_addr", "use_vmac_addr"),
             ("vrf red", "vrf"),
-            ("track_src_ip", "track_src_ip"),
             ("native_ipv6", "native_ipv6"),
             ("track_bfd {\n b1\n }", "track_bfd"),
             (

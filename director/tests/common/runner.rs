@@ -45,6 +45,7 @@ pub fn vi_1(version: Version, priority: u8, primary: &str, vip: &str) -> Instanc
         dont_track_primary: false,
         promote_secondaries: false,
         dynamic_interfaces: false,
+        track_src_ip: false,
         garp_interval: Duration::ZERO,
         gna_interval: Duration::ZERO,
         rules: Vec::new(),
