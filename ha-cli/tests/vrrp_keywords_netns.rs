@@ -1060,3 +1060,76 @@ fn track_src_ip_faults_while_the_source_address_is_gone() {
         drop(daemon);
     }
 }
+
+// ----- garp_extra_if -----
+
+/// When each gratuitous ARP for `address` went by in namespace `name` during `period`.
+fn capture_garps_for(name: String, address: std::net::Ipv4Addr, period: Duration) -> Vec<Instant> {
+    std::thread::spawn(move || {
+        use std::io::Read;
+        testkit::netns::enter_named(&name);
+        let socket = socket2::Socket::new(
+            socket2::Domain::PACKET,
+            socket2::Type::RAW,
+            Some(socket2::Protocol::from(i32::from(0x0806u16.to_be()))),
+        )
+        .unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut seen = Vec::new();
+        let end = Instant::now() + period;
+        let mut frame = [0u8; 128];
+        while Instant::now() < end {
+            if let Ok(n) = (&socket).read(&mut frame) {
+                if n >= 42 && frame[28..32] == frame[38..42] && frame[28..32] == address.octets() {
+                    seen.push(Instant::now());
+                }
+            }
+        }
+        seen
+    })
+    .join()
+    .unwrap()
+}
+
+/// `garp_extra_if 1 all`: while master, one gratuitous ARP a second for the address on the
+/// other device (eth1), after the announcements of becoming master; without it, none.
+#[test]
+fn garp_extra_if_all_repeats_gratuitous_arps_on_other_devices() {
+    if !require_root("garp_extra_if_all_repeats_gratuitous_arps_on_other_devices") {
+        return;
+    }
+    for (tag, extra, want) in [("gxa", "  garp_extra_if 1 all\n", true), ("gxn", "", false)] {
+        let (sw, a, _b) = two_links(tag);
+        let conf = format!(
+            "global_defs {{\n  router_id {tag}\n  vrrp_version 3\n}}\n\
+             vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  virtual_router_id 97\n  \
+             priority 100\n  advert_int 0.1\n  garp_master_delay 0\n{extra}  virtual_ipaddress {{\n    \
+             {VIP1}\n    {VIP2} dev eth1\n  }}\n}}\n"
+        );
+        let ha = start_with(&a, &format!("{tag}.conf"), &conf);
+        wait_until("master with both VIPs", Duration::from_secs(5), || {
+            has(&a, "eth0", VIP1) && has(&a, "eth1", VIP2)
+        });
+        // Past the announcements of becoming master.
+        std::thread::sleep(Duration::from_millis(300));
+        let seen = capture_garps_for(
+            sw.name.clone(),
+            "10.205.1.100".parse().unwrap(),
+            Duration::from_millis(3300),
+        );
+        if want {
+            assert!((3..=4).contains(&seen.len()), "{tag}: {seen:?}");
+            for gap in seen.windows(2).map(|w| w[1] - w[0]) {
+                assert!(
+                    gap >= Duration::from_millis(800) && gap <= Duration::from_millis(1300),
+                    "{tag}: {gap:?}"
+                );
+            }
+        } else {
+            assert!(seen.is_empty(), "{tag}: {seen:?}");
+        }
+        assert_eq!(instance(&ha, "VI_1")["state"], "MASTER");
+    }
+}

@@ -265,9 +265,42 @@ fn plan_instance(
         track_src_ip: vi.track_src_ip && vi.unicast_src_ip.is_some(),
         garp_interval,
         gna_interval,
+        garp_extra_if: garp_extra_if(config, vi),
         promote_secondaries: vi.promote_secondaries,
         rules,
     })
+}
+
+/// keepalived's `garp_extra_if SECS [all]` (old name `vmac_garp_intvl`), or the global
+/// `vrrp_garp_extra_if` (`vrrp_vmac_garp_intvl`) for an instance without one. Without `all`
+/// it announces only on the VMACs made for addresses on other interfaces (`use_vmac_addr`,
+/// which ha refuses), so there is nothing to send, and keepalived turns it off too; the same
+/// when no address is on another device.
+fn garp_extra_if(config: &Config, vi: &VrrpInstance) -> Option<Duration> {
+    let read = |statements: &[keepalived_conf::RawStatement], names: [&str; 2]| {
+        let s = statements
+            .iter()
+            .rev()
+            .find(|s| names.contains(&s.keyword.as_str()))?;
+        let secs: u64 = s.args.iter().find_map(|a| a.parse().ok())?;
+        Some((secs, s.args.iter().any(|a| a == "all")))
+    };
+    let (secs, all) = read(&vi.other, ["garp_extra_if", "vmac_garp_intvl"]).or_else(|| {
+        read(
+            &config.global_defs.other,
+            ["vrrp_garp_extra_if", "vrrp_vmac_garp_intvl"],
+        )
+    })?;
+    let elsewhere = vi
+        .virtual_ipaddress
+        .iter()
+        .chain(&vi.virtual_ipaddress_excluded)
+        .any(|a| {
+            a.dev
+                .as_ref()
+                .is_some_and(|d| Some(d) != vi.interface.as_ref())
+        });
+    (all && elsewhere && secs > 0).then(|| Duration::from_secs(secs))
 }
 
 /// The pacing of gratuitous ARPs and NAs on an interface: its `garp_group`'s
@@ -570,6 +603,35 @@ mod tests {
         let err = plan(&conf, &mut FakeHost).unwrap_err();
         assert_eq!(err.instance, "A");
         assert!(err.reason.contains("`vrf` is not applied"), "{err}");
+    }
+
+    #[test]
+    fn garp_extra_if_with_all_on_addresses_on_other_devices() {
+        let spec = |global: &str, body: &str, dev: &str| {
+            plan(
+                &parse(&format!(
+                    "global_defs {{\n{global}\n}}\nvrrp_instance A {{ interface ens32\n virtual_router_id 7\n\
+                     {body}\n virtual_ipaddress {{ 192.168.2.201\n 10.0.0.1/24 dev {dev} }} }}\n"
+                )),
+                &mut FakeHost,
+            )
+            .unwrap()
+            .remove(0)
+            .garp_extra_if
+        };
+        let secs = |n| Some(Duration::from_secs(n));
+        assert_eq!(spec("", "garp_extra_if 2 all", "ens33"), secs(2));
+        assert_eq!(spec("", "vmac_garp_intvl all 3", "ens33"), secs(3));
+        assert_eq!(spec("vrrp_garp_extra_if 4 all", "", "ens33"), secs(4));
+        assert_eq!(spec("vrrp_vmac_garp_intvl 5 all", "", "ens33"), secs(5));
+        // The instance's own setting wins.
+        assert_eq!(
+            spec("vrrp_garp_extra_if 4 all", "garp_extra_if 2 all", "ens33"),
+            secs(2)
+        );
+        // Without `all` (VMACs of other interfaces only), or nothing elsewhere: off.
+        assert_eq!(spec("", "garp_extra_if 2", "ens33"), None);
+        assert_eq!(spec("", "garp_extra_if 2 all", "ens32"), None);
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub struct InstanceSpec {
     pub garp_interval: Duration,
     /// The same for unsolicited neighbour advertisements (`vrrp_gna_interval`).
     pub gna_interval: Duration,
+    /// `garp_extra_if SECS all` (or the global `vrrp_garp_extra_if`): while master, one
+    /// gratuitous ARP / NA every SECS on each other device holding one of its addresses.
+    pub garp_extra_if: Option<Duration>,
     /// `promote_secondaries`: the interface's promote_secondaries sysctl is set while the
     /// instance runs, so removing a VIP keeps the other addresses of its subnet, and put back
     /// when the last instance that set it stops (keepalived; not for a VMAC, as keepalived).
@@ -435,6 +438,8 @@ struct Member {
     vip_repairs: u64,
     /// When to try again after its addresses could not be installed (FAULT until then).
     retry_addresses_at: Option<vrrp_core::Instant>,
+    /// When the next `garp_extra_if` announcement is due (while it holds its addresses).
+    extra_garp_at: Option<vrrp_core::Instant>,
     /// When a dropped advert was last published as an event, per kind of drop.
     last_drop_event: HashMap<std::mem::Discriminant<vrrp_core::DropReason>, vrrp_core::Instant>,
 }
@@ -575,6 +580,7 @@ impl Core {
             installed,
             vip_repairs: 0,
             retry_addresses_at: None,
+            extra_garp_at: None,
             last_drop_event: HashMap::new(),
         };
         let missing = interface_index(&member.spec.interface).is_err();
@@ -924,7 +930,13 @@ impl Core {
     fn next_deadline(&self) -> Option<vrrp_core::Instant> {
         self.members
             .iter()
-            .flat_map(|m| [m.instance.poll_timeout(), m.retry_addresses_at])
+            .flat_map(|m| {
+                [
+                    m.instance.poll_timeout(),
+                    m.retry_addresses_at,
+                    m.extra_garp_at,
+                ]
+            })
             .flatten()
             .chain(self.paced.values().filter_map(Paced::due))
             .min()
@@ -989,6 +1001,9 @@ impl Core {
             }
             let now = self.now();
             for i in 0..self.members.len() {
+                if self.members[i].extra_garp_at.is_some_and(|t| t <= now) {
+                    self.announce_extra(i, now);
+                }
                 if self.members[i].retry_addresses_at.is_some_and(|t| t <= now) {
                     self.members[i].retry_addresses_at = None;
                     self.members[i]
@@ -1636,9 +1651,46 @@ impl Core {
         }
     }
 
+    /// keepalived's `vrrp_send_vmac_update` with `all`: one gratuitous ARP / NA for the first
+    /// address on each device other than member `i`'s interface, then again an interval on.
+    fn announce_extra(&mut self, i: usize, now: vrrp_core::Instant) {
+        let m = &self.members[i];
+        let (Some(interval), Some(io)) = (m.spec.garp_extra_if, &m.io) else {
+            self.members[i].extra_garp_at = None;
+            return;
+        };
+        let mut devices: Vec<(&str, IpAddr)> = Vec::new();
+        for a in &m.spec.addresses {
+            let device = a.device.as_deref().unwrap_or(&io.interface);
+            if device != io.interface && !devices.iter().any(|(d, _)| *d == device) {
+                devices.push((device, a.address));
+            }
+        }
+        let mut failures = Vec::new();
+        for (device, address) in devices {
+            let sent = match self.announcers.get(device) {
+                Some(sender) => sender.announce(&[address], 1).map_err(|e| e.to_string()),
+                None => Err(format!("no announcer on {device}")),
+            };
+            if let Err(e) = sent {
+                failures.push(format!("garp_extra_if: gratuitous ARP/NA not sent: {e}"));
+            }
+        }
+        self.members[i].extra_garp_at = Some(now + interval);
+        for f in failures {
+            self.report(i, "announce", &f);
+        }
+    }
+
     /// Adds member `i`'s addresses and routes; `false` when an address could not be added.
     fn install_addresses(&mut self, i: usize) -> bool {
         self.members[i].holds_addresses = true;
+        // keepalived: the first periodic announcement comes garp_master_delay + the interval
+        // after becoming master.
+        self.members[i].extra_garp_at = self.members[i]
+            .spec
+            .garp_extra_if
+            .map(|every| self.now() + self.members[i].spec.config.garp.master_delay + every);
         let mut ok = true;
         // no_accept: the drop rules go in before the addresses (keepalived's order).
         if let Err(e) = self.firewall_update(i, true) {
@@ -1670,6 +1722,7 @@ impl Core {
     }
 
     fn remove_addresses(&mut self, i: usize) {
+        self.members[i].extra_garp_at = None;
         if !self.members[i].holds_addresses {
             return;
         }

@@ -181,9 +181,8 @@ mod tests {
         }
         for (body, global, keyword) in [
             ("kernel_rx_buf_size 1024", "", "kernel_rx_buf_size"),
-            ("garp_extra_if 10", "", "garp_extra_if"),
             ("linkbeat_use_polling", "", "linkbeat_use_polling"),
-            ("", "vrrp_garp_extra_if 10", "vrrp_garp_extra_if"),
+            ("", "vrrp_no_swap", "vrrp_no_swap"),
         ] {
             let u = check(body, global);
             assert!(u.errors.is_empty(), "{body}: {u:?}");

@@ -47,6 +47,7 @@ pub fn vi_1(version: Version, priority: u8, primary: &str, vip: &str) -> Instanc
         dynamic_interfaces: false,
         track_src_ip: false,
         garp_interval: Duration::ZERO,
+        garp_extra_if: None,
         gna_interval: Duration::ZERO,
         rules: Vec::new(),
     }
