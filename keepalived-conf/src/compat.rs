@@ -667,7 +667,7 @@ pub const ADDRESS_OPTIONS: &[Entry] = &[
     e(ADDRESS_LINE, "home", A, "IFA_F_HOMEADDRESS (IPv6)"),
     e(ADDRESS_LINE, "label", A, "IPv4 address label (`eth0:vip`)"),
     e(ADDRESS_LINE, "mngtmpaddr", A, "IFA_F_MANAGETEMPADDR (IPv6)"),
-    e(ADDRESS_LINE, "no_track", A, "a removed address is left removed: keepalived does not react to it (ha puts other virtual addresses back)"),
+    e(ADDRESS_LINE, "no_track", A, "a removed address is left removed: keepalived does not react to it (ha puts other virtual and static addresses back)"),
     e(ADDRESS_LINE, "noprefixroute", A, "IFA_F_NOPREFIXROUTE: no prefix route for the address"),
     e(ADDRESS_LINE, "peer", A, "point-to-point: the peer is IFA_ADDRESS, the address IFA_LOCAL with a host prefix"),
     e(ADDRESS_LINE, "preferred_lft", A, "IPv6 preferred lifetime (IFA_CACHEINFO); without it a /128 is deprecated (0), as in keepalived"),

@@ -21,6 +21,9 @@ pub struct StaticAddress {
     pub label: Option<String>,
     pub scope: AddressScope,
     pub options: AddressOptions,
+    /// `no_track`: not put back when something removes it (keepalived reinstates only the
+    /// others).
+    pub no_track: bool,
 }
 
 /// What the configuration asks for.
@@ -50,6 +53,7 @@ impl StaticPlan {
                 label: a.label.clone(),
                 scope: line.scope,
                 options: line.options,
+                no_track: line.no_track,
             });
         }
         for words in &config.static_routes {
@@ -114,16 +118,26 @@ impl Statics {
         self.install(true);
     }
 
-    /// Called often: every [`CHECK_INTERVAL`], adds whatever is missing.
+    /// Called often: every [`CHECK_INTERVAL`], adds whatever is missing but `no_track`
+    /// addresses, whose removal keepalived leaves alone.
     pub fn tick(&mut self) {
         if self.last_check.elapsed() >= CHECK_INTERVAL {
-            self.reinstate();
+            self.last_check = std::time::Instant::now();
+            self.install_tracked(true, true);
         }
     }
 
     fn install(&mut self, restoring: bool) {
+        self.install_tracked(restoring, false);
+    }
+
+    /// Adds the plan's entries; `tracked_only`: not the `no_track` addresses.
+    fn install_tracked(&mut self, restoring: bool, tracked_only: bool) {
         let what = if restoring { "restored" } else { "added" };
         for a in self.plan.addresses.clone() {
+            if tracked_only && a.no_track {
+                continue;
+            }
             match a.resolved().and_then(|ia| {
                 self.rtnl
                     .add_address(&ia)
