@@ -770,6 +770,17 @@ mod tests {
     }
 
     #[test]
+    fn a_sync_group_stopping_runs_its_notify_stop_script() {
+        let c = parse(
+            "vrrp_sync_group G {\n group {\n VI_1\n }\n notify_stop \"/bin/true stopped\"\n}\n\
+             vrrp_instance VI_1 { interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1 } }\n",
+        );
+        let n = Notifier::from_config(&c, &ScriptPolicy::unchecked()).unwrap();
+        assert_eq!(labels(&n.on_group("G", State::Stopped)), ["notify_stop G"]);
+        assert!(n.on_group("G", State::Master).is_empty());
+    }
+
+    #[test]
     fn a_deleted_instance_reports_deleted_with_notify_deleted_else_fault() {
         let base = "vrrp_instance VI_1 { interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1 }\n \
                     notify /bin/true\n notify_fault /bin/true\n";

@@ -794,6 +794,23 @@ mod tests {
     }
 
     #[test]
+    fn vrrp_track_file_is_track_file() {
+        // keepalived's old name of the `track_file` block.
+        let p = plan(
+            "vrrp_track_file F {\n file /run/ha-test-no-such-file\n weight -5\n}\n\
+             vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1 }\n \
+             track_file { F }\n}\n",
+        );
+        let a = p.instances.iter().find(|t| t.instance == "A").unwrap();
+        let objects: Vec<(TrackedKind, String, i32)> = a
+            .objects
+            .iter()
+            .map(|o| (o.kind, o.name.clone(), o.weight))
+            .collect();
+        assert_eq!(objects, [(TrackedKind::File, "F".to_string(), -5)]);
+    }
+
+    #[test]
     fn sync_group_tracking_goes_to_every_member_and_member_weights_follow_keepalived() {
         let text = "vrrp_script grp {\n script \"/bin/true\"\n}\n\
             vrrp_script own {\n script \"/bin/true\"\n weight -20\n}\n\

@@ -29,6 +29,7 @@ fn virtual_addresses_are_added_with_label_and_removed_idempotently() {
                 prefix_len: 32,
                 label: Some("eth0:vi1".into()),
                 scope: AddressScope::Universe,
+                options: Default::default(),
             };
             let vip6 = InterfaceAddress {
                 ifindex,
@@ -36,6 +37,7 @@ fn virtual_addresses_are_added_with_label_and_removed_idempotently() {
                 prefix_len: 64,
                 label: None,
                 scope: AddressScope::Universe,
+                options: Default::default(),
             };
             assert!(rtnl.add_address(&vip).unwrap());
             assert!(

@@ -220,7 +220,8 @@ fn reload_touches_only_what_changed_and_a_bad_file_changes_nothing() {
              advert_int 0.1\n  virtual_ipaddress {{\n    {vip}\n  }}\n}}\n"
         )
     };
-    let head = "global_defs {\n  vrrp_version 3\n}\n";
+    // reload_check_config: a file with errors is not loaded (ha always checks it first).
+    let head = "global_defs {\n  vrrp_version 3\n  reload_check_config\n}\n";
     let path = std::env::temp_dir().join(format!("ha-reload-{}.conf", std::process::id()));
     std::fs::write(&path, format!("{head}{}", instance("VI_1", 51, 100, VIP))).unwrap();
     let lvs1 = Director::start_path(&lvs1_ns, &path);
@@ -488,15 +489,16 @@ fn nopreempt_restarted_higher_priority_director_stays_backup_and_vrrp_runs_realt
     // nopreempt needs state BACKUP on both nodes (the seed README's advice for production).
     let conf = |priority: u8| {
         format!(
-            "global_defs {{\n  vrrp_version 3\n  vrrp_rt_priority 10\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  nopreempt\n  \
+            "global_defs {{\n  vrrp_version 3\n  vrrp_rt_priority 10\n  vrrp_priority -4\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  nopreempt\n  \
              interface ens32\n  virtual_router_id 51\n  priority {priority}\n  advert_int 0.1\n  \
              virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n"
         )
     };
     let mut lvs1 = start_with(&lvs1_ns, "n1.conf", &conf(100));
     wait_until("lvs1 master", Duration::from_secs(5), || has_vip(&lvs1_ns));
-    // vrrp_rt_priority 10: the VRRP thread runs SCHED_RR at 10 (proc(5) stat fields 40, 41).
-    let vrrp_thread_sched = |pid: u32| -> Option<(i64, i64)> {
+    // vrrp_rt_priority 10: the VRRP thread runs SCHED_RR at 10 (proc(5) stat fields 40, 41);
+    // vrrp_priority -4: at nice -4 (field 19).
+    let vrrp_thread_sched = |pid: u32| -> Option<(i64, i64, i64)> {
         for task in std::fs::read_dir(format!("/proc/{pid}/task"))
             .ok()?
             .flatten()
@@ -506,15 +508,19 @@ fn nopreempt_restarted_higher_priority_director_stays_backup_and_vrrp_runs_realt
                 let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
                 let rest = &stat[stat.rfind(')')? + 2..];
                 let fields: Vec<&str> = rest.split(' ').collect();
-                return Some((fields[40 - 3].parse().ok()?, fields[41 - 3].parse().ok()?));
+                return Some((
+                    fields[40 - 3].parse().ok()?,
+                    fields[41 - 3].parse().ok()?,
+                    fields[19 - 3].parse().ok()?,
+                ));
             }
         }
         None
     };
     assert_eq!(
         vrrp_thread_sched(lvs1.child.id()),
-        Some((10, 2)),
-        "rt priority 10, SCHED_RR"
+        Some((10, 2, -4)),
+        "rt priority 10, SCHED_RR, nice -4"
     );
     let lvs2 = start_with(&lvs2_ns, "n2.conf", &conf(90));
     lvs1.signal(nix::sys::signal::Signal::SIGKILL);
@@ -1024,6 +1030,7 @@ fn startup_shutdown_and_notify_fifo_scripts_run_as_keepalived_runs_them() {
     let log = dir.join("scripts.log");
     let record = dir.join("record.sh");
     let reader = dir.join("fifo-reader.sh");
+    let vrrp_reader = dir.join("vrrp-fifo-reader.sh");
     // keepalived starts a notify_fifo_script with the FIFO's path as its argument.
     std::fs::write(
         &record,
@@ -1038,25 +1045,40 @@ fn startup_shutdown_and_notify_fifo_scripts_run_as_keepalived_runs_them() {
         ),
     )
     .unwrap();
+    std::fs::write(
+        &vrrp_reader,
+        format!(
+            "#!/bin/sh\nwhile read -r line; do echo \"vrrp-fifo $line\" >> {}; done < \"$1\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
-    for s in [&record, &reader] {
+    for s in [&record, &reader, &vrrp_reader] {
         std::fs::set_permissions(s, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let conf = format!(
         "global_defs {{\n  vrrp_version 3\n  script_user root\n  startup_script \"{record} startup\"\n  \
-         shutdown_script \"{record} shutdown\"\n  notify_fifo {fifo}\n  notify_fifo_script {reader}\n}}\n\
+         startup_script_timeout 5\n  shutdown_script \"{record} shutdown\"\n  shutdown_script_timeout 5\n  \
+         notify_fifo {fifo}\n  notify_fifo_script {reader}\n  vrrp_notify_fifo {vrrp_fifo}\n  \
+         vrrp_notify_fifo_script {vrrp_reader}\n}}\n\
          vrrp_instance VI_1 {{\n  state MASTER\n  interface ens32\n  virtual_router_id 51\n  \
          priority 100\n  advert_int 0.1\n  virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n",
         record = record.display(),
         reader = reader.display(),
         fifo = dir.join("notify.fifo").display(),
+        vrrp_reader = vrrp_reader.display(),
+        vrrp_fifo = dir.join("vrrp-notify.fifo").display(),
     );
     let mut director = start_with(&ns, "scripts.conf", &conf);
     let lines = || std::fs::read_to_string(&log).unwrap_or_default();
     wait_until(
         "startup script and FIFO line",
         Duration::from_secs(5),
-        || lines().contains("fifo INSTANCE \"VI_1\" MASTER 100"),
+        || {
+            lines().contains("\nfifo INSTANCE \"VI_1\" MASTER 100")
+                && lines().contains("vrrp-fifo INSTANCE \"VI_1\" MASTER 100")
+        },
     );
     assert!(has_vip(&ns));
     assert_eq!(lines().lines().next(), Some("startup"), "{}", lines());

@@ -50,7 +50,9 @@ fn routes(ns: &Netns) -> String {
     ns.output(&["ip", "route", "show", "table", "all"])
 }
 
-const STATICS: &str = "static_ipaddress {\n  10.77.0.1/24 dev ens32\n}\n\
+const STATICS: &str =
+    "static_ipaddress {\n  10.77.0.1/24 dev ens32\n  10.77.1.1/24 dev ens32 no_track\n  \
+    10.77.2.1/24 dev ens32\n}\n\
     static_routes {\n  10.78.0.0/16 via 10.77.0.254 dev ens32\n}\n\
     static_rules {\n  from 10.77.0.0/24 table 100 preference 1000\n}\n";
 
@@ -93,14 +95,22 @@ fn static_entries_stay_through_failover_and_virtual_rules_follow_mastership() {
     assert!(routes(&ns1).contains("10.78.0.0/16 via 10.77.0.254"));
     assert!(rules(&ns1).contains("1000:"));
 
-    // Removed behind its back: put back (within the 5 s check).
+    // Removed behind its back: put back (within the 5 s check), but a `no_track` address.
+    assert!(testkit::has_address(&ns1, "ens32", "10.77.1.1/24"));
     ns1.exec(&["ip", "route", "del", "10.78.0.0/16"]);
     ns1.exec(&["ip", "rule", "del", "preference", "1000"]);
+    ns1.exec(&["ip", "addr", "del", "10.77.1.1/24", "dev", "ens32"]);
+    ns1.exec(&["ip", "addr", "del", "10.77.2.1/24", "dev", "ens32"]);
     wait_until(
-        "static route and rule restored",
+        "static route, rule and address restored",
         Duration::from_secs(8),
-        || routes(&ns1).contains("10.78.0.0/16 via 10.77.0.254") && rules(&ns1).contains("1000:"),
+        || {
+            routes(&ns1).contains("10.78.0.0/16 via 10.77.0.254")
+                && rules(&ns1).contains("1000:")
+                && testkit::has_address(&ns1, "ens32", "10.77.2.1/24")
+        },
     );
+    assert!(!testkit::has_address(&ns1, "ens32", "10.77.1.1/24"));
     // The link goes down and up: the kernel dropped the route; it comes back with the link.
     ns1.exec(&["ip", "link", "set", "ens32", "down"]);
     wait_until("route gone with the link", Duration::from_secs(2), || {

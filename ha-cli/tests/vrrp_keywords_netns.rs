@@ -695,7 +695,7 @@ fn state_master_starts_as_keepalived_and_clears_nopreempt() {
     });
 }
 
-/// A VRRP keyword ha does not apply and that would change behaviour (here `track_src_ip`):
+/// A VRRP keyword ha does not apply and that would change behaviour (here `vrf`):
 /// `ha check` reports it as an error and `ha run` refuses to start, naming it; a harmless one
 /// (`kernel_rx_buf_size`) is only a warning.
 #[test]
@@ -713,7 +713,7 @@ fn unapplied_keywords_refuse_ha_run_and_fail_ha_check() {
         std::fs::write(&p, single("una", "", "eth0", extra)).unwrap();
         p
     };
-    let refused = path("refused", "  track_src_ip\n");
+    let refused = path("refused", "  vrf red\n");
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
         .args(["check", "--no-host-checks"])
         .arg(&refused)
@@ -721,7 +721,13 @@ fn unapplied_keywords_refuse_ha_run_and_fail_ha_check() {
         .unwrap();
     let text = String::from_utf8_lossy(&check.stderr);
     assert_eq!(check.status.code(), Some(1), "{text}");
-    assert!(text.contains("`track_src_ip` is not applied"), "{text}");
+    assert!(text.contains("`vrf` is not applied"), "{text}");
+    // One list of refusals (the compatibility table): one error, not one per path.
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{text}"
+    );
     let run = std::process::Command::new("ip")
         .args([
             "netns",
@@ -738,7 +744,7 @@ fn unapplied_keywords_refuse_ha_run_and_fail_ha_check() {
         .unwrap();
     let text = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success(), "{text}");
-    assert!(text.contains("`track_src_ip` is not applied"), "{text}");
+    assert!(text.contains("`vrf` is not applied"), "{text}");
     assert!(!has(&ns, "eth0", "10.207.0.100/24"));
     let warned = path("warned", "  kernel_rx_buf_size 65536\n");
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_ha"))
@@ -748,10 +754,13 @@ fn unapplied_keywords_refuse_ha_run_and_fail_ha_check() {
         .unwrap();
     let text = String::from_utf8_lossy(&check.stderr);
     assert_eq!(check.status.code(), Some(0), "{text}");
-    assert!(
-        text.contains("`kernel_rx_buf_size` accepted, not applied"),
+    assert_eq!(
+        text.matches("`kernel_rx_buf_size` is accepted, not applied")
+            .count(),
+        1,
         "{text}"
     );
+    assert!(text.contains("0 error(s), 1 warning(s)"), "{text}");
     let _ = std::fs::remove_file(refused);
     let _ = std::fs::remove_file(warned);
 }
@@ -804,5 +813,323 @@ fn promote_secondaries_is_set_while_running_and_put_back_like_keepalived() {
         });
         assert!(has(&ns, "eth0", "10.211.0.7/24"), "{node:?}");
         assert_eq!(sysctl(), "0", "{node:?} after stop");
+    }
+}
+
+// ----- address options -----
+
+/// What `ip -j addr` says of the addresses of `dev` in 10.212/16, 239.212/16 and
+/// 2001:db8:212::/48: address, prefix, peer, broadcast, the flags an address line sets, and
+/// the preferred lifetime (0, finite or forever).
+fn address_lines(ns: &Netns, dev: &str) -> std::collections::BTreeSet<String> {
+    let shown: serde_json::Value =
+        serde_json::from_str(&ns.output(&["ip", "-d", "-j", "addr", "show", "dev", dev])).unwrap();
+    let mut out = std::collections::BTreeSet::new();
+    for a in shown[0]["addr_info"].as_array().unwrap() {
+        let local = a["local"].as_str().unwrap_or_default();
+        if local.starts_with("10.212.9.")
+            || !["10.212.", "239.212.", "2001:db8:212:"]
+                .iter()
+                .any(|p| local.starts_with(p))
+        {
+            continue;
+        }
+        let mut line = format!("{local}/{}", a["prefixlen"]);
+        for (key, name) in [
+            ("address", "peer"),
+            ("broadcast", "brd"),
+            ("label", "label"),
+        ] {
+            if let Some(v) = a[key].as_str() {
+                line.push_str(&format!(" {name} {v}"));
+            }
+        }
+        for flag in [
+            "nodad",
+            "home",
+            "noprefixroute",
+            "autojoin",
+            "mngtmpaddr",
+            "deprecated",
+        ] {
+            if a[flag] == true {
+                line.push_str(&format!(" {flag}"));
+            }
+        }
+        let preferred = match a["preferred_life_time"].as_u64() {
+            Some(0) => "0",
+            Some(4294967295) | None => "forever",
+            Some(_) => "finite",
+        };
+        line.push_str(&format!(" preferred {preferred}"));
+        out.insert(line);
+    }
+    out
+}
+
+/// The options of an address line (keepalived's `parse_ipaddress`): `peer` (the address is
+/// IFA_LOCAL with a host prefix, the peer IFA_ADDRESS), `brd +`, `home` (IPv6 only),
+/// `noprefixroute`, `autojoin`, `mngtmpaddr`, `-nodad`, `preferred_lft`, and keepalived's
+/// IPv6 defaults (nodad; a /128 deprecated). ha installs each VIP as keepalived 2.2.7 does,
+/// and puts a removed one back with the same options; a `no_track` one it leaves removed,
+/// as keepalived does not react to its removal.
+#[test]
+fn address_options_are_installed_like_keepalived() {
+    if !require_root("address_options_are_installed_like_keepalived") {
+        return;
+    }
+    let vips = "    10.212.0.100 peer 10.212.0.200 noprefixroute\n    \
+                10.212.1.100/24 brd + label eth0:ao home\n    \
+                10.212.2.100/32 no_track\n";
+    let excluded = "    239.212.0.1/32 autojoin\n    \
+                    2001:db8:212::100/64 home noprefixroute preferred_lft 30\n    \
+                    2001:db8:212::101\n    \
+                    2001:db8:212::102/64 -nodad mngtmpaddr preferred_lft forever\n";
+    let mut seen = Vec::new();
+    for (node, tag) in [(Node::Keepalived, "aok"), (Node::Ha, "aoh")] {
+        let (ns, _peer) = veth_pair(
+            tag,
+            ("10.212.9.1/24", "fe80::1/64"),
+            ("10.212.9.2/24", "fe80::2/64"),
+        );
+        let conf = format!(
+            "global_defs {{\n  router_id {tag}\n  vrrp_version 3\n  script_user root\n}}\n\
+             vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 95\n  \
+             priority 100\n  advert_int 0.1\n  virtual_ipaddress {{\n{vips}  }}\n  \
+             virtual_ipaddress_excluded {{\n{excluded}  }}\n}}\n"
+        );
+        let daemon = match node {
+            Node::Ha => Daemon::Ha(start_with(&ns, &format!("{tag}.conf"), &conf)),
+            Node::Keepalived => Daemon::Ka(Keepalived::start(&ns, tag, &conf)),
+        };
+        wait_until("every address line", Duration::from_secs(10), || {
+            address_lines(&ns, "eth0").len() == 7
+        });
+        let lines = address_lines(&ns, "eth0");
+        if let Daemon::Ha(ha) = &daemon {
+            // Removed behind ha's back: put back with its options; the no_track one is not.
+            ns.exec(&[
+                "ip",
+                "addr",
+                "del",
+                "10.212.0.100",
+                "peer",
+                "10.212.0.200",
+                "dev",
+                "eth0",
+            ]);
+            ns.exec(&[
+                "ip",
+                "-6",
+                "addr",
+                "del",
+                "2001:db8:212::101/128",
+                "dev",
+                "eth0",
+            ]);
+            ns.exec(&["ip", "addr", "del", "10.212.2.100/32", "dev", "eth0"]);
+            let want: std::collections::BTreeSet<String> = lines
+                .iter()
+                .filter(|l| !l.starts_with("10.212.2.100/"))
+                .cloned()
+                .collect();
+            wait_until("the VIPs put back", Duration::from_secs(5), || {
+                address_lines(&ns, "eth0") == want
+            });
+            assert!(holds(Duration::from_millis(500), || address_lines(
+                &ns, "eth0"
+            ) == want));
+            assert_eq!(instance(ha, "VI_1")["state"], "MASTER");
+        }
+        drop(daemon);
+        seen.push(lines);
+    }
+    assert_eq!(seen[1], seen[0], "ha (left) against keepalived (right)");
+    // What keepalived's own output holds, so that the comparison is not of two empty sets.
+    for want in [
+        "10.212.0.100/32 peer 10.212.0.200 label eth0 noprefixroute preferred forever",
+        "10.212.1.100/24 brd 10.212.1.255 label eth0:ao preferred forever",
+        "2001:db8:212::100/64 nodad home noprefixroute preferred finite",
+        "2001:db8:212::101/128 nodad deprecated preferred 0",
+        "2001:db8:212::102/64 mngtmpaddr preferred forever",
+        "239.212.0.1/32 label eth0 autojoin preferred forever",
+    ] {
+        assert!(seen[0].contains(want), "{want} not in {:?}", seen[0]);
+    }
+}
+
+// ----- owner_ignore_adverts -----
+
+/// `owner_ignore_adverts` (and the global `vrrp_owner_ignore_adverts`): the address owner
+/// (priority 255) drops every advert, counted, and stays master, even one from another owner
+/// with a higher address that would otherwise win the tie.
+#[test]
+fn owner_ignore_adverts_keeps_the_owner_master_and_counts_the_drops() {
+    if !require_root("owner_ignore_adverts_keeps_the_owner_master_and_counts_the_drops") {
+        return;
+    }
+    for (tag, global, local) in [
+        ("oia", "", "  owner_ignore_adverts\n"),
+        ("oig", "  vrrp_owner_ignore_adverts\n", ""),
+    ] {
+        let (ns, peer) = veth_pair(
+            tag,
+            ("10.213.0.1/24", "fe80::1/64"),
+            ("10.213.0.2/24", "fe80::2/64"),
+        );
+        let conf = format!(
+            "global_defs {{\n  router_id {tag}\n  vrrp_version 3\n{global}}}\n\
+             vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  \
+             priority 255\n  advert_int 0.1\n{local}  virtual_ipaddress {{\n    10.213.0.100/24\n  }}\n}}\n"
+        );
+        let ha = start_with(&ns, &format!("{tag}.conf"), &conf);
+        wait_until("the owner master", Duration::from_secs(5), || {
+            instance(&ha, "VI_1")["state"] == "MASTER" && has(&ns, "eth0", "10.213.0.100/24")
+        });
+        let src = "10.213.0.2".parse().unwrap();
+        let advert = common::adverts::advert(src, "10.213.0.100".parse().unwrap(), 255, None);
+        let frames: Vec<Vec<u8>> = (0..10)
+            .map(|id| common::adverts::frame(src, 255, id, &advert))
+            .collect();
+        common::adverts::send(&peer, "eth0", &frames);
+        wait_until("the drops counted", Duration::from_secs(3), || {
+            instance(&ha, "VI_1")["statistics"]["owner_discards"]
+                .as_u64()
+                .is_some_and(|n| n >= 10)
+        });
+        assert!(holds(Duration::from_millis(500), || instance(&ha, "VI_1")
+            ["state"]
+            == "MASTER"));
+    }
+}
+
+// ----- track_src_ip -----
+
+/// `track_src_ip` with `unicast_src_ip`, as keepalived documents it (VRRP_FAULT_FL_NO_SOURCE_IP):
+/// removing the source address puts the instance in FAULT (the VIP goes), putting it back
+/// brings the instance back. keepalived 2.2.7 does not: its netlink handler compares the
+/// address with the first bytes of a sockaddr_storage (`inaddr_equal(.., &vrrp->saddr, ..)`,
+/// the same in 2.4.3), so it keeps the VIP; this test shows both, and the compatibility
+/// table names the difference.
+#[test]
+fn track_src_ip_faults_while_the_source_address_is_gone() {
+    if !require_root("track_src_ip_faults_while_the_source_address_is_gone") {
+        return;
+    }
+    for (node, tag) in [(Node::Keepalived, "tsk"), (Node::Ha, "tsh")] {
+        let (ns, _peer) = veth_pair(
+            tag,
+            ("10.215.0.1/24", "fe80::1/64"),
+            ("10.215.0.2/24", "fe80::2/64"),
+        );
+        let conf = format!(
+            "global_defs {{\n  router_id {tag}\n  vrrp_version 3\n  script_user root\n}}\n\
+             vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  virtual_router_id 96\n  \
+             priority 100\n  advert_int 0.1\n  unicast_src_ip 10.215.0.1\n  track_src_ip\n  \
+             unicast_peer {{\n    10.215.0.2\n  }}\n  virtual_ipaddress {{\n    10.215.9.100/24\n  }}\n}}\n"
+        );
+        let daemon = match node {
+            Node::Ha => Daemon::Ha(start_with(&ns, &format!("{tag}.conf"), &conf)),
+            Node::Keepalived => Daemon::Ka(Keepalived::start(&ns, tag, &conf)),
+        };
+        let state = || match &daemon {
+            Daemon::Ha(ha) => instance(ha, "VI_1")["state"].as_str().unwrap().to_string(),
+            Daemon::Ka(_) => String::new(),
+        };
+        let vip = || has(&ns, "eth0", "10.215.9.100/24");
+        wait_until("master with the VIP", Duration::from_secs(10), vip);
+        ns.exec(&["ip", "addr", "del", "10.215.0.1/24", "dev", "eth0"]);
+        if matches!(node, Node::Keepalived) {
+            assert!(
+                holds(Duration::from_secs(1), vip),
+                "keepalived keeps the VIP"
+            );
+            drop(daemon);
+            continue;
+        }
+        wait_until(
+            "the VIP gone with the source",
+            Duration::from_secs(5),
+            || !vip(),
+        );
+        assert_eq!(state(), "FAULT");
+        assert!(holds(Duration::from_millis(500), || !vip()));
+        ns.exec(&["ip", "addr", "add", "10.215.0.1/24", "dev", "eth0"]);
+        wait_until("master again", Duration::from_secs(10), vip);
+        assert_eq!(state(), "MASTER");
+        drop(daemon);
+    }
+}
+
+// ----- garp_extra_if -----
+
+/// When each gratuitous ARP for `address` went by in namespace `name` during `period`.
+fn capture_garps_for(name: String, address: std::net::Ipv4Addr, period: Duration) -> Vec<Instant> {
+    std::thread::spawn(move || {
+        use std::io::Read;
+        testkit::netns::enter_named(&name);
+        let socket = socket2::Socket::new(
+            socket2::Domain::PACKET,
+            socket2::Type::RAW,
+            Some(socket2::Protocol::from(i32::from(0x0806u16.to_be()))),
+        )
+        .unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut seen = Vec::new();
+        let end = Instant::now() + period;
+        let mut frame = [0u8; 128];
+        while Instant::now() < end {
+            if let Ok(n) = (&socket).read(&mut frame) {
+                if n >= 42 && frame[28..32] == frame[38..42] && frame[28..32] == address.octets() {
+                    seen.push(Instant::now());
+                }
+            }
+        }
+        seen
+    })
+    .join()
+    .unwrap()
+}
+
+/// `garp_extra_if 1 all`: while master, one gratuitous ARP a second for the address on the
+/// other device (eth1), after the announcements of becoming master; without it, none.
+#[test]
+fn garp_extra_if_all_repeats_gratuitous_arps_on_other_devices() {
+    if !require_root("garp_extra_if_all_repeats_gratuitous_arps_on_other_devices") {
+        return;
+    }
+    for (tag, extra, want) in [("gxa", "  garp_extra_if 1 all\n", true), ("gxn", "", false)] {
+        let (sw, a, _b) = two_links(tag);
+        let conf = format!(
+            "global_defs {{\n  router_id {tag}\n  vrrp_version 3\n}}\n\
+             vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  virtual_router_id 97\n  \
+             priority 100\n  advert_int 0.1\n  garp_master_delay 0\n{extra}  virtual_ipaddress {{\n    \
+             {VIP1}\n    {VIP2} dev eth1\n  }}\n}}\n"
+        );
+        let ha = start_with(&a, &format!("{tag}.conf"), &conf);
+        wait_until("master with both VIPs", Duration::from_secs(5), || {
+            has(&a, "eth0", VIP1) && has(&a, "eth1", VIP2)
+        });
+        // Past the announcements of becoming master.
+        std::thread::sleep(Duration::from_millis(300));
+        let seen = capture_garps_for(
+            sw.name.clone(),
+            "10.205.1.100".parse().unwrap(),
+            Duration::from_millis(3300),
+        );
+        if want {
+            assert!((3..=4).contains(&seen.len()), "{tag}: {seen:?}");
+            for gap in seen.windows(2).map(|w| w[1] - w[0]) {
+                assert!(
+                    gap >= Duration::from_millis(800) && gap <= Duration::from_millis(1300),
+                    "{tag}: {gap:?}"
+                );
+            }
+        } else {
+            assert!(seen.is_empty(), "{tag}: {seen:?}");
+        }
+        assert_eq!(instance(&ha, "VI_1")["state"], "MASTER");
     }
 }

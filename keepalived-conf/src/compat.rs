@@ -226,7 +226,7 @@ pub const TABLE: &[Entry] = &[
     e("global_defs", "vrrp_cpu_affinity", I, "CPU affinity of the VRRP thread is not set"),
     e("global_defs", "vrrp_delay_after_boot", MASTER, "ha starts its instances without waiting for the time since boot, so a node that boots can take over before it is ready; use `vrrp_startup_delay` (applied)"),
     e("global_defs", "vrrp_down_timer_adverts", MASTER, "backups wait the RFC's 3 adverts before taking over (set `down_timer_adverts` in each instance, which is applied)"),
-    e("global_defs", "vrrp_garp_extra_if", I, "no periodic gratuitous ARP / NA on other interfaces (switch MAC tables only; not who is master)"),
+    e("global_defs", "vrrp_garp_extra_if", A, "default of `garp_extra_if` for instances without one"),
     e("global_defs", "vrrp_garp_interval", A, "gratuitous ARPs paced as keepalived paces them"),
     e("global_defs", "vrrp_garp_lower_prio_delay", A, "default of `garp_lower_prio_delay`"),
     e("global_defs", "vrrp_garp_lower_prio_repeat", A, "default of `garp_lower_prio_repeat`"),
@@ -262,7 +262,7 @@ pub const TABLE: &[Entry] = &[
     e("global_defs", "vrrp_startup_delay", A, "instances start this long after ha"),
     e("global_defs", "vrrp_strict", A, "strict mode's rules and defaults; non-accept masters drop VIP traffic through nftables"),
     e("global_defs", "vrrp_version", A, "default VRRP version of the instances"),
-    e("global_defs", "vrrp_vmac_garp_intvl", I, "keepalived's old name of `vrrp_garp_extra_if`: not applied either"),
+    e("global_defs", "vrrp_vmac_garp_intvl", A, "keepalived's old name of `vrrp_garp_extra_if`"),
     e("language", "$NAME", A, "`$NAME` / `${NAME}` replaced by the parameter's value, recursively; an undefined one is left as written"),
     e("language", "$NAME=", A, "defines a parameter; a trailing `\\` continues it on the next line"),
     e("language", "$_BANG", A, "`!`"),
@@ -544,7 +544,7 @@ pub const TABLE: &[Entry] = &[
     e("vrrp_instance", "debug", A, "nothing, as in keepalived 2.4.3 (\"not implemented yet\")"),
     e("vrrp_instance", "dont_track_primary", A, "a link-down of the interface does not put the instance in FAULT"),
     e("vrrp_instance", "down_timer_adverts", A, "adverts missed before a backup takes over"),
-    e("vrrp_instance", "garp_extra_if", I, "no periodic gratuitous ARP / NA on other interfaces (switch MAC tables only; not who is master)"),
+    e("vrrp_instance", "garp_extra_if", A, "with `all`: while master, one gratuitous ARP / NA every SECS on each other device holding one of its addresses; without `all` only on VMACs of addresses on other interfaces, which ha does not make (`use_vmac_addr` is refused), so nothing, as keepalived with none"),
     e("vrrp_instance", "garp_lower_prio_delay", A, "gratuitous ARP / unsolicited NA schedule (instance value, else global)"),
     e("vrrp_instance", "garp_lower_prio_repeat", A, "gratuitous ARP / unsolicited NA schedule (instance value, else global)"),
     e("vrrp_instance", "garp_master_delay", A, "gratuitous ARP / unsolicited NA schedule (instance value, else global)"),
@@ -588,7 +588,7 @@ pub const TABLE: &[Entry] = &[
     e("vrrp_instance", "track_interface", A, "interfaces whose link state faults the instance or adjusts its priority"),
     e("vrrp_instance", "track_process", A, "the vrrp_track_processes that adjust the priority or fault the instance"),
     e("vrrp_instance", "track_script", A, "the vrrp_scripts that adjust the priority or fault the instance"),
-    e("vrrp_instance", "track_src_ip", MASTER, "the instance does not go to FAULT when its source address goes away"),
+    e("vrrp_instance", "track_src_ip", D, "as keepalived documents it: the instance is in FAULT while its configured source address (`unicast_src_ip`, `mcast_src_ip`) is not on its interface, and nothing without one; keepalived 2.2.7 (tested) and 2.4.3 (same code) compare the address with the start of a sockaddr and never fault"),
     e("vrrp_instance", "unicast_fault_no_peer", A, "unicast without a peer waits in FAULT"),
     e("vrrp_instance", "unicast_peer", A, "adverts go to these addresses; adverts from other sources are dropped (`min_ttl` / `max_ttl` are not applied: every advert must arrive with TTL 255)"),
     e("vrrp_instance", "unicast_src_ip", A, "source address of the adverts"),
@@ -603,7 +603,7 @@ pub const TABLE: &[Entry] = &[
     e("vrrp_instance", "virtual_router_id", A, "the VRID"),
     e("vrrp_instance", "virtual_routes", A, "routes added as master, removed as backup"),
     e("vrrp_instance", "virtual_rules", A, "FIB rules added while master"),
-    e("vrrp_instance", "vmac_garp_intvl", I, "keepalived's old name of `garp_extra_if`: not applied either"),
+    e("vrrp_instance", "vmac_garp_intvl", A, "keepalived's old name of `garp_extra_if`"),
     e("vrrp_instance", "vmac_xmit_base", MASTER, "adverts go out on the VMAC, not the base interface, so where the network drops VMAC traffic peers do not hear them"),
     e("vrrp_instance", "vrf", MASTER, "the VMAC / ipvlan and unicast adverts are not put in the VRF"),
     e("vrrp_instance/auth_hmac", "active_key", MASTER, "part of `auth_hmac`, which is refused"),
@@ -650,6 +650,96 @@ pub const TABLE: &[Entry] = &[
     e("vrrp_track_process", "weight", A, "priority adjustment (0: losing the quorum puts the instance in FAULT); `reverse` swaps it"),
 ];
 
+/// The block name of [`ADDRESS_OPTIONS`]: the words after the address on a line of
+/// `virtual_ipaddress`, `virtual_ipaddress_excluded` or `static_ipaddress` (not a block of
+/// keepalived's; no statement is named so).
+pub const ADDRESS_LINE: &str = "address line";
+
+/// What ha does with each option of an address line (keepalived's `parse_ipaddress`), sorted
+/// by keyword. Checked as [`TABLE`]'s keywords are; not counted among keepalived's keywords.
+#[rustfmt::skip]
+pub const ADDRESS_OPTIONS: &[Entry] = &[
+    e(ADDRESS_LINE, "-nodad", A, "IPv6: the address is added with duplicate address detection (keepalived and ha add IPv6 virtual addresses with `nodad` otherwise)"),
+    e(ADDRESS_LINE, "autojoin", A, "IFA_F_MCAUTOJOIN: the kernel joins the multicast address"),
+    e(ADDRESS_LINE, "brd", A, "IPv4 broadcast address; `+` and `-` computed from the prefix (up to /30); ignored with a `peer`"),
+    e(ADDRESS_LINE, "broadcast", A, "as `brd`"),
+    e(ADDRESS_LINE, "dev", A, "the address's interface (default: the instance's)"),
+    e(ADDRESS_LINE, "home", A, "IFA_F_HOMEADDRESS (IPv6)"),
+    e(ADDRESS_LINE, "label", A, "IPv4 address label (`eth0:vip`)"),
+    e(ADDRESS_LINE, "mngtmpaddr", A, "IFA_F_MANAGETEMPADDR (IPv6)"),
+    e(ADDRESS_LINE, "no_track", A, "a removed address is left removed: keepalived does not react to it (ha puts other virtual and static addresses back)"),
+    e(ADDRESS_LINE, "noprefixroute", A, "IFA_F_NOPREFIXROUTE: no prefix route for the address"),
+    e(ADDRESS_LINE, "peer", A, "point-to-point: the peer is IFA_ADDRESS, the address IFA_LOCAL with a host prefix"),
+    e(ADDRESS_LINE, "preferred_lft", A, "IPv6 preferred lifetime (IFA_CACHEINFO); without it a /128 is deprecated (0), as in keepalived"),
+    e(ADDRESS_LINE, "scope", A, "the address's scope"),
+    e(ADDRESS_LINE, "track_group", MASTER, "static addresses do not follow a track group's instances (`track_group` itself is refused)"),
+    e(ADDRESS_LINE, "use_vmac", FORWARDED, "no VMAC is made for the address's interface, so it answers with the interface's own MAC"),
+];
+
+/// The words of [`ADDRESS_OPTIONS`] followed by a value.
+const ADDRESS_VALUES: &[&str] = &[
+    "brd",
+    "broadcast",
+    "dev",
+    "label",
+    "peer",
+    "preferred_lft",
+    "scope",
+    "track_group",
+];
+
+/// The entry of an address line option.
+pub fn address_option(word: &str) -> Option<&'static Entry> {
+    ADDRESS_OPTIONS
+        .binary_search_by(|e| e.keyword.cmp(word))
+        .ok()
+        .map(|i| &ADDRESS_OPTIONS[i])
+}
+
+/// `native_ipv6` where the first virtual address is IPv4: ha takes the family from it.
+pub const NATIVE_IPV6_WITH_IPV4: Entry = e(
+    "vrrp_instance",
+    "native_ipv6",
+    MASTER,
+    "ha takes the instance's family from its first virtual address, which is IPv4 here; list an IPv6 address first",
+);
+
+/// Calls `f` with every option word (not its value) of the address lines of `nodes`: the
+/// lines of `virtual_ipaddress` and `virtual_ipaddress_excluded` in a `vrrp_instance`, and of
+/// `static_ipaddress`.
+pub fn address_option_uses(nodes: &[Node], f: &mut dyn FnMut(&crate::lexer::Token)) {
+    fn lines<'n>(n: &'n Node, names: &[&str]) -> Vec<&'n Node> {
+        match &n.block {
+            Some(children) if names.contains(&n.key.text.as_str()) => children.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+    for top in nodes {
+        let mut address_lines = lines(top, &["static_ipaddress"]);
+        if top.key.text == "vrrp_instance" {
+            for child in top.block.iter().flatten() {
+                address_lines.extend(lines(
+                    child,
+                    &["virtual_ipaddress", "virtual_ipaddress_excluded"],
+                ));
+            }
+        }
+        for line in address_lines {
+            let mut words = line.args.iter();
+            while let Some(word) = words.next() {
+                if address_option(&word.text).is_none() {
+                    // Not an option: the parser warned, and stopped reading the line there.
+                    break;
+                }
+                f(word);
+                if ADDRESS_VALUES.contains(&word.text.as_str()) {
+                    words.next();
+                }
+            }
+        }
+    }
+}
+
 /// `docs/keepalived-compat.md`: the table as a document, with the count of each class.
 /// The `compat` test fails when the file differs from this.
 pub fn document() -> String {
@@ -693,12 +783,7 @@ pub fn document() -> String {
             );
             last = e.block;
         }
-        let class = match e.class {
-            Class::Applied => "1 applied".to_string(),
-            Class::Differs => "1 applied, with a difference".to_string(),
-            Class::Ignored => "2 warned, not applied".to_string(),
-            Class::Refused(what) => format!("3 refused ({what})"),
-        };
+        let class = class_text(e.class);
         let _ = writeln!(
             out,
             "| `{}` | {class} | {} |",
@@ -706,7 +791,34 @@ pub fn document() -> String {
             e.note.replace('|', "\\|")
         );
     }
+    let _ =
+        write!(
+        out,
+        "\n## Options of an address line\n\nThe words after the address in `virtual_ipaddress`, \
+         `virtual_ipaddress_excluded` and `static_ipaddress` (not counted above): {} applied, {} \
+         refused.\n\n| option | class | what ha does |\n|---|---|---|\n",
+        ADDRESS_OPTIONS.iter().filter(|e| e.class.number() == 1).count(),
+        ADDRESS_OPTIONS.iter().filter(|e| e.class.number() == 3).count(),
+    );
+    for e in ADDRESS_OPTIONS {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            e.keyword,
+            class_text(e.class),
+            e.note.replace('|', "\\|")
+        );
+    }
     out
+}
+
+fn class_text(class: Class) -> String {
+    match class {
+        Class::Applied => "1 applied".to_string(),
+        Class::Differs => "1 applied, with a difference".to_string(),
+        Class::Ignored => "2 warned, not applied".to_string(),
+        Class::Refused(what) => format!("3 refused ({what})"),
+    }
 }
 
 /// The entry of `keyword` in `block`.
@@ -879,45 +991,7 @@ pub(crate) fn check(
             return;
         }
         match entry {
-            Some(entry) => {
-                match entry.class {
-                    Class::Applied => {}
-                    Class::Differs => out.push(
-                        Diagnostic::warning(
-                            "applied-differently",
-                            Some(span),
-                            format!(
-                                "`{word}` is applied with a difference from keepalived: {}",
-                                entry.note
-                            ),
-                        )
-                        .with_label("applied, not quite as keepalived"),
-                    ),
-                    Class::Ignored => out.push(
-                        Diagnostic::warning(
-                            "accepted-not-applied",
-                            Some(span),
-                            format!("`{word}` is accepted, not applied: {}", entry.note),
-                        )
-                        .with_label("accepted, not applied"),
-                    ),
-                    Class::Refused(changes) => out.push(
-                        Diagnostic::error(
-                            "not-applied",
-                            Some(span),
-                            format!(
-                                "`{word}` is not applied by ha, and ignoring it would change {changes}: {}",
-                                entry.note
-                            ),
-                        )
-                        .with_label("not applied by ha")
-                        .with_help(
-                            "ha refuses to run this: remove it (and what relies on it), or keep \
-                             keepalived on this node until ha applies it (docs/keepalived-compat.md)",
-                        ),
-                    ),
-                }
-            }
+            Some(entry) => out.extend(finding(entry, word, span)),
             None if u.in_raw => {
                 let mut d = Diagnostic::warning(
                     "unknown-keyword",
@@ -944,7 +1018,69 @@ pub(crate) fn check(
             ),
         }
     });
+    address_option_uses(nodes, &mut |word| {
+        let entry = address_option(&word.text).expect("an option");
+        let (_, line, _) = sources.location(word.span);
+        if seen.insert((word.text.clone(), word.span.file, line)) {
+            out.extend(finding(entry, &word.text, word.span));
+        }
+    });
+    // Values refused in context: `native_ipv6` with an IPv4 first virtual address.
+    for vi in nodes.iter().filter(|n| n.key.text == "vrrp_instance") {
+        let children = vi.block.as_deref().unwrap_or_default();
+        let first_is_ipv4 = children
+            .iter()
+            .find(|n| n.key.text == "virtual_ipaddress")
+            .and_then(|n| n.block.as_deref()?.first())
+            .is_some_and(|a| !a.key.text.contains(':'));
+        for n in children.iter().filter(|n| n.key.text == "native_ipv6") {
+            if first_is_ipv4 {
+                out.extend(finding(&NATIVE_IPV6_WITH_IPV4, "native_ipv6", n.key.span));
+            }
+        }
+    }
     diags.extend(out);
+}
+
+/// The diagnostic of a use of `word` (at `span`) whose entry is `entry`; none when applied.
+fn finding(entry: &Entry, word: &str, span: Span) -> Option<Diagnostic> {
+    match entry.class {
+        Class::Applied => None,
+        Class::Differs => Some(
+            Diagnostic::warning(
+                "applied-differently",
+                Some(span),
+                format!(
+                    "`{word}` is applied with a difference from keepalived: {}",
+                    entry.note
+                ),
+            )
+            .with_label("applied, not quite as keepalived"),
+        ),
+        Class::Ignored => Some(
+            Diagnostic::warning(
+                "accepted-not-applied",
+                Some(span),
+                format!("`{word}` is accepted, not applied: {}", entry.note),
+            )
+            .with_label("accepted, not applied"),
+        ),
+        Class::Refused(changes) => Some(
+            Diagnostic::error(
+                "not-applied",
+                Some(span),
+                format!(
+                    "`{word}` is not applied by ha, and ignoring it would change {changes}: {}",
+                    entry.note
+                ),
+            )
+            .with_label("not applied by ha")
+            .with_help(
+                "ha refuses to run this: remove it (and what relies on it), or keep \
+                 keepalived on this node until ha applies it (docs/keepalived-compat.md)",
+            ),
+        ),
+    }
 }
 
 /// The keyword of `blocks` closest to `word`, if close enough to be a likely typo.

@@ -52,7 +52,23 @@ fn uses(text: &str) -> Vec<(String, String, Span)> {
             u.node.key.span,
         ))
     });
+    compat::address_option_uses(&tree, &mut |word| {
+        out.push((
+            compat::ADDRESS_LINE.to_string(),
+            word.text.clone(),
+            word.span,
+        ))
+    });
     out
+}
+
+/// The entry of a use found by [`uses`].
+fn entry(block: &str, keyword: &str) -> Option<&'static compat::Entry> {
+    if block == compat::ADDRESS_LINE {
+        compat::address_option(keyword)
+    } else {
+        compat::lookup(block, keyword)
+    }
 }
 
 fn codes(l: &Loaded) -> Vec<(&'static str, bool)> {
@@ -90,7 +106,7 @@ fn one_finding_per_keyword(name: &str, expected: BTreeSet<(String, String)>, cod
     let found: Vec<(String, String, Span)> = uses(&text)
         .into_iter()
         .filter(|(b, k, _)| {
-            compat::lookup(b, k)
+            entry(b, k)
                 .is_some_and(|e| e.class.number() == if code == "not-applied" { 3 } else { 2 })
         })
         .collect();
@@ -128,6 +144,7 @@ fn one_finding_per_keyword(name: &str, expected: BTreeSet<(String, String)>, cod
 fn every_refused_keyword_is_one_error_and_nothing_else_is() {
     let expected = TABLE
         .iter()
+        .chain(compat::ADDRESS_OPTIONS)
         .filter(|e| matches!(e.class, Class::Refused(_)))
         .map(|e| (e.block.to_string(), e.keyword.to_string()))
         .collect();
@@ -356,6 +373,69 @@ fn values_that_ha_does_not_apply_are_refused() {
         " authentication {\n auth_type PASS\n auth_pass x\n }",
     ));
     assert!(l.diagnostics.is_empty());
+    // native_ipv6 where the first virtual address is IPv4: ha would run an IPv4 instance.
+    let (l, _) = parse(&instance(" native_ipv6"));
+    assert_eq!(codes(&l), [("not-applied", true)]);
+    assert!(l.diagnostics[0]
+        .message
+        .starts_with("`native_ipv6` is not applied"));
+    let (l, _) = parse(
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n native_ipv6\n \
+         virtual_ipaddress {\n 2001:db8::1\n 192.0.2.1\n }\n}\n",
+    );
+    assert!(!l.diagnostics.iter().any(|d| d.code == "not-applied"));
+}
+
+#[test]
+fn address_options_are_classified_like_keywords() {
+    // Sorted: `address_option` searches by halves.
+    for w in compat::ADDRESS_OPTIONS.windows(2) {
+        assert!(
+            w[0].keyword < w[1].keyword,
+            "{} then {}",
+            w[0].keyword,
+            w[1].keyword
+        );
+    }
+    // Every option the parser reads on an address line has an entry (the parser's list).
+    let text = "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n \
+                192.0.2.1/24 brd + dev eth0 scope link label eth0:v home noprefixroute autojoin \
+                no_track mngtmpaddr use_vmac\n 2001:db8::1 peer 2001:db8::2 -nodad preferred_lft 9\n }\n}\n";
+    let found: Vec<String> = uses(text)
+        .into_iter()
+        .filter(|(b, ..)| b == compat::ADDRESS_LINE)
+        .map(|(_, k, _)| k)
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "brd",
+            "dev",
+            "scope",
+            "label",
+            "home",
+            "noprefixroute",
+            "autojoin",
+            "no_track",
+            "mngtmpaddr",
+            "use_vmac",
+            "peer",
+            "-nodad",
+            "preferred_lft"
+        ]
+    );
+    // One error for the refused one, at its word; the applied ones say nothing.
+    let (l, sources) = parse(text);
+    let refused: Vec<&Diagnostic> = l.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(
+        refused.len(),
+        1,
+        "{}",
+        render(&l.diagnostics, &sources, false)
+    );
+    assert!(refused[0]
+        .message
+        .starts_with("`use_vmac` is not applied by ha"));
 }
 
 #[test]
@@ -518,7 +598,8 @@ const NOT_KEYWORDS: &[&str] = &[
     "reverse",
     "noreverse",
     // address options, unicast_peer options
-    "-",
+    "-nodad",
+    "mngtmpaddr",
     "autojoin",
     "brd",
     "broadcast",
@@ -602,4 +683,80 @@ fn the_reference_peer_knows_no_keyword_the_table_lacks() {
         "2.2.7 keywords without an entry: {missing:?}"
     );
     assert_eq!(peer.len(), 519);
+}
+
+/// Test configurations: the `.conf` files of keepalived-conf's test data and of the
+/// examples, read as keepalived would ((block, keyword) pairs), and the tests of ha-cli and
+/// director (their namespace tests, and the unit tests of their sources, `#[cfg(test)]`
+/// onwards), whose configurations are strings in the test code (their words).
+fn tested_uses() -> (BTreeSet<(String, String)>, BTreeSet<String>) {
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut paths = Vec::new();
+    for dir in [
+        "keepalived-conf/tests/data",
+        "examples",
+        "ha-cli/tests",
+        "ha-cli/src",
+        "director/tests",
+        "director/src",
+    ] {
+        files(&root.join(dir), &mut paths);
+    }
+    let mut pairs = BTreeSet::new();
+    let mut words = BTreeSet::new();
+    for path in paths {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("conf") => {
+                for (block, keyword, _) in uses(&text) {
+                    pairs.insert((block, keyword));
+                }
+            }
+            Some("rs") => {
+                // In a source file, only its tests: the code names the keywords it reads.
+                let text = match path.to_string_lossy().contains("/src/") {
+                    true => text.split_once("#[cfg(test)]").map_or("", |(_, t)| t),
+                    false => &text,
+                };
+                words.extend(
+                    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                        .filter(|w| !w.is_empty())
+                        .map(str::to_string),
+                );
+            }
+            _ => {}
+        }
+    }
+    (pairs, words)
+}
+
+#[test]
+fn every_applied_keyword_is_in_a_test_configuration() {
+    let (pairs, words) = tested_uses();
+    let missing: Vec<String> = TABLE
+        .iter()
+        .filter(|e| e.class.number() == 1 && e.block != "language")
+        .filter(|e| {
+            !pairs.contains(&(e.block.to_string(), e.keyword.to_string()))
+                && !words.contains(e.keyword)
+        })
+        .map(|e| format!("{}/{}", e.block, e.keyword))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} applied keywords are in no test configuration: {missing:?}",
+        missing.len()
+    );
 }

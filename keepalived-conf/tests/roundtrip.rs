@@ -42,14 +42,19 @@ fn ip_address() -> impl Strategy<Value = IpAddress> {
     (
         ip(),
         any::<u8>(),
-        of(word()),
+        of(prop_oneof![
+            Just("+".to_string()),
+            Just("-".to_string()),
+            any::<[u8; 4]>().prop_map(|b| std::net::Ipv4Addr::from(b).to_string()),
+        ]),
         of(word()),
         of(word()),
         of(word()),
         vec(
             prop_oneof![
                 Just(vec!["no_track".to_string()]),
-                Just(vec!["nodad".to_string()]),
+                Just(vec!["-nodad".to_string()]),
+                Just(vec!["noprefixroute".to_string()]),
                 Just(vec!["home".to_string()]),
                 (0u32..1000).prop_map(|n| vec!["preferred_lft".to_string(), n.to_string()]),
             ],
@@ -59,12 +64,17 @@ fn ip_address() -> impl Strategy<Value = IpAddress> {
         .prop_map(|(addr, p, brd, dev, scope, label, opts)| IpAddress {
             addr,
             prefix: Some(p % if addr.is_ipv4() { 33 } else { 129 }).filter(|_| p > 100),
-            brd,
+            // keepalived: a broadcast address and a preferred lifetime are IPv4's and IPv6's.
+            brd: brd.filter(|_| addr.is_ipv4()),
             dev,
             scope,
             label,
             peer: None,
-            options: opts.into_iter().flatten().collect(),
+            options: opts
+                .into_iter()
+                .filter(|o| addr.is_ipv6() || o[0] != "preferred_lft")
+                .flatten()
+                .collect(),
         })
 }
 

@@ -36,6 +36,9 @@ pub enum FaultCause {
     /// The virtual addresses could not be installed: a master that does not hold its VIPs
     /// must not claim them.
     VirtualAddresses,
+    /// The configured source address (`unicast_src_ip` with `track_src_ip`) is not on the
+    /// interface.
+    SourceAddress,
 }
 
 impl FaultCause {
@@ -46,6 +49,7 @@ impl FaultCause {
             FaultCause::SyncGroup => 4,
             FaultCause::Administrative => 8,
             FaultCause::VirtualAddresses => 16,
+            FaultCause::SourceAddress => 32,
         }
     }
 }

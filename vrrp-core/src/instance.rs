@@ -330,6 +330,7 @@ impl Instance {
             FaultCause::SyncGroup,
             FaultCause::Administrative,
             FaultCause::VirtualAddresses,
+            FaultCause::SourceAddress,
         ]
         .into_iter()
         .filter(|c| self.faults & c.bit() != 0)

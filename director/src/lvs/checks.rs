@@ -742,6 +742,15 @@ mod tests {
     }
 
     #[test]
+    fn nb_get_retry_is_retry() {
+        // keepalived's old name of `retry` in HTTP_GET and SSL_GET.
+        for kind in ["HTTP_GET", "SSL_GET"] {
+            let c = one_checker(&format!("{kind} {{ url {{ path / }}\n nb_get_retry 4 }}"));
+            assert_eq!(c.timing.retry, 4, "{kind}");
+        }
+    }
+
+    #[test]
     fn unset_values_take_keepalived_defaults_per_checker_kind() {
         let rs = convert(
             "virtual_server 10.0.0.1 80 {

@@ -603,6 +603,50 @@ mod tests {
     }
 
     #[test]
+    fn scheduler_flags_persistence_engine_and_old_spellings() {
+        let flags = |words: &str| {
+            plan(&format!(
+                "virtual_server 10.0.0.100 80 {{\n {words}\n real_server 10.0.0.1 80 {{ }}\n}}\n"
+            ))
+            .unwrap()
+            .virtual_servers[0]
+                .services[0]
+                .flags
+        };
+        let f = flags("lb_algo sh\n sh-fallback\n sh-port");
+        assert!(f.contains(ServiceFlags::SCHED1) && f.contains(ServiceFlags::SCHED2));
+        let f = flags("lb_algo mh\n mh-fallback");
+        assert!(f.contains(ServiceFlags::SCHED1) && !f.contains(ServiceFlags::SCHED2));
+        let f = flags("lb_algo mh\n mh-port");
+        assert!(f.contains(ServiceFlags::SCHED2) && !f.contains(ServiceFlags::SCHED1));
+        let f = flags("flag-1\n flag-2\n flag-3");
+        assert!(
+            f.contains(ServiceFlags::SCHED1)
+                && f.contains(ServiceFlags::SCHED2)
+                && f.contains(ServiceFlags::SCHED3)
+        );
+        let p = plan(
+            "global_defs {\n lvs_flush_onstop\n}\n\
+             vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n lvs_sync_daemon_interface eth0\n \
+             virtual_ipaddress { 10.0.0.100 }\n}\n\
+             virtual_server 10.0.0.100 5060 {\n protocol UDP\n persistence_timeout 60\n \
+             persistence_engine sip\n real_server 10.0.0.1 5060 { }\n}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            p.virtual_servers[0].services[0].pe_name.as_deref(),
+            Some("sip")
+        );
+        // `lvs_flush_onstop`, keepalived's old name of `lvs_flush_on_stop`.
+        assert_eq!(p.on_stop, StopPolicy::FlushAll);
+        // `lvs_sync_daemon_interface`, keepalived's old per-instance sync daemon: id = VRID.
+        let sd = p.sync_daemon.as_ref().unwrap();
+        assert_eq!(sd.vrrp_instance, "VI_1");
+        assert_eq!(sd.daemon.sync_id, 9);
+        assert_eq!(sd.daemon.interface, "eth0");
+    }
+
+    #[test]
     fn sorry_server_quorum_sync_daemon_and_ha_suspend() {
         let p = plan(
             "global_defs {\n checker_priority -5\n lvs_sync_daemon eth0 VI_1 id 5\n lvs_timeouts tcp 900 udp 30\n lvs_flush\n lvs_flush_on_stop\n}\n\

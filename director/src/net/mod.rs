@@ -1,6 +1,7 @@
 //! Network I/O of the director: raw VRRP sockets, the IP headers around adverts, and
 //! rtnetlink for virtual addresses and link state.
 
+pub mod address_line;
 pub mod firewall;
 pub mod garp;
 pub mod ipv4;
@@ -15,10 +16,12 @@ pub mod vrrp_socket;
 use std::io;
 use std::net::IpAddr;
 
+pub use address_line::{address_line, AddressLine};
 pub use garp::{virtual_router_mac, GratuitousSender};
 pub use route::{parse_route, Route};
 pub use rtnl::{
-    parse_changes, InterfaceAddress, LinkStatus, NetChange, NetWatcher, Rtnl, RtnlError,
+    parse_changes, AddressOptions, InterfaceAddress, LinkStatus, NetChange, NetWatcher, Rtnl,
+    RtnlError,
 };
 pub use rule::{parse_rule, Rule};
 /// The `recvmsg` control-message walker, for its fuzz target.

@@ -3,13 +3,15 @@
 //! removed behind the director's back is put back).
 
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
     NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressMessage, AddressScope, CacheInfo,
+};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
     State as OperState,
@@ -48,7 +50,37 @@ pub struct InterfaceAddress {
     pub label: Option<String>,
     /// `scope`: keepalived's default is global.
     pub scope: AddressScope,
+    pub options: AddressOptions,
 }
+
+/// What an address line adds to the address (keepalived's `netlink_ipaddress`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressOptions {
+    /// `IFA_FLAGS`: `home`, `noprefixroute`, `autojoin`, `mngtmpaddr`, and `nodad` (IPv6
+    /// unless `-nodad`).
+    pub flags: AddressFlags,
+    /// `peer`: the other end of a point-to-point address (`IFA_ADDRESS`; the address itself
+    /// is `IFA_LOCAL`).
+    pub peer: Option<IpAddr>,
+    /// `brd` (IPv4).
+    pub broadcast: Option<Ipv4Addr>,
+    /// IPv6 preferred lifetime in seconds (`IFA_CACHEINFO`, valid forever); `None`: forever.
+    pub preferred_lft: Option<u32>,
+}
+
+impl Default for AddressOptions {
+    fn default() -> Self {
+        AddressOptions {
+            flags: AddressFlags::empty(),
+            peer: None,
+            broadcast: None,
+            preferred_lft: None,
+        }
+    }
+}
+
+/// An infinite address lifetime (`INFINITY_LIFE_TIME`).
+const FOREVER: u32 = u32::MAX;
 
 /// What a link is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +114,7 @@ impl Rtnl {
 
     /// Adds a virtual address. Returns `false` if it was already there.
     pub fn add_address(&mut self, a: &InterfaceAddress) -> Result<bool, RtnlError> {
-        let msg = address_message(a);
+        let msg = address_message(a, true);
         let what = format!(
             "add {}/{} to interface {}",
             a.address, a.prefix_len, a.ifindex
@@ -100,7 +132,7 @@ impl Rtnl {
 
     /// Removes a virtual address. Returns `false` if it was not there.
     pub fn delete_address(&mut self, a: &InterfaceAddress) -> Result<bool, RtnlError> {
-        let msg = address_message(a);
+        let msg = address_message(a, false);
         let what = format!(
             "delete {}/{} from interface {}",
             a.address, a.prefix_len, a.ifindex
@@ -260,16 +292,20 @@ impl Rtnl {
     /// Adds an IPv6 link-local address without duplicate address detection (a VMAC carries its
     /// parent's link-local, so adverts keep their source).
     pub fn add_link_local(&mut self, ifindex: u32, address: IpAddr) -> Result<(), RtnlError> {
-        let mut msg = address_message(&InterfaceAddress {
-            ifindex,
-            address,
-            prefix_len: 64,
-            label: None,
-            scope: AddressScope::Link,
-        });
-        msg.attributes.push(AddressAttribute::Flags(
-            netlink_packet_route::address::AddressFlags::Nodad,
-        ));
+        let msg = address_message(
+            &InterfaceAddress {
+                ifindex,
+                address,
+                prefix_len: 64,
+                label: None,
+                scope: AddressScope::Link,
+                options: AddressOptions {
+                    flags: AddressFlags::Nodad,
+                    ..AddressOptions::default()
+                },
+            },
+            true,
+        );
         let what = format!("add link-local {address} to interface {ifindex}");
         self.request(
             RouteNetlinkMessage::NewAddress(msg),
@@ -436,7 +472,8 @@ pub fn interface_addresses(replies: &[RouteNetlinkMessage], ifindex: u32) -> Vec
     out
 }
 
-fn address_message(a: &InterfaceAddress) -> AddressMessage {
+/// The request adding (`add`) or deleting `a`.
+fn address_message(a: &InterfaceAddress, add: bool) -> AddressMessage {
     let mut msg = AddressMessage::default();
     msg.header.family = match a.address {
         IpAddr::V4(_) => AddressFamily::Inet,
@@ -446,10 +483,29 @@ fn address_message(a: &InterfaceAddress) -> AddressMessage {
     msg.header.scope = a.scope;
     msg.header.index = a.ifindex;
     msg.attributes.push(AddressAttribute::Local(a.address));
-    msg.attributes.push(AddressAttribute::Address(a.address));
+    // With a peer the kernel keeps the peer as the address (and matches it on delete).
+    msg.attributes.push(AddressAttribute::Address(
+        a.options.peer.unwrap_or(a.address),
+    ));
     // Labels are an IPv4 notion (interface aliases).
     if let (true, Some(label)) = (a.address.is_ipv4(), &a.label) {
         msg.attributes.push(AddressAttribute::Label(label.clone()));
+    }
+    if !add {
+        return msg;
+    }
+    if let Some(brd) = a.options.broadcast {
+        msg.attributes.push(AddressAttribute::Broadcast(brd));
+    }
+    if !a.options.flags.is_empty() {
+        msg.attributes
+            .push(AddressAttribute::Flags(a.options.flags));
+    }
+    if let (true, Some(lft)) = (a.address.is_ipv6(), a.options.preferred_lft) {
+        let mut cache = CacheInfo::default();
+        cache.ifa_preferred = lft;
+        cache.ifa_valid = FOREVER;
+        msg.attributes.push(AddressAttribute::CacheInfo(cache));
     }
     msg
 }
@@ -660,13 +716,17 @@ mod tests {
 
     #[test]
     fn replies_to_other_requests_are_skipped_and_errors_refuse() {
-        let address = address_message(&InterfaceAddress {
-            ifindex: 3,
-            address: "10.0.0.1".parse().unwrap(),
-            prefix_len: 24,
-            label: None,
-            scope: AddressScope::Universe,
-        });
+        let address = address_message(
+            &InterfaceAddress {
+                ifindex: 3,
+                address: "10.0.0.1".parse().unwrap(),
+                prefix_len: 24,
+                label: None,
+                scope: AddressScope::Universe,
+                options: AddressOptions::default(),
+            },
+            true,
+        );
         let first = datagram(vec![
             (7, NetlinkPayload::InnerMessage(link(2, "eth0", true))),
             (

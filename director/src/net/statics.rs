@@ -8,7 +8,9 @@ use std::net::IpAddr;
 
 use netlink_packet_route::address::AddressScope;
 
-use super::{interface_index, parse_route, parse_rule, InterfaceAddress, Route, Rtnl, Rule};
+use super::{
+    interface_index, parse_route, parse_rule, AddressOptions, InterfaceAddress, Route, Rtnl, Rule,
+};
 
 /// A `static_ipaddress` line: the address on a named device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +20,10 @@ pub struct StaticAddress {
     pub device: String,
     pub label: Option<String>,
     pub scope: AddressScope,
+    pub options: AddressOptions,
+    /// `no_track`: not put back when something removes it (keepalived reinstates only the
+    /// others).
+    pub no_track: bool,
 }
 
 /// What the configuration asks for.
@@ -39,25 +45,15 @@ impl StaticPlan {
                     a.addr
                 )
             })?;
-            let scope = match a.scope.as_deref().unwrap_or("global") {
-                "global" | "universe" => AddressScope::Universe,
-                "site" => AddressScope::Site,
-                "link" => AddressScope::Link,
-                "host" => AddressScope::Host,
-                "nowhere" => AddressScope::Nowhere,
-                other => {
-                    return Err(format!(
-                        "static_ipaddress {}: unknown scope `{other}`",
-                        a.addr
-                    ))
-                }
-            };
+            let line = super::address_line(a).map_err(|e| format!("static_ipaddress: {e}"))?;
             plan.addresses.push(StaticAddress {
                 address: a.addr,
-                prefix_len: a.prefix.unwrap_or(if a.addr.is_ipv4() { 32 } else { 128 }),
+                prefix_len: line.prefix_len,
                 device,
                 label: a.label.clone(),
-                scope,
+                scope: line.scope,
+                options: line.options,
+                no_track: line.no_track,
             });
         }
         for words in &config.static_routes {
@@ -97,6 +93,7 @@ impl StaticAddress {
             prefix_len: self.prefix_len,
             label: self.label.clone(),
             scope: self.scope,
+            options: self.options.clone(),
         })
     }
 }
@@ -121,16 +118,26 @@ impl Statics {
         self.install(true);
     }
 
-    /// Called often: every [`CHECK_INTERVAL`], adds whatever is missing.
+    /// Called often: every [`CHECK_INTERVAL`], adds whatever is missing but `no_track`
+    /// addresses, whose removal keepalived leaves alone.
     pub fn tick(&mut self) {
         if self.last_check.elapsed() >= CHECK_INTERVAL {
-            self.reinstate();
+            self.last_check = std::time::Instant::now();
+            self.install_tracked(true, true);
         }
     }
 
     fn install(&mut self, restoring: bool) {
+        self.install_tracked(restoring, false);
+    }
+
+    /// Adds the plan's entries; `tracked_only`: not the `no_track` addresses.
+    fn install_tracked(&mut self, restoring: bool, tracked_only: bool) {
         let what = if restoring { "restored" } else { "added" };
         for a in self.plan.addresses.clone() {
+            if tracked_only && a.no_track {
+                continue;
+            }
             match a.resolved().and_then(|ia| {
                 self.rtnl
                     .add_address(&ia)

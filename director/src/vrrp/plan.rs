@@ -4,7 +4,6 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use netlink_packet_route::address::AddressScope;
 use vrrp_core::wire::{Family, Version};
 use vrrp_core::{Authentication, GarpConfig, InstanceConfig};
 
@@ -262,11 +261,46 @@ fn plan_instance(
         config_fault,
         dont_track_primary: vi.dont_track_primary,
         dynamic_interfaces: g.dynamic_interfaces,
+        // keepalived clears track_src_ip when no source address is configured.
+        track_src_ip: vi.track_src_ip && vi.unicast_src_ip.is_some(),
         garp_interval,
         gna_interval,
+        garp_extra_if: garp_extra_if(config, vi),
         promote_secondaries: vi.promote_secondaries,
         rules,
     })
+}
+
+/// keepalived's `garp_extra_if SECS [all]` (old name `vmac_garp_intvl`), or the global
+/// `vrrp_garp_extra_if` (`vrrp_vmac_garp_intvl`) for an instance without one. Without `all`
+/// it announces only on the VMACs made for addresses on other interfaces (`use_vmac_addr`,
+/// which ha refuses), so there is nothing to send, and keepalived turns it off too; the same
+/// when no address is on another device.
+fn garp_extra_if(config: &Config, vi: &VrrpInstance) -> Option<Duration> {
+    let read = |statements: &[keepalived_conf::RawStatement], names: [&str; 2]| {
+        let s = statements
+            .iter()
+            .rev()
+            .find(|s| names.contains(&s.keyword.as_str()))?;
+        let secs: u64 = s.args.iter().find_map(|a| a.parse().ok())?;
+        Some((secs, s.args.iter().any(|a| a == "all")))
+    };
+    let (secs, all) = read(&vi.other, ["garp_extra_if", "vmac_garp_intvl"]).or_else(|| {
+        read(
+            &config.global_defs.other,
+            ["vrrp_garp_extra_if", "vrrp_vmac_garp_intvl"],
+        )
+    })?;
+    let elsewhere = vi
+        .virtual_ipaddress
+        .iter()
+        .chain(&vi.virtual_ipaddress_excluded)
+        .any(|a| {
+            a.dev
+                .as_ref()
+                .is_some_and(|d| Some(d) != vi.interface.as_ref())
+        });
+    (all && elsewhere && secs > 0).then(|| Duration::from_secs(secs))
 }
 
 /// The pacing of gratuitous ARPs and NAs on an interface: its `garp_group`'s
@@ -314,20 +348,15 @@ pub fn garp_pacing(config: &Config, interface: &str) -> (Duration, Duration) {
 }
 
 fn virtual_address(a: &IpAddress) -> Result<VirtualAddress, String> {
-    let scope = match a.scope.as_deref().unwrap_or("global") {
-        "global" | "universe" => AddressScope::Universe,
-        "site" => AddressScope::Site,
-        "link" => AddressScope::Link,
-        "host" => AddressScope::Host,
-        "nowhere" => AddressScope::Nowhere,
-        other => return Err(format!("address {}: unknown scope `{other}`", a.addr)),
-    };
+    let line = crate::net::address_line(a)?;
     Ok(VirtualAddress {
         address: a.addr,
-        prefix_len: a.prefix.unwrap_or(if a.addr.is_ipv4() { 32 } else { 128 }),
+        prefix_len: line.prefix_len,
         device: a.dev.clone(),
         label: a.label.clone(),
-        scope,
+        scope: line.scope,
+        options: line.options,
+        no_track: line.no_track,
     })
 }
 
@@ -403,6 +432,22 @@ mod tests {
             "192.168.2.200".parse::<IpAddr>().unwrap()
         );
         assert_eq!(s.addresses[0].prefix_len, 32);
+    }
+
+    #[test]
+    fn mcast_src_ip_is_the_source_address_as_unicast_src_ip() {
+        let specs = plan(
+            &parse(
+                "vrrp_instance A { interface ens32\n virtual_router_id 7\n mcast_src_ip 192.168.2.98\n \
+                 virtual_ipaddress { 192.168.2.201 } }\n",
+            ),
+            &mut FakeHost,
+        )
+        .unwrap();
+        assert_eq!(
+            specs[0].config.primary_address,
+            "192.168.2.98".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]
@@ -552,15 +597,41 @@ mod tests {
         // `ha check` and `ha run` refuse this file already (the compatibility table); the
         // plan refuses it too, for a Config an embedder built without them.
         let conf = parse_unchecked(
-            "vrrp_instance A { interface ens32\n virtual_router_id 7\n track_src_ip\n \
+            "vrrp_instance A { interface ens32\n virtual_router_id 7\n vrf red\n \
              virtual_ipaddress { 192.168.2.201 } }\n",
         );
         let err = plan(&conf, &mut FakeHost).unwrap_err();
         assert_eq!(err.instance, "A");
-        assert!(
-            err.reason.contains("`track_src_ip` is not applied"),
-            "{err}"
+        assert!(err.reason.contains("`vrf` is not applied"), "{err}");
+    }
+
+    #[test]
+    fn garp_extra_if_with_all_on_addresses_on_other_devices() {
+        let spec = |global: &str, body: &str, dev: &str| {
+            plan(
+                &parse(&format!(
+                    "global_defs {{\n{global}\n}}\nvrrp_instance A {{ interface ens32\n virtual_router_id 7\n\
+                     {body}\n virtual_ipaddress {{ 192.168.2.201\n 10.0.0.1/24 dev {dev} }} }}\n"
+                )),
+                &mut FakeHost,
+            )
+            .unwrap()
+            .remove(0)
+            .garp_extra_if
+        };
+        let secs = |n| Some(Duration::from_secs(n));
+        assert_eq!(spec("", "garp_extra_if 2 all", "ens33"), secs(2));
+        assert_eq!(spec("", "vmac_garp_intvl all 3", "ens33"), secs(3));
+        assert_eq!(spec("vrrp_garp_extra_if 4 all", "", "ens33"), secs(4));
+        assert_eq!(spec("vrrp_vmac_garp_intvl 5 all", "", "ens33"), secs(5));
+        // The instance's own setting wins.
+        assert_eq!(
+            spec("vrrp_garp_extra_if 4 all", "garp_extra_if 2 all", "ens33"),
+            secs(2)
         );
+        // Without `all` (VMACs of other interfaces only), or nothing elsewhere: off.
+        assert_eq!(spec("", "garp_extra_if 2", "ens33"), None);
+        assert_eq!(spec("", "garp_extra_if 2 all", "ens32"), None);
     }
 
     #[test]

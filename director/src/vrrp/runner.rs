@@ -54,6 +54,9 @@ pub struct InstanceSpec {
     pub config_fault: Option<String>,
     /// `dont_track_primary`: its interface going down does not put it in FAULT.
     pub dont_track_primary: bool,
+    /// `track_src_ip` with a configured source address: the instance is in FAULT while that
+    /// address is not on its interface (keepalived's VRRP_FAULT_FL_NO_SOURCE_IP).
+    pub track_src_ip: bool,
     /// `dynamic_interfaces`: a missing interface is waited for in FAULT rather than refused;
     /// an unspecified `config.primary_address` is taken from the interface when it appears.
     pub dynamic_interfaces: bool,
@@ -62,6 +65,9 @@ pub struct InstanceSpec {
     pub garp_interval: Duration,
     /// The same for unsolicited neighbour advertisements (`vrrp_gna_interval`).
     pub gna_interval: Duration,
+    /// `garp_extra_if SECS all` (or the global `vrrp_garp_extra_if`): while master, one
+    /// gratuitous ARP / NA every SECS on each other device holding one of its addresses.
+    pub garp_extra_if: Option<Duration>,
     /// `promote_secondaries`: the interface's promote_secondaries sysctl is set while the
     /// instance runs, so removing a VIP keeps the other addresses of its subnet, and put back
     /// when the last instance that set it stops (keepalived; not for a VMAC, as keepalived).
@@ -79,6 +85,10 @@ pub struct VirtualAddress {
     pub device: Option<String>,
     pub label: Option<String>,
     pub scope: netlink_packet_route::address::AddressScope,
+    /// Flags, peer, broadcast, preferred lifetime (keepalived's address options).
+    pub options: crate::net::AddressOptions,
+    /// `no_track`: keepalived does not react when it is removed; neither does ha.
+    pub no_track: bool,
 }
 
 /// Why the runner could not start or stopped.
@@ -434,6 +444,8 @@ struct Member {
     vip_repairs: u64,
     /// When to try again after its addresses could not be installed (FAULT until then).
     retry_addresses_at: Option<vrrp_core::Instant>,
+    /// When the next `garp_extra_if` announcement is due (while it holds its addresses).
+    extra_garp_at: Option<vrrp_core::Instant>,
     /// When a dropped advert was last published as an event, per kind of drop.
     last_drop_event: HashMap<std::mem::Discriminant<vrrp_core::DropReason>, vrrp_core::Instant>,
 }
@@ -577,6 +589,7 @@ impl Core {
             installed,
             vip_repairs: 0,
             retry_addresses_at: None,
+            extra_garp_at: None,
             last_drop_event: HashMap::new(),
         };
         let missing = interface_index(&member.spec.interface).is_err();
@@ -601,6 +614,18 @@ impl Core {
             member.instance.handle_command(
                 vrrp_core::Instant::ZERO,
                 Command::EnterFault(FaultCause::InterfaceDown),
+            );
+        }
+        if member.spec.track_src_ip && !self.source_address_present(&member) {
+            tracing::warn!(
+                instance = %member.spec.name,
+                "source address {} is not on {}: waiting in FAULT (track_src_ip)",
+                member.spec.config.primary_address,
+                member.spec.interface
+            );
+            member.instance.handle_command(
+                vrrp_core::Instant::ZERO,
+                Command::EnterFault(FaultCause::SourceAddress),
             );
         }
         if let Some(why) = &member.spec.config_fault {
@@ -914,7 +939,13 @@ impl Core {
     fn next_deadline(&self) -> Option<vrrp_core::Instant> {
         self.members
             .iter()
-            .flat_map(|m| [m.instance.poll_timeout(), m.retry_addresses_at])
+            .flat_map(|m| {
+                [
+                    m.instance.poll_timeout(),
+                    m.retry_addresses_at,
+                    m.extra_garp_at,
+                ]
+            })
             .flatten()
             .chain(self.paced.values().filter_map(Paced::due))
             .min()
@@ -995,6 +1026,9 @@ impl Core {
             }
             let now = self.now();
             for i in 0..self.members.len() {
+                if self.members[i].extra_garp_at.is_some_and(|t| t <= now) {
+                    self.announce_extra(i, now);
+                }
                 if self.members[i].retry_addresses_at.is_some_and(|t| t <= now) {
                     self.members[i].retry_addresses_at = None;
                     self.members[i]
@@ -1270,8 +1304,29 @@ impl Core {
         true
     }
 
-    /// The kernel added or removed an address. A VIP removed from a master is put back.
+    /// The kernel added or removed an address. A VIP removed from a master is put back; a
+    /// tracked source address (`track_src_ip`) takes its instance in and out of FAULT.
     fn address_seen(&mut self, ifindex: u32, address: IpAddr, present: bool) {
+        let now = self.now();
+        for i in 0..self.members.len() {
+            let m = &self.members[i];
+            let on_its_interface =
+                m.io.as_ref()
+                    .is_some_and(|io| io.ifindex == ifindex || io.parent_ifindex == ifindex);
+            if m.spec.track_src_ip && m.spec.config.primary_address == address && on_its_interface {
+                let command = if present {
+                    Command::LeaveFault(FaultCause::SourceAddress)
+                } else {
+                    tracing::warn!(
+                        instance = %m.spec.name,
+                        "source address {address} removed: FAULT until it is back (track_src_ip)"
+                    );
+                    Command::EnterFault(FaultCause::SourceAddress)
+                };
+                self.members[i].instance.handle_command(now, command);
+                self.drain(i);
+            }
+        }
         for i in 0..self.members.len() {
             for j in 0..self.members[i].spec.addresses.len() {
                 let a = self.members[i].spec.addresses[j].clone();
@@ -1279,12 +1334,24 @@ impl Core {
                     continue;
                 }
                 self.members[i].installed[j] = present;
-                if !present && self.members[i].holds_addresses {
+                if !present && self.members[i].holds_addresses && !a.no_track {
                     self.repair_address(i, j);
                 }
             }
         }
         self.status_changed = true;
+    }
+
+    /// Whether a member's configured source address is on its interface (or its VMAC's
+    /// parent).
+    fn source_address_present(&mut self, member: &Member) -> bool {
+        let Some(io) = &member.io else { return false };
+        let address = member.spec.config.primary_address;
+        [io.ifindex, io.parent_ifindex].into_iter().any(|index| {
+            self.rtnl
+                .addresses(index)
+                .is_ok_and(|list| list.iter().any(|(a, _)| *a == address))
+        })
     }
 
     /// Puts back VIP `j` of master `i` that something else removed.
@@ -1348,7 +1415,7 @@ impl Core {
                     .addresses(ia.ifindex)
                     .is_ok_and(|list| list.iter().any(|(addr, _)| *addr == a.address));
                 self.members[i].installed[j] = present;
-                if !present {
+                if !present && !a.no_track {
                     self.repair_address(i, j);
                 }
             }
@@ -1639,12 +1706,50 @@ impl Core {
             prefix_len: a.prefix_len,
             label: a.label.clone(),
             scope: a.scope,
+            options: a.options.clone(),
+        }
+    }
+
+    /// keepalived's `vrrp_send_vmac_update` with `all`: one gratuitous ARP / NA for the first
+    /// address on each device other than member `i`'s interface, then again an interval on.
+    fn announce_extra(&mut self, i: usize, now: vrrp_core::Instant) {
+        let m = &self.members[i];
+        let (Some(interval), Some(io)) = (m.spec.garp_extra_if, &m.io) else {
+            self.members[i].extra_garp_at = None;
+            return;
+        };
+        let mut devices: Vec<(&str, IpAddr)> = Vec::new();
+        for a in &m.spec.addresses {
+            let device = a.device.as_deref().unwrap_or(&io.interface);
+            if device != io.interface && !devices.iter().any(|(d, _)| *d == device) {
+                devices.push((device, a.address));
+            }
+        }
+        let mut failures = Vec::new();
+        for (device, address) in devices {
+            let sent = match self.announcers.get(device) {
+                Some(sender) => sender.announce(&[address], 1).map_err(|e| e.to_string()),
+                None => Err(format!("no announcer on {device}")),
+            };
+            if let Err(e) = sent {
+                failures.push(format!("garp_extra_if: gratuitous ARP/NA not sent: {e}"));
+            }
+        }
+        self.members[i].extra_garp_at = Some(now + interval);
+        for f in failures {
+            self.report(i, "announce", &f);
         }
     }
 
     /// Adds member `i`'s addresses and routes; `false` when an address could not be added.
     fn install_addresses(&mut self, i: usize) -> bool {
         self.members[i].holds_addresses = true;
+        // keepalived: the first periodic announcement comes garp_master_delay + the interval
+        // after becoming master.
+        self.members[i].extra_garp_at = self.members[i]
+            .spec
+            .garp_extra_if
+            .map(|every| self.now() + self.members[i].spec.config.garp.master_delay + every);
         let mut ok = true;
         // no_accept: the drop rules go in before the addresses (keepalived's order).
         if let Err(e) = self.firewall_update(i, true) {
@@ -1676,6 +1781,7 @@ impl Core {
     }
 
     fn remove_addresses(&mut self, i: usize) {
+        self.members[i].extra_garp_at = None;
         if !self.members[i].holds_addresses {
             return;
         }

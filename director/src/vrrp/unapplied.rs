@@ -1,7 +1,11 @@
-//! VRRP-side keywords that keepalived applies and ha does not (yet): `ha run` refuses those
-//! that would change who is master or what is forwarded, and warns about the harmless ones;
-//! `ha check` reports both. Nothing the VRRP side parses is dropped in silence.
+//! VRRP-side keywords and values that keepalived applies and ha does not (yet), for a
+//! [`Config`] built without the language's check (an embedder's): `ha run` refuses those
+//! that would change who is master or what is forwarded, and warns about the harmless ones.
+//! What is refused or warned is the compatibility table's ([`keepalived_conf::compat`]):
+//! this only finds the uses in the typed model. `ha check` and `ha run` report the same uses
+//! from the file, with file:line, through the table's own check.
 
+use keepalived_conf::compat::{self, Class, Entry};
 use keepalived_conf::{Config, RawStatement, UnicastChecksum, VrrpInstance};
 
 use super::PlanError;
@@ -16,40 +20,42 @@ pub struct Unapplied {
     pub warnings: Vec<String>,
 }
 
-/// Address options written after a virtual address that ha does not apply, and whether each
-/// changes forwarding or mastership (an error) or not (a warning).
-const ADDRESS_OPTIONS: &[(&str, bool)] = &[
-    ("brd", false),
-    ("broadcast", false),
-    ("peer", true),
-    ("no_track", true),
-    ("track_group", true),
-    ("home", true),
-    ("nodad", true),
-    ("noprefixroute", true),
-    ("autojoin", true),
-    ("preferred_lft", true),
-];
+impl Unapplied {
+    /// Records a use of `word` (`entry` in the table) by `instance`, as its class says.
+    fn found(&mut self, instance: &str, word: &str, entry: Option<&Entry>) {
+        let Some(entry) = entry else { return };
+        match entry.class {
+            Class::Applied | Class::Differs => {}
+            Class::Ignored => self.warnings.push(format!(
+                "{instance}: `{word}` accepted, not applied ({})",
+                entry.note
+            )),
+            Class::Refused(changes) => self.errors.push(PlanError {
+                instance: instance.to_string(),
+                reason: format!(
+                    "`{word}` is not applied (ignoring it would change {changes}: {}); remove it \
+                     to run with ha",
+                    entry.note
+                ),
+            }),
+        }
+    }
+}
 
-/// Instance keywords kept as raw statements that ha does not apply: (keyword, changes
-/// behaviour, what to do).
-const INSTANCE_OTHER: &[(&str, bool, &str)] = &[
-    (
-        "garp_extra_if",
-        false,
-        "gratuitous ARPs are sent on the VIPs' own devices only",
-    ),
-    (
-        "vmac_garp_intvl",
-        false,
-        "gratuitous ARPs are sent on the VIPs' own devices only",
-    ),
-    (
-        "linkbeat_use_polling",
-        false,
-        "ha follows link state from rtnetlink",
-    ),
-    ("debug", false, "set RUST_LOG=debug for detail"),
+/// Whether an instance uses a keyword.
+type Uses = fn(&VrrpInstance) -> bool;
+
+/// Typed instance keywords and whether an instance uses each.
+const INSTANCE_KEYWORDS: &[(&str, Uses)] = &[
+    ("old_unicast_checksum", |vi| {
+        vi.old_unicast_checksum == Some(UnicastChecksum::Old)
+    }),
+    ("use_ipvlan", |vi| vi.use_ipvlan.is_some()),
+    ("vmac_xmit_base", |vi| vi.vmac_xmit_base),
+    ("use_vmac_addr", |vi| vi.use_vmac_addr),
+    ("vrf", |vi| vi.vrf.is_some()),
+    ("track_bfd", |vi| !vi.tracking.bfds.is_empty()),
+    ("kernel_rx_buf_size", |vi| vi.kernel_rx_buf_size.is_some()),
 ];
 
 /// Finds what `config`'s VRRP side would not apply.
@@ -60,73 +66,29 @@ pub fn unapplied(config: &Config) -> Unapplied {
     }
     for group in &config.vrrp_sync_groups {
         if !group.tracking.bfds.is_empty() {
+            let entry = compat::lookup("vrrp_sync_group", "track_bfd");
             for member in &group.group {
-                out.errors.push(PlanError {
-                    instance: member.clone(),
-                    reason: format!(
-                        "sync group {}: `track_bfd` is not applied (BFD is not implemented): \
-                         remove it, or track the peer with a vrrp_script",
-                        group.name
-                    ),
-                });
+                out.found(member, "track_bfd", entry);
             }
         }
     }
-    for s in config.global_defs.other.iter().filter(|s| {
-        matches!(
-            s.keyword.as_str(),
-            "vrrp_garp_extra_if" | "vrrp_vmac_garp_intvl"
-        )
-    }) {
-        out.warnings.push(format!(
-            "global_defs: `{}` accepted, not applied (gratuitous ARPs are sent on the VIPs' own \
-             devices only)",
-            s.keyword
-        ));
+    for s in &config.global_defs.other {
+        raw("global_defs", "global_defs", s, &mut out);
+    }
+    for a in &config.static_ipaddress {
+        for word in &a.options {
+            out.found("static_ipaddress", word, compat::address_option(word));
+        }
     }
     out
 }
 
 fn instance(vi: &VrrpInstance, out: &mut Unapplied) {
     let name = &vi.name;
-    let mut refuse = |keyword: &str, what: &str| {
-        out.errors.push(PlanError {
-            instance: name.clone(),
-            reason: format!("`{keyword}` is not applied ({what}); remove it to run with ha"),
-        })
-    };
-    if vi.old_unicast_checksum == Some(UnicastChecksum::Old) {
-        refuse(
-            "old_unicast_checksum",
-            "ha sends the RFC's VRRPv3 unicast checksum, and peers set to the old one drop it",
-        );
-    }
-    if vi.use_ipvlan.is_some() {
-        refuse(
-            "use_ipvlan",
-            "the addresses would go on the interface, not on an ipvlan",
-        );
-    }
-    if vi.vmac_xmit_base {
-        refuse(
-            "vmac_xmit_base",
-            "adverts would go from the VMAC, not from the base interface",
-        );
-    }
-    if vi.use_vmac_addr {
-        refuse(
-            "use_vmac_addr",
-            "addresses on other interfaces would get no VMAC of their own",
-        );
-    }
-    if vi.vrf.is_some() {
-        refuse("vrf", "the instance would not run in the VRF");
-    }
-    if vi.track_src_ip {
-        refuse(
-            "track_src_ip",
-            "losing the source address would not put the instance in FAULT",
-        );
+    for (keyword, uses) in INSTANCE_KEYWORDS {
+        if uses(vi) {
+            out.found(name, keyword, compat::lookup("vrrp_instance", keyword));
+        }
     }
     // keepalived: native_ipv6 makes the instance IPv6 (and VRRPv3); ha takes the family from
     // the first virtual address, which agrees when that is IPv6.
@@ -136,69 +98,31 @@ fn instance(vi: &VrrpInstance, out: &mut Unapplied) {
             .first()
             .is_some_and(|a| a.addr.is_ipv6())
     {
-        refuse(
-            "native_ipv6",
-            "ha takes the family from the first virtual address; list an IPv6 one first",
-        );
-    }
-    if !vi.tracking.bfds.is_empty() {
-        refuse(
-            "track_bfd",
-            "BFD is not implemented; track the peer with a vrrp_script instead",
-        );
-    }
-    if vi.kernel_rx_buf_size.is_some() {
-        out.warnings.push(format!(
-            "vrrp_instance {name}: `kernel_rx_buf_size` accepted, not applied (the socket keeps \
-             the kernel's default buffer)"
-        ));
+        out.found(name, "native_ipv6", Some(&compat::NATIVE_IPV6_WITH_IPV4));
     }
     for a in vi
         .virtual_ipaddress
         .iter()
         .chain(&vi.virtual_ipaddress_excluded)
     {
-        let mut words: Vec<&str> = a.options.iter().map(String::as_str).collect();
-        if a.brd.is_some() {
-            words.push("brd");
-        }
-        if a.peer.is_some() {
-            words.push("peer");
-        }
-        for word in words {
-            let Some(&(_, changes)) = ADDRESS_OPTIONS.iter().find(|(w, _)| *w == word) else {
-                continue;
-            };
-            let text = format!("address {}: option `{word}` is not applied", a.addr);
-            if changes {
-                out.errors.push(PlanError {
-                    instance: name.clone(),
-                    reason: format!("{text}; remove it to run with ha"),
-                });
-            } else {
-                out.warnings
-                    .push(format!("vrrp_instance {name}: {text} (accepted, harmless)"));
-            }
+        for word in &a.options {
+            out.found(name, word, compat::address_option(word));
         }
     }
     for s in &vi.other {
-        raw(name, s, out);
+        raw(name, "vrrp_instance", s, out);
     }
 }
 
-fn raw(name: &str, s: &RawStatement, out: &mut Unapplied) {
-    if let Some(&(keyword, changes, what)) = INSTANCE_OTHER.iter().find(|(k, ..)| *k == s.keyword) {
-        if changes {
-            out.errors.push(PlanError {
-                instance: name.to_string(),
-                reason: format!("`{keyword}` is not applied; {what}"),
-            });
-        } else {
-            out.warnings.push(format!(
-                "vrrp_instance {name}: `{keyword}` accepted, not applied ({what})"
-            ));
+/// A statement kept as written: its class is its keyword's in `block`.
+fn raw(instance: &str, block: &str, s: &RawStatement, out: &mut Unapplied) {
+    // A feature turned off is keepalived's default, which is what ha does.
+    if let [word] = s.args.as_slice() {
+        if matches!(word.as_str(), "off" | "false" | "no") {
+            return;
         }
     }
+    out.found(instance, &s.keyword, compat::lookup(block, &s.keyword));
 }
 
 #[cfg(test)]
@@ -223,7 +147,9 @@ mod tests {
     #[test]
     fn applied_keywords_raise_nothing() {
         let u = check(
-            "state MASTER\n skip_check_adv_addr\n old_unicast_checksum never\n dont_track_primary",
+            "state MASTER\n skip_check_adv_addr\n old_unicast_checksum never\n dont_track_primary\n \
+             virtual_ipaddress_excluded {\n 192.168.3.1/24 brd + home noprefixroute no_track\n \
+             2001:db8::1 peer 2001:db8::2 -nodad preferred_lft 9\n }",
             "vrrp_skip_check_adv_addr",
         );
         assert_eq!(u, Unapplied::default());
@@ -237,16 +163,11 @@ mod tests {
             ("use_vmac\n vmac_xmit_base", "vmac_xmit_base"),
             ("use_vmac\n use_vmac_addr", "use_vmac_addr"),
             ("vrf red", "vrf"),
-            ("track_src_ip", "track_src_ip"),
             ("native_ipv6", "native_ipv6"),
             ("track_bfd {\n b1\n }", "track_bfd"),
             (
-                "virtual_ipaddress_excluded {\n 2001:db8::1/64 nodad\n }",
-                "nodad",
-            ),
-            (
-                "virtual_ipaddress_excluded {\n 192.168.2.202 no_track\n }",
-                "no_track",
+                "virtual_ipaddress_excluded {\n 192.168.2.202 use_vmac\n }",
+                "use_vmac",
             ),
         ] {
             let u = check(body, "");
@@ -260,14 +181,8 @@ mod tests {
         }
         for (body, global, keyword) in [
             ("kernel_rx_buf_size 1024", "", "kernel_rx_buf_size"),
-            ("garp_extra_if 10", "", "garp_extra_if"),
             ("linkbeat_use_polling", "", "linkbeat_use_polling"),
-            ("", "vrrp_garp_extra_if 10", "vrrp_garp_extra_if"),
-            (
-                "virtual_ipaddress_excluded {\n 192.168.3.1/24 brd 192.168.3.255\n }",
-                "",
-                "brd",
-            ),
+            ("", "vrrp_no_swap", "vrrp_no_swap"),
         ] {
             let u = check(body, global);
             assert!(u.errors.is_empty(), "{body}: {u:?}");

@@ -34,6 +34,8 @@ pub fn vi_1(version: Version, priority: u8, primary: &str, vip: &str) -> Instanc
             device: None,
             label: None,
             scope: AddressScope::Universe,
+            options: Default::default(),
+            no_track: false,
         }],
         vmac: None,
         routes: Vec::new(),
@@ -43,7 +45,9 @@ pub fn vi_1(version: Version, priority: u8, primary: &str, vip: &str) -> Instanc
         dont_track_primary: false,
         promote_secondaries: false,
         dynamic_interfaces: false,
+        track_src_ip: false,
         garp_interval: Duration::ZERO,
+        garp_extra_if: None,
         gna_interval: Duration::ZERO,
         rules: Vec::new(),
     }

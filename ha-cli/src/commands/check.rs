@@ -126,29 +126,8 @@ pub fn run(args: CheckArgs) -> ExitCode {
             errors += findings.iter().filter(|d| d.is_error()).count();
             warnings += findings.iter().filter(|d| !d.is_error()).count();
         }
-        // VRRP-side options ha does not apply: `ha run` refuses the errors. A keyword the
-        // compatibility table already refused above is not reported twice.
-        let unapplied = director::vrrp::unapplied(&l.config);
-        let refused_by_table = |message: &str| {
-            keepalived_conf::compat::TABLE.iter().any(|e| {
-                e.class.number() == 3
-                    && message.contains(&format!("`{}` is not applied", e.keyword))
-            })
-        };
-        for e in unapplied
-            .errors
-            .iter()
-            .filter(|e| !refused_by_table(&e.to_string()))
-        {
-            eprintln!("error: {}: {e}", file.display());
-            errors += 1;
-        }
-        for w in &unapplied.warnings {
-            if !args.quiet {
-                eprintln!("warning: {}: {w}", file.display());
-            }
-            warnings += 1;
-        }
+        // What ha does not apply of the VRRP side (director::vrrp::unapplied, which `ha run`
+        // refuses too) is the compatibility table's: reported above with file:line.
     }
     let invalid = errors > 0 || (args.deny_warnings && warnings > 0);
 

@@ -488,6 +488,25 @@ impl Parser<'_> {
                 _ => self.other(n, &mut c.other, "the top level"),
             }
         }
+        // keepalived's deprecated `lvs_sync_daemon_interface IF` in an instance: the sync
+        // daemon on IF following that instance, unless `lvs_sync_daemon` names one.
+        if c.global_defs.lvs_sync_daemon.is_none() {
+            c.global_defs.lvs_sync_daemon = c.vrrp_instances.iter().find_map(|vi| {
+                let s = vi
+                    .other
+                    .iter()
+                    .find(|s| s.keyword == "lvs_sync_daemon_interface")?;
+                Some(LvsSyncDaemon {
+                    interface: s.args.first()?.clone(),
+                    vrrp_instance: vi.name.clone(),
+                    sync_id: None,
+                    maxlen: None,
+                    port: None,
+                    ttl: None,
+                    group: None,
+                })
+            });
+        }
         c
     }
 

@@ -424,9 +424,21 @@ impl Parser<'_> {
                     ip.options.push(word.to_string());
                     ip.options.extend(value);
                 }
-                "no_track" | "home" | "nodad" | "noprefixroute" | "autojoin" | "-" => {
-                    ip.options.push(word.to_string())
-                }
+                "no_track" | "home" | "-nodad" | "mngtmpaddr" | "noprefixroute" | "autojoin"
+                | "use_vmac" => ip.options.push(word.to_string()),
+                // Not keepalived's: it warns and goes on; its IPv6 addresses skip DAD anyway.
+                "nodad" => self.push(
+                    Diagnostic::warning(
+                        "unknown-keyword",
+                        Some(a.args[i].span),
+                        "unknown address option `nodad`".to_string(),
+                    )
+                    .with_label("ignored, as keepalived does")
+                    .with_help(
+                        "IPv6 virtual addresses are added without duplicate address detection \
+                         anyway; `-nodad` turns that off",
+                    ),
+                ),
                 other => {
                     let mut d = Diagnostic::warning(
                         "unknown-keyword",
@@ -444,7 +456,93 @@ impl Parser<'_> {
             }
             i += if takes_value { 2 } else { 1 };
         }
+        self.address_values(a, &mut ip)?;
         Some(ip)
+    }
+
+    /// keepalived's checks of an address line's values (`parse_route`'s sibling in
+    /// `vrrp_ipaddress.c`): a bad value drops the address, a pointless one is ignored.
+    fn address_values(&mut self, a: &Node, ip: &mut IpAddress) -> Option<()> {
+        let span = a.key.span;
+        let error = |m: String| {
+            Diagnostic::error("invalid-address", Some(span), m).with_label("address skipped")
+        };
+        if let Some(peer) = &ip.peer {
+            let max = if ip.addr.is_ipv4() { 32 } else { 128 };
+            // keepalived reads the peer without a prefix: `peer 10.0.0.2/24` is invalid, and
+            // it would run without the peer.
+            match peer.parse::<IpAddr>() {
+                Ok(p) if p.is_ipv4() == ip.addr.is_ipv4() => {}
+                _ => {
+                    self.push(error(format!("invalid peer address `{peer}`")).with_help(
+                        "a peer is one address, without prefix; the address gets a host prefix",
+                    ));
+                    return None;
+                }
+            }
+            if ip.prefix.is_some_and(|p| p != max) {
+                self.push(
+                    Diagnostic::warning(
+                        "ignored-value",
+                        Some(span),
+                        "with a peer, keepalived ignores the address's prefix".to_string(),
+                    )
+                    .with_label("a host prefix is used"),
+                );
+            }
+            if ip.brd.take().is_some() {
+                self.push(
+                    Diagnostic::warning(
+                        "ignored-value",
+                        Some(span),
+                        "keepalived ignores the broadcast address of an address with a peer"
+                            .to_string(),
+                    )
+                    .with_label("`brd` ignored"),
+                );
+            }
+        }
+        if let Some(brd) = &ip.brd {
+            if ip.addr.is_ipv6() {
+                self.push(error(format!(
+                    "an IPv6 address has no broadcast address (`brd {brd}`)"
+                )));
+                return None;
+            }
+            if !matches!(brd.as_str(), "+" | "-") && brd.parse::<std::net::Ipv4Addr>().is_err() {
+                self.push(error(format!("invalid broadcast address `{brd}`")));
+                return None;
+            }
+        }
+        if let Some(i) = ip.options.iter().position(|w| w == "preferred_lft") {
+            let value = ip
+                .options
+                .get(i + 1)
+                .map(String::as_str)
+                .unwrap_or_default();
+            if value != "forever" && value.parse::<u32>().is_err() {
+                self.push(
+                    Diagnostic::error(
+                        "invalid-value",
+                        Some(span),
+                        format!("`preferred_lft {value}` is invalid"),
+                    )
+                    .with_label("expected seconds or `forever`"),
+                );
+                ip.options.drain(i..(i + 2).min(ip.options.len()));
+            } else if ip.addr.is_ipv4() {
+                self.push(
+                    Diagnostic::warning(
+                        "ignored-value",
+                        Some(span),
+                        "`preferred_lft` applies to IPv6 addresses; keepalived ignores it here"
+                            .to_string(),
+                    )
+                    .with_label("ignored"),
+                );
+            }
+        }
+        Some(())
     }
 }
 
@@ -458,10 +556,11 @@ const ADDRESS_OPTIONS: &[&str] = &[
     "peer",
     "no_track",
     "home",
-    "nodad",
+    "-nodad",
+    "mngtmpaddr",
     "noprefixroute",
     "autojoin",
     "preferred_lft",
     "track_group",
-    "-",
+    "use_vmac",
 ];

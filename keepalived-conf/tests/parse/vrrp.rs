@@ -327,10 +327,11 @@ fn authentication_needs_type_and_password() {
 fn address_lines_with_every_option() {
     let got = vi(
         " virtual_ipaddress_excluded {\n  192.0.2.10/24 brd 192.0.2.255 dev eth1 scope link label eth1:vip\n  \
-         2001:db8::10/64 dev eth0 nodad noprefixroute\n  192.0.2.11 preferred_lft 0 no_track peer 192.0.2.99\n }",
+         2001:db8::10/64 dev eth0 -nodad noprefixroute home mngtmpaddr\n  \
+         2001:db8::11 preferred_lft 0 no_track peer 2001:db8::99\n  ff15::1 autojoin use_vmac\n }",
     );
     let a = &got.virtual_ipaddress_excluded;
-    assert_eq!(a.len(), 3);
+    assert_eq!(a.len(), 4);
     assert_eq!((a[0].addr, a[0].prefix), (ip("192.0.2.10"), Some(24)));
     assert_eq!(
         (
@@ -347,10 +348,69 @@ fn address_lines_with_every_option() {
         )
     );
     assert_eq!((a[1].addr, a[1].prefix), (ip("2001:db8::10"), Some(64)));
-    assert_eq!(a[1].options, ["nodad", "noprefixroute"]);
+    assert_eq!(
+        a[1].options,
+        ["-nodad", "noprefixroute", "home", "mngtmpaddr"]
+    );
     assert_eq!(a[2].prefix, None);
     assert_eq!(a[2].options, ["preferred_lft", "0", "no_track"]);
-    assert_eq!(a[2].peer.as_deref(), Some("192.0.2.99"));
+    assert_eq!(a[2].peer.as_deref(), Some("2001:db8::99"));
+    assert_eq!(a[3].options, ["autojoin", "use_vmac"]);
+}
+
+#[test]
+fn address_values_keepalived_rejects_or_ignores() {
+    // keepalived: a peer has no prefix, an IPv6 address no broadcast, a lifetime is seconds
+    // or `forever` (errors); `nodad` is not its word, an IPv4 lifetime and the prefix of an
+    // address with a peer are ignored (warnings).
+    for (line, error, message) in [
+        (
+            "192.0.2.1 peer 192.0.2.2/24",
+            true,
+            "invalid peer address `192.0.2.2/24`",
+        ),
+        (
+            "192.0.2.1 peer 2001:db8::2",
+            true,
+            "invalid peer address `2001:db8::2`",
+        ),
+        (
+            "2001:db8::1 brd +",
+            true,
+            "an IPv6 address has no broadcast address (`brd +`)",
+        ),
+        (
+            "192.0.2.1 brd 300.1.1.1",
+            true,
+            "invalid broadcast address `300.1.1.1`",
+        ),
+        (
+            "2001:db8::1 preferred_lft soon",
+            true,
+            "`preferred_lft soon` is invalid",
+        ),
+        ("2001:db8::1 nodad", false, "unknown address option `nodad`"),
+        (
+            "192.0.2.1 preferred_lft 0",
+            false,
+            "`preferred_lft` applies to IPv6 addresses; keepalived ignores it here",
+        ),
+        (
+            "192.0.2.1/24 peer 192.0.2.2",
+            false,
+            "with a peer, keepalived ignores the address's prefix",
+        ),
+    ] {
+        let p = parse(&instance(&format!(
+            " virtual_ipaddress_excluded {{\n  {line}\n }}"
+        )));
+        let (d, _) = p.only();
+        assert_eq!(
+            (d.message.as_str(), d.is_error()),
+            (message, error),
+            "{line}"
+        );
+    }
 }
 
 #[test]
