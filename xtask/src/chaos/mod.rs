@@ -369,6 +369,12 @@ impl Chaos {
     }
 
     fn say(&mut self, text: &str) {
+        let notes = std::mem::take(&mut self.world().stall_notes);
+        for note in notes {
+            let line = format!("t+{:8.3}s    ({note})", self.t0.elapsed().as_secs_f64());
+            println!("{line}");
+            self.printed.push(line);
+        }
         let line = format!("t+{:8.3}s  {text}", self.t0.elapsed().as_secs_f64());
         println!("{line}");
         self.printed.push(line);
@@ -1226,6 +1232,11 @@ impl Chaos {
         println!(
             "master-down interval (slowest router): {}",
             ms(w.master_down)
+        );
+        println!(
+            "machine stalls treated as faults (a VRRP thread or the sampler not run for more \
+             than half the master-down interval): {}",
+            w.stalls.len()
         );
         if let Some((worst, what)) = self.takeovers.iter().max_by_key(|(d, _)| *d) {
             let mean = self.takeovers.iter().map(|(d, _)| *d).sum::<Duration>()

@@ -90,7 +90,21 @@ pub struct World {
     /// judged: shown with a violation, to tell a master the machine did not run (a loaded
     /// host) from one that stopped by itself (a bug).
     pub cpu_wait: [std::collections::VecDeque<(Instant, Duration)>; 2],
+    /// Machine stalls seen: a director's `vrrp` thread runnable but not run, or the sampler
+    /// itself not run, for more than [`STALL_FRACTION`] of the master-down interval. Each is
+    /// a fault the schedule did not inject (the protocol cannot hear adverts it is not run to
+    /// read): the holder checks allow master-down after it, as after any fault. Printed as
+    /// they happen and counted in the report, never silent.
+    pub stalls: Vec<String>,
+    /// Stall lines not printed yet.
+    pub stall_notes: Vec<String>,
+    /// A stall is under way (one line per stall).
+    in_stall: bool,
 }
+
+/// A stall longer than this part of the master-down interval is a fault (see
+/// [`World::stalls`]).
+pub const STALL_FRACTION: u32 = 2;
 
 /// Master-down interval (RFC 5798 §6.1) for a 100 ms advert interval and `priority`.
 pub fn master_down(priority: u8) -> Duration {
@@ -129,6 +143,9 @@ impl World {
             cpu_wait: Default::default(),
             priority: super::lab::INITIAL_PRIORITY,
             acting: 0,
+            stalls: Vec::new(),
+            stall_notes: Vec::new(),
+            in_stall: false,
         }
     }
 
@@ -396,6 +413,22 @@ pub fn worst_cpu_wait(history: &[(Instant, Duration)], window: Duration) -> Dura
     worst
 }
 
+/// The CPU wait added over the last `window` before `now` (cumulative samples).
+pub fn recent_cpu_wait(
+    history: &std::collections::VecDeque<(Instant, Duration)>,
+    now: Instant,
+    window: Duration,
+) -> Duration {
+    let Some(&(_, latest)) = history.back() else {
+        return Duration::ZERO;
+    };
+    let start = history
+        .iter()
+        .find(|(t, _)| now.saturating_duration_since(*t) <= window)
+        .map_or(latest, |&(_, w)| w);
+    latest.saturating_sub(start)
+}
+
 /// Samples the VIP in each router's namespace every [`SAMPLE`] and judges; stops with `stop`.
 pub fn spawn_sampler(
     world: Arc<Mutex<World>>,
@@ -434,6 +467,38 @@ pub fn spawn_sampler(
                     .is_some_and(|(t, _)| now.saturating_duration_since(*t) > CPU_WAIT_HISTORY)
                 {
                     history.pop_front();
+                }
+            }
+            // A machine stall is a fault of its own (see World::stalls).
+            let limit = w.master_down / STALL_FRACTION;
+            let mut stalled = Vec::new();
+            if now - last > limit {
+                stalled.push(format!(
+                    "the lab's sampler was not run for {:?}",
+                    now - last
+                ));
+            }
+            for (i, node) in Node::HA.into_iter().enumerate() {
+                let waited = recent_cpu_wait(&w.cpu_wait[i], now, w.master_down);
+                if waited > limit {
+                    stalled.push(format!(
+                        "{node}'s VRRP thread waited {waited:?} for a CPU within the last {:?}",
+                        w.master_down
+                    ));
+                }
+            }
+            if stalled.is_empty() {
+                w.in_stall = false;
+            } else {
+                w.last_event = now;
+                if !w.in_stall {
+                    w.in_stall = true;
+                    let note = format!(
+                        "machine stall, treated as a fault (master-down allowed after it): {}",
+                        stalled.join("; ")
+                    );
+                    w.stalls.push(note.clone());
+                    w.stall_notes.push(note);
                 }
             }
             w.worst_sample_gap = w.worst_sample_gap.max(now - last);
