@@ -296,6 +296,7 @@ fn virtual_server(i: usize) -> impl Strategy<Value = VirtualServer> {
             any::<bool>(),
             any::<bool>(),
             of((ip(), of(any::<u16>()))),
+            any::<bool>(),
         ),
         vec(
             (ip(), of(any::<u16>()), 0i32..1000, vec(checker(), 0..3)),
@@ -310,7 +311,7 @@ fn virtual_server(i: usize) -> impl Strategy<Value = VirtualServer> {
                 method,
                 protocol,
                 persistence,
-                (quorum, hysteresis, alpha, omega, sorry),
+                (quorum, hysteresis, alpha, omega, sorry, announce),
                 rss,
             )| {
                 // Unique keys: the generator's index goes into the address.
@@ -334,6 +335,7 @@ fn virtual_server(i: usize) -> impl Strategy<Value = VirtualServer> {
                     vs.omega,
                     vs.sorry_server,
                 ) = (quorum, hysteresis, alpha, omega, sorry);
+                vs.ha_announce = announce;
                 vs.real_servers = rss
                     .into_iter()
                     .enumerate()
@@ -370,9 +372,10 @@ fn global() -> impl Strategy<Value = GlobalDefs> {
             ]),
             0..2,
         ),
+        of("[a-z][a-z0-9-]{0,14}"),
     )
         .prop_map(
-            |(router_id, emails, smtp, sct, version, strict, garp, lvs, su, other)| {
+            |(router_id, emails, smtp, sct, version, strict, garp, lvs, su, other, announce)| {
                 let mut g = GlobalDefs {
                     router_id,
                     notification_email: emails,
@@ -394,6 +397,7 @@ fn global() -> impl Strategy<Value = GlobalDefs> {
                 };
                 g.script_user = su.map(|(user, group)| ScriptUser { user, group });
                 g.other = other;
+                g.ha_announce_interface = announce;
                 g
             },
         )
