@@ -702,6 +702,91 @@ fn quorum_loss_switches_to_the_sorry_server_and_back() {
     );
 }
 
+/// ha extension `ha_announce` (scale-out behind ECMP): the DR virtual server's address is a
+/// /32 on the dummy announce interface while the virtual server has quorum, off it once quorum
+/// is lost (web1 stops, quorum 2), back when web1 returns, off after `ha drain --director`
+/// (back after `ha enable --director`) and after SIGTERM. IPVS is not touched by the drain.
+/// Prints the time from quorum loss (as `ha status` first shows it) to the withdrawal.
+#[test]
+#[ignore = "needs IPVS and the dummy module: run by cargo xtask vm-test"]
+fn announced_address_follows_quorum_drain_and_stop() {
+    if !preflight("announced_address_follows_quorum_drain_and_stop") {
+        return;
+    }
+    const ANNOUNCE: &str = "ha-announce";
+    let lab = Lab::new();
+    let options = ConfigOptions {
+        dr_extra: vec!["    quorum 2".into(), "    ha_announce".into()],
+        without_nat: true,
+        ..ConfigOptions::default()
+    };
+    let mut lvs1 = lab.start_director("lvs1", &lab_config(Seed::Lvs1, &options).text, &[]);
+    let announced = || {
+        lab.lvs1
+            .output(&["ip", "-4", "addr", "show", "dev", ANNOUNCE])
+            .contains(&format!("inet {VIP}/32"))
+    };
+    wait_for("the VIP on the announce interface", LONG, announced);
+    assert!(lab
+        .lvs1
+        .output(&["ip", "-d", "link", "show", ANNOUNCE])
+        .contains("dummy"));
+    let both = [("192.168.2.20:80", 1), ("192.168.2.30:80", 1)];
+    wait_table(&lab.lvs1, &dr_service(), &both, LONG);
+    let vs = || {
+        lvs1.status()["virtual_servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == vs_dr().as_str())
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(vs()["announced"], true);
+
+    lab.web1.stop();
+    let stopped = Instant::now();
+    let mut quorum_lost = None;
+    wait_for("withdrawal after quorum loss", LONG, || {
+        if quorum_lost.is_none() && vs()["quorum_up"] == false {
+            quorum_lost = Some(Instant::now());
+        }
+        !announced()
+    });
+    let withdrawn = Instant::now();
+    println!(
+        "ha_announce: web1 stopped -> withdrawn {} s; quorum loss in ha status -> withdrawn {} ms",
+        secs(withdrawn - stopped),
+        withdrawn
+            .saturating_duration_since(quorum_lost.unwrap_or(withdrawn))
+            .as_millis()
+    );
+    assert_eq!(vs()["announced"], false);
+    assert!(
+        lvs1.log().contains(&format!(
+            "virtual server {}: WITHDRAWN (quorum DOWN); {VIP} off the announce interface",
+            vs_dr()
+        )),
+        "{}",
+        lvs1.log()
+    );
+
+    lab.web1.start();
+    wait_for("the VIP announced again", LONG, announced);
+
+    let (ok, out) = lvs1.ha(&["drain", "--director"]);
+    assert!(ok, "{out}");
+    assert!(!announced(), "drained, still announced: {out}");
+    assert_eq!(vs()["quorum_up"], true);
+    wait_table(&lab.lvs1, &dr_service(), &both, SLACK);
+    let (ok, out) = lvs1.ha(&["enable", "--director"]);
+    assert!(ok, "{out}");
+    assert!(announced(), "enabled, not announced: {out}");
+
+    lvs1.kill(Signal::SIGTERM);
+    assert!(!announced(), "announced after SIGTERM");
+}
+
 /// A reload that adds web3 to the DR virtual server applies exactly one IPVS operation; web1
 /// and web2 keep their health state and their open connections.
 #[test]
