@@ -755,7 +755,7 @@ fn announced_address_follows_quorum_drain_and_stop() {
     });
     let withdrawn = Instant::now();
     println!(
-        "ha_announce: web1 stopped -> withdrawn {} s; quorum loss in ha status -> withdrawn {} ms",
+        "ha_announce: web1 stopped -> withdrawn {}; quorum loss in ha status -> withdrawn {} ms",
         secs(withdrawn - stopped),
         withdrawn
             .saturating_duration_since(quorum_lost.unwrap_or(withdrawn))

@@ -131,6 +131,8 @@ const TEST_PACKAGES: &[&str] = &[
     "prometheus",
     "curl",
     "nftables",
+    // zebra, bfdd, bgpd for the scale-out test (announce_frr_netns).
+    "frr",
 ];
 
 /// Seeds `cargo xtask test` runs in the simulator.
