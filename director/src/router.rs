@@ -183,7 +183,7 @@ fn lvs_disabled_scripts(
             .real_servers
             .iter()
             .flat_map(|rs| [&rs.notify_up, &rs.notify_down]);
-        for line in [&vs.quorum_up, &vs.quorum_down]
+        for line in [&vs.quorum_up, &vs.quorum_down, &vs.ha_announce_notify]
             .into_iter()
             .chain(rs_scripts)
             .flatten()
@@ -701,7 +701,8 @@ impl Router {
     fn lvs_action(&mut self, action: Action) {
         match action {
             Action::Script { argv, why } => {
-                if self.lvs_disabled.contains(&argv) {
+                // A prefix: ha_announce_notify runs with arguments appended.
+                if self.lvs_disabled.iter().any(|d| argv.starts_with(d)) {
                     tracing::debug!(script = %why, "disabled at load: not run");
                     return;
                 }

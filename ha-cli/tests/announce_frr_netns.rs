@@ -191,13 +191,33 @@ fn frr_announces_what_ha_holds_and_withdraws_on_quorum_loss_drain_stop_and_silen
             .contains("via 10.0.1.11 dev eth0 proto bgp")
     };
 
+    // ha_announce_notify: each change, as the script sees it.
+    let notified = dir.0.join("notified");
+    let script = dir.0.join("notify.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", notified.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let notified = || -> Vec<String> {
+        std::fs::read_to_string(&notified)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+
     let web = listen_in(&node, 8080);
     let mut director = start_with(
         &node,
         "announce-frr.conf",
         &format!(
             "virtual_server {SERVICE} 80 {{\n delay_loop 1\n lb_kind NAT\n ha_announce\n\
-              real_server 127.0.0.1 8080 {{\n  TCP_CHECK {{\n   connect_timeout 1\n   retry 0\n  }}\n }}\n}}\n"
+              ha_announce_notify {}\n\
+              real_server 127.0.0.1 8080 {{\n  TCP_CHECK {{\n   connect_timeout 1\n   retry 0\n  }}\n }}\n}}\n",
+            script.display()
         ),
     );
     let session = wait_until(
@@ -274,6 +294,26 @@ fn frr_announces_what_ha_holds_and_withdraws_on_quorum_loss_drain_stop_and_silen
         !learned()
     });
     assert!(!testkit::has_address(&node, "ha-announce", "192.0.2.10/32"));
+    let vs = format!("{SERVICE}:80");
+    let want: Vec<String> = [
+        "ANNOUNCED configured",
+        "WITHDRAWN quorum DOWN",
+        "ANNOUNCED quorum UP",
+        "WITHDRAWN director drained",
+        "ANNOUNCED director enabled",
+        "WITHDRAWN stopping",
+    ]
+    .iter()
+    .map(|l| {
+        let (word, reason) = l.split_once(' ').unwrap();
+        format!("{word} {vs} {reason}")
+    })
+    .collect();
+    wait_until(
+        "every ha_announce_notify line",
+        Duration::from_secs(5),
+        || notified() == want,
+    );
 
     // A director that goes silent (the host dies): BFD 100 ms x 3 takes it out of the
     // router's table, not the 9 s hold time. The address is put back by hand (ha has

@@ -659,6 +659,7 @@ pub const TABLE: &[Entry] = &[
 pub const EXTENSIONS: &[Entry] = &[
     e("global_defs", "ha_announce_interface", A, "`ha_announce_interface NAME` (default `ha-announce`): the dummy interface ha creates to hold the addresses of the `ha_announce` virtual servers; no other use of the interface is allowed (VRRP, tracking, sync daemon)"),
     e("virtual_server", "ha_announce", A, "`ha_announce [on|off]`: while the virtual server has quorum and the director is not drained (`ha drain --director`), its addresses (a group's: every address of its members) are on the announce interface as /32 (/128), for FRR to announce by BGP (`redistribute connected` with a route-map on that interface); removed when quorum is lost and at stop. Refused on a fwmark virtual server (no address)"),
+    e("virtual_server", "ha_announce_notify", A, "`ha_announce_notify CMD`: run on each announce and withdrawal of the virtual server's addresses with `ANNOUNCED` or `WITHDRAWN`, the virtual server's name and the reason (`quorum DOWN`, `director drained`, `stopping`, ...) appended; as `script_user`, checked like notify scripts"),
 ];
 
 /// The entry of ha extension `keyword` in `block`.

@@ -810,6 +810,10 @@ pub struct VirtualServer {
     /// interface while quorum holds, for a routing daemon to announce (scale-out behind ECMP).
     #[serde(default)]
     pub ha_announce: bool,
+    /// ha extension `ha_announce_notify CMD`: run on each announce / withdraw with
+    /// `ANNOUNCED|WITHDRAWN VIRTUAL_SERVER REASON` appended.
+    #[serde(default)]
+    pub ha_announce_notify: Option<String>,
     pub real_servers: Vec<RealServer>,
     pub other: Vec<RawStatement>,
 }
@@ -846,6 +850,7 @@ impl VirtualServer {
             warmup: None,
             connect_timeout: None,
             ha_announce: false,
+            ha_announce_notify: None,
             real_servers: Vec::new(),
             other: Vec::new(),
         }

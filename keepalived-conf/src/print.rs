@@ -722,6 +722,7 @@ impl Printer {
         self.opt("warmup", &vs.warmup);
         self.opt("connect_timeout", &vs.connect_timeout);
         self.flag("ha_announce", vs.ha_announce);
+        self.opt("ha_announce_notify", &vs.ha_announce_notify);
         self.raws(&vs.other);
         for rs in &vs.real_servers {
             self.real_server(rs);

@@ -708,6 +708,19 @@ impl Validator<'_> {
     /// addresses there, and FRR announces whatever is on it).
     fn announce(&mut self) {
         let g = &self.c.global_defs;
+        for vs in &self.c.virtual_servers {
+            if vs.ha_announce_notify.is_some() && !vs.ha_announce {
+                let block = vs_path(&vs.key);
+                self.diags.push(
+                    Diagnostic::warning(
+                        "announce-unused",
+                        self.spans.field(&block, "ha_announce_notify"),
+                        format!("`ha_announce_notify` on {block}, which has no `ha_announce`"),
+                    )
+                    .with_label("never run"),
+                );
+            }
+        }
         let announced: Vec<&VirtualServer> = self
             .c
             .virtual_servers

@@ -297,6 +297,7 @@ fn virtual_server(i: usize) -> impl Strategy<Value = VirtualServer> {
             any::<bool>(),
             of((ip(), of(any::<u16>()))),
             any::<bool>(),
+            of(text().prop_filter("script", |s| !s.trim().is_empty())),
         ),
         vec(
             (ip(), of(any::<u16>()), 0i32..1000, vec(checker(), 0..3)),
@@ -311,7 +312,7 @@ fn virtual_server(i: usize) -> impl Strategy<Value = VirtualServer> {
                 method,
                 protocol,
                 persistence,
-                (quorum, hysteresis, alpha, omega, sorry, announce),
+                (quorum, hysteresis, alpha, omega, sorry, announce, announce_notify),
                 rss,
             )| {
                 // Unique keys: the generator's index goes into the address.
@@ -336,6 +337,7 @@ fn virtual_server(i: usize) -> impl Strategy<Value = VirtualServer> {
                     vs.sorry_server,
                 ) = (quorum, hysteresis, alpha, omega, sorry);
                 vs.ha_announce = announce;
+                vs.ha_announce_notify = announce_notify;
                 vs.real_servers = rss
                     .into_iter()
                     .enumerate()

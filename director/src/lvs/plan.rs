@@ -103,6 +103,8 @@ pub struct VirtualServerPlan {
     /// ha extension `ha_announce`: the service addresses held on the announce interface
     /// while quorum holds (empty when not announced), each once, in configuration order.
     pub announce: Vec<IpAddr>,
+    /// `ha_announce_notify`: run on each change with `ANNOUNCED|WITHDRAWN NAME REASON`.
+    pub announce_notify: Option<Vec<String>>,
 }
 
 /// One `real_server` block.
@@ -414,6 +416,7 @@ fn plan_virtual_server(
         suspend_with,
         smtp_alert: vs.smtp_alert.or(default_alert).unwrap_or(false),
         announce,
+        announce_notify: script(&vs.ha_announce_notify),
     })
 }
 

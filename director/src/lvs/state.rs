@@ -872,13 +872,21 @@ impl LvsState {
         }
         let addresses = vs.announce.clone();
         let smtp_alert = vs.smtp_alert;
+        let word = if wanted { "ANNOUNCED" } else { "WITHDRAWN" };
+        if let Some(argv) = &vs.announce_notify {
+            let mut argv = argv.clone();
+            argv.extend([word.to_string(), name.to_string(), reason.to_string()]);
+            self.actions.push_back(Action::Script {
+                argv,
+                why: format!("virtual server {name} {word}"),
+            });
+        }
         if wanted {
             self.announced.insert(name.to_string());
         } else {
             self.announced.remove(name);
         }
         if smtp_alert {
-            let word = if wanted { "ANNOUNCED" } else { "WITHDRAWN" };
             self.actions.push_back(Action::Alert {
                 subject: format!("[{}] Virtualserver {name} - {word}", self.router_id()),
                 body: format!("=> {word} ({reason}) <="),
@@ -1593,5 +1601,61 @@ mod tests {
             e.to_string(),
             "virtual_server fwmark 7: ha_announce: this virtual server has no address to announce"
         );
+    }
+
+    #[test]
+    fn announce_changes_run_the_notify_script_and_alert() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(
+            plan(
+                "virtual_server 192.0.2.10 80 {\n ha_announce\n smtp_alert\n \
+                 ha_announce_notify \"/bin/announce --vs web\"\n \
+                 real_server 10.0.0.1 80 { TCP_CHECK { } }\n}\n",
+            ),
+            t0,
+        );
+        let scripts = |s: &mut LvsState| -> Vec<Vec<String>> {
+            drain_actions(s)
+                .into_iter()
+                .filter_map(|a| match a {
+                    Action::Script { argv, .. } => Some(argv),
+                    _ => None,
+                })
+                .collect()
+        };
+        let argv =
+            |words: &[&str]| -> Vec<String> { words.iter().map(|w| w.to_string()).collect() };
+        assert_eq!(
+            scripts(&mut s),
+            [argv(&[
+                "/bin/announce",
+                "--vs",
+                "web",
+                "ANNOUNCED",
+                "192.0.2.10:80",
+                "configured"
+            ])]
+        );
+        s.handle_health(&down("192.0.2.10:80", "10.0.0.1:80"), t0);
+        let actions = drain_actions(&mut s);
+        assert!(actions.contains(&Action::Script {
+            argv: argv(&[
+                "/bin/announce",
+                "--vs",
+                "web",
+                "WITHDRAWN",
+                "192.0.2.10:80",
+                "quorum DOWN"
+            ]),
+            why: "virtual server 192.0.2.10:80 WITHDRAWN".into(),
+        }));
+        assert!(actions
+            .iter()
+            .any(|a| matches!(a, Action::Alert { subject, body }
+            if subject == "[ha] Virtualserver 192.0.2.10:80 - WITHDRAWN"
+                && body == "=> WITHDRAWN (quorum DOWN) <=")));
+        // Drained while withdrawn: nothing changes, nothing runs.
+        s.set_director_drained(true);
+        assert!(scripts(&mut s).is_empty());
     }
 }
