@@ -703,6 +703,45 @@ impl Validator<'_> {
 }
 
 impl Validator<'_> {
+    /// An announced address that VRRP or `static_ipaddress` also puts on an interface: FRR's
+    /// zebra keeps a connected prefix while any interface holds it, so the address stays
+    /// announced after ha withdraws it (seen with FRR 8.4).
+    fn announce_overlap(&mut self, block: &str, ip: std::net::IpAddr) {
+        let holder = self
+            .c
+            .vrrp_instances
+            .iter()
+            .find(|vi| {
+                vi.virtual_ipaddress
+                    .iter()
+                    .chain(&vi.virtual_ipaddress_excluded)
+                    .any(|a| a.addr == ip)
+            })
+            .map(|vi| format!("vrrp_instance {}", vi.name))
+            .or_else(|| {
+                self.c
+                    .static_ipaddress
+                    .iter()
+                    .any(|a| a.addr == ip)
+                    .then(|| "static_ipaddress".to_string())
+            });
+        if let Some(holder) = holder {
+            self.diags.push(
+                Diagnostic::warning(
+                    "announce-overlap",
+                    self.spans.field(block, "ha_announce"),
+                    format!("{ip} is announced by `ha_announce` and also held by {holder}"),
+                )
+                .with_label("may stay announced after a withdrawal")
+                .with_help(
+                    "a routing daemon redistributing connected routes (FRR's zebra) keeps a prefix \
+                     while any interface holds it: announce an address that only the announce \
+                     interface holds",
+                ),
+            );
+        }
+    }
+
     /// The ha extensions `ha_announce` and `ha_announce_interface`: an announced virtual
     /// server needs an address, and the announce interface is ha's alone (ha adds and removes
     /// addresses there, and FRR announces whatever is on it).
@@ -742,6 +781,9 @@ impl Validator<'_> {
         }
         for vs in &announced {
             let block = vs_path(&vs.key);
+            if let VirtualServerKey::Addr { ip, .. } = vs.key {
+                self.announce_overlap(&block, ip);
+            }
             let why = match &vs.key {
                 VirtualServerKey::Addr { .. } => continue,
                 VirtualServerKey::Fwmark { mark } => {
