@@ -12,102 +12,18 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::frr::{example, Frr, TempDir, FRR};
 use common::ha::{start_with, Director};
 use common::netns::{require_root, veth_pair_named, Netns};
 use testkit::wait_until;
 
-const FRR: &str = "/usr/lib/frr";
 const SERVICE: &str = "192.0.2.10";
-
-/// FRR's zebra, bfdd and bgpd in `ns`, with their files in `dir`, configured by vtysh from
-/// `config` (the daemons start empty: each would read only its own part of an integrated
-/// file). Stopped (by their pid files) when dropped.
-struct Frr {
-    ns: String,
-    dir: PathBuf,
-}
-
-impl Frr {
-    fn start(ns: &Netns, dir: PathBuf, config: &Path) -> Frr {
-        std::fs::create_dir_all(&dir).unwrap();
-        let frr = Frr {
-            ns: ns.name.clone(),
-            dir,
-        };
-        let empty = frr.dir.join("empty.conf");
-        std::fs::write(&empty, "").unwrap();
-        // The daemons run as frr (the package's user, in the frrvty group vtysh needs).
-        let user = nix::unistd::User::from_name("frr")
-            .unwrap()
-            .expect("user frr");
-        for path in [&frr.dir, &empty] {
-            nix::unistd::chown(path, Some(user.uid), Some(user.gid)).unwrap();
-        }
-        for daemon in ["zebra", "bfdd", "bgpd"] {
-            let d = frr.dir.display();
-            let out = Command::new("ip")
-                .args(["netns", "exec", &frr.ns])
-                .arg(Path::new(FRR).join(daemon))
-                .args(["-d", "-u", "frr", "-g", "frr", "-P", "0"])
-                .args(["-f", &format!("{d}/empty.conf")])
-                .args(["-i", &format!("{d}/{daemon}.pid")])
-                .args(["-z", &format!("{d}/zserv.api")])
-                .args(["--vty_socket", &d.to_string()])
-                .args(["--log", &format!("file:{d}/{daemon}.log")])
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{daemon}: {out:?}");
-        }
-        let out = frr.vtysh(&["-f", config.to_str().unwrap()]);
-        assert!(!out.contains('%'), "vtysh -f {}: {out}", config.display());
-        frr
-    }
-
-    fn vtysh(&self, args: &[&str]) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.ns, "vtysh", "--vty_socket"])
-            .arg(&self.dir)
-            .args(args)
-            .output()
-            .unwrap();
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    }
-}
-
-impl Drop for Frr {
-    fn drop(&mut self) {
-        for daemon in ["bgpd", "bfdd", "zebra"] {
-            if let Ok(pid) = std::fs::read_to_string(self.dir.join(format!("{daemon}.pid"))) {
-                if let Ok(pid) = pid.trim().parse::<i32>() {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A directory removed (with what is left in it) when dropped.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A TCP listener on 127.0.0.1:`port` in `ns` while the flag is set.
 fn listen_in(ns: &Netns, port: u16) -> Arc<AtomicBool> {
@@ -127,12 +43,6 @@ fn listen_in(ns: &Netns, port: u16) -> Arc<AtomicBool> {
     });
     bound.recv().unwrap();
     running
-}
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/scale-out")
-        .join(name)
 }
 
 fn ha(director: &Director, args: &[&str]) -> String {
