@@ -51,6 +51,10 @@ pub enum Request {
         server: SocketAddr,
         virtual_server: Option<String>,
     },
+    /// The whole director: every `ha_announce` address is withdrawn (IPVS is unchanged);
+    /// `enable_director` undoes it.
+    DrainDirector,
+    EnableDirector,
 }
 
 /// A reply on the control socket.

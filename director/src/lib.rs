@@ -207,6 +207,13 @@ pub enum DirectorEvent {
     },
     /// A virtual server gained or lost quorum.
     Quorum { virtual_server: String, up: bool },
+    /// An `ha_announce` virtual server's addresses were put on the announce interface
+    /// (`announced`) or taken off it, and why.
+    Announce {
+        virtual_server: String,
+        announced: bool,
+        reason: String,
+    },
     /// A tracked script's verdict changed.
     TrackScript { name: String, up: bool },
     /// The configuration was reloaded.
@@ -244,6 +251,15 @@ impl fmt::Display for DirectorEvent {
                 f,
                 "virtual server {virtual_server}: quorum {}",
                 if *up { "UP" } else { "DOWN" }
+            ),
+            DirectorEvent::Announce {
+                virtual_server,
+                announced,
+                reason,
+            } => write!(
+                f,
+                "virtual server {virtual_server}: {} ({reason})",
+                if *announced { "ANNOUNCED" } else { "WITHDRAWN" }
             ),
             DirectorEvent::TrackScript { name, up } => write!(
                 f,
@@ -446,7 +462,7 @@ impl Director {
     /// it is in, or only `virtual_server`).
     pub fn drain(&self, server: SocketAddr, virtual_server: Option<&str>) -> Result<String, Error> {
         self.ask(|reply| Input::Drain {
-            server,
+            server: Some(server),
             virtual_server: virtual_server.map(str::to_string),
             drained: true,
             reply,
@@ -460,9 +476,20 @@ impl Director {
         virtual_server: Option<&str>,
     ) -> Result<String, Error> {
         self.ask(|reply| Input::Drain {
-            server,
+            server: Some(server),
             virtual_server: virtual_server.map(str::to_string),
             drained: false,
+            reply,
+        })?
+    }
+
+    /// Drains the whole director (`drained`): every `ha_announce` address is withdrawn, so
+    /// the routers stop sending it new flows; IPVS and the checks go on. `false` undoes it.
+    pub fn drain_director(&self, drained: bool) -> Result<String, Error> {
+        self.ask(|reply| Input::Drain {
+            server: None,
+            virtual_server: None,
+            drained,
             reply,
         })?
     }

@@ -17,6 +17,9 @@ pub const TRACKING_APPLIED: &str = "8812257f77ff460083f9ab262402cc25";
 pub const REAL_SERVER_CHANGED: &str = "b6bac8d2998846feae95e12a8abb1faf";
 /// A virtual server gained or lost quorum.
 pub const QUORUM_CHANGED: &str = "fd66eeedefa845658846d309a86a1002";
+/// An `ha_announce` virtual server's addresses were announced or withdrawn
+/// (`HA_VIRTUAL_SERVER`, `HA_STATE` ANNOUNCED or WITHDRAWN, `HA_REASON`).
+pub const ANNOUNCE_CHANGED: &str = "b89c806ef3114d7a8a1d93d4de7a868d";
 /// A VIP removed behind the director's back was put back.
 pub const VIP_REPAIRED: &str = "0c9ed44bb3cf4cd2bd218947362b42b5";
 /// The configuration was reloaded (or the reload refused).

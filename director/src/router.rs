@@ -45,8 +45,9 @@ pub(crate) enum Input {
         config: Option<Box<keepalived_conf::Config>>,
         reply: oneshot::Sender<Result<ReloadReport, Error>>,
     },
+    /// `server` `None`: the whole director (`ha drain --director`).
     Drain {
-        server: std::net::SocketAddr,
+        server: Option<std::net::SocketAddr>,
         virtual_server: Option<String>,
         drained: bool,
         reply: oneshot::Sender<Result<String, Error>>,
@@ -182,7 +183,7 @@ fn lvs_disabled_scripts(
             .real_servers
             .iter()
             .flat_map(|rs| [&rs.notify_up, &rs.notify_down]);
-        for line in [&vs.quorum_up, &vs.quorum_down]
+        for line in [&vs.quorum_up, &vs.quorum_down, &vs.ha_announce_notify]
             .into_iter()
             .chain(rs_scripts)
             .flatten()
@@ -622,7 +623,7 @@ impl Router {
         let inputs = self.inputs.clone();
         // Through the same inputs as the Director's methods: one path for both.
         tokio::spawn(async move {
-            let drained = matches!(request, Request::Drain { .. });
+            let drained = matches!(request, Request::Drain { .. } | Request::DrainDirector);
             let answer = match request {
                 Request::Status => ask(&inputs, |reply| Input::Status { reply })
                     .await
@@ -642,6 +643,25 @@ impl Router {
                         message: e.to_string(),
                     },
                 }),
+                Request::DrainDirector | Request::EnableDirector => {
+                    ask(&inputs, |reply| Input::Drain {
+                        server: None,
+                        virtual_server: None,
+                        drained,
+                        reply,
+                    })
+                    .await
+                    .map(|result| match result {
+                        Ok(message) => Reply::Drain {
+                            accepted: true,
+                            message,
+                        },
+                        Err(e) => Reply::Drain {
+                            accepted: false,
+                            message: e.to_string(),
+                        },
+                    })
+                }
                 Request::Drain {
                     server,
                     virtual_server,
@@ -650,7 +670,7 @@ impl Router {
                     server,
                     virtual_server,
                 } => ask(&inputs, |reply| Input::Drain {
-                    server,
+                    server: Some(server),
                     virtual_server,
                     drained,
                     reply,
@@ -710,7 +730,8 @@ impl Router {
     fn lvs_action(&mut self, action: Action) {
         match action {
             Action::Script { argv, why } => {
-                if self.lvs_disabled.contains(&argv) {
+                // A prefix: ha_announce_notify runs with arguments appended.
+                if self.lvs_disabled.iter().any(|d| argv.starts_with(d)) {
                     tracing::debug!(script = %why, "disabled at load: not run");
                     return;
                 }
@@ -774,6 +795,33 @@ impl Router {
                 let _ = self
                     .events
                     .send(DirectorEvent::Quorum { virtual_server, up });
+            }
+            Action::AnnounceChanged {
+                virtual_server,
+                addresses,
+                announced,
+                reason,
+            } => {
+                let word = if announced { "ANNOUNCED" } else { "WITHDRAWN" };
+                let list: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+                tracing::info!(
+                    message_id = crate::message_id::ANNOUNCE_CHANGED,
+                    virtual_server,
+                    state = word,
+                    reason,
+                    "virtual server {virtual_server}: {word} ({reason}); {} {}",
+                    list.join(", "),
+                    if announced {
+                        "on the announce interface"
+                    } else {
+                        "off the announce interface"
+                    }
+                );
+                let _ = self.events.send(DirectorEvent::Announce {
+                    virtual_server,
+                    announced,
+                    reason,
+                });
             }
         }
     }

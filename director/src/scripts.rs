@@ -333,6 +333,7 @@ pub fn audit_list(config: &Config) -> Vec<ScriptEntry> {
         for (key, line) in [
             ("quorum_up", &vs.quorum_up),
             ("quorum_down", &vs.quorum_down),
+            ("ha_announce_notify", &vs.ha_announce_notify),
         ] {
             if let Some(command) = line {
                 push(vs_block.clone(), key, command, None, ScriptKind::Notify);

@@ -266,6 +266,10 @@ pub struct VirtualServerReport {
     pub sorry_server_active: bool,
     /// `ha_suspend` with its VRRP instance not MASTER: checks paused.
     pub suspended: bool,
+    /// ha extension `ha_announce`: whether its addresses are on the announce interface
+    /// (`None` when it is not announced at all).
+    #[serde(default)]
+    pub announced: Option<bool>,
     pub real_servers: Vec<RealServerReport>,
 }
 

@@ -28,7 +28,8 @@ pub enum Command {
     Status(crate::commands::status::StatusArgs),
     /// Ask a running director to reload its configuration.
     Reload(crate::commands::status::ReloadArgs),
-    /// Drain a real server: weight 0 in IPVS, existing connections kept, health checks go on.
+    /// Drain a real server: weight 0 in IPVS, existing connections kept, health checks go on
+    /// (`--director`: withdraw every `ha_announce` address instead).
     Drain(crate::commands::status::DrainArgs),
     /// Undo `ha drain`: the real server gets its weight back.
     Enable(crate::commands::status::DrainArgs),

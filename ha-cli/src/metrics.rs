@@ -555,6 +555,11 @@ fn encode_lvs(registry: &mut Registry, status: &Status) {
     );
     let quorum =
         gauges::<VirtualServerLabels>(registry, "ha_virtual_server_quorum", "Configured quorum");
+    let announced = gauges::<VirtualServerLabels>(
+        registry,
+        "ha_virtual_server_announced",
+        "ha_announce virtual server's addresses are on the announce interface (1) or not (0)",
+    );
     let live = gauges::<VirtualServerLabels>(
         registry,
         "ha_virtual_server_live_weight",
@@ -666,6 +671,9 @@ fn encode_lvs(registry: &mut Registry, status: &Status) {
             .get_or_create(&labels)
             .set(i64::from(vs.quorum_up));
         quorum.get_or_create(&labels).set(i64::from(vs.quorum));
+        if let Some(a) = vs.announced {
+            announced.get_or_create(&labels).set(i64::from(a));
+        }
         live.get_or_create(&labels).set(i64::from(vs.live_weight));
         sorry
             .get_or_create(&labels)
@@ -832,7 +840,7 @@ mod tests {
             "virtual_servers": [{
                 "name": "192.168.2.200:80", "services": ["TCP 192.168.2.200:80"], "scheduler": "rr",
                 "quorum": 1, "live_weight": 1, "quorum_up": true, "sorry_server": null,
-                "sorry_server_active": false, "suspended": false,
+                "sorry_server_active": false, "suspended": false, "announced": true,
                 "real_servers": [{
                     "address": "192.168.2.20:80", "health": "up", "drained": false,
                     "configured_weight": 1, "desired_weight": 1, "weight": 1, "in_ipvs": true,
@@ -913,6 +921,7 @@ mod tests {
             r#"ha_vrrp_vip_repairs_total{iname="VI_1",intf="eth0",vrid="51"} 2"#.to_string(),
             r#"ha_vrrp_adverts_dropped_total{iname="VI_1",intf="eth0",vrid="51",reason="checksum_errors"} 1"#.to_string(),
             r#"ha_virtual_server_quorum_up{virtual_server="fwmark 7"} 0"#.to_string(),
+            r#"ha_virtual_server_announced{virtual_server="192.168.2.200:80"} 1"#.to_string(),
             "ha_ipvs_repairs_total 1".to_string(),
             r#"ha_tracked_up{kind="script",name="chk"} 0"#.to_string(),
         ] {
@@ -920,6 +929,8 @@ mod tests {
         }
         // A server out of IPVS has no kernel or desired weight series at all.
         assert!(!text.contains(r#"ha_real_server_kernel_weight{virtual_server="192.168.2.200:80",real_server="192.168.2.30:80""#));
+        // Only ha_announce virtual servers have the announced series.
+        assert!(!text.contains(r#"ha_virtual_server_announced{virtual_server="fwmark 7"}"#));
         // State is a value: no label carries it.
         assert!(!text.contains("state=\""), "{text}");
     }

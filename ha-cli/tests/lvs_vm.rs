@@ -702,6 +702,196 @@ fn quorum_loss_switches_to_the_sorry_server_and_back() {
     );
 }
 
+/// ha extension `ha_announce` (scale-out behind ECMP): the DR virtual server's address is a
+/// /32 on the dummy announce interface while the virtual server has quorum, off it once quorum
+/// is lost (web1 stops, quorum 2), back when web1 returns, off after `ha drain --director`
+/// (back after `ha enable --director`) and after SIGTERM. IPVS is not touched by the drain.
+/// Prints the time from quorum loss (as `ha status` first shows it) to the withdrawal.
+#[test]
+#[ignore = "needs IPVS and the dummy module: run by cargo xtask vm-test"]
+fn announced_address_follows_quorum_drain_and_stop() {
+    if !preflight("announced_address_follows_quorum_drain_and_stop") {
+        return;
+    }
+    const ANNOUNCE: &str = "ha-announce";
+    let lab = Lab::new();
+    let options = ConfigOptions {
+        dr_extra: vec!["    quorum 2".into(), "    ha_announce".into()],
+        without_nat: true,
+        ..ConfigOptions::default()
+    };
+    let mut lvs1 = lab.start_director("lvs1", &lab_config(Seed::Lvs1, &options).text, &[]);
+    let announced = || {
+        lab.lvs1
+            .output(&["ip", "-4", "addr", "show", "dev", ANNOUNCE])
+            .contains(&format!("inet {VIP}/32"))
+    };
+    wait_for("the VIP on the announce interface", LONG, announced);
+    assert!(lab
+        .lvs1
+        .output(&["ip", "-d", "link", "show", ANNOUNCE])
+        .contains("dummy"));
+    let both = [("192.168.2.20:80", 1), ("192.168.2.30:80", 1)];
+    wait_table(&lab.lvs1, &dr_service(), &both, LONG);
+    let vs = || {
+        lvs1.status()["virtual_servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == vs_dr().as_str())
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(vs()["announced"], true);
+
+    lab.web1.stop();
+    let stopped = Instant::now();
+    let mut quorum_lost = None;
+    wait_for("withdrawal after quorum loss", LONG, || {
+        if quorum_lost.is_none() && vs()["quorum_up"] == false {
+            quorum_lost = Some(Instant::now());
+        }
+        !announced()
+    });
+    let withdrawn = Instant::now();
+    println!(
+        "ha_announce: web1 stopped -> withdrawn {}; quorum loss in ha status -> withdrawn {} ms",
+        secs(withdrawn - stopped),
+        withdrawn
+            .saturating_duration_since(quorum_lost.unwrap_or(withdrawn))
+            .as_millis()
+    );
+    assert_eq!(vs()["announced"], false);
+    assert!(
+        lvs1.log().contains(&format!(
+            "virtual server {}: WITHDRAWN (quorum DOWN); {VIP} off the announce interface",
+            vs_dr()
+        )),
+        "{}",
+        lvs1.log()
+    );
+
+    lab.web1.start();
+    wait_for("the VIP announced again", LONG, announced);
+
+    let (ok, out) = lvs1.ha(&["drain", "--director"]);
+    assert!(ok, "{out}");
+    assert!(!announced(), "drained, still announced: {out}");
+    assert_eq!(vs()["quorum_up"], true);
+    wait_table(&lab.lvs1, &dr_service(), &both, SLACK);
+    let (ok, out) = lvs1.ha(&["enable", "--director"]);
+    assert!(ok, "{out}");
+    assert!(announced(), "enabled, not announced: {out}");
+
+    lvs1.kill(Signal::SIGTERM);
+    assert!(!announced(), "announced after SIGTERM");
+}
+
+/// Scale-out with FRR in the VM: a router namespace peers by BGP (and BFD) with lvs1, both
+/// running FRR's zebra, bfdd and bgpd from `examples/scale-out` unchanged. lvs1 announces a
+/// DR virtual server on 192.0.2.10 (web1 and web2, quorum 2) with `ha_announce` on its dummy
+/// interface; the router learns the address, loses it when quorum is lost (web1 stops) and
+/// learns it again when web1 returns. Prints the time from quorum loss to the router's
+/// route going.
+#[test]
+#[ignore = "needs IPVS, the dummy module and FRR: run by cargo xtask vm-test"]
+fn frr_router_learns_and_withdraws_the_announced_address() {
+    use common::frr::{example, Frr, TempDir};
+    const SERVICE: &str = "192.0.2.10";
+    if !preflight("frr_router_learns_and_withdraws_the_announced_address") {
+        return;
+    }
+    let lab = Lab::new();
+    // The router, on a link of its own to lvs1 (the addresses of the example files).
+    let router = common::netns::Netns::new("frr-rt");
+    let (a, b) = (
+        format!("fr{}a", std::process::id() % 100_000),
+        format!("fr{}b", std::process::id() % 100_000),
+    );
+    let host_ip = |args: &[&str]| {
+        let out = std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ip {args:?}: {out:?}");
+    };
+    host_ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
+    host_ip(&["link", "set", &a, "netns", &router.name]);
+    host_ip(&["link", "set", &b, "netns", &lab.lvs1.name]);
+    for (ns, dev, addr) in [
+        (&router, &a, "10.0.1.1/24"),
+        (&lab.lvs1, &b, "10.0.1.11/24"),
+    ] {
+        ns.exec(&["ip", "addr", "add", addr, "dev", dev]);
+        ns.exec(&["ip", "link", "set", dev, "up"]);
+    }
+    let dir = TempDir(lab.dir.join("frr"));
+    let _router_frr = Frr::start(&router, dir.0.join("router"), &example("frr-router.conf"));
+    let _lvs1_frr = Frr::start(&lab.lvs1, dir.0.join("lvs1"), &example("frr.conf"));
+    // A service address of its own (the router accepts 192.0.2.0/24's hosts): the VRRP VIP
+    // is also on ens32, and zebra keeps announcing a connected prefix another interface
+    // still holds (ha check warns about that overlap).
+    let mut config = lab_config(
+        Seed::Lvs1,
+        &ConfigOptions {
+            without_nat: true,
+            ..ConfigOptions::default()
+        },
+    )
+    .text;
+    config.push_str(&format!(
+        "virtual_server {SERVICE} 80 {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind DR\n    \
+         protocol TCP\n    quorum 2\n    ha_announce\n{}\n{}\n}}\n",
+        real_server_block("192.168.2.20", 80).join("\n"),
+        real_server_block("192.168.2.30", 80).join("\n"),
+    ));
+    let lvs1 = lab.start_director("lvs1", &config, &[]);
+    let learned = || {
+        router
+            .output(&["ip", "route", "show", SERVICE])
+            .contains(&format!("via 10.0.1.11 dev {a} proto bgp"))
+    };
+    let took = wait_for(
+        "the router to learn the service address",
+        Duration::from_secs(60),
+        learned,
+    );
+    println!(
+        "frr: the router learned {SERVICE} by BGP {} after ha started",
+        secs(took)
+    );
+    let vs = || {
+        lvs1.status()["virtual_servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == format!("{SERVICE}:80").as_str())
+            .cloned()
+            .unwrap()
+    };
+
+    lab.web1.stop();
+    let mut quorum_lost = None;
+    wait_for("the router to lose the service address", LONG, || {
+        if quorum_lost.is_none() && vs()["quorum_up"] == false {
+            quorum_lost = Some(Instant::now());
+        }
+        !learned()
+    });
+    let gone = Instant::now();
+    println!(
+        "frr: quorum loss in ha status -> the router's route gone {} ms",
+        gone.saturating_duration_since(quorum_lost.unwrap_or(gone))
+            .as_millis()
+    );
+    lab.web1.start();
+    wait_for(
+        "the router to learn the service address again",
+        LONG,
+        learned,
+    );
+}
+
 /// A reload that adds web3 to the DR virtual server applies exactly one IPVS operation; web1
 /// and web2 keep their health state and their open connections.
 #[test]

@@ -21,7 +21,8 @@
 //! does not list for its block is not a keepalived keyword there: the parser warns about it
 //! as unknown (`unknown-keyword`, with a suggestion), or, when ha types it anyway (an
 //! extension such as `lb_kind` in a `real_server`), the check says that keepalived would
-//! ignore it (`not-keepalived`). Each diagnostic is given once per keyword and line (a
+//! ignore it (`not-keepalived`). ha's own keywords, named `ha_...`, are listed apart in
+//! [`EXTENSIONS`] (documented, validated, used without a warning). Each diagnostic is given once per keyword and line (a
 //! `~SEQ` line repeats its statements on one line).
 //!
 //! `docs/keepalived-compat.md` is rendered from the table ([`document`]); the `compat` test
@@ -740,6 +741,24 @@ pub fn address_option_uses(nodes: &[Node], f: &mut dyn FnMut(&crate::lexer::Toke
     }
 }
 
+/// ha's own keywords, which keepalived does not know (it warns about them and runs
+/// without them), sorted by block then keyword. Each is named `ha_...`, so that a reader of
+/// the file sees it is ha's; `ha check` says nothing about their use (they are documented
+/// here), and validates them.
+#[rustfmt::skip]
+pub const EXTENSIONS: &[Entry] = &[
+    e("global_defs", "ha_announce_interface", A, "`ha_announce_interface NAME` (default `ha-announce`): the dummy interface ha creates to hold the addresses of the `ha_announce` virtual servers; no other use of the interface is allowed (VRRP, tracking, sync daemon)"),
+    e("virtual_server", "ha_announce", A, "`ha_announce [on|off]`: while the virtual server has quorum and the director is not drained (`ha drain --director`), its addresses (a group's: every address of its members) are on the announce interface as /32 (/128), for FRR to announce by BGP (`redistribute connected` with a route-map on that interface); removed when quorum is lost and at stop. Refused on a fwmark virtual server (no address)"),
+    e("virtual_server", "ha_announce_notify", A, "`ha_announce_notify CMD`: run on each announce and withdrawal of the virtual server's addresses with `ANNOUNCED` or `WITHDRAWN`, the virtual server's name and the reason (`quorum DOWN`, `director drained`, `stopping`, ...) appended; as `script_user`, checked like notify scripts"),
+];
+
+/// The entry of ha extension `keyword` in `block`.
+pub fn extension(block: &str, keyword: &str) -> Option<&'static Entry> {
+    EXTENSIONS
+        .iter()
+        .find(|e| e.block == block && e.keyword == keyword)
+}
+
 /// `docs/keepalived-compat.md`: the table as a document, with the count of each class.
 /// The `compat` test fails when the file differs from this.
 pub fn document() -> String {
@@ -806,6 +825,23 @@ pub fn document() -> String {
             "| `{}` | {} | {} |",
             e.keyword,
             class_text(e.class),
+            e.note.replace('|', "\\|")
+        );
+    }
+    let _ = write!(
+        out,
+        "\n## ha extensions\n\n\
+         Keywords of ha's own, in keepalived.conf syntax, each named `ha_...`: keepalived \
+         {KEEPALIVED} does not know them (it warns and runs without them); `ha check` \
+         validates them without a warning.\n\n\
+         | block | keyword | what ha does |\n|---|---|---|\n"
+    );
+    for e in EXTENSIONS {
+        let _ = writeln!(
+            out,
+            "| `{}` | `{}` | {} |",
+            e.block,
+            e.keyword,
             e.note.replace('|', "\\|")
         );
     }
@@ -981,7 +1017,8 @@ pub(crate) fn check(
         };
         let quiet = match entry {
             Some(e) => e.class == Class::Applied,
-            None => reported.contains(&span),
+            // ha's documented extensions are what the user asked ha for.
+            None => reported.contains(&span) || (!u.in_raw && extension(u.block, word).is_some()),
         };
         if quiet {
             return;
@@ -1087,7 +1124,10 @@ fn finding(entry: &Entry, word: &str, span: Span) -> Option<Diagnostic> {
 pub fn suggest(word: &str, blocks: &[&str]) -> Option<&'static str> {
     let mut best: Option<(f64, &'static str)> = None;
     for b in blocks {
-        for e in block(b) {
+        for e in block(b)
+            .iter()
+            .chain(EXTENSIONS.iter().filter(|e| e.block == *b))
+        {
             let score =
                 strsim::jaro_winkler(&word.to_ascii_lowercase(), &e.keyword.to_ascii_lowercase());
             if score > 0.85 && best.is_none_or(|(s, _)| score > s) {

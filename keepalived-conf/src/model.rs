@@ -260,8 +260,25 @@ pub struct GlobalDefs {
     /// `shutdown_script_timeout` 1-1000 s, default 10.
     #[serde(default)]
     pub shutdown_script_timeout: Option<u32>,
+    /// ha extension `ha_announce_interface NAME`: the dummy interface that holds the
+    /// addresses of the `ha_announce` virtual servers (default
+    /// [`DEFAULT_ANNOUNCE_INTERFACE`]).
+    #[serde(default)]
+    pub ha_announce_interface: Option<String>,
     /// Other global keywords keepalived knows (process names, SNMP, D-Bus, ...).
     pub other: Vec<RawStatement>,
+}
+
+/// The interface of `ha_announce` addresses when `ha_announce_interface` is not given.
+pub const DEFAULT_ANNOUNCE_INTERFACE: &str = "ha-announce";
+
+impl GlobalDefs {
+    /// The dummy interface that holds announced addresses.
+    pub fn announce_interface(&self) -> &str {
+        self.ha_announce_interface
+            .as_deref()
+            .unwrap_or(DEFAULT_ANNOUNCE_INTERFACE)
+    }
 }
 
 impl Default for GlobalDefs {
@@ -316,6 +333,7 @@ impl Default for GlobalDefs {
             startup_script_timeout: None,
             shutdown_script: None,
             shutdown_script_timeout: None,
+            ha_announce_interface: None,
             other: Vec::new(),
         }
     }
@@ -788,6 +806,14 @@ pub struct VirtualServer {
     pub delay_before_retry: Option<Timer>,
     pub warmup: Option<Timer>,
     pub connect_timeout: Option<Timer>,
+    /// ha extension `ha_announce`: hold the service addresses as /32 (/128) on the announce
+    /// interface while quorum holds, for a routing daemon to announce (scale-out behind ECMP).
+    #[serde(default)]
+    pub ha_announce: bool,
+    /// ha extension `ha_announce_notify CMD`: run on each announce / withdraw with
+    /// `ANNOUNCED|WITHDRAWN VIRTUAL_SERVER REASON` appended.
+    #[serde(default)]
+    pub ha_announce_notify: Option<String>,
     pub real_servers: Vec<RealServer>,
     pub other: Vec<RawStatement>,
 }
@@ -823,6 +849,8 @@ impl VirtualServer {
             delay_before_retry: None,
             warmup: None,
             connect_timeout: None,
+            ha_announce: false,
+            ha_announce_notify: None,
             real_servers: Vec::new(),
             other: Vec::new(),
         }

@@ -357,6 +357,7 @@ impl Printer {
         self.opt_bool("smtp_alert_vrrp", g.smtp_alert_vrrp);
         self.opt_bool("smtp_alert_checker", g.smtp_alert_checker);
         self.flag("no_email_faults", g.no_email_faults);
+        self.opt("ha_announce_interface", &g.ha_announce_interface);
         if let Some(s) = &g.lvs_sync_daemon {
             let mut w = vec![s.interface.clone(), s.vrrp_instance.clone()];
             if let Some(v) = s.sync_id {
@@ -720,6 +721,8 @@ impl Printer {
         self.opt("delay_before_retry", &vs.delay_before_retry);
         self.opt("warmup", &vs.warmup);
         self.opt("connect_timeout", &vs.connect_timeout);
+        self.flag("ha_announce", vs.ha_announce);
+        self.opt("ha_announce_notify", &vs.ha_announce_notify);
         self.raws(&vs.other);
         for rs in &vs.real_servers {
             self.real_server(rs);

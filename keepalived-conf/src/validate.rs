@@ -22,6 +22,7 @@ pub fn validate(c: &Config, spans: &SpanIndex, opts: &Options, diags: &mut Vec<D
     v.sync_groups();
     v.global();
     v.virtual_servers();
+    v.announce();
 }
 
 struct Validator<'a> {
@@ -697,6 +698,154 @@ impl Validator<'_> {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Validator<'_> {
+    /// An announced address that VRRP or `static_ipaddress` also puts on an interface: FRR's
+    /// zebra keeps a connected prefix while any interface holds it, so the address stays
+    /// announced after ha withdraws it (seen with FRR 8.4).
+    fn announce_overlap(&mut self, block: &str, ip: std::net::IpAddr) {
+        let holder = self
+            .c
+            .vrrp_instances
+            .iter()
+            .find(|vi| {
+                vi.virtual_ipaddress
+                    .iter()
+                    .chain(&vi.virtual_ipaddress_excluded)
+                    .any(|a| a.addr == ip)
+            })
+            .map(|vi| format!("vrrp_instance {}", vi.name))
+            .or_else(|| {
+                self.c
+                    .static_ipaddress
+                    .iter()
+                    .any(|a| a.addr == ip)
+                    .then(|| "static_ipaddress".to_string())
+            });
+        if let Some(holder) = holder {
+            self.diags.push(
+                Diagnostic::warning(
+                    "announce-overlap",
+                    self.spans.field(block, "ha_announce"),
+                    format!("{ip} is announced by `ha_announce` and also held by {holder}"),
+                )
+                .with_label("may stay announced after a withdrawal")
+                .with_help(
+                    "a routing daemon redistributing connected routes (FRR's zebra) keeps a prefix \
+                     while any interface holds it: announce an address that only the announce \
+                     interface holds",
+                ),
+            );
+        }
+    }
+
+    /// The ha extensions `ha_announce` and `ha_announce_interface`: an announced virtual
+    /// server needs an address, and the announce interface is ha's alone (ha adds and removes
+    /// addresses there, and FRR announces whatever is on it).
+    fn announce(&mut self) {
+        let g = &self.c.global_defs;
+        for vs in &self.c.virtual_servers {
+            if vs.ha_announce_notify.is_some() && !vs.ha_announce {
+                let block = vs_path(&vs.key);
+                self.diags.push(
+                    Diagnostic::warning(
+                        "announce-unused",
+                        self.spans.field(&block, "ha_announce_notify"),
+                        format!("`ha_announce_notify` on {block}, which has no `ha_announce`"),
+                    )
+                    .with_label("never run"),
+                );
+            }
+        }
+        let announced: Vec<&VirtualServer> = self
+            .c
+            .virtual_servers
+            .iter()
+            .filter(|vs| vs.ha_announce)
+            .collect();
+        if announced.is_empty() {
+            if g.ha_announce_interface.is_some() {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "announce-unused",
+                        self.spans.field("global_defs", "ha_announce_interface"),
+                        "`ha_announce_interface` is set, but no virtual server has `ha_announce`",
+                    )
+                    .with_label("nothing will be announced"),
+                );
+            }
+            return;
+        }
+        for vs in &announced {
+            let block = vs_path(&vs.key);
+            if let VirtualServerKey::Addr { ip, .. } = vs.key {
+                self.announce_overlap(&block, ip);
+            }
+            let why = match &vs.key {
+                VirtualServerKey::Addr { .. } => continue,
+                VirtualServerKey::Fwmark { mark } => {
+                    format!("fwmark {mark} selects packets by mark, not by address")
+                }
+                VirtualServerKey::Group { name } => {
+                    let has_address = self
+                        .c
+                        .virtual_server_groups
+                        .iter()
+                        .filter(|g| &g.name == name)
+                        .flat_map(|g| &g.members)
+                        .any(|m| m.first().is_some_and(|w| w != "fwmark"));
+                    if has_address {
+                        continue;
+                    }
+                    format!("virtual_server_group {name} has no address member")
+                }
+            };
+            self.diags.push(
+                Diagnostic::error(
+                    "announce-no-address",
+                    self.spans.field(&block, "ha_announce"),
+                    format!("`ha_announce` on {block}, which has no address to announce: {why}"),
+                )
+                .with_label("nothing to put on the announce interface")
+                .with_help("announce a virtual server with an address (`virtual_server IP PORT`, or a group with address members)"),
+            );
+        }
+        let name = g.announce_interface();
+        let mut users: Vec<String> = Vec::new();
+        for vi in &self.c.vrrp_instances {
+            let uses = vi.interface.as_deref() == Some(name)
+                || vi.tracking.interfaces.iter().any(|t| t.name == name)
+                || vi
+                    .virtual_ipaddress
+                    .iter()
+                    .chain(&vi.virtual_ipaddress_excluded)
+                    .any(|a| a.dev.as_deref() == Some(name));
+            if uses {
+                users.push(format!("vrrp_instance {}", vi.name));
+            }
+        }
+        if g.lvs_sync_daemon
+            .as_ref()
+            .is_some_and(|d| d.interface == name)
+        {
+            users.push("lvs_sync_daemon".into());
+        }
+        if !users.is_empty() {
+            self.diags.push(
+                Diagnostic::error(
+                    "announce-interface-in-use",
+                    self.spans.field("global_defs", "ha_announce_interface"),
+                    format!(
+                        "the announce interface `{name}` is also used by {}",
+                        users.join(", ")
+                    ),
+                )
+                .with_label("ha owns this interface's addresses")
+                .with_help("give `ha_announce_interface` a name of its own; ha creates it as a dummy interface"),
+            );
         }
     }
 }

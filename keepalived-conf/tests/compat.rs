@@ -621,7 +621,11 @@ const NOT_KEYWORDS: &[&str] = &[
 #[test]
 fn every_keyword_the_parser_types_has_an_entry() {
     // The match arms of the parser (`"word" =>`, `"a" | "b" =>`) name what it types.
-    let known: BTreeSet<&str> = TABLE.iter().map(|e| e.keyword).collect();
+    let known: BTreeSet<&str> = TABLE
+        .iter()
+        .chain(compat::EXTENSIONS)
+        .map(|e| e.keyword)
+        .collect();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/parse");
     let mut missing = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -758,5 +762,49 @@ fn every_applied_keyword_is_in_a_test_configuration() {
         missing.is_empty(),
         "{} applied keywords are in no test configuration: {missing:?}",
         missing.len()
+    );
+}
+
+#[test]
+fn ha_extensions_are_not_keepalived_keywords_and_are_used_without_a_warning() {
+    let keepalived = keepalived_keywords(compat::KEEPALIVED);
+    for e in compat::EXTENSIONS {
+        assert!(
+            e.keyword.starts_with("ha_"),
+            "{}: not named as ha's",
+            e.keyword
+        );
+        assert!(
+            !keepalived.contains(&(e.block.to_string(), e.keyword.to_string())),
+            "{}/{} is keepalived's",
+            e.block,
+            e.keyword
+        );
+        assert!(compat::lookup(e.block, e.keyword).is_none());
+    }
+    let (l, _) = parse(
+        "global_defs {\n ha_announce_interface lb0\n}\nvirtual_server 192.0.2.1 80 {\n \
+         ha_announce\n real_server 10.0.0.1 80 {\n  TCP_CHECK {\n  }\n }\n}\n",
+    );
+    assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+    assert_eq!(l.config.global_defs.announce_interface(), "lb0");
+    assert!(l.config.virtual_servers[0].ha_announce);
+    let document = compat::document();
+    let section = document
+        .split("## ha extensions")
+        .nth(1)
+        .expect("an ha extensions section");
+    for e in compat::EXTENSIONS {
+        assert!(section.contains(&format!("`{}`", e.keyword)));
+    }
+    // A typo of an extension is an unknown keyword with the extension as suggestion.
+    let (l, _) = parse("virtual_server 192.0.2.1 80 {\n ha_anounce\n}\n");
+    assert!(
+        l.diagnostics
+            .iter()
+            .any(|d| d.code == "unknown-keyword"
+                && d.help.iter().any(|h| h.contains("`ha_announce`"))),
+        "{:?}",
+        l.diagnostics
     );
 }

@@ -306,6 +306,8 @@ fn virtual_server(i: usize) -> impl Strategy<Value = VirtualServer> {
             any::<bool>(),
             any::<bool>(),
             of((ip(), of(any::<u16>()))),
+            any::<bool>(),
+            of(text().prop_filter("script", |s| !s.trim().is_empty())),
         ),
         vec(
             (ip(), of(any::<u16>()), 0i32..1000, vec(checker(), 0..3)),
@@ -320,7 +322,7 @@ fn virtual_server(i: usize) -> impl Strategy<Value = VirtualServer> {
                 method,
                 protocol,
                 persistence,
-                (quorum, hysteresis, alpha, omega, sorry),
+                (quorum, hysteresis, alpha, omega, sorry, announce, announce_notify),
                 rss,
             )| {
                 // Unique keys: the generator's index goes into the address.
@@ -344,6 +346,8 @@ fn virtual_server(i: usize) -> impl Strategy<Value = VirtualServer> {
                     vs.omega,
                     vs.sorry_server,
                 ) = (quorum, hysteresis, alpha, omega, sorry);
+                vs.ha_announce = announce;
+                vs.ha_announce_notify = announce_notify;
                 vs.real_servers = rss
                     .into_iter()
                     .enumerate()
@@ -380,9 +384,10 @@ fn global() -> impl Strategy<Value = GlobalDefs> {
             ]),
             0..2,
         ),
+        of("[a-z][a-z0-9-]{0,14}"),
     )
         .prop_map(
-            |(router_id, emails, smtp, sct, version, strict, garp, lvs, su, other)| {
+            |(router_id, emails, smtp, sct, version, strict, garp, lvs, su, other, announce)| {
                 let mut g = GlobalDefs {
                     router_id,
                     notification_email: emails,
@@ -404,6 +409,7 @@ fn global() -> impl Strategy<Value = GlobalDefs> {
                 };
                 g.script_user = su.map(|(user, group)| ScriptUser { user, group });
                 g.other = other;
+                g.ha_announce_interface = announce;
                 g
             },
         )

@@ -131,6 +131,8 @@ const TEST_PACKAGES: &[&str] = &[
     "prometheus",
     "curl",
     "nftables",
+    // zebra, bfdd, bgpd for the scale-out test (announce_frr_netns).
+    "frr",
 ];
 
 /// Seeds `cargo xtask test` runs in the simulator.
@@ -337,8 +339,46 @@ impl LabBinaries {
             let text = std::fs::read(&path).map_err(|source| vm::Error::Io { path, source })?;
             guest.add_file(&format!("/xtask/examples/{name}"), &text, false)?;
         }
-        Ok(())
+        add_frr(guest)
     }
+}
+
+/// FRR's zebra, bfdd, bgpd and vtysh (Debian's `frr`, with their libraries), the users they
+/// run as, and the scale-out example configurations, for the scale-out test in the lab.
+fn add_frr(guest: &mut Initramfs) -> Result<(), vm::Error> {
+    for daemon in ["zebra", "bfdd", "bgpd"] {
+        let path = format!("/usr/lib/frr/{daemon}");
+        guest.add_binary(Path::new(&path), &path)?;
+    }
+    guest.add_binary(&host::find_program("vtysh")?, "/usr/bin/vtysh")?;
+    // The daemons drop to frr; vtysh talks to them as a member of frrvty.
+    guest.add_file(
+        "/etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\nfrr:x:100:101:FRR:/nonexistent:/bin/false\n",
+        false,
+    )?;
+    guest.add_file(
+        "/etc/group",
+        b"root:x:0:\nfrr:x:101:\nfrrvty:x:102:frr,root\n",
+        false,
+    )?;
+    // vtysh asks PAM (service frr) before it talks to the daemons: let it through.
+    let permit = "/lib/x86_64-linux-gnu/security/pam_permit.so";
+    guest.add_binary(Path::new(permit), permit)?;
+    guest.add_file(
+        "/etc/pam.d/frr",
+        b"auth sufficient pam_permit.so\naccount sufficient pam_permit.so\n\
+          session sufficient pam_permit.so\n",
+        false,
+    )?;
+    guest.add_file("/etc/frr/vtysh.conf", b"", false)?;
+    let dir = vm::workspace_root().join("examples/scale-out");
+    for name in ["frr.conf", "frr-router.conf"] {
+        let path = dir.join(name);
+        let text = std::fs::read(&path).map_err(|source| vm::Error::Io { path, source })?;
+        guest.add_file(&format!("/xtask/examples/scale-out/{name}"), &text, false)?;
+    }
+    Ok(())
 }
 
 /// The test-binary arguments that run the demo alone, its output uncaptured.

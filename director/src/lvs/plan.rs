@@ -43,6 +43,9 @@ pub struct LvsPlan {
     pub checker_priority: Option<i32>,
     /// What the director ignores from the configuration, one line each.
     pub warnings: Vec<String>,
+    /// ha extension `ha_announce_interface`: the dummy interface holding announced
+    /// addresses; `None` when no virtual server is announced.
+    pub announce_interface: Option<String>,
 }
 
 /// What the director leaves in the kernel when it stops (SIGTERM).
@@ -97,6 +100,11 @@ pub struct VirtualServerPlan {
     /// `ha_suspend`: the VRRP instance whose mastership of this address the checks wait for.
     pub suspend_with: Option<String>,
     pub smtp_alert: bool,
+    /// ha extension `ha_announce`: the service addresses held on the announce interface
+    /// while quorum holds (empty when not announced), each once, in configuration order.
+    pub announce: Vec<IpAddr>,
+    /// `ha_announce_notify`: run on each change with `ANNOUNCED|WITHDRAWN NAME REASON`.
+    pub announce_notify: Option<Vec<String>>,
 }
 
 /// One `real_server` block.
@@ -188,6 +196,11 @@ impl LvsPlan {
             script_user: g.script_user.clone(),
             checker_priority: g.checker_priority,
             warnings,
+            announce_interface: config
+                .virtual_servers
+                .iter()
+                .any(|vs| vs.ha_announce)
+                .then(|| g.announce_interface().to_string()),
         })
     }
 
@@ -374,6 +387,21 @@ fn plan_virtual_server(
     } else {
         None
     };
+    let mut announce: Vec<IpAddr> = Vec::new();
+    if vs.ha_announce {
+        for s in &services {
+            if let ServiceKey::Inet { addr, .. } = s.key {
+                if !announce.contains(&addr.ip()) {
+                    announce.push(addr.ip());
+                }
+            }
+        }
+        if announce.is_empty() {
+            return Err(err(
+                "ha_announce: this virtual server has no address to announce".into(),
+            ));
+        }
+    }
     Ok(VirtualServerPlan {
         name: name.clone(),
         services,
@@ -387,6 +415,8 @@ fn plan_virtual_server(
         omega: vs.omega,
         suspend_with,
         smtp_alert: vs.smtp_alert.or(default_alert).unwrap_or(false),
+        announce,
+        announce_notify: script(&vs.ha_announce_notify),
     })
 }
 

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use ipvs_sys::{DaemonState, Ipvs, Reconciler};
 use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
+use super::announce::Announcer;
 use super::plan::{LvsPlan, StopPolicy};
 use super::state::{Action, LvsState};
 use crate::status::{CheckReport, IpvsReport, VirtualServerReport};
@@ -92,8 +93,9 @@ enum Input {
         instance: String,
         state: vrrp_core::State,
     },
+    /// `addr` `None`: the whole director (`ha drain --director`).
     Drain {
-        addr: SocketAddr,
+        addr: Option<SocketAddr>,
         virtual_server: Option<String>,
         drained: bool,
         reply: oneshot::Sender<Result<String, String>>,
@@ -137,11 +139,11 @@ impl LvsHandle {
         });
     }
 
-    /// Drains (`drained`) or re-enables the real server at `addr`; the reply describes the
-    /// change.
+    /// Drains (`drained`) or re-enables the real server at `addr` (`None`: the whole
+    /// director, whose announced addresses are withdrawn); the reply describes the change.
     pub async fn drain(
         &self,
-        addr: SocketAddr,
+        addr: Option<SocketAddr>,
         virtual_server: Option<String>,
         drained: bool,
     ) -> Result<String, String> {
@@ -220,9 +222,16 @@ impl LvsRunner {
             reconciler: Reconciler::with_max_age(options.verify_interval),
             counters: Counters::default(),
             daemon_role: None,
+            announcer: None,
             actions,
             options,
         };
+        lvs.announcer = lvs
+            .state
+            .plan()
+            .announce_interface
+            .clone()
+            .map(Announcer::new);
         // The kernel first: what it holds decides the health the checks start from.
         lvs.start_kernel_side();
         lvs.adopt(now);
@@ -285,6 +294,8 @@ struct Lvs {
     reconciler: Reconciler,
     counters: Counters,
     daemon_role: Option<DaemonState>,
+    /// The announce interface, when a virtual server has `ha_announce`.
+    announcer: Option<Announcer>,
     /// Where scripts, alerts and events go (the director's router).
     actions: UnboundedSender<Action>,
     options: LvsOptions,
@@ -293,6 +304,7 @@ struct Lvs {
 impl Lvs {
     fn run(&mut self, rx: Receiver<Input>) {
         self.reconcile(Instant::now());
+        self.announce(true);
         let mut next_verify = Instant::now() + self.options.verify_interval;
         loop {
             crate::fault::point("lvs");
@@ -318,8 +330,12 @@ impl Lvs {
             if stop {
                 break;
             }
+            // Withdrawing first: a router keeps sending to an address only as long as it is
+            // announced.
             let now = Instant::now();
-            if now >= next_verify {
+            let verify = now >= next_verify;
+            self.announce(verify);
+            if verify {
                 next_verify = now + self.options.verify_interval;
             }
             self.reconcile(now);
@@ -359,7 +375,10 @@ impl Lvs {
                 drained,
                 reply,
             } => {
-                let answer = self.drain(addr, virtual_server.as_deref(), drained, now);
+                let answer = match addr {
+                    Some(addr) => self.drain(addr, virtual_server.as_deref(), drained, now),
+                    None => self.drain_director(drained),
+                };
                 let _ = reply.send(answer);
             }
             Input::Reload { plan, reply } => {
@@ -407,11 +426,39 @@ impl Lvs {
         Ok(message)
     }
 
+    /// `ha drain --director` / `ha enable --director`.
+    fn drain_director(&mut self, drained: bool) -> Result<String, String> {
+        if self.announcer.is_none() {
+            return Err("no virtual server has ha_announce: nothing to withdraw".into());
+        }
+        let message = self.state.set_director_drained(drained);
+        self.run_actions();
+        self.announce(false);
+        tracing::info!("{message}");
+        Ok(message)
+    }
+
+    /// Puts on the announce interface what the state says belongs there.
+    fn announce(&mut self, verify: bool) {
+        let wanted = self.state.announced_addresses();
+        if let Some(a) = &mut self.announcer {
+            a.apply(&wanted, verify);
+        }
+    }
+
     fn reload(&mut self, plan: LvsPlan, now: Instant) -> Result<String, String> {
         let old_daemon = self.state.plan().sync_daemon.clone();
         let old_timeouts = self.state.plan().timeouts;
         let before = self.state.plan().real_server_ids();
         self.state.set_plan(plan, now);
+        let interface = self.state.plan().announce_interface.clone();
+        if self.announcer.as_ref().map(|a| a.interface()) != interface.as_deref() {
+            // A renamed (or no longer used) announce interface is emptied.
+            if let Some(mut old) = self.announcer.take() {
+                old.apply(&Default::default(), true);
+            }
+            self.announcer = interface.map(Announcer::new);
+        }
         let after = self.state.plan().real_server_ids();
         self.update_checks();
         if self.state.plan().timeouts != old_timeouts {
@@ -681,6 +728,8 @@ impl Lvs {
     fn shutdown(&mut self) {
         self.state.stop();
         self.run_actions();
+        // Withdrawn before IPVS goes: the routers move new flows away first.
+        self.announce(false);
         if let Some(engine) = self.engine.take() {
             engine.shutdown();
         }

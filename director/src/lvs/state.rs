@@ -56,6 +56,15 @@ pub enum Action {
         /// keepalived's words (`Lost quorum 2-0=2 > 1 for VS [192.168.2.200]:tcp:80`).
         keepalived: String,
     },
+    /// An `ha_announce` virtual server's addresses were put on the announce interface
+    /// (`announced`) or taken off it.
+    AnnounceChanged {
+        virtual_server: String,
+        addresses: Vec<std::net::IpAddr>,
+        announced: bool,
+        /// `quorum UP`, `quorum DOWN`, `director drained`, `stopping`, ...
+        reason: String,
+    },
 }
 
 /// A real server's health as the director tracks it.
@@ -117,6 +126,12 @@ pub struct LvsState {
     awaiting_success: HashSet<RealServerId>,
     programmed: Programmed,
     actions: VecDeque<Action>,
+    /// `ha drain --director`: every announced address is withdrawn.
+    director_drained: bool,
+    /// The director is stopping: every announced address is withdrawn.
+    stopping: bool,
+    /// The `ha_announce` virtual servers whose addresses are announced now.
+    announced: HashSet<String>,
 }
 
 /// The state a newly configured real server starts in, as the health-check engine starts it:
@@ -185,6 +200,9 @@ impl LvsState {
             awaiting_success: HashSet::new(),
             programmed: Programmed::default(),
             actions: VecDeque::new(),
+            director_drained: false,
+            stopping: false,
+            announced: HashSet::new(),
         };
         state.set_plan(plan, now);
         state
@@ -235,6 +253,7 @@ impl LvsState {
             self.quorum_up.insert(vs.name.clone(), up);
             self.update_quorum(i);
         }
+        self.update_announcements("configured");
     }
 
     fn real_server(&self, id: &RealServerId) -> Option<&RealServerPlan> {
@@ -305,6 +324,9 @@ impl LvsState {
             detail,
             keepalived,
         });
+        let vs_name = vs.name.clone();
+        self.update_announcement(&vs_name, &format!("quorum {word}"));
+        let vs = &self.plan.virtual_servers[index];
         let script = if now_up {
             &vs.quorum_up
         } else {
@@ -384,6 +406,7 @@ impl LvsState {
             let up = self.live_weight(vs) >= vs.quorum;
             self.quorum_up.insert(vs.name.clone(), up);
         }
+        self.update_announcements("adopted IPVS table");
         changed
     }
 
@@ -664,6 +687,7 @@ impl LvsState {
                     sorry_server: vs.sorry_server.as_ref().map(|d| d.addr),
                     sorry_server_active: !quorum_up && vs.sorry_server.is_some(),
                     suspended: suspended.contains(&vs.name.as_str()),
+                    announced: (!vs.announce.is_empty()).then(|| self.announced.contains(&vs.name)),
                     real_servers: vs
                         .real_servers
                         .iter()
@@ -827,8 +851,121 @@ impl LvsState {
         }
     }
 
-    /// `omega`: at stop, the notify_down and quorum_down scripts of what is up.
+    /// Whether `ha_announce` virtual server `vs` should be announced: it has quorum, the
+    /// director is not drained and not stopping.
+    fn should_announce(&self, vs: &VirtualServerPlan) -> bool {
+        !vs.announce.is_empty()
+            && !self.director_drained
+            && !self.stopping
+            && self.quorum_up.get(&vs.name).copied().unwrap_or(true)
+    }
+
+    /// Announces or withdraws virtual server `name` as [`Self::should_announce`] says,
+    /// queuing the event on a change.
+    fn update_announcement(&mut self, name: &str, reason: &str) {
+        let Some(vs) = self.plan.virtual_servers.iter().find(|vs| vs.name == name) else {
+            return;
+        };
+        let wanted = self.should_announce(vs);
+        if wanted == self.announced.contains(name) {
+            return;
+        }
+        let addresses = vs.announce.clone();
+        let smtp_alert = vs.smtp_alert;
+        let word = if wanted { "ANNOUNCED" } else { "WITHDRAWN" };
+        if let Some(argv) = &vs.announce_notify {
+            let mut argv = argv.clone();
+            argv.extend([word.to_string(), name.to_string(), reason.to_string()]);
+            self.actions.push_back(Action::Script {
+                argv,
+                why: format!("virtual server {name} {word}"),
+            });
+        }
+        if wanted {
+            self.announced.insert(name.to_string());
+        } else {
+            self.announced.remove(name);
+        }
+        if smtp_alert {
+            self.actions.push_back(Action::Alert {
+                subject: format!("[{}] Virtualserver {name} - {word}", self.router_id()),
+                body: format!("=> {word} ({reason}) <="),
+            });
+        }
+        self.actions.push_back(Action::AnnounceChanged {
+            virtual_server: name.to_string(),
+            addresses,
+            announced: wanted,
+            reason: reason.to_string(),
+        });
+    }
+
+    /// [`Self::update_announcement`] for every virtual server, and forgets those a reload
+    /// removed (the runner takes their addresses off with [`Self::announced_addresses`]).
+    fn update_announcements(&mut self, reason: &str) {
+        let names: Vec<String> = self
+            .plan
+            .virtual_servers
+            .iter()
+            .map(|vs| vs.name.clone())
+            .collect();
+        self.announced.retain(|n| names.contains(n));
+        for name in names {
+            self.update_announcement(&name, reason);
+        }
+    }
+
+    /// `ha drain --director` (`drained`) or `ha enable --director`: withdraws (or announces
+    /// again) every `ha_announce` virtual server; IPVS and the checks are left as they are,
+    /// so established flows that still reach this director are served. Returns what changed.
+    pub fn set_director_drained(&mut self, drained: bool) -> String {
+        let before = self.announced.len();
+        self.director_drained = drained;
+        self.update_announcements(if drained {
+            "director drained"
+        } else {
+            "director enabled"
+        });
+        let after = self.announced.len();
+        let announcing = self
+            .plan
+            .virtual_servers
+            .iter()
+            .filter(|vs| !vs.announce.is_empty())
+            .count();
+        if drained {
+            format!(
+                "director drained: {} announced virtual server(s) withdrawn ({announcing} with ha_announce); IPVS unchanged",
+                before - after.min(before)
+            )
+        } else {
+            format!(
+                "director enabled: {after} of {announcing} ha_announce virtual server(s) announced (the others lack quorum)"
+            )
+        }
+    }
+
+    /// Whether `ha drain --director` is in force.
+    pub fn director_drained(&self) -> bool {
+        self.director_drained
+    }
+
+    /// The addresses that belong on the announce interface now (an address shared by
+    /// several virtual servers is there while any of them is announced).
+    pub fn announced_addresses(&self) -> std::collections::BTreeSet<std::net::IpAddr> {
+        self.plan
+            .virtual_servers
+            .iter()
+            .filter(|vs| self.announced.contains(&vs.name))
+            .flat_map(|vs| vs.announce.iter().copied())
+            .collect()
+    }
+
+    /// `omega`: at stop, the notify_down and quorum_down scripts of what is up; every
+    /// announced address is withdrawn.
     pub fn stop(&mut self) {
+        self.stopping = true;
+        self.update_announcements("stopping");
         for vs in &self.plan.virtual_servers {
             if !vs.omega {
                 continue;
@@ -1320,5 +1457,205 @@ mod tests {
         );
         assert_eq!(flush.stop_policy(false), StopPolicy::FlushAll);
         assert_eq!(flush.stop_policy(true), StopPolicy::Keep);
+    }
+
+    fn announce_events(s: &mut LvsState) -> Vec<(String, bool, String)> {
+        drain_actions(s)
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::AnnounceChanged {
+                    virtual_server,
+                    announced,
+                    reason,
+                    ..
+                } => Some((virtual_server, announced, reason)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn addrs(s: &LvsState) -> Vec<String> {
+        s.announced_addresses()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    const ANNOUNCED: &str = "global_defs {\n ha_announce_interface lb0\n}\n\
+        virtual_server 192.0.2.10 80 {\n ha_announce\n real_server 10.0.0.1 80 { TCP_CHECK { } }\n}\n\
+        virtual_server 192.0.2.10 443 {\n ha_announce\n real_server 10.0.0.2 443 { TCP_CHECK { } }\n}\n\
+        virtual_server 2001:db8::10 80 {\n ha_announce\n real_server 2001:db8::1 80 { TCP_CHECK { } }\n}\n\
+        virtual_server 192.0.2.20 80 {\n real_server 10.0.0.3 80 { TCP_CHECK { } }\n}\n";
+
+    #[test]
+    fn announced_while_quorum_holds_withdrawn_when_it_is_lost() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(plan(ANNOUNCED), t0);
+        assert_eq!(s.plan().announce_interface.as_deref(), Some("lb0"));
+        // Checks start up (no alpha): quorum holds, every ha_announce address is announced
+        // (192.0.2.10 once for two services); 192.0.2.20 has no ha_announce.
+        assert_eq!(addrs(&s), ["192.0.2.10", "2001:db8::10"]);
+        let events = announce_events(&mut s);
+        assert_eq!(events.len(), 3);
+        assert!(events.iter().all(|(_, up, why)| *up && why == "configured"));
+        // Port 80 loses quorum: 192.0.2.10 stays, port 443 still has it.
+        s.handle_health(&down("192.0.2.10:80", "10.0.0.1:80"), t0);
+        assert_eq!(
+            announce_events(&mut s),
+            [("192.0.2.10:80".into(), false, "quorum DOWN".into())]
+        );
+        assert_eq!(addrs(&s), ["192.0.2.10", "2001:db8::10"]);
+        s.handle_health(&down("192.0.2.10:443", "10.0.0.2:443"), t0);
+        assert_eq!(addrs(&s), ["2001:db8::10"]);
+        s.handle_health(&up("192.0.2.10:80", "10.0.0.1:80"), t0);
+        assert_eq!(
+            announce_events(&mut s),
+            [
+                ("192.0.2.10:443".into(), false, "quorum DOWN".into()),
+                ("192.0.2.10:80".into(), true, "quorum UP".into())
+            ]
+        );
+        assert_eq!(addrs(&s), ["192.0.2.10", "2001:db8::10"]);
+        let report = s.report(t0, None);
+        assert_eq!(report[0].announced, Some(true));
+        assert_eq!(report[1].announced, Some(false));
+        assert_eq!(report[3].announced, None);
+        // Draining the only real server loses quorum too.
+        s.set_drained("10.0.0.1:80".parse().unwrap(), None, true)
+            .unwrap();
+        assert_eq!(addrs(&s), ["2001:db8::10"]);
+    }
+
+    #[test]
+    fn a_drained_or_stopping_director_withdraws_everything_and_keeps_ipvs() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(plan(ANNOUNCED), t0);
+        drain_actions(&mut s);
+        let table = s.desired();
+        let message = s.set_director_drained(true);
+        assert!(
+            message.contains("3 announced virtual server(s) withdrawn"),
+            "{message}"
+        );
+        assert!(s.announced_addresses().is_empty());
+        assert_eq!(s.desired(), table, "IPVS is not touched");
+        let events = announce_events(&mut s);
+        assert_eq!(events.len(), 3);
+        assert!(events
+            .iter()
+            .all(|(_, up, why)| !*up && why == "director drained"));
+        // Quorum changes while drained announce nothing.
+        s.handle_health(&down("192.0.2.10:80", "10.0.0.1:80"), t0);
+        s.handle_health(&up("192.0.2.10:80", "10.0.0.1:80"), t0);
+        assert!(announce_events(&mut s).is_empty());
+        assert!(s.announced_addresses().is_empty());
+        s.handle_health(&down("192.0.2.10:443", "10.0.0.2:443"), t0);
+        let message = s.set_director_drained(false);
+        assert_eq!(
+            message,
+            "director enabled: 2 of 3 ha_announce virtual server(s) announced (the others lack quorum)"
+        );
+        assert_eq!(addrs(&s), ["192.0.2.10", "2001:db8::10"]);
+        drain_actions(&mut s);
+        s.stop();
+        assert!(s.announced_addresses().is_empty());
+        let events = announce_events(&mut s);
+        assert_eq!(events.len(), 2);
+        assert!(events.iter().all(|(_, up, why)| !*up && why == "stopping"));
+    }
+
+    #[test]
+    fn a_reload_withdraws_what_is_no_longer_announced() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(plan(ANNOUNCED), t0);
+        drain_actions(&mut s);
+        s.set_plan(
+            plan("virtual_server 192.0.2.10 80 {\n ha_announce\n real_server 10.0.0.1 80 { TCP_CHECK { } }\n}\n"),
+            t0,
+        );
+        assert_eq!(s.plan().announce_interface.as_deref(), Some("ha-announce"));
+        assert_eq!(addrs(&s), ["192.0.2.10"]);
+        // Forgotten, not withdrawn one by one: the runner empties what the plan no longer holds.
+        assert!(announce_events(&mut s).is_empty());
+        s.set_plan(
+            plan("virtual_server 192.0.2.10 80 {\n real_server 10.0.0.1 80 { }\n}\n"),
+            t0,
+        );
+        assert!(s.announced_addresses().is_empty());
+        assert_eq!(
+            announce_events(&mut s),
+            [("192.0.2.10:80".into(), false, "configured".into())]
+        );
+        assert_eq!(s.plan().announce_interface, None);
+    }
+
+    #[test]
+    fn an_announced_fwmark_virtual_server_is_refused() {
+        // `ha check` refuses it (announce-no-address); the plan refuses it too.
+        let mut config = super::super::plan::parse_for_test(
+            "virtual_server fwmark 7 {\n real_server 10.0.0.1 80 { }\n}\n",
+        );
+        config.virtual_servers[0].ha_announce = true;
+        let e = LvsPlan::from_config(&config).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "virtual_server fwmark 7: ha_announce: this virtual server has no address to announce"
+        );
+    }
+
+    #[test]
+    fn announce_changes_run_the_notify_script_and_alert() {
+        let t0 = Instant::now();
+        let mut s = LvsState::new(
+            plan(
+                "virtual_server 192.0.2.10 80 {\n ha_announce\n smtp_alert\n \
+                 ha_announce_notify \"/bin/announce --vs web\"\n \
+                 real_server 10.0.0.1 80 { TCP_CHECK { } }\n}\n",
+            ),
+            t0,
+        );
+        let scripts = |s: &mut LvsState| -> Vec<Vec<String>> {
+            drain_actions(s)
+                .into_iter()
+                .filter_map(|a| match a {
+                    Action::Script { argv, .. } => Some(argv),
+                    _ => None,
+                })
+                .collect()
+        };
+        let argv =
+            |words: &[&str]| -> Vec<String> { words.iter().map(|w| w.to_string()).collect() };
+        assert_eq!(
+            scripts(&mut s),
+            [argv(&[
+                "/bin/announce",
+                "--vs",
+                "web",
+                "ANNOUNCED",
+                "192.0.2.10:80",
+                "configured"
+            ])]
+        );
+        s.handle_health(&down("192.0.2.10:80", "10.0.0.1:80"), t0);
+        let actions = drain_actions(&mut s);
+        assert!(actions.contains(&Action::Script {
+            argv: argv(&[
+                "/bin/announce",
+                "--vs",
+                "web",
+                "WITHDRAWN",
+                "192.0.2.10:80",
+                "quorum DOWN"
+            ]),
+            why: "virtual server 192.0.2.10:80 WITHDRAWN".into(),
+        }));
+        assert!(actions
+            .iter()
+            .any(|a| matches!(a, Action::Alert { subject, body }
+            if subject == "[ha] Virtualserver 192.0.2.10:80 - WITHDRAWN"
+                && body == "=> WITHDRAWN (quorum DOWN) <=")));
+        // Drained while withdrawn: nothing changes, nothing runs.
+        s.set_director_drained(true);
+        assert!(scripts(&mut s).is_empty());
     }
 }

@@ -276,6 +276,45 @@ impl Rtnl {
             })
     }
 
+    /// The dummy interface `name` (ha's announce interface), created when missing and
+    /// brought up. An existing link of that name is kept, whatever its kind: FRR's
+    /// configuration names it, and it may hold addresses a restarted director adopts.
+    /// Returns its interface index.
+    pub fn ensure_dummy(&mut self, name: &str) -> Result<u32, RtnlError> {
+        let ifindex = match self.links()?.into_iter().find(|l| l.name == name) {
+            Some(l) => l.ifindex,
+            None => {
+                let mut msg = LinkMessage::default();
+                msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+                msg.attributes
+                    .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                        InfoKind::Dummy,
+                    )]));
+                let what = format!("create dummy interface {name}");
+                match self.request(
+                    RouteNetlinkMessage::NewLink(msg),
+                    NLM_F_CREATE | NLM_F_EXCL,
+                    &what,
+                ) {
+                    Ok(()) => {}
+                    // Created meanwhile by someone else: use it.
+                    Err(e) if e.source.raw_os_error() == Some(EEXIST) => {}
+                    Err(e) => return Err(e),
+                }
+                self.links()?
+                    .into_iter()
+                    .find(|l| l.name == name)
+                    .map(|l| l.ifindex)
+                    .ok_or_else(|| RtnlError {
+                        what,
+                        source: io::Error::new(io::ErrorKind::NotFound, "created but not listed"),
+                    })?
+            }
+        };
+        self.set_link_up(ifindex)?;
+        Ok(ifindex)
+    }
+
     /// Brings a link up.
     pub fn set_link_up(&mut self, ifindex: u32) -> Result<(), RtnlError> {
         let mut msg = LinkMessage::default();

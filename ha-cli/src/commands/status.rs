@@ -38,7 +38,14 @@ pub struct ReloadArgs {
 #[derive(Debug, clap::Args)]
 pub struct DrainArgs {
     /// The real server, `IP:PORT` (`[IPv6]:PORT`).
-    pub server: SocketAddr,
+    #[arg(required_unless_present = "director")]
+    pub server: Option<SocketAddr>,
+    /// The whole director instead of a real server: every `ha_announce` address is taken off
+    /// the announce interface, so the routers (FRR) stop sending this director new flows;
+    /// IPVS and the checks go on for the flows that still arrive. `ha enable --director`
+    /// announces them again.
+    #[arg(long, conflicts_with_all = ["server", "virtual_server"])]
+    pub director: bool,
     /// Only in this virtual server (as `ha status` names it, e.g. `192.168.2.200:80`);
     /// default: every virtual server that has this real server.
     #[arg(long)]
@@ -135,16 +142,17 @@ pub fn reload(args: ReloadArgs) -> ExitCode {
 
 /// `ha drain` (`drained`) and `ha enable`.
 pub fn drain(args: DrainArgs, drained: bool) -> ExitCode {
-    let request = if drained {
-        Request::Drain {
-            server: args.server,
+    let request = match (args.server, drained) {
+        (None, true) => Request::DrainDirector,
+        (None, false) => Request::EnableDirector,
+        (Some(server), true) => Request::Drain {
+            server,
             virtual_server: args.virtual_server,
-        }
-    } else {
-        Request::Enable {
-            server: args.server,
+        },
+        (Some(server), false) => Request::Enable {
+            server,
             virtual_server: args.virtual_server,
-        }
+        },
     };
     answer(
         if drained { "drain" } else { "enable" },

@@ -264,6 +264,11 @@ pub fn render_virtual_servers(vss: &[VirtualServerReport], ipvs: Option<&IpvsRep
         if vs.suspended {
             flags.push("checks suspended (ha_suspend)".into());
         }
+        match vs.announced {
+            Some(true) => flags.push("announced".into()),
+            Some(false) => flags.push("WITHDRAWN (ha_announce)".into()),
+            None => {}
+        }
         let _ = writeln!(
             out,
             "VIRTUAL SERVER {} [{}] {} quorum {}/{}{}",
@@ -332,6 +337,7 @@ mod tests {
             sorry_server: None,
             sorry_server_active: false,
             suspended: false,
+            announced: None,
             real_servers: Vec::<RealServerReport>::new(),
         }
     }

@@ -1,4 +1,5 @@
 pub mod adverts;
+pub mod frr;
 pub mod ha;
 pub mod journal;
 pub mod keepalived;

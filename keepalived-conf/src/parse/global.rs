@@ -167,6 +167,7 @@ impl Parser<'_> {
                 "shutdown_script" => g.shutdown_script = self.script_line(s),
                 "startup_script_timeout" => g.startup_script_timeout = self.num1(s, 1u32, 1000),
                 "shutdown_script_timeout" => g.shutdown_script_timeout = self.num1(s, 1u32, 1000),
+                "ha_announce_interface" => g.ha_announce_interface = self.ifname(s),
                 _ => self.other(s, &mut g.other, "`global_defs`"),
             }
         }

@@ -255,6 +255,8 @@ impl Parser<'_> {
                 "delay_before_retry" => vs.delay_before_retry = self.timer(s),
                 "warmup" => vs.warmup = self.timer(s),
                 "connect_timeout" => vs.connect_timeout = self.timer(s),
+                "ha_announce" => vs.ha_announce = self.flag(s),
+                "ha_announce_notify" => vs.ha_announce_notify = self.command(s),
                 "real_server" => {
                     if let Some(rs) = self.real_server(s, &path) {
                         vs.real_servers.push(rs);

@@ -73,6 +73,7 @@ fn intern(word: &str) -> Option<&'static str> {
     ALL.get_or_init(|| {
         compat::TABLE
             .iter()
+            .chain(compat::EXTENSIONS)
             .map(|e| e.keyword)
             .chain(["ICMP_CHECK"])
             .collect()

@@ -13,6 +13,8 @@ pub const PACKAGES: &[&str] = &[
     "cpio",
     "ipvsadm",
     "iproute2",
+    // FRR's daemons, staged into the guest for the scale-out test.
+    "frr",
 ];
 
 /// Installs the missing [`PACKAGES`] with apt-get (running `apt-get update` first).

@@ -13,7 +13,8 @@ use super::qemu::RESULT_SENTINEL;
 use super::{io_error, Error, Result};
 
 /// Modules every guest loads: IPVS with all its schedulers and the SIP persistence engine (the guest cannot autoload them:
-/// there is no modules.dep), veth and bridge for namespace topologies. Their dependencies
+/// there is no modules.dep), veth and bridge for namespace topologies, dummy for the
+/// director's announce interface (`ha_announce`). Their dependencies
 /// (libcrc32c, nf_defrag_*, nf_conntrack, ...) come first automatically.
 pub const BASE_MODULES: &[&str] = &[
     "ip_vs",
@@ -33,6 +34,7 @@ pub const BASE_MODULES: &[&str] = &[
     "ip_vs_pe_sip",
     "veth",
     "bridge",
+    "dummy",
 ];
 
 /// Busybox applets not linked because a real tool replaces them.
