@@ -138,3 +138,34 @@ fn heartbeat_advances_while_idle_and_a_kept_shutdown_leaves_the_vip() {
     assert_eq!(handle.heartbeat(), after, "no heartbeat once stopped");
     assert!(vip(), "the VIP is left in place");
 }
+
+/// `track_src_ip` as keepalived documents it (the runner's `InstanceSpec::track_src_ip`, for
+/// embedders; `ha run` refuses the keyword, because keepalived 2.2.7 and 2.4.3 never fault on
+/// it): while the configured source address is off the interface the instance is in FAULT
+/// without its VIP, and it comes back when the address does.
+#[test]
+fn track_src_ip_faults_while_the_source_address_is_gone() {
+    if !require_root("track_src_ip_faults_while_the_source_address_is_gone") {
+        return;
+    }
+    let (na, _nb) = veth_pair(
+        "vs",
+        ("10.199.4.1/24", "fe80::a/64"),
+        ("10.199.4.2/24", "fe80::b/64"),
+    );
+    let mut spec = spec(100, "10.199.4.1");
+    spec.track_src_ip = true;
+    let lvs1 = start_in(&na, spec);
+    wait_until("lvs1 master with the VIP", || {
+        state(&lvs1) == State::Master && has_vip(&na)
+    });
+    na.exec(&["ip", "addr", "del", "10.199.4.1/24", "dev", "eth0"]);
+    wait_until("FAULT without the VIP", || {
+        state(&lvs1) == State::Fault && !has_vip(&na)
+    });
+    na.exec(&["ip", "addr", "add", "10.199.4.1/24", "dev", "eth0"]);
+    wait_until("master again with the VIP", || {
+        state(&lvs1) == State::Master && has_vip(&na)
+    });
+    lvs1.shutdown().unwrap();
+}

@@ -589,7 +589,7 @@ pub const TABLE: &[Entry] = &[
     e("vrrp_instance", "track_interface", A, "interfaces whose link state faults the instance or adjusts its priority"),
     e("vrrp_instance", "track_process", A, "the vrrp_track_processes that adjust the priority or fault the instance"),
     e("vrrp_instance", "track_script", A, "the vrrp_scripts that adjust the priority or fault the instance"),
-    e("vrrp_instance", "track_src_ip", D, "as keepalived documents it: the instance is in FAULT while its configured source address (`unicast_src_ip`, `mcast_src_ip`) is not on its interface, and nothing without one; keepalived 2.2.7 (tested) and 2.4.3 (same code) compare the address with the start of a sockaddr and never fault"),
+    e("vrrp_instance", "track_src_ip", I, "keepalived documents a FAULT while the configured source address (`unicast_src_ip`, `mcast_src_ip`) is off the interface, but 2.2.7 (tested) and 2.4.3 (same code) never act on it (they compare the address with the start of a sockaddr); ha does the same, so that both agree about who is master (the director library has the documented behaviour: `InstanceSpec::track_src_ip`)"),
     e("vrrp_instance", "unicast_fault_no_peer", A, "unicast without a peer waits in FAULT"),
     e("vrrp_instance", "unicast_peer", A, "adverts go to these addresses; adverts from other sources are dropped (`min_ttl` / `max_ttl` are not applied: every advert must arrive with TTL 255)"),
     e("vrrp_instance", "unicast_src_ip", A, "source address of the adverts"),

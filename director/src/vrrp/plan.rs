@@ -261,8 +261,9 @@ fn plan_instance(
         config_fault,
         dont_track_primary: vi.dont_track_primary,
         dynamic_interfaces: g.dynamic_interfaces,
-        // keepalived clears track_src_ip when no source address is configured.
-        track_src_ip: vi.track_src_ip && vi.unicast_src_ip.is_some(),
+        // Not applied, as keepalived 2.2.7 and 2.4.3 never act on it (see the compatibility
+        // table): ha and keepalived peers must agree about who is master.
+        track_src_ip: false,
         garp_interval,
         gna_interval,
         garp_extra_if: garp_extra_if(config, vi),
