@@ -419,8 +419,13 @@ fn sync_group_moves_whole_between_ha_and_keepalived() {
 
 // ----- GARP pacing -----
 
-/// Gratuitous ARPs seen in namespace `name` for `period`: their arrival times.
-fn capture_arps(name: String, period: Duration) -> Vec<Instant> {
+/// Gratuitous ARPs seen in namespace `name` for `period` (only those for `address`, when
+/// given): their arrival times.
+fn capture_arps(
+    name: String,
+    address: Option<std::net::Ipv4Addr>,
+    period: Duration,
+) -> Vec<Instant> {
     std::thread::spawn(move || {
         use std::io::Read;
         testkit::netns::enter_named(&name);
@@ -439,7 +444,10 @@ fn capture_arps(name: String, period: Duration) -> Vec<Instant> {
         while Instant::now() < end {
             if let Ok(n) = (&socket).read(&mut frame) {
                 // A gratuitous ARP: sender IP == target IP.
-                if n >= 42 && frame[28..32] == frame[38..42] {
+                if n >= 42
+                    && frame[28..32] == frame[38..42]
+                    && address.is_none_or(|a| frame[28..32] == a.octets())
+                {
                     seen.push(Instant::now());
                 }
             }
@@ -467,7 +475,7 @@ fn garp_gaps(node: Node, global: &str, tag: &str) -> Vec<Duration> {
         ("10.206.0.2/24", "fe80::2/64"),
     );
     let l = listener.name.clone();
-    let capture = std::thread::spawn(move || capture_arps(l, Duration::from_secs(6)));
+    let capture = std::thread::spawn(move || capture_arps(l, None, Duration::from_secs(6)));
     std::thread::sleep(Duration::from_millis(200));
     let conf = garp_config(global);
     let daemon = match node {
@@ -1053,36 +1061,6 @@ fn track_src_ip_is_warned_and_acts_as_keepalived_does() {
 
 // ----- garp_extra_if -----
 
-/// When each gratuitous ARP for `address` went by in namespace `name` during `period`.
-fn capture_garps_for(name: String, address: std::net::Ipv4Addr, period: Duration) -> Vec<Instant> {
-    std::thread::spawn(move || {
-        use std::io::Read;
-        testkit::netns::enter_named(&name);
-        let socket = socket2::Socket::new(
-            socket2::Domain::PACKET,
-            socket2::Type::RAW,
-            Some(socket2::Protocol::from(i32::from(0x0806u16.to_be()))),
-        )
-        .unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(20)))
-            .unwrap();
-        let mut seen = Vec::new();
-        let end = Instant::now() + period;
-        let mut frame = [0u8; 128];
-        while Instant::now() < end {
-            if let Ok(n) = (&socket).read(&mut frame) {
-                if n >= 42 && frame[28..32] == frame[38..42] && frame[28..32] == address.octets() {
-                    seen.push(Instant::now());
-                }
-            }
-        }
-        seen
-    })
-    .join()
-    .unwrap()
-}
-
 /// `garp_extra_if 1 all`: while master, one gratuitous ARP a second for the address on the
 /// other device (eth1), after the announcements of becoming master; without it, none.
 #[test]
@@ -1104,9 +1082,9 @@ fn garp_extra_if_all_repeats_gratuitous_arps_on_other_devices() {
         });
         // Past the announcements of becoming master.
         std::thread::sleep(Duration::from_millis(300));
-        let seen = capture_garps_for(
+        let seen = capture_arps(
             sw.name.clone(),
-            "10.205.1.100".parse().unwrap(),
+            Some("10.205.1.100".parse().unwrap()),
             Duration::from_millis(3300),
         );
         if want {
