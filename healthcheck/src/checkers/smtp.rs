@@ -63,6 +63,8 @@ async fn expect<R: AsyncRead + Unpin>(
     code: u16,
 ) -> Result<(), Failure> {
     let mut reply = String::new();
+    // Bytes of this reply as received (the text kept is lossy UTF-8, which can be longer).
+    let mut received = 0u64;
     loop {
         let mut line = Vec::new();
         let len = (&mut *read)
@@ -78,7 +80,8 @@ async fn expect<R: AsyncRead + Unpin>(
             });
         }
         reply.push_str(&line);
-        if reply.len() as u64 > MAX_REPLY {
+        received += len as u64;
+        if received > MAX_REPLY {
             return Err(Failure::Smtp {
                 stage,
                 reply: "reply too long".into(),
