@@ -113,11 +113,14 @@ fn interop(tag: &str, version: Version) {
         ("10.199.5.2/24", "fe80::b/64"),
     );
     let slow = Duration::from_secs(if version == Version::V2 { 8 } else { 3 });
+    // keepalived's own start (a process reading its configuration and opening its sockets),
+    // then its master-down interval: on a loaded CI machine the start alone took over 3 s.
+    let startup = slow + Duration::from_secs(5);
 
     // keepalived (100) is master, we (90) follow it.
     let ka = Keepalived::start(&ka_ns, version, 100, tag);
     let ours = start_runner(&ha_ns, spec(version, 90, "10.199.5.2"));
-    wait_until("keepalived master, VIP on its side", slow, || {
+    wait_until("keepalived master, VIP on its side", startup, || {
         has_vip(&ka_ns)
     });
     wait_until("we follow keepalived", slow, || {
