@@ -427,7 +427,9 @@ mod round_trip {
         fn arbitrary_bytes_never_panic(cmd in any::<u8>(), bytes in prop::collection::vec(any::<u8>(), 0..256)) {
             if let Ok(msg) = IpvsMessage::parse_with_param(&bytes[..], GenlHeader { cmd, version: 1 }) {
                 let again = emit(&msg);
-                prop_assert!(again.len() <= bytes.len());
+                // Emitted in canonical form: the last attribute padded to 4 bytes, which the
+                // parser does not require of its input (a 9-byte attribute in 10 bytes).
+                prop_assert!(again.len() <= (bytes.len() + 3) & !3);
             }
         }
     }
