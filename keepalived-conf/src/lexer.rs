@@ -523,7 +523,8 @@ impl<'a> Lexer<'a> {
     /// `~LST({a, b}, {1, 2}, {3, 4}) rest`.
     fn repeat(&mut self, m: Mapped, depth: usize) {
         let open = m.text.find('(');
-        let close = m.text.find(')');
+        // The `)` after the `(` (one before it is malformed, not a slice to take).
+        let close = open.and_then(|o| m.text[o..].find(')').map(|c| o + c));
         let (Some(open), Some(close)) = (open, close) else {
             self.diags.push(
                 Diagnostic::error(
