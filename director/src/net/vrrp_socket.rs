@@ -369,20 +369,25 @@ impl VrrpSocket {
         for &(length, truncated) in &lengths[..count] {
             let k = batch.received.len();
             let got = (!truncated)
-                .then(|| ipv4::parse_header(&batch.slots[k][..length]))
-                .flatten()
-                .map(|header| Received {
-                    info: RxInfo {
-                        source: IpAddr::V4(header.src),
-                        destination: IpAddr::V4(header.dst),
-                        ttl: header.ttl,
-                    },
-                    payload: header.payload.0..header.payload.1,
-                    ifindex: self.ifindex,
-                });
+                .then(|| self.ipv4_received(&batch.slots[k][..length]))
+                .flatten();
             batch.received.push(got);
         }
         Ok(count)
+    }
+
+    /// What an IPv4 datagram read on this socket says, `None` when its header is malformed.
+    fn ipv4_received(&self, packet: &[u8]) -> Option<Received> {
+        let header = ipv4::parse_header(packet)?;
+        Some(Received {
+            info: RxInfo {
+                source: IpAddr::V4(header.src),
+                destination: IpAddr::V4(header.dst),
+                ttl: header.ttl,
+            },
+            payload: header.payload.0..header.payload.1,
+            ifindex: self.ifindex,
+        })
     }
 
     /// Receives one packet into `buf`. Packets that are not well-formed IP are reported as an
@@ -391,20 +396,11 @@ impl VrrpSocket {
         match self.family {
             Family::Ipv4 => {
                 let n = (&self.socket).read(buf)?;
-                let header = ipv4::parse_header(&buf[..n]).ok_or_else(|| {
+                self.ipv4_received(&buf[..n]).ok_or_else(|| {
                     io::Error::new(
                         io::ErrorKind::InvalidData,
                         "truncated or malformed IPv4 header",
                     )
-                })?;
-                Ok(Received {
-                    info: RxInfo {
-                        source: IpAddr::V4(header.src),
-                        destination: IpAddr::V4(header.dst),
-                        ttl: header.ttl,
-                    },
-                    payload: header.payload.0..header.payload.1,
-                    ifindex: self.ifindex,
                 })
             }
             Family::Ipv6 => {
