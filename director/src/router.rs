@@ -651,16 +651,7 @@ impl Router {
                         reply,
                     })
                     .await
-                    .map(|result| match result {
-                        Ok(message) => Reply::Drain {
-                            accepted: true,
-                            message,
-                        },
-                        Err(e) => Reply::Drain {
-                            accepted: false,
-                            message: e.to_string(),
-                        },
-                    })
+                    .map(drain_reply)
                 }
                 Request::Drain {
                     server,
@@ -676,16 +667,7 @@ impl Router {
                     reply,
                 })
                 .await
-                .map(|result| match result {
-                    Ok(message) => Reply::Drain {
-                        accepted: true,
-                        message,
-                    },
-                    Err(e) => Reply::Drain {
-                        accepted: false,
-                        message: e.to_string(),
-                    },
-                }),
+                .map(drain_reply),
             };
             let _ = reply.send(answer.unwrap_or_else(|e| Reply::Error {
                 message: e.to_string(),
@@ -1102,6 +1084,20 @@ impl Router {
             }
         }
         stopped.map(|_| ())
+    }
+}
+
+/// The control socket's answer to a drain or enable.
+fn drain_reply<E: std::fmt::Display>(result: Result<String, E>) -> Reply {
+    match result {
+        Ok(message) => Reply::Drain {
+            accepted: true,
+            message,
+        },
+        Err(e) => Reply::Drain {
+            accepted: false,
+            message: e.to_string(),
+        },
     }
 }
 
