@@ -795,7 +795,11 @@ fn build_service(key: ServiceKey, a: &RuleArgs) -> Result<Service, String> {
                 m.parse::<Ipv4Addr>()
                     .map_err(|_| format!("invalid netmask {m:?}"))?,
             )),
-            AddressFamily::Inet6 => Netmask(number("IPv6 prefix length", m)?),
+            // ipvsadm: "illegal ipv6 netmask specified" outside 1..=128.
+            AddressFamily::Inet6 => match number::<u32>("IPv6 prefix length", m)? {
+                len @ 1..=128 => Netmask(len),
+                _ => return Err(format!("invalid IPv6 prefix length {m:?}: 1 to 128")),
+            },
         };
     }
     s.pe_name = a.pe.clone();

@@ -92,6 +92,24 @@ fn ipv6_scope_ids_are_refused() {
     }
 }
 
+/// Found by the ipvsadm_rules fuzz target in CI: `-M -1772745071` on an IPv6 service was read
+/// as a u32 and saved as a negative prefix length that did not import again. ipvsadm takes an
+/// IPv6 `-M` as a prefix length from 1 to 128 ("illegal ipv6 netmask specified").
+#[test]
+fn ipv6_persistence_prefix_lengths_are_1_to_128() {
+    for bad in ["0", "129", "-1772745071", "4294967295", "ffff::"] {
+        let rules = format!("-A -t [84::1]:0 -s wlc -p 300 -M {bad}\n");
+        let err = ipvsadm::parse_rules(&rules).unwrap_err().to_string();
+        assert!(err.contains("IPv6 prefix length"), "{bad}: {err}");
+    }
+    for good in ["1", "64", "128"] {
+        let rules = format!("-A -t [84::1]:0 -s wlc -p 300 -M {good}\n");
+        let state = ipvsadm::parse_rules(&rules).unwrap();
+        let saved = ipvsadm::format_save(&state);
+        assert_eq!(ipvsadm::parse_rules(&saved).unwrap(), state, "{saved}");
+    }
+}
+
 /// Found by the ipvsadm_rules fuzz target: ipvsadm's wrapping address comparison is cyclic
 /// (205.0.0.1 < 10.0.0.4 < 77.0.0.1 < 205.0.0.1), so the saved order depended on the order of
 /// the rules, and with a few dozen services the standard library's sort panicked

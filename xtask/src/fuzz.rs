@@ -1,8 +1,16 @@
-//! `cargo xtask fuzz [--seconds N] [--jobs N] [--sanitizer S] [TARGET...]`: builds the fuzz
-//! targets of `fuzz/` with cargo-fuzz (stable toolchain, `RUSTC_BOOTSTRAP=1`), runs each for N
-//! seconds over its committed seed corpus, prints the executions per target and fails on a
-//! crash, keeping the crashing input in `fuzz/regressions/<target>/` (which xtask's
+//! `cargo xtask fuzz [--seconds N] [--jobs N] [--seed S] [--sanitizer S] [TARGET...]`: builds
+//! the fuzz targets of `fuzz/` with cargo-fuzz (stable toolchain, `RUSTC_BOOTSTRAP=1`), runs
+//! each for N seconds over its committed seed corpus, prints the executions per target and
+//! fails on a crash, keeping the crashing input in `fuzz/regressions/<target>/` (which xtask's
 //! `fuzz_regressions` test replays with a plain `cargo test`).
+//!
+//! Two uses, kept apart on purpose. Exploring (no `--seed`): libFuzzer picks a random seed and
+//! grows a corpus kept between runs, so every run looks somewhere new; its findings are fixed
+//! and kept as regressions. CI (`cargo xtask test`, [`TEST_SEED`]): a fixed seed from the
+//! committed corpus alone, so what CI fuzzes is a fixed sequence of inputs that a developer
+//! replays before submitting (`cargo xtask fuzz --seed 1 --seconds 120`: the same sequence,
+//! further). Until this split, each CI run explored anew and four runs in a row failed on a
+//! fresh finding unrelated to the change under test.
 //!
 //! Nothing under `fuzz/` is written except for a crash: the corpus the fuzzer grows is
 //! `target/fuzz/corpus/<target>/` (the committed seeds and regressions are read-only corpus
@@ -20,14 +28,20 @@ use crate::vm::workspace_root;
 
 /// Seconds per target in `cargo xtask test` (and CI).
 pub const TEST_SECONDS: u64 = 30;
+/// libFuzzer's seed in `cargo xtask test` (and CI); see the module documentation.
+pub const TEST_SEED: u64 = 1;
 /// Longest one input may take before libFuzzer reports a hang (`-timeout`).
 const INPUT_TIMEOUT_SECONDS: u64 = 20;
 
 pub const USAGE: &str =
-    "usage: cargo xtask fuzz [--seconds N] [--jobs N] [--sanitizer address|none] [TARGET...]
+    "usage: cargo xtask fuzz [--seconds N] [--jobs N] [--seed S] [--sanitizer address|none] [TARGET...]
 
 Builds the fuzz targets (cargo-fuzz, RUSTC_BOOTSTRAP=1) and runs each TARGET (default: all)
 for N seconds (default 30) over fuzz/corpus/TARGET, JOBS targets at a time (default 1).
+Without --seed the run explores: a random seed, and the corpus grown by earlier runs
+(target/fuzz/corpus/). With --seed S (S > 0) it replays: libFuzzer seed S from the committed
+corpus alone, the same inputs in the same order on every machine; CI runs --seed 1 for 30 s,
+so `--seed 1 --seconds 120` shows before a submission what CI will find.
 A crash fails the run; its input is copied to fuzz/regressions/TARGET/. The sanitizer is
 none by default (the targets are safe Rust: panics, overflow checks and debug assertions
 find the bugs); --sanitizer address builds with ASan.";
@@ -37,6 +51,8 @@ find the bugs); --sanitizer address builds with ASan.";
 pub struct Options {
     pub seconds: u64,
     pub jobs: usize,
+    /// libFuzzer's `-seed`; `None` explores (random seed, kept corpus).
+    pub seed: Option<u64>,
     pub sanitizer: String,
     /// Empty: every target.
     pub targets: Vec<String>,
@@ -47,6 +63,7 @@ impl Default for Options {
         Options {
             seconds: TEST_SECONDS,
             jobs: 1,
+            seed: None,
             sanitizer: "none".into(),
             targets: Vec::new(),
         }
@@ -77,6 +94,19 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                     .filter(|&j| j > 0)
                     .ok_or_else(|| format!("--jobs takes a positive number\n{USAGE}"))?;
             }
+            "--seed" => {
+                opts.seed = Some(
+                    value("--seed")?
+                        .parse()
+                        .ok()
+                        .filter(|&s| s > 0)
+                        .ok_or_else(|| {
+                            format!(
+                                "--seed takes a positive number (0 is libFuzzer's random)\n{USAGE}"
+                            )
+                        })?,
+                );
+            }
             "--sanitizer" => {
                 let s = value("--sanitizer")?;
                 if s != "none" && s != "address" {
@@ -106,8 +136,8 @@ pub fn command(args: &[String]) -> Result<(), String> {
     run(&opts)
 }
 
-/// The fuzz step of `cargo xtask test`: every target for [`TEST_SECONDS`], as many at a time
-/// as there are CPUs. Without cargo-fuzz it is skipped loudly, except in CI where that fails.
+/// The fuzz step of `cargo xtask test`: every target for [`TEST_SECONDS`] with libFuzzer seed
+/// [`TEST_SEED`], as many at a time as there are CPUs. Without cargo-fuzz it is skipped loudly, except in CI where that fails.
 pub fn test_step(in_ci: bool) -> Result<(), String> {
     if !cargo_fuzz_available() {
         if in_ci {
@@ -127,6 +157,7 @@ pub fn test_step(in_ci: bool) -> Result<(), String> {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     run(&Options {
         jobs,
+        seed: Some(TEST_SEED),
         ..Options::default()
     })
 }
@@ -194,10 +225,14 @@ fn run(opts: &Options) -> Result<(), String> {
     let binaries = fuzz.join("target").join(triple).join("release");
     let scratch = root.join("target").join("fuzz");
     eprintln!(
-        "xtask: fuzzing {} target(s) for {} s each, {} at a time (build took {} s)",
+        "xtask: fuzzing {} target(s) for {} s each, {} at a time, {} (build took {} s)",
         targets.len(),
         opts.seconds,
         opts.jobs,
+        match opts.seed {
+            Some(seed) => format!("seed {seed} from the committed corpus"),
+            None => "exploring (random seed, kept corpus)".into(),
+        },
         built.as_secs()
     );
     let next = AtomicUsize::new(0);
@@ -209,7 +244,7 @@ fn run(opts: &Options) -> Result<(), String> {
                 let Some(target) = targets.get(i) else {
                     return;
                 };
-                let report = run_target(target, &binaries, &fuzz, &scratch, opts.seconds);
+                let report = run_target(target, &binaries, &fuzz, &scratch, opts);
                 eprintln!("xtask: fuzz {}", summary_line(&report));
                 reports
                     .lock()
@@ -282,7 +317,14 @@ fn host_triple() -> Result<String, String> {
         .ok_or_else(|| "rustc -vV names no host".into())
 }
 
-fn run_target(target: &str, binaries: &Path, fuzz: &Path, scratch: &Path, seconds: u64) -> Report {
+fn run_target(
+    target: &str,
+    binaries: &Path,
+    fuzz: &Path,
+    scratch: &Path,
+    opts: &Options,
+) -> Report {
+    let seconds = opts.seconds;
     let mut report = Report {
         target: target.to_string(),
         execs: None,
@@ -295,7 +337,14 @@ fn run_target(target: &str, binaries: &Path, fuzz: &Path, scratch: &Path, second
         report.failure = Some(format!("{target}: {why}"));
         report
     };
-    let corpus = scratch.join("corpus").join(target);
+    // A seeded run starts from the committed corpus alone, so that it replays anywhere.
+    let corpus = match opts.seed {
+        Some(_) => scratch.join("seeded-corpus").join(target),
+        None => scratch.join("corpus").join(target),
+    };
+    if opts.seed.is_some() {
+        let _ = fs::remove_dir_all(&corpus);
+    }
     let artifacts = scratch.join("artifacts").join(target);
     let logs = scratch.join("logs");
     let _ = fs::remove_dir_all(&artifacts);
@@ -323,6 +372,7 @@ fn run_target(target: &str, binaries: &Path, fuzz: &Path, scratch: &Path, second
     }
     command
         .arg(format!("-max_total_time={seconds}"))
+        .arg(format!("-seed={}", opts.seed.unwrap_or(0)))
         .arg(format!("-timeout={INPUT_TIMEOUT_SECONDS}"))
         .arg("-print_final_stats=1")
         .arg(format!("-artifact_prefix={}/", artifacts.display()))
@@ -348,6 +398,11 @@ fn run_target(target: &str, binaries: &Path, fuzz: &Path, scratch: &Path, second
     }
     let kept = keep_artifacts(&artifacts, &fuzz.join("regressions").join(target));
     let mut why = format!("{status}; log {}\n", log_path.display());
+    if let Some(seed) = opts.seed {
+        why.push_str(&format!(
+            "this run replays with: cargo xtask fuzz --seed {seed} --seconds {seconds} {target}\n"
+        ));
+    }
     why.push_str(&stats.error);
     match kept {
         Ok(files) if files.is_empty() => why.push_str("no crashing input was written\n"),
@@ -488,6 +543,12 @@ mod tests {
         assert_eq!(opts.seconds, 600);
         assert_eq!(opts.jobs, 2);
         assert_eq!(opts.targets, ["a", "b"]);
+        assert_eq!(opts.seed, None);
+        assert_eq!(
+            parse_args(&strings(&["--seed", "7"])).unwrap().seed,
+            Some(7)
+        );
+        assert!(parse_args(&strings(&["--seed", "0"])).is_err());
         assert!(parse_args(&strings(&["--seconds"])).is_err());
         assert!(parse_args(&strings(&["--seconds", "0"])).is_err());
         assert!(parse_args(&strings(&["--sanitizer", "memory"])).is_err());
