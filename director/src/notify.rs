@@ -11,7 +11,8 @@
 //! `INSTANCE "<name>" <STATE> <priority>`, with `MASTER_RX_LOWER_PRI` when a master hears a
 //! lower priority, and `MASTER_PRIORITY` / `BACKUP_PRIORITY` on a priority change when
 //! `notify_priority_changes` is on. `notify_fifo` / `lvs_notify_fifo` get the checkers' lines,
-//! `VS <vs> UP|DOWN` and `RS <rs> <vs> UP|DOWN`. A FIFO is created when missing and opened
+//! `VS <vs> UP|DOWN` and `RS <rs> <vs> UP|DOWN`, and, for ha's `ha_announce` extension,
+//! `ANNOUNCE <vs> ANNOUNCED|WITHDRAWN`. A FIFO is created when missing and opened
 //! read-write and non-blocking, so that a missing or slow reader never blocks the director
 //! (a full FIFO loses the line). A `*notify_fifo_script` is started with the FIFO's path as
 //! its last argument, to read it, and runs until the director stops.
@@ -452,6 +453,15 @@ impl Notifier {
     pub fn lvs_quorum(&self, vs: &str, up: bool) {
         let word = if up { "UP" } else { "DOWN" };
         Self::write(&self.lvs_fifos, &format!("VS {vs} {word}\n"));
+    }
+
+    /// ha's FIFO line when an `ha_announce` virtual server's addresses go on or off the
+    /// announce interface: `ANNOUNCE <vs> ANNOUNCED|WITHDRAWN`. A type of its own (not `VS`),
+    /// so that a keepalived FIFO reader taking anything but `VS .. UP` for down is not misled;
+    /// it appears only where the ha extension is configured.
+    pub fn lvs_announce(&self, vs: &str, announced: bool) {
+        let word = if announced { "ANNOUNCED" } else { "WITHDRAWN" };
+        Self::write(&self.lvs_fifos, &format!("ANNOUNCE {vs} {word}\n"));
     }
 
     /// The checkers' FIFO line for a real server: `RS <rs> <vs> UP|DOWN`.

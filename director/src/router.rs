@@ -785,6 +785,9 @@ impl Router {
                 reason,
             } => {
                 let word = if announced { "ANNOUNCED" } else { "WITHDRAWN" };
+                let (vs_name, _) =
+                    crate::notify::keepalived_names(&self.config, &virtual_server, None);
+                self.notifier.lvs_announce(&vs_name, announced);
                 let list: Vec<String> = addresses.iter().map(ToString::to_string).collect();
                 tracing::info!(
                     message_id = crate::message_id::ANNOUNCE_CHANGED,

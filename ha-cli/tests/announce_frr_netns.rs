@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,7 +110,6 @@ fn frr_announces_what_ha_holds_and_withdraws_on_quorum_loss_drain_stop_and_silen
         format!("#!/bin/sh\necho \"$*\" >> {}\n", notified.display()),
     )
     .unwrap();
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let notified = || -> Vec<String> {
         std::fs::read_to_string(&notified)
@@ -119,14 +119,39 @@ fn frr_announces_what_ha_holds_and_withdraws_on_quorum_loss_drain_stop_and_silen
             .collect()
     };
 
+    // lvs_notify_fifo: the ANNOUNCE lines among the checkers' lines, read by the
+    // lvs_notify_fifo_script as keepalived starts it (the FIFO's path as its argument).
+    let fifo_lines = dir.0.join("fifo-lines");
+    let reader = dir.0.join("fifo-reader.sh");
+    std::fs::write(
+        &reader,
+        format!(
+            "#!/bin/sh\nwhile read -r line; do echo \"$line\" >> {}; done < \"$1\"\n",
+            fifo_lines.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&reader, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let announce_lines = || -> Vec<String> {
+        std::fs::read_to_string(&fifo_lines)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("ANNOUNCE "))
+            .map(str::to_string)
+            .collect()
+    };
+
     let web = listen_in(&node, 8080);
     let mut director = start_with(
         &node,
         "announce-frr.conf",
         &format!(
-            "virtual_server {SERVICE} 80 {{\n delay_loop 1\n lb_kind NAT\n ha_announce\n\
+            "global_defs {{\n lvs_notify_fifo {}\n lvs_notify_fifo_script {}\n}}\n\
+             virtual_server {SERVICE} 80 {{\n delay_loop 1\n lb_kind NAT\n ha_announce\n\
               ha_announce_notify {}\n\
               real_server 127.0.0.1 8080 {{\n  TCP_CHECK {{\n   connect_timeout 1\n   retry 0\n  }}\n }}\n}}\n",
+            dir.0.join("lvs.fifo").display(),
+            reader.display(),
             script.display()
         ),
     );
@@ -223,6 +248,22 @@ fn frr_announces_what_ha_holds_and_withdraws_on_quorum_loss_drain_stop_and_silen
         "every ha_announce_notify line",
         Duration::from_secs(5),
         || notified() == want,
+    );
+    // The FIFO reader is stopped with the director: everything before the stop is there.
+    let fifo_want: Vec<String> = [
+        "ANNOUNCED",
+        "WITHDRAWN",
+        "ANNOUNCED",
+        "WITHDRAWN",
+        "ANNOUNCED",
+    ]
+    .iter()
+    .map(|word| format!("ANNOUNCE [{SERVICE}]:tcp:80 {word}"))
+    .collect();
+    let fifo_have = announce_lines();
+    assert!(
+        fifo_have.starts_with(&fifo_want),
+        "lvs_notify_fifo ANNOUNCE lines: {fifo_have:?}, want {fifo_want:?} (and perhaps the stop's WITHDRAWN)"
     );
 
     // A director that goes silent (the host dies): BFD 100 ms x 3 takes it out of the
