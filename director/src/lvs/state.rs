@@ -1549,6 +1549,11 @@ mod tests {
         s.handle_health(&up("192.0.2.10:80", "10.0.0.1:80"), t0);
         assert!(announce_events(&mut s).is_empty());
         assert!(s.announced_addresses().is_empty());
+        // A reload keeps the drain (the README says so).
+        s.set_plan(plan(ANNOUNCED), t0);
+        assert!(s.director_drained());
+        assert!(s.announced_addresses().is_empty());
+        assert!(announce_events(&mut s).is_empty());
         s.handle_health(&down("192.0.2.10:443", "10.0.0.2:443"), t0);
         let message = s.set_director_drained(false);
         assert_eq!(
