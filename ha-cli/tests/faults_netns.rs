@@ -537,6 +537,62 @@ fn adverts_queued_behind_a_flood_are_read_before_the_master_is_declared_down() {
     assert!(!has_vip(&ns2));
 }
 
+/// Fix: a flood larger than a socket's receive queue no longer pushes the master's adverts out
+/// of the kernel. The backup is frozen past its master-down interval while 3,000 bad adverts
+/// (TTL 64: more than the queue holds) and then, every 100 ms, the master's advert behind 300
+/// more arrive. With one queue, the kernel dropped every one of the master's adverts at the
+/// full queue and the backup took over when it woke; with the adverts that may be valid
+/// sorted into a queue of their own (a BPF filter), the master's adverts wait there.
+#[test]
+fn a_flood_larger_than_the_receive_queue_does_not_crowd_out_the_masters_adverts() {
+    if !require_root("a_flood_larger_than_the_receive_queue_does_not_crowd_out_the_masters_adverts")
+    {
+        return;
+    }
+    use nix::sys::signal::{kill, Signal};
+    let (ns1, ns2) = pair("fo");
+    let master: std::net::Ipv4Addr = "192.168.2.10".parse().unwrap();
+    let advert = adverts::advert(master, VIP.parse().unwrap(), 200, None);
+    let valid = adverts::frame(master, 255, 1, &advert);
+    let bad = adverts::frame(master, 64, 2, &advert);
+    let lvs2 = start_with(&ns2, "fo2.conf", &config(100, "", ""));
+    for _ in 0..10 {
+        adverts::send(&ns1, "ens32", std::slice::from_ref(&valid));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(instance(&lvs2)["state"], "BACKUP", "{}", instance(&lvs2));
+    let pid = nix::unistd::Pid::from_raw(ha_pid(&lvs2) as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    adverts::send(&ns1, "ens32", &vec![bad.clone(); 3000]);
+    for _ in 0..8 {
+        let mut round = vec![bad.clone(); 300];
+        round.push(valid.clone());
+        adverts::send(&ns1, "ens32", &round);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    kill(pid, Signal::SIGCONT).unwrap();
+    // Time to read the queues and decide before the master's next advert.
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..5 {
+        adverts::send(&ns1, "ens32", std::slice::from_ref(&valid));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let st = instance(&lvs2);
+    println!("lvs2 after a frozen flood past its queue: {st}");
+    assert!(
+        st["statistics"]["ip_ttl_errors"].as_u64().unwrap() >= 1000,
+        "the flood was not read: {st}"
+    );
+    assert_eq!(st["state"], "BACKUP", "{st}");
+    assert_eq!(st["statistics"]["master_transitions"], 0, "{st}");
+    assert!(
+        !lvs2.log().contains("Entering MASTER"),
+        "lvs2 took over while the master's adverts were queued:\n{}",
+        lvs2.log()
+    );
+    assert!(!has_vip(&ns2));
+}
+
 /// Fix: a stop terminates the scripts still running, as keepalived does (SIGTERM to each
 /// script's process group, SIGKILL a second later), and gives the stop's own scripts a second.
 /// Before it, SIGTERM waited for a hung notify script's whole 60 s timeout (the chaos suite

@@ -2,6 +2,7 @@
 //! rtnetlink for virtual addresses and link state.
 
 pub mod address_line;
+pub mod advert_filter;
 pub mod firewall;
 pub mod garp;
 pub mod ipv4;

@@ -7,6 +7,10 @@
 //! packets come from `IPV6_HOPLIMIT` / `IPV6_PKTINFO` control messages. Both sockets are bound
 //! to the interface and do not loop their own adverts back.
 //!
+//! An IPv4 socket reads through two receive queues, sorted by a BPF program
+//! ([`super::advert_filter`]): adverts that may be valid, and everything else, so that a flood
+//! of bad adverts overflows only the second. Both are read; the filter only sets priorities.
+//!
 //! As keepalived, a multicast socket joins its one group ([`Membership::Multicast`]: 224.0.0.18
 //! / ff02::12, or `vrrp_mcast_group4/6`, `mcast_dst_ip`) and a unicast socket none, both with
 //! `IP(V6)_MULTICAST_ALL` off, so that neither receives the adverts of groups that another
@@ -22,6 +26,7 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use vrrp_core::wire::{Family, IP_PROTOCOL_VRRP, MULTICAST_V4, MULTICAST_V6};
 use vrrp_core::RxInfo;
 
+use super::advert_filter::{self, AdvertFilter, Queue};
 use super::ipv4;
 use super::sys::{self as cmsg, ControlBuffer};
 use super::NetError;
@@ -97,7 +102,12 @@ pub enum Membership {
 /// One raw VRRP socket on one interface.
 #[derive(Debug)]
 pub struct VrrpSocket {
+    /// Sends, and receives the prime queue (all of it while no filter is set).
     socket: Socket,
+    /// IPv4: receives the suspect queue (nothing while no filter is set).
+    suspect: Option<Socket>,
+    /// The filter the two queues are sorted by.
+    filter: Option<AdvertFilter>,
     family: Family,
     interface: String,
     ifindex: u32,
@@ -234,8 +244,17 @@ impl VrrpSocket {
                 }
             }
         }
+        let suspect =
+            match family {
+                Family::Ipv4 => Some(Self::open_suspect(interface, index, membership).map_err(
+                    ctx("open the second receive queue (for adverts that cannot be valid)"),
+                )?),
+                Family::Ipv6 => None,
+            };
         Ok(VrrpSocket {
             socket,
+            suspect,
+            filter: None,
             family,
             interface: interface.to_string(),
             ifindex,
@@ -245,6 +264,64 @@ impl VrrpSocket {
             next_ip_id: 1,
             send_buf: vec![0u8; ipv4::HEADER_LEN + vrrp_core::wire::MAX_PACKET_LEN],
         })
+    }
+
+    /// The IPv4 socket of the suspect queue: receives what the prime queue's filter refuses,
+    /// nothing until a filter is set (so that no datagram is in both queues).
+    fn open_suspect(interface: &str, index: u32, membership: Membership) -> io::Result<Socket> {
+        let socket = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(i32::from(IP_PROTOCOL_VRRP))),
+        )?;
+        socket.attach_filter(&advert_filter::nothing())?;
+        socket.bind_device(Some(interface.as_bytes()))?;
+        socket.set_multicast_all_v4(false)?;
+        if let Membership::Multicast(IpAddr::V4(group)) = membership {
+            socket.join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(index))?;
+        }
+        Ok(socket)
+    }
+
+    /// Sorts the received IPv4 datagrams into the prime and the suspect queue by `filter`
+    /// (what the instances on this socket accept). Nothing to do for IPv6 or an unchanged
+    /// filter.
+    pub fn set_filter(&mut self, filter: &AdvertFilter) -> Result<(), NetError> {
+        let Some(suspect) = &self.suspect else {
+            return Ok(());
+        };
+        if self.filter.as_ref() == Some(filter) {
+            return Ok(());
+        }
+        let ctx = |source: io::Error| NetError::Socket {
+            interface: self.interface.clone(),
+            what: "set the advert filter",
+            source,
+        };
+        self.socket
+            .attach_filter(&filter.program(Queue::Prime))
+            .map_err(ctx)?;
+        suspect
+            .attach_filter(&filter.program(Queue::Suspect))
+            .map_err(ctx)?;
+        self.filter = Some(filter.clone());
+        Ok(())
+    }
+
+    /// The queues this socket reads: the prime one, and the suspect one for IPv4.
+    pub fn queues(&self) -> &'static [Queue] {
+        match self.suspect {
+            Some(_) => &[Queue::Prime, Queue::Suspect],
+            None => &[Queue::Prime],
+        }
+    }
+
+    /// The descriptor to poll for `queue` (the prime one for a queue this socket lacks).
+    pub fn queue_fd(&self, queue: Queue) -> BorrowedFd<'_> {
+        match (queue, &self.suspect) {
+            (Queue::Suspect, Some(suspect)) => suspect.as_fd(),
+            _ => self.socket.as_fd(),
+        }
     }
 
     /// Non-blocking reads (the VRRP thread drains every queued advert per wake-up) and a
@@ -258,14 +335,17 @@ impl VrrpSocket {
                 source,
             }
         };
-        self.socket
-            .set_nonblocking(true)
-            .map_err(ctx("make the socket non-blocking"))?;
-        // As root, past net.core.rmem_max (SO_RCVBUFFORCE); else as much as it allows.
-        nix::sys::socket::setsockopt(&self.socket, nix::sys::socket::sockopt::RcvBufForce, &bytes)
-            .map_err(io::Error::from)
-            .or_else(|_| self.socket.set_recv_buffer_size(bytes))
-            .map_err(ctx("set the receive buffer size"))
+        for socket in std::iter::once(&self.socket).chain(&self.suspect) {
+            socket
+                .set_nonblocking(true)
+                .map_err(ctx("make the socket non-blocking"))?;
+            // As root, past net.core.rmem_max (SO_RCVBUFFORCE); else as much as it allows.
+            nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::RcvBufForce, &bytes)
+                .map_err(io::Error::from)
+                .or_else(|_| socket.set_recv_buffer_size(bytes))
+                .map_err(ctx("set the receive buffer size"))?;
+        }
+        Ok(())
     }
 
     pub fn interface(&self) -> &str {
@@ -353,7 +433,7 @@ impl VrrpSocket {
     /// one at a time (its hop limit and destination come in per-datagram control messages).
     /// Returns how many were read, malformed ones included (their slot is `None`); an error
     /// (`WouldBlock` once the queue is empty) only when none was.
-    pub fn recv_batch(&self, batch: &mut RxBatch) -> io::Result<usize> {
+    pub fn recv_batch(&self, queue: Queue, batch: &mut RxBatch) -> io::Result<usize> {
         batch.received.clear();
         if self.family == Family::Ipv6 {
             let got = match self.recv(&mut batch.slots[0][..]) {
@@ -365,7 +445,7 @@ impl VrrpSocket {
             return Ok(1);
         }
         let mut lengths = [(0usize, false); RX_BATCH];
-        let count = cmsg::recv_many(self.socket.as_fd(), &mut batch.slots[..], &mut lengths)?;
+        let count = cmsg::recv_many(self.queue_fd(queue), &mut batch.slots[..], &mut lengths)?;
         for &(length, truncated) in &lengths[..count] {
             let k = batch.received.len();
             let got = (!truncated)

@@ -24,6 +24,7 @@ use vrrp_core::{
     Statistics, Transition, Transmit, TRANSMIT_BUFFER_LEN,
 };
 
+use crate::net::advert_filter::{AdvertFilter, Queue};
 use crate::net::{
     interface_index, GratuitousSender, InterfaceAddress, LinkStatus, Membership, NetChange,
     NetError, NetWatcher, Rtnl, RtnlError, RxBatch, VrrpSocket,
@@ -525,8 +526,9 @@ struct Core {
     reported: HashMap<(String, &'static str), (Option<vrrp_core::Instant>, u64)>,
     buf: Box<[u8; TRANSMIT_BUFFER_LEN]>,
     rx: RxBatch,
-    /// Sockets left out of the poll set until then: their last read gave only bad adverts.
-    flood_pause: HashMap<usize, vrrp_core::Instant>,
+    /// Socket queues left out of the poll set until then: their last read gave only bad
+    /// adverts.
+    flood_pause: HashMap<(usize, Queue), vrrp_core::Instant>,
     /// keepalived's `no_accept` drop rules, when the configuration needs them.
     firewall: Option<crate::net::firewall::Firewall>,
 }
@@ -958,6 +960,7 @@ impl Core {
         for i in 0..self.members.len() {
             self.start_member(i);
         }
+        self.refresh_filters();
         self.publish_status();
         loop {
             crate::fault::point("vrrp");
@@ -1010,8 +1013,12 @@ impl Core {
             if ready.watcher {
                 self.net_changes();
             }
-            for s in ready.sockets {
-                let (read, accepted) = self.receive(s, MAX_READS_PER_WAKE);
+            if ready.wake || ready.watcher {
+                // Instances and sockets change only on a command or a change of the network.
+                self.refresh_filters();
+            }
+            for (s, queue) in ready.sockets {
+                let (read, accepted) = self.receive(s, queue, MAX_READS_PER_WAKE);
                 // Only bad adverts: likely a flood. Leave the socket alone for a moment, so
                 // that a flood is read in batches rather than with a wake-up per datagram
                 // (which costs a context switch each, and the CPU that the other threads and
@@ -1019,9 +1026,9 @@ impl Core {
                 // a master-down timeout still reads the whole queue first.
                 if read > 0 && !accepted {
                     let now = self.now();
-                    self.flood_pause.insert(s, now + FLOOD_PAUSE);
+                    self.flood_pause.insert((s, queue), now + FLOOD_PAUSE);
                 } else {
-                    self.flood_pause.remove(&s);
+                    self.flood_pause.remove(&(s, queue));
                 }
             }
             let now = self.now();
@@ -1044,10 +1051,11 @@ impl Core {
                     // A backup's timer is master-down. Adverts may be queued on its socket,
                     // received before the deadline but not read yet (a flood fills the
                     // queue faster than a wake-up reads it): read everything that was queued
-                    // before deciding, so that our own read latency never elects us.
+                    // in the prime queue (the only one a valid advert can be in) before
+                    // deciding, so that our own read latency never elects us.
                     if self.members[i].instance.state() == State::Backup {
                         if let Some(s) = self.members[i].io.as_ref().map(|io| io.socket) {
-                            self.receive(s, QUEUED_AT_MOST);
+                            self.receive(s, Queue::Prime, QUEUED_AT_MOST);
                         }
                         if self.members[i]
                             .instance
@@ -1078,16 +1086,17 @@ impl Core {
     }
 
     fn wait(&self, wake: &OwnedFd, timeout: Option<Duration>) -> Ready {
-        let open: Vec<(usize, &VrrpSocket)> = self
+        let open: Vec<(usize, Queue, &VrrpSocket)> = self
             .sockets
             .iter()
             .enumerate()
-            .filter(|(i, _)| !self.flood_pause.contains_key(i))
             .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+            .flat_map(|(i, s)| s.queues().iter().map(move |&q| (i, q, s)))
+            .filter(|(i, q, _)| !self.flood_pause.contains_key(&(*i, *q)))
             .collect();
         let mut fds: Vec<PollFd<'_>> = open
             .iter()
-            .map(|(_, s)| PollFd::new(s.as_fd(), PollFlags::POLLIN))
+            .map(|(_, q, s)| PollFd::new(s.queue_fd(*q), PollFlags::POLLIN))
             .collect();
         fds.push(PollFd::new(wake.as_fd(), PollFlags::POLLIN));
         fds.push(PollFd::new(
@@ -1105,7 +1114,7 @@ impl Core {
                     } else if i == n + 1 {
                         ready.watcher = true;
                     } else {
-                        ready.sockets.push(open[i].0);
+                        ready.sockets.push((open[i].0, open[i].1));
                     }
                 }
             }
@@ -1422,15 +1431,16 @@ impl Core {
         }
     }
 
-    /// Reads up to `budget` datagrams from socket `s` and hands each to the members it is
-    /// for. Returns how many were read and whether any was accepted (not dropped).
-    fn receive(&mut self, s: usize, budget: usize) -> (usize, bool) {
+    /// Reads up to `budget` datagrams from `queue` of socket `s` and hands each to the
+    /// members it is for. Returns how many were read and whether any was accepted (not
+    /// dropped).
+    fn receive(&mut self, s: usize, queue: Queue, budget: usize) -> (usize, bool) {
         let mut read = 0;
         let mut accepted = false;
         while read < budget {
             let count = match self.sockets[s]
                 .as_ref()
-                .map(|sock| sock.recv_batch(&mut self.rx))
+                .map(|sock| sock.recv_batch(queue, &mut self.rx))
             {
                 Some(Ok(count)) => count,
                 // Drained (WouldBlock) or the socket is gone.
@@ -1460,6 +1470,36 @@ impl Core {
             }
         }
         (read, accepted)
+    }
+
+    /// Sorts each socket's datagrams by what the instances on it accept
+    /// ([`crate::net::advert_filter`]): TTL 255 on a multicast socket, their versions and
+    /// VRIDs, a checksum that verifies. Called when instances or sockets may have changed.
+    fn refresh_filters(&mut self) {
+        for s in 0..self.sockets.len() {
+            let Some(socket) = &self.sockets[s] else {
+                continue;
+            };
+            let mut instances: Vec<(u8, u8)> = self
+                .members
+                .iter()
+                .filter(|m| m.io.as_ref().is_some_and(|io| io.socket == s))
+                .map(|m| (m.spec.config.version.number(), m.spec.config.vrid))
+                .collect();
+            instances.sort_unstable();
+            instances.dedup();
+            let filter = AdvertFilter {
+                ttl_255: socket.membership() != Membership::Unicast,
+                instances,
+            };
+            let result = self.sockets[s]
+                .as_mut()
+                .map(|socket| socket.set_filter(&filter));
+            if let Some(Err(e)) = result {
+                // Unfiltered, the socket still receives everything in one queue.
+                tracing::warn!("{e}: a flood of bad adverts can crowd out good ones");
+            }
+        }
     }
 
     /// After an input to member `i`: its sync group (if any) moves its members together, then
@@ -1994,7 +2034,8 @@ fn only_priority_differs(a: &InstanceSpec, b: &InstanceSpec) -> bool {
 
 #[derive(Default)]
 struct Ready {
-    sockets: Vec<usize>,
+    /// (socket, queue) with datagrams to read.
+    sockets: Vec<(usize, Queue)>,
     wake: bool,
     watcher: bool,
 }
