@@ -90,6 +90,10 @@ pub struct World {
     /// judged: shown with a violation, to tell a master the machine did not run (a loaded
     /// host) from one that stopped by itself (a bug).
     pub cpu_wait: [std::collections::VecDeque<(Instant, Duration)>; 2],
+    /// Per ha director: since when its `vrrp` thread has been runnable with the same run time
+    /// (not run), and that run time. The kernel adds a wait to `schedstat` only when the wait
+    /// ends, so a thread not run right now is seen here.
+    pub runnable_since: [Option<(Instant, u64)>; 2],
     /// Machine stalls seen: a director's `vrrp` thread runnable but not run, or the sampler
     /// itself not run, for more than [`STALL_FRACTION`] of the master-down interval. Each is
     /// a fault the schedule did not inject (the protocol cannot hear adverts it is not run to
@@ -141,6 +145,7 @@ impl World {
             vmac: [false; 2],
             vmac_flood_samples: 0,
             cpu_wait: Default::default(),
+            runnable_since: [None; 2],
             priority: super::lab::INITIAL_PRIORITY,
             acting: 0,
             stalls: Vec::new(),
@@ -381,9 +386,18 @@ fn has_address(socket: &socket2::Socket, seq: u32, vip: Ipv4Addr) -> Result<bool
 /// How far back [`World::cpu_wait`] goes.
 const CPU_WAIT_HISTORY: Duration = Duration::from_secs(5);
 
-/// The time the `vrrp` thread of process `pid` has waited for a CPU while runnable (second
-/// field of its `schedstat`, nanoseconds).
-fn vrrp_thread_cpu_wait(pid: u32) -> Option<Duration> {
+/// What the scheduler says of the `vrrp` thread of process `pid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadSched {
+    /// State R: running or waiting for a CPU.
+    pub runnable: bool,
+    /// Time run so far (first field of `schedstat`, nanoseconds).
+    pub run_ns: u64,
+    /// Time waited for a CPU in waits that have ended (second field).
+    pub wait: Duration,
+}
+
+fn vrrp_thread_sched(pid: u32) -> Option<ThreadSched> {
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))
         .ok()?
         .flatten()
@@ -391,12 +405,39 @@ fn vrrp_thread_cpu_wait(pid: u32) -> Option<Duration> {
         let path = task.path();
         let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
         if comm.trim() == "vrrp" {
-            let stat = std::fs::read_to_string(path.join("schedstat")).ok()?;
-            let ns = stat.split_whitespace().nth(1)?.parse().ok()?;
-            return Some(Duration::from_nanos(ns));
+            let sched = std::fs::read_to_string(path.join("schedstat")).ok()?;
+            let mut fields = sched.split_whitespace();
+            let run_ns = fields.next()?.parse().ok()?;
+            let wait_ns = fields.next()?.parse().ok()?;
+            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+            let state = stat.rsplit_once(')')?.1.split_whitespace().next()?;
+            return Some(ThreadSched {
+                runnable: state == "R",
+                run_ns,
+                wait: Duration::from_nanos(wait_ns),
+            });
         }
     }
     None
+}
+
+/// The thread's cumulative CPU wait including the wait under way: runnable since `since`
+/// with a run time that has not moved (the kernel adds that wait to `schedstat` only once it
+/// ends, and a thread not run for seconds must count now). Updates `since`.
+pub fn cpu_wait_so_far(
+    sched: ThreadSched,
+    since: &mut Option<(Instant, u64)>,
+    now: Instant,
+) -> Duration {
+    match *since {
+        Some((t, run_ns)) if sched.runnable && run_ns == sched.run_ns => {
+            sched.wait + now.saturating_duration_since(t)
+        }
+        _ => {
+            *since = sched.runnable.then_some((now, sched.run_ns));
+            sched.wait
+        }
+    }
 }
 
 /// The most CPU wait added within any `window` of `history` (cumulative samples), or between
@@ -456,7 +497,8 @@ pub fn spawn_sampler(
             let now = Instant::now();
             let mut w = world.lock().unwrap();
             for i in 0..2 {
-                let wait = w.ha_pids[i].and_then(vrrp_thread_cpu_wait);
+                let sched = w.ha_pids[i].and_then(vrrp_thread_sched);
+                let wait = sched.map(|s| cpu_wait_so_far(s, &mut w.runnable_since[i], now));
                 let history = &mut w.cpu_wait[i];
                 match wait {
                     Some(wait) => history.push_back((now, wait)),
@@ -805,6 +847,35 @@ mod tests {
             "ha1 is the master"
         );
         assert_eq!(w.flooded([true, false, true], now), [Node::Kad]);
+    }
+
+    #[test]
+    fn a_wait_under_way_counts_before_the_kernel_adds_it() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let sched = |runnable, run_ns, wait_ms| ThreadSched {
+            runnable,
+            run_ns,
+            wait: ms(wait_ms),
+        };
+        let mut since = None;
+        // Runnable and run between samples: nothing under way.
+        assert_eq!(cpu_wait_so_far(sched(true, 100, 5), &mut since, t0), ms(5));
+        assert_eq!(
+            cpu_wait_so_far(sched(true, 200, 5), &mut since, t0 + ms(20)),
+            ms(5)
+        );
+        // Runnable, run time frozen: the wait grows with the clock.
+        assert_eq!(
+            cpu_wait_so_far(sched(true, 200, 5), &mut since, t0 + ms(1020)),
+            ms(1005)
+        );
+        // It ran: schedstat has the wait now, and nothing is counted twice.
+        assert_eq!(
+            cpu_wait_so_far(sched(false, 300, 1010), &mut since, t0 + ms(1040)),
+            ms(1010)
+        );
+        assert_eq!(since, None);
     }
 
     #[test]
