@@ -892,6 +892,70 @@ fn frr_router_learns_and_withdraws_the_announced_address() {
     );
 }
 
+/// Scale-out behind an ECMP router (issue 15, `common::ecmp`): three directors announce
+/// 192.0.2.10:80 (DR over web1..web3) by BGP to a router hashing flows on the 5-tuple. The
+/// client holds 240 long-lived flows; director d3's node dies (links dark, `ha run` and FRR
+/// killed with SIGKILL). Once the router has dropped d3's path, every flow is tried again: it
+/// is broken when it fails or another real server answers. The router's hash-threshold
+/// rehash moves d3's flows and some of the survivors' to other directors, which (with
+/// `sloppy_tcp`) schedule them afresh: with Maglev hashing (`mh`, `mh-port`) every director
+/// picks the flow's real server, so (almost) none break; with `rr` two in three moved flows
+/// reach another real server and are reset. Run once with BFD (the examples) and once without (the
+/// hold timer, `timers 3 9`), printing the time from the crash to the router's route
+/// shrinking.
+#[test]
+#[ignore = "needs IPVS, the dummy module and FRR: run by cargo xtask vm-test"]
+fn ecmp_three_directors_mh_keeps_flows_rr_breaks_them() {
+    use common::ecmp::{crash_run, CrashOutcome};
+    const FLOWS: usize = 240;
+    if !preflight("ecmp_three_directors_mh_keeps_flows_rr_breaks_them") {
+        return;
+    }
+    let report = |algo: &str, bfd: &str, o: &CrashOutcome| {
+        let crashed = o.per_director[o.crashed];
+        println!(
+            "ecmp: {algo} ({bfd}): d{} crashed -> the router's route shrank after {} ms; \
+             broken {}/{} flows ({:.1}%): {}/{crashed} of d{}'s, {}/{} of the survivors'; {:?}",
+            o.crashed + 1,
+            o.shrink.as_millis(),
+            o.broken(),
+            o.flows,
+            CrashOutcome::percent(o.broken(), o.flows),
+            o.broken_of_crashed,
+            o.crashed + 1,
+            o.broken_of_survivors,
+            o.flows - crashed,
+            o.reasons,
+        );
+    };
+    let mh = crash_run("ecmh", "mh", &["mh-port"], true, FLOWS, 2);
+    report("mh", "BFD", &mh);
+    let rr = crash_run("ecrr", "rr", &[], false, FLOWS, 2);
+    report("rr", "no BFD", &rr);
+
+    // Every director schedules a moved flow to the same real server: at most a few break
+    // (a retransmission racing the withdrawal).
+    assert!(
+        CrashOutcome::percent(mh.broken(), mh.flows) <= 5.0,
+        "mh: {} of {} flows broke",
+        mh.broken(),
+        mh.flows
+    );
+    // rr: two in three moved flows land on another real server; all of d3's moved.
+    let crashed = rr.per_director[rr.crashed];
+    assert!(
+        CrashOutcome::percent(rr.broken_of_crashed, crashed) >= 30.0,
+        "rr: only {} of d3's {crashed} flows broke",
+        rr.broken_of_crashed
+    );
+    assert!(
+        rr.broken() > 3 * mh.broken().max(1),
+        "rr {} vs mh {}",
+        rr.broken(),
+        mh.broken()
+    );
+}
+
 /// A reload that adds web3 to the DR virtual server applies exactly one IPVS operation; web1
 /// and web2 keep their health state and their open connections.
 #[test]
