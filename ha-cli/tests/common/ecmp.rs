@@ -19,12 +19,12 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::frr::{example, Frr, TempDir};
-use super::lab::{set_sysctl, Director};
+use super::lab::{dests_of, set_sysctl, wait_for, Director, Timeline};
 use super::netns::{enter_named, Netns};
 
 /// The announced service address (the example's).
@@ -69,7 +69,9 @@ pub fn director_config(name: &str, algo: &str, flags: &[&str]) -> String {
     for flag in flags {
         text.push_str(&format!("    {flag}\n"));
     }
-    text.push_str("    lb_kind DR\n    protocol TCP\n    quorum 1\n    ha_announce\n");
+    text.push_str(
+        "    lb_kind DR\n    protocol TCP\n    quorum 1\n    ha_announce\n    inhibit_on_failure\n",
+    );
     for rs in REAL_SERVERS {
         text.push_str(&format!(
             "    real_server {rs} {PORT} {{\n        weight 1\n        TCP_CHECK {{\n            \
@@ -230,6 +232,13 @@ impl EcmpLab {
         director.frr.take();
     }
 
+    /// Director `i`'s link to the real servers goes down (`true`) or up again, at the switch.
+    pub fn cut_back_link(&self, i: usize, down: bool) {
+        let port = format!("b-{}", self.directors[i].name);
+        let state = if down { "down" } else { "up" };
+        self.switch.exec(&["ip", "link", "set", &port, state]);
+    }
+
     /// Which director (index) holds an IPVS connection from the client's `port`, by each
     /// director's `ipvsadm -Lnc`.
     pub fn flow_directors(&self) -> BTreeMap<u16, usize> {
@@ -248,22 +257,53 @@ impl EcmpLab {
     }
 }
 
-/// A TCP server on 0.0.0.0:80 of a real server's namespace that answers every read with its
-/// name and a newline: a thread polling a non-blocking listener (so it stops), one small
-/// thread per connection.
+/// A real server: a TCP server on 0.0.0.0:80 of its namespace that answers every read with
+/// its name and a newline.
 pub struct EchoServer {
     pub name: &'static str,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Dropped before the namespace.
+    listener: Mutex<Option<Listener>>,
     pub ns: Netns,
 }
 
 impl EchoServer {
     fn start(ns: Netns, name: &'static str) -> EchoServer {
+        let server = EchoServer {
+            name,
+            listener: Mutex::new(None),
+            ns,
+        };
+        server.listen();
+        server
+    }
+
+    /// Accepts connections again (no-op when it does).
+    pub fn listen(&self) {
+        let mut listener = self.listener.lock().unwrap();
+        if listener.is_none() {
+            *listener = Some(Listener::start(&self.ns.name, self.name));
+        }
+    }
+
+    /// Closes the listener: new connections (and health checks) are refused; connections
+    /// already accepted are still answered.
+    pub fn close(&self) {
+        self.listener.lock().unwrap().take();
+    }
+}
+
+/// A thread polling a non-blocking listener (so it stops), one small thread per connection.
+struct Listener {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Listener {
+    fn start(ns: &str, name: &'static str) -> Listener {
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready) = mpsc::channel();
         let thread = {
-            let (ns, stop) = (ns.name.clone(), stop.clone());
+            let (ns, stop) = (ns.to_string(), stop.clone());
             std::thread::Builder::new()
                 .name(format!("echo-{name}"))
                 .spawn(move || {
@@ -286,16 +326,14 @@ impl EchoServer {
                 .unwrap()
         };
         ready.recv().expect("echo server thread");
-        EchoServer {
-            name,
+        Listener {
             stop,
             thread: Some(thread),
-            ns,
         }
     }
 }
 
-impl Drop for EchoServer {
+impl Drop for Listener {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
@@ -435,28 +473,66 @@ impl CrashOutcome {
     }
 }
 
+/// The lab after [`crash_run`]: what the crash did, and the lab and flows to go on with.
+pub struct CrashRun {
+    pub outcome: CrashOutcome,
+    pub flows: Vec<Flow>,
+    pub lab: EcmpLab,
+}
+
+/// The service as `ipvsadm -Ln` names it.
+pub fn ipvs_service() -> String {
+    format!("TCP {SERVICE}:{PORT}")
+}
+
+/// Director `d`'s active connections per real server, from its IPVS table (`web1 80 ...`).
+pub fn active_per_real_server(d: &EcmpDirector) -> String {
+    dests_of(&d.ns, &ipvs_service())
+        .iter()
+        .map(|dest| {
+            let name = REAL_SERVERS
+                .iter()
+                .position(|rs| dest.address == format!("{rs}:{PORT}"))
+                .map_or("?", |k| REAL_SERVER_NAMES[k]);
+            format!("{name} {} (weight {})", dest.active, dest.weight)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Three directors with scheduler `algo` (+ `flags`), `n` established flows, then director
 /// `crashed` dies; once the router has dropped it, every flow is tried again.
 pub fn crash_run(
+    tl: &Timeline,
     tag: &str,
     algo: &str,
     flags: &[&str],
     bfd: bool,
     n: usize,
     crashed: usize,
-) -> CrashOutcome {
+) -> CrashRun {
     let configs = DIRECTOR_NAMES.map(|d| director_config(d, algo, flags));
+    tl.section(format!(
+        "lb_algo {algo}{}{}, BGP {}: three directors announce {SERVICE}:{PORT}",
+        if flags.is_empty() { "" } else { " " },
+        flags.join(" "),
+        if bfd {
+            "with BFD 100 ms x 3"
+        } else {
+            "without BFD (hold time 9 s)"
+        }
+    ));
     let mut lab = EcmpLab::start(tag, configs, bfd);
-    let started = Instant::now();
-    super::lab::wait_for(
+    tl.log(
+        "lab",
+        "router, client, d1..d3 (ha run + FRR), web1..web3 started",
+    );
+    wait_for(
         "the router's route over the three directors",
         Duration::from_secs(120),
         || lab.nexthops().len() == 3,
     );
-    println!(
-        "ecmp: {algo}: the router has three paths to {SERVICE} {:.1} s after the directors started",
-        started.elapsed().as_secs_f64()
-    );
+    tl.log("router", format!("ECMP route: {}", one_line(&lab.route())));
     for d in &lab.directors {
         let table = d.ns.output(&["ipvsadm", "-Ln"]);
         for rs in REAL_SERVERS {
@@ -476,14 +552,18 @@ pub fn crash_run(
             .unwrap_or_else(|| panic!("flow from port {} in no director's table", f.port));
         per_director[*owner] += 1;
     }
-    let mut per_server = BTreeMap::new();
-    for f in &flows {
-        *per_server.entry(f.server.clone()).or_insert(0) += 1;
-    }
-    println!(
-        "ecmp: {algo}: {n} flows; per director {per_director:?}; per real server {per_server:?}"
+    tl.log(
+        "client",
+        format!("{n} long-lived flows open; the router spread them {per_director:?} over d1..d3"),
     );
+    for d in &lab.directors {
+        tl.log(d.name, format!("active: {}", active_per_real_server(d)));
+    }
 
+    tl.log(
+        DIRECTOR_NAMES[crashed],
+        "node crash: links dark, ha run and FRR killed with SIGKILL",
+    );
     let crash = Instant::now();
     lab.crash(crashed);
     testkit::wait_every(
@@ -493,6 +573,14 @@ pub fn crash_run(
         || !lab.nexthops().contains(&crashed),
     );
     let shrink = crash.elapsed();
+    tl.log(
+        "router",
+        format!(
+            "{} ms later: {}",
+            shrink.as_millis(),
+            one_line(&lab.route())
+        ),
+    );
     assert_eq!(lab.nexthops().len(), 2, "{}", lab.route());
 
     let results = probe(&mut flows);
@@ -520,5 +608,29 @@ pub fn crash_run(
             *outcome.reasons.entry(why).or_insert(0) += 1;
         }
     }
-    outcome
+    tl.log(
+        "client",
+        format!(
+            "every flow tried again: {} broken ({} of {}'s {}, {} of the others' {})",
+            outcome.broken(),
+            outcome.broken_of_crashed,
+            DIRECTOR_NAMES[crashed],
+            per_director[crashed],
+            outcome.broken_of_survivors,
+            n - per_director[crashed]
+        ),
+    );
+    for d in lab.directors.iter().filter(|d| d.ha.is_some()) {
+        tl.log(d.name, format!("active: {}", active_per_real_server(d)));
+    }
+    CrashRun {
+        outcome,
+        flows,
+        lab,
+    }
+}
+
+/// `ip route` output on one line.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
