@@ -892,6 +892,163 @@ fn frr_router_learns_and_withdraws_the_announced_address() {
     );
 }
 
+/// Scale-out behind an ECMP router (issue 15, `common::ecmp`): three directors announce
+/// 192.0.2.10:80 (DR over web1..web3) by BGP to a router hashing flows on the 5-tuple. The
+/// client holds 240 long-lived flows; director d3's node dies (links dark, `ha run` and FRR
+/// killed with SIGKILL). Once the router has dropped d3's path, every flow is tried again: it
+/// is broken when it fails or another real server answers. The router's hash-threshold
+/// rehash moves d3's flows and some of the survivors' to other directors, which (with
+/// `sloppy_tcp`) schedule them afresh: with Maglev hashing (`mh`, `mh-port`) every director
+/// picks the flow's real server, so none break; with `rr` two in three moved flows reach
+/// another real server and are reset. With `mh`, then: web3 fails its checks (both surviving
+/// directors give it weight 0; the other flows go on) and comes back; d1 loses quorum (its
+/// link to the real servers goes down), withdraws (its flows move to d2 and go on) and
+/// announces again when the link returns. The `mh` run has BFD (the examples), the `rr` run
+/// only the hold timer (`timers 3 9`); both print the time from the crash to the router's
+/// route shrinking. `cargo xtask demo --scale-out` shows this test's timeline.
+#[test]
+#[ignore = "needs IPVS, the dummy module and FRR: run by cargo xtask vm-test"]
+fn ecmp_three_directors_mh_keeps_flows_rr_breaks_them() {
+    use common::ecmp::{
+        active_per_real_server, crash_run, ipvs_service, one_line, probe, CrashOutcome, CrashRun,
+        REAL_SERVERS,
+    };
+    const FLOWS: usize = 240;
+    if !preflight("ecmp_three_directors_mh_keeps_flows_rr_breaks_them") {
+        return;
+    }
+    let report = |algo: &str, bfd: &str, o: &CrashOutcome| {
+        let crashed = o.per_director[o.crashed];
+        println!(
+            "ecmp: {algo} ({bfd}): d{} crashed -> the router's route shrank after {} ms; \
+             broken {}/{} flows ({:.1}%): {}/{crashed} of d{}'s, {}/{} of the survivors'; {:?}",
+            o.crashed + 1,
+            o.shrink.as_millis(),
+            o.broken(),
+            o.flows,
+            CrashOutcome::percent(o.broken(), o.flows),
+            o.broken_of_crashed,
+            o.crashed + 1,
+            o.broken_of_survivors,
+            o.flows - crashed,
+            o.reasons,
+        );
+    };
+    let tl = Timeline::default();
+    let CrashRun {
+        outcome: mh,
+        mut flows,
+        lab,
+    } = crash_run(&tl, "ecmh", "mh", &["mh-port"], true, FLOWS, 2);
+    report("mh", "BFD", &mh);
+    // Every director schedules a moved flow to the same real server.
+    assert!(
+        CrashOutcome::percent(mh.broken(), mh.flows) <= 5.0,
+        "mh: {} of {} flows broke",
+        mh.broken(),
+        mh.flows
+    );
+
+    // A real server fails: every director gives it weight 0 (inhibit_on_failure).
+    let web3 = format!("{}:80", REAL_SERVERS[2]);
+    let survivors = &lab.directors[..2];
+    let web3_weight = |w: i64| {
+        survivors.iter().all(|d| {
+            dests_of(&d.ns, &ipvs_service())
+                .iter()
+                .any(|dest| dest.address == web3 && dest.weight == w)
+        })
+    };
+    tl.section("a real server fails, then a director loses quorum (lb_algo mh)");
+    lab.servers[2].close();
+    tl.log(
+        "web3",
+        "stops listening (established connections still answered)",
+    );
+    let took = wait_for("d1 and d2 give web3 weight 0", LONG, || web3_weight(0));
+    tl.log("d1, d2", format!("web3 weight 0 after {}", secs(took)));
+    let results = probe(&mut flows);
+    let broken = |on_web3: bool| {
+        flows
+            .iter()
+            .zip(&results)
+            .filter(|(f, r)| (f.server == "web3") == on_web3 && r.is_err())
+            .count()
+    };
+    let (others, on_web3) = (broken(false), broken(true));
+    tl.log(
+        "client",
+        format!("flows tried again: {others} broken on web1/web2, {on_web3} on web3"),
+    );
+    assert_eq!(others, 0, "flows to web1 and web2 broke when web3 failed");
+    lab.servers[2].listen();
+    let took = wait_for("d1 and d2 give web3 weight 1 again", LONG, || {
+        web3_weight(1)
+    });
+    tl.log(
+        "d1, d2",
+        format!("web3 back, weight 1 after {}", secs(took)),
+    );
+
+    // d1 loses its real servers: quorum lost, withdrawn; its flows move to d2 and go on.
+    lab.cut_back_link(0, true);
+    let cut = Instant::now();
+    tl.log("d1", "its link to the real servers goes down");
+    wait_for("the router to keep only d2", LONG, || lab.nexthops() == [1]);
+    tl.log(
+        "router",
+        format!(
+            "{} later, d1 withdrawn: {}",
+            secs(cut.elapsed()),
+            one_line(&lab.route())
+        ),
+    );
+    let broken = probe(&mut flows).iter().filter(|r| r.is_err()).count();
+    tl.log(
+        "client",
+        format!("flows tried again, all through d2: {broken} broken"),
+    );
+    tl.log(
+        "d2",
+        format!("active: {}", active_per_real_server(&lab.directors[1])),
+    );
+    assert!(
+        CrashOutcome::percent(broken, FLOWS) <= 5.0,
+        "mh: {broken} of {FLOWS} flows broke when d1 withdrew"
+    );
+    lab.cut_back_link(0, false);
+    let restored = Instant::now();
+    wait_for("the router to learn d1 again", LONG, || {
+        lab.nexthops() == [0, 1]
+    });
+    tl.log(
+        "router",
+        format!(
+            "{} after d1's link returned, d1 announces again: {}",
+            secs(restored.elapsed()),
+            one_line(&lab.route())
+        ),
+    );
+    drop(flows);
+    drop(lab);
+
+    let rr = crash_run(&tl, "ecrr", "rr", &[], false, FLOWS, 2).outcome;
+    report("rr", "no BFD", &rr);
+    // rr: two in three moved flows land on another real server; all of d3's moved.
+    let crashed = rr.per_director[rr.crashed];
+    assert!(
+        CrashOutcome::percent(rr.broken_of_crashed, crashed) >= 30.0,
+        "rr: only {} of d3's {crashed} flows broke",
+        rr.broken_of_crashed
+    );
+    assert!(
+        rr.broken() > 3 * mh.broken().max(1),
+        "rr {} vs mh {}",
+        rr.broken(),
+        mh.broken()
+    );
+}
+
 /// A reload that adds web3 to the DR virtual server applies exactly one IPVS operation; web1
 /// and web2 keep their health state and their open connections.
 #[test]

@@ -17,6 +17,7 @@
 //!   `--include-ignored --test-threads=1` (plus TEST-ARGS, e.g. a test name filter).
 //! - `demo [--host]`: the seed scenario (`lvs_vm`'s `demo_scenario`) as a timeline, in the VM,
 //!   or with `--host` on this machine when its kernel has IPVS.
+//! - `demo --scale-out`: `lvs_vm`'s three-director ECMP test as a timeline, in the VM.
 //! - `demo --haproxy`: keepalived + haproxy with `ha run --vrrp`, here in namespaces
 //!   ([`haproxy`]).
 //! - `vm-run [--add HOST-PATH]... -- COMMAND`: runs a shell command in the VM (added binaries go
@@ -41,6 +42,8 @@ commands:
                                      the IPVS test VM (--host: here, if this kernel has IPVS)
   demo --haproxy                     keepalived + haproxy: two haproxy nodes, ha run --vrrp with
                                      process or script tracking, as a timeline (here, no VM)
+  demo --scale-out                   three ha directors behind an FRR ECMP router: a director
+                                     crash, a real server failure, a quorum loss (in the VM)
   test                               run every test (fmt, clippy, workspace tests, simulation,
                                      fuzzing, chaos, VM tests)
   fuzz [--seconds N] [TARGET...]     run the fuzz targets N s each (default 30), fail on a crash
@@ -384,13 +387,19 @@ fn add_frr(guest: &mut Initramfs) -> Result<(), vm::Error> {
 /// The test-binary arguments that run the demo alone, its output uncaptured.
 const DEMO_ARGS: &str = "demo_scenario --exact --include-ignored --nocapture --test-threads=1";
 
-/// `cargo xtask demo [--host | --haproxy]`.
+/// The scale-out demo: `lvs_vm`'s ECMP test, whose timeline is the demo (CI runs it once, as
+/// a test, rather than a second copy of its lab).
+const SCALE_OUT_DEMO_ARGS: &str = "ecmp_three_directors_mh_keeps_flows_rr_breaks_them --exact \
+     --include-ignored --nocapture --test-threads=1";
+
+/// `cargo xtask demo [--host | --haproxy | --scale-out]`.
 fn demo(args: &[String]) -> Result<(), String> {
-    let host = match args {
-        [] => false,
-        [flag] if flag == "--host" => true,
+    let (host, test_args, minutes) = match args {
+        [] => (false, DEMO_ARGS, "about a minute"),
+        [flag] if flag == "--host" => (true, DEMO_ARGS, ""),
         [flag] if flag == "--haproxy" => return haproxy::demo(),
-        _ => return Err("usage: cargo xtask demo [--host | --haproxy]".into()),
+        [flag] if flag == "--scale-out" => (false, SCALE_OUT_DEMO_ARGS, "about two minutes"),
+        _ => return Err("usage: cargo xtask demo [--host | --haproxy | --scale-out]".into()),
     };
     if host {
         return demo_on_host();
@@ -401,12 +410,12 @@ fn demo(args: &[String]) -> Result<(), String> {
     let mut guest = Initramfs::with_base(&kernel, staging.clone()).map_err(|e| e.to_string())?;
     lab.add_to(&mut guest).map_err(|e| e.to_string())?;
     guest.set_payload(&format!(
-        "export XTASK_VM=1\n{} /xtask/bin/ha-lvs-vm {DEMO_ARGS}\n",
+        "export XTASK_VM=1\n{} /xtask/bin/ha-lvs-vm {test_args}\n",
         LabBinaries::GUEST_ENV
     ));
     eprintln!(
-        "xtask: the demo runs in the IPVS test VM (qemu TCG, about a minute); \
-         `cargo xtask demo --host` runs it here when this kernel has IPVS"
+        "xtask: the demo runs in the IPVS test VM (qemu TCG, {minutes}); \
+         `cargo xtask demo --host` runs the seed scenario here when this kernel has IPVS"
     );
     let keep = host::env_nonempty("XTASK_VM_KEEP").is_some_and(|v| v != "0");
     let initrd = guest
@@ -482,7 +491,13 @@ fn print_demo_line(line: &str, previous_blank: &mut bool) {
 /// The demo's own output: libtest's lines of a passing run, the guest's result line and kernel
 /// messages are left out; failures stay.
 fn demo_line(line: &str) -> Option<&str> {
-    let line = line.strip_prefix("test demo_scenario ... ").unwrap_or(line);
+    let line = [
+        "demo_scenario",
+        "ecmp_three_directors_mh_keeps_flows_rr_breaks_them",
+    ]
+    .iter()
+    .find_map(|test| line.strip_prefix(&format!("test {test} ... ")))
+    .unwrap_or(line);
     let kernel_message = line.starts_with('[')
         && line
             .split_once(']')
@@ -687,6 +702,10 @@ mod tests {
         assert_eq!(
             demo_line("t+  3.2s  client   GET"),
             Some("t+  3.2s  client   GET")
+        );
+        assert_eq!(
+            demo_line("test ecmp_three_directors_mh_keeps_flows_rr_breaks_them ... "),
+            Some("")
         );
         // A failure shows.
         assert!(demo_line("test demo_scenario ... FAILED").is_some());

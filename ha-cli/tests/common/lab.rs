@@ -198,19 +198,7 @@ impl Lab {
     /// Starts `ha run` in director `name`'s namespace with `config` (written to the lab's
     /// directory) and extra `args`; returns once its control socket answers.
     pub fn start_director(&self, name: &'static str, config: &str, args: &[&str]) -> Director {
-        let path = self.dir.join(format!("{name}.conf"));
-        std::fs::write(&path, config).unwrap();
-        let mut director = Director {
-            name,
-            ns: self.director_ns(name).name.clone(),
-            child: None,
-            config: path,
-            socket: self.dir.join(format!("{name}.sock")),
-            log: self.dir.join(format!("{name}.log")),
-            args: args.iter().map(|a| a.to_string()).collect(),
-        };
-        director.spawn();
-        director
+        Director::start(name, self.director_ns(name), &self.dir, config, args)
     }
 
     /// A fresh TCP connection from the client to VIP:`port`, one HTTP/1.0 GET: the body.
@@ -675,6 +663,30 @@ pub struct Director {
 }
 
 impl Director {
+    /// Starts `ha run` in namespace `ns` with `config` (written to `dir/NAME.conf`, next to its
+    /// control socket and log) and extra `args`; returns once its control socket answers.
+    pub fn start(
+        name: &'static str,
+        ns: &Netns,
+        dir: &Path,
+        config: &str,
+        args: &[&str],
+    ) -> Director {
+        let path = dir.join(format!("{name}.conf"));
+        std::fs::write(&path, config).unwrap();
+        let mut director = Director {
+            name,
+            ns: ns.name.clone(),
+            child: None,
+            config: path,
+            socket: dir.join(format!("{name}.sock")),
+            log: dir.join(format!("{name}.log")),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        };
+        director.spawn();
+        director
+    }
+
     fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)

@@ -1,4 +1,5 @@
 pub mod adverts;
+pub mod ecmp;
 pub mod frr;
 pub mod ha;
 pub mod journal;
