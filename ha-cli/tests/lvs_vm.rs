@@ -910,8 +910,8 @@ fn frr_router_learns_and_withdraws_the_announced_address() {
 #[ignore = "needs IPVS, the dummy module and FRR: run by cargo xtask vm-test"]
 fn ecmp_three_directors_mh_keeps_flows_rr_breaks_them() {
     use common::ecmp::{
-        active_per_real_server, crash_run, ipvs_service, one_line, probe, CrashOutcome, CrashRun,
-        REAL_SERVERS,
+        active_per_real_server, crash_run, ipvs_service, one_line, open_flows, probe, CrashOutcome,
+        CrashRun, REAL_SERVERS,
     };
     const FLOWS: usize = 240;
     if !preflight("ecmp_three_directors_mh_keeps_flows_rr_breaks_them") {
@@ -1029,11 +1029,47 @@ fn ecmp_three_directors_mh_keeps_flows_rr_breaks_them() {
             one_line(&lab.route())
         ),
     );
+    // A director joining: the rehash moves about half of d2's flows to d1, which never saw
+    // them.
+    let mh_join = probe(&mut flows).iter().filter(|r| r.is_err()).count();
+    tl.log(
+        "client",
+        format!("flows tried again after d1 joined: {mh_join} broken"),
+    );
+    println!("ecmp: mh: a director joins (d1 back beside d2): broken {mh_join}/{FLOWS} flows");
+    assert!(
+        CrashOutcome::percent(mh_join, FLOWS) <= 5.0,
+        "mh: {mh_join} of {FLOWS} flows broke when d1 joined"
+    );
     drop(flows);
     drop(lab);
 
-    let rr = crash_run(&tl, "ecrr", "rr", &[], false, FLOWS, 2).outcome;
+    let CrashRun {
+        outcome: rr, lab, ..
+    } = crash_run(&tl, "ecrr", "rr", &[], false, FLOWS, 2);
     report("rr", "no BFD", &rr);
+    // A director joining with rr: fresh flows all through d2, then d1 comes back.
+    tl.section("a director joins (lb_algo rr)");
+    lab.cut_back_link(0, true);
+    wait_for("the router to keep only d2", LONG, || lab.nexthops() == [1]);
+    let mut fresh = open_flows(&lab.client, FLOWS);
+    tl.log("client", format!("{FLOWS} fresh flows, all through d2"));
+    lab.cut_back_link(0, false);
+    wait_for("the router to learn d1 again", LONG, || {
+        lab.nexthops() == [0, 1]
+    });
+    let rr_join = probe(&mut fresh).iter().filter(|r| r.is_err()).count();
+    tl.log(
+        "client",
+        format!("flows tried again after d1 joined: {rr_join} broken"),
+    );
+    println!("ecmp: rr: a director joins (d1 back beside d2): broken {rr_join}/{FLOWS} flows");
+    assert!(
+        rr_join > 3 * mh_join.max(1),
+        "rr join {rr_join} vs mh join {mh_join}"
+    );
+    drop(fresh);
+    drop(lab);
     // rr: two in three moved flows land on another real server; all of d3's moved.
     let crashed = rr.per_director[rr.crashed];
     assert!(
