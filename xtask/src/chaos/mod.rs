@@ -1418,6 +1418,12 @@ impl Chaos {
                         .map(|(t, _)| t.elapsed())
                         .unwrap_or_default(),
                 );
+                if let Some(pid) = w.ha_pids[node.index()] {
+                    eprintln!(
+                        "--- {node}: its vrrp thread now: {}",
+                        watch::vrrp_thread_now(pid)
+                    );
+                }
             }
         }
         for node in Node::ALL {

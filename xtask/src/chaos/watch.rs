@@ -421,6 +421,37 @@ fn vrrp_thread_sched(pid: u32) -> Option<ThreadSched> {
     None
 }
 
+/// Where the `vrrp` thread of process `pid` is now: its state, wait channel and kernel stack,
+/// for a violation's report (a thread blocked in a system call shows there).
+pub fn vrrp_thread_now(pid: u32) -> String {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return "no such process".into();
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let read = |name: &str| std::fs::read_to_string(path.join(name)).unwrap_or_default();
+        if read("comm").trim() == "vrrp" {
+            let stat = read("stat");
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .unwrap_or("?")
+                .to_string();
+            let stack: Vec<String> = read("stack")
+                .lines()
+                .map(|l| l.split_whitespace().last().unwrap_or("").to_string())
+                .collect();
+            return format!(
+                "state {state}, wchan {}, schedstat {}, stack {}",
+                read("wchan").trim(),
+                read("schedstat").trim(),
+                stack.join(" < ")
+            );
+        }
+    }
+    "no vrrp thread".into()
+}
+
 /// The thread's cumulative CPU wait including the wait under way: runnable since `since`
 /// with a run time that has not moved (the kernel adds that wait to `schedstat` only once it
 /// ends, and a thread not run for seconds must count now). Updates `since`.
