@@ -500,6 +500,18 @@ pub fn active_per_real_server(d: &EcmpDirector) -> String {
         .join(", ")
 }
 
+/// The packets director `d`'s IPVS has received for the service (`InPkts` of
+/// `ipvsadm -Ln --stats --exact`); with DR, the replies bypass the director.
+pub fn packets_in(d: &EcmpDirector) -> u64 {
+    let stats = d.ns.output(&["ipvsadm", "-Ln", "--stats", "--exact"]);
+    stats
+        .lines()
+        .find(|l| l.starts_with("TCP") && l.contains(&format!("{SERVICE}:{PORT}")))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}: no InPkts for the service in:\n{stats}", d.name))
+}
+
 /// Three directors with scheduler `algo` (+ `flags`), `n` established flows, then director
 /// `crashed` dies; once the router has dropped it, every flow is tried again.
 pub fn crash_run(
@@ -559,6 +571,11 @@ pub fn crash_run(
     for d in &lab.directors {
         tl.log(d.name, format!("active: {}", active_per_real_server(d)));
     }
+    let packets_before: Vec<u64> = lab.directors.iter().map(packets_in).collect();
+    tl.log(
+        "router",
+        format!("packets in per director (IPVS stats, d1..d3): {packets_before:?}"),
+    );
 
     tl.log(
         DIRECTOR_NAMES[crashed],
@@ -623,6 +640,22 @@ pub fn crash_run(
     for d in lab.directors.iter().filter(|d| d.ha.is_some()) {
         tl.log(d.name, format!("active: {}", active_per_real_server(d)));
     }
+    let packets_after: Vec<String> = lab
+        .directors
+        .iter()
+        .zip(&packets_before)
+        .map(|(d, before)| match d.ha {
+            Some(_) => format!("{} +{}", d.name, packets_in(d) - before),
+            None => format!("{} (crashed)", d.name),
+        })
+        .collect();
+    tl.log(
+        "router",
+        format!(
+            "packets in since the crash (IPVS stats): {}",
+            packets_after.join(", ")
+        ),
+    );
     CrashRun {
         outcome,
         flows,
