@@ -264,6 +264,8 @@ struct FloodRow {
     kernel_drops: [u64; 3],
     /// rx_dropped of the ha directors' links (a VMAC's multicast queue drops there).
     link_drops: [u64; 2],
+    /// Frames dropped at full per-CPU input backlogs during the flood ([`softnet_drops`]).
+    backlog_drops: u64,
     keepalived_took_vip: bool,
     /// A backup with use_vmac took the VIP beside the master (see `World::vmac`).
     vmac_took_vip: bool,
@@ -274,14 +276,36 @@ const KEEPALIVED_FLOOD_GRACE: Duration = Duration::from_secs(2);
 
 /// `rx_dropped` of every link in namespace `ns`, summed.
 fn rx_dropped(ns: &str) -> u64 {
+    link_statistic(ns, "rx_dropped")
+}
+
+/// A statistic of every link in namespace `ns`, summed (`tx_dropped` of a veth counts the
+/// frames it sent that the peer's input backlog had no room for).
+fn link_statistic(ns: &str, name: &str) -> u64 {
     ns_run(
         ns,
-        &["sh", "-c", "cat /sys/class/net/*/statistics/rx_dropped"],
+        &[
+            "sh",
+            "-c",
+            &format!("cat /sys/class/net/*/statistics/{name}"),
+        ],
     )
     .unwrap_or_default()
     .lines()
     .filter_map(|l| l.trim().parse::<u64>().ok())
     .sum()
+}
+
+/// Packets the kernel dropped at full per-CPU input backlogs (`/proc/net/softnet_stat`'s
+/// second column, every namespace: a veth hands each frame to the receiving side through
+/// that backlog, so a flood that outruns the CPUs loses other frames there too, the
+/// master's adverts among them, before any socket sees them).
+fn softnet_drops() -> u64 {
+    std::fs::read_to_string("/proc/net/softnet_stat")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+        .sum()
 }
 
 /// Packets the kernel dropped at full protocol-112 raw sockets in namespace `ns`, summed
@@ -336,6 +360,9 @@ struct Chaos {
     restarts_ready: Vec<Duration>,
     flood_log_growth: Vec<u64>,
     hang_runs_seen: u32,
+    /// The flood under way: what it is, and [`softnet_drops`] when it started (a violation
+    /// reports the backlog drops since).
+    flood_under_way: Option<(String, u64, [u64; 2])>,
 }
 
 impl Chaos {
@@ -365,6 +392,7 @@ impl Chaos {
             restarts_ready: Vec::new(),
             flood_log_growth: Vec::new(),
             hang_runs_seen: 0,
+            flood_under_way: None,
         }
     }
 
@@ -966,6 +994,12 @@ impl Chaos {
         let before = Node::HA.map(|n| self.statistics(n));
         let drops_before = Node::ALL.map(|n| raw_drops(self.lab.ns(n)));
         let rx_dropped_before = Node::HA.map(|n| rx_dropped(self.lab.ns(n)));
+        let backlog_before = softnet_drops();
+        self.flood_under_way = Some((
+            format!("{kind:?}"),
+            backlog_before,
+            Node::HA.map(|n| link_statistic(self.lab.ns(n), "tx_dropped")),
+        ));
         let keepalived_before = self.world().keepalived_flood_samples;
         let vmac_before = self.world().vmac_flood_samples;
         self.world().flood_grace_until = Some(Instant::now() + Duration::from_secs(3600));
@@ -993,6 +1027,14 @@ impl Chaos {
         let kernel_drops = [0, 1, 2].map(|i| drops_after[i].saturating_sub(drops_before[i]));
         let rx_dropped_after = Node::HA.map(|n| rx_dropped(self.lab.ns(n)));
         let link_drops = [0, 1].map(|i| rx_dropped_after[i].saturating_sub(rx_dropped_before[i]));
+        let backlog_drops = softnet_drops().saturating_sub(backlog_before);
+        let sent_lost = match self.flood_under_way.take() {
+            Some((_, _, before)) => {
+                let after = Node::HA.map(|n| link_statistic(self.lab.ns(n), "tx_dropped"));
+                [0, 1].map(|i| after[i].saturating_sub(before[i]))
+            }
+            None => [0, 0],
+        };
         let delta = |key: &str, i: usize| -> Option<u64> {
             let b = before[i].as_ref()?[key].as_u64()?;
             let a = after[i].as_ref()?[key].as_u64()?;
@@ -1007,6 +1049,7 @@ impl Chaos {
             received: [0, 1].map(|i| delta("rcvd_advertisements", i)),
             kernel_drops,
             link_drops,
+            backlog_drops,
             keepalived_took_vip: false,
             vmac_took_vip: false,
         };
@@ -1026,8 +1069,17 @@ impl Chaos {
         ));
         self.say(&format!(
             "  dropped by the kernel at full VRRP sockets: ha1 {}, ha2 {}, kad {}; rx_dropped \
-             of the ha directors' links (a VMAC's multicast queue counts there): ha1 {}, ha2 {}",
-            kernel_drops[0], kernel_drops[1], kernel_drops[2], link_drops[0], link_drops[1]
+             of the ha directors' links (a VMAC's multicast queue counts there): ha1 {}, ha2 {}; \
+             at full per-CPU input backlogs (any frame, any namespace): {} (sent by ha1 {}, \
+             by ha2 {})",
+            kernel_drops[0],
+            kernel_drops[1],
+            kernel_drops[2],
+            link_drops[0],
+            link_drops[1],
+            backlog_drops,
+            sent_lost[0],
+            sent_lost[1],
         ));
         // Until the grace ends, keepalived may still hold the VIP: wait for it, strictly after.
         let grace = self.world().flood_grace_until.unwrap_or_else(Instant::now);
@@ -1271,9 +1323,10 @@ impl Chaos {
             println!("restart to control socket ready: at most {}", ms(*worst));
         }
         println!(
-            "ha status: {} answers, slowest {} (limit 1 s)",
+            "ha status: {} answers, slowest {} (limit 1 s); {} late during a machine stall",
             w.status_answers,
-            ms(w.status_worst)
+            ms(w.status_worst),
+            w.status_late_in_stall
         );
         println!(
             "\n{:<6} {:>10} {:>10} {:>8} {:>12} {:>8}",
@@ -1296,7 +1349,7 @@ impl Chaos {
         }
         println!("(end: the last process of each, initial configuration restored, no script running; age: how long it had run)");
         println!(
-            "\n{:<13} {:>5} {:>10} {:>9} {:>16} {:>14} {:>14} {:>26} {:>9} {:>9} {:>24}",
+            "\n{:<13} {:>5} {:>10} {:>9} {:>16} {:>14} {:>14} {:>26} {:>9} {:>9} {:>24} {:>15}",
             "flood",
             "runs",
             "sent",
@@ -1307,7 +1360,8 @@ impl Chaos {
             "kernel drops ha1/ha2/kad",
             "kad took",
             "vmac took",
-            "link rx_dropped ha1/ha2"
+            "link rx_dropped ha1/ha2",
+            "backlog drops"
         );
         for kind in BadAdvert::ALL {
             let rows: Vec<&FloodRow> = self.floods.iter().filter(|r| r.kind == kind).collect();
@@ -1325,7 +1379,7 @@ impl Chaos {
             };
             let drops = |i: usize| rows.iter().map(|r| r.kernel_drops[i]).sum::<u64>();
             println!(
-                "{:<13} {:>5} {:>10} {:>9.0} {:>16} {:>14} {:>14} {:>26} {:>9} {:>9} {:>24}",
+                "{:<13} {:>5} {:>10} {:>9.0} {:>16} {:>14} {:>14} {:>26} {:>9} {:>9} {:>24} {:>15}",
                 kind.name(),
                 rows.len(),
                 sent,
@@ -1349,6 +1403,7 @@ impl Chaos {
                     rows.iter().map(|r| r.link_drops[0]).sum::<u64>(),
                     rows.iter().map(|r| r.link_drops[1]).sum::<u64>()
                 ),
+                rows.iter().map(|r| r.backlog_drops).sum::<u64>(),
             );
         }
         let errors: u64 = self.floods.iter().map(|r| r.send_errors).sum();
@@ -1378,6 +1433,17 @@ impl Chaos {
         eprintln!("\n==================== CHAOS: VIOLATION ====================");
         eprintln!("{why}");
         eprintln!("seed: {}", self.options.seed);
+        if let Some((kind, before, tx_before)) = &self.flood_under_way {
+            let tx = Node::HA.map(|n| link_statistic(self.lab.ns(n), "tx_dropped"));
+            eprintln!(
+                "a flood ({kind}) is under way: {} frames dropped at full per-CPU input \
+                 backlogs since it started (adverts sent but lost there never reach a socket); \
+                 of those sent by ha1: {}, by ha2: {} (their links' tx_dropped)",
+                softnet_drops().saturating_sub(*before),
+                tx[0].saturating_sub(tx_before[0]),
+                tx[1].saturating_sub(tx_before[1]),
+            );
+        }
         eprintln!("schedule so far:");
         for line in &self.printed {
             eprintln!("  {line}");
@@ -1423,6 +1489,10 @@ impl Chaos {
                         "--- {node}: its vrrp thread now: {}",
                         watch::vrrp_thread_now(pid)
                     );
+                }
+                eprintln!("--- {node}: where its vrrp thread was, sampled with the VIP:");
+                for line in watch::trace_lines(&w.thread_trace[node.index()], Instant::now()) {
+                    eprintln!("    {line}");
                 }
             }
         }

@@ -64,6 +64,8 @@ pub struct World {
     pub ha_pids: [Option<u32>; 2],
     pub status_answers: u64,
     pub status_worst: Duration,
+    /// Status requests not answered in time while a machine stall was under way.
+    pub status_late_in_stall: u64,
     /// Hanging notify scripts seen, and seen killed by their director.
     pub hang_scripts_seen: std::collections::BTreeSet<u32>,
     pub hang_script: PathBuf,
@@ -94,6 +96,10 @@ pub struct World {
     /// (not run), and that run time. The kernel adds a wait to `schedstat` only when the wait
     /// ends, so a thread not run right now is seen here.
     pub runnable_since: [Option<(Instant, u64)>; 2],
+    /// Per ha director, where its `vrrp` thread was at each sample over the last seconds
+    /// (state, system call, wait channel, kernel stack), merged into spans: a violation
+    /// prints it, to show where a master that went silent sat.
+    pub thread_trace: [std::collections::VecDeque<TraceSpan>; 2],
     /// Machine stalls seen: a director's `vrrp` thread runnable but not run, or the sampler
     /// itself not run, for more than [`STALL_FRACTION`] of the master-down interval. Each is
     /// a fault the schedule did not inject (the protocol cannot hear adverts it is not run to
@@ -104,6 +110,8 @@ pub struct World {
     pub stall_notes: Vec<String>,
     /// A stall is under way (one line per stall).
     in_stall: bool,
+    /// The last sample that saw a stall under way.
+    pub last_stall_at: Option<Instant>,
 }
 
 /// A stall longer than this part of the master-down interval is a fault (see
@@ -136,6 +144,7 @@ impl World {
             ha_pids: [None, None],
             status_answers: 0,
             status_worst: Duration::ZERO,
+            status_late_in_stall: 0,
             hang_scripts_seen: Default::default(),
             hang_script,
             worst_sample_gap: Duration::ZERO,
@@ -146,11 +155,13 @@ impl World {
             vmac_flood_samples: 0,
             cpu_wait: Default::default(),
             runnable_since: [None; 2],
+            thread_trace: Default::default(),
             priority: super::lab::INITIAL_PRIORITY,
             acting: 0,
             stalls: Vec::new(),
             stall_notes: Vec::new(),
             in_stall: false,
+            last_stall_at: None,
         }
     }
 
@@ -395,61 +406,143 @@ pub struct ThreadSched {
     pub run_ns: u64,
     /// Time waited for a CPU in waits that have ended (second field).
     pub wait: Duration,
+    /// User and system time so far (`stat` fields 14 and 15, in clock ticks of 10 ms): a
+    /// thread's system time includes the softirq work the kernel does in its context.
+    pub user_sys_ticks: (u64, u64),
 }
 
-fn vrrp_thread_sched(pid: u32) -> Option<ThreadSched> {
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+fn vrrp_thread_sched(task: &std::path::Path) -> Option<ThreadSched> {
+    let sched = std::fs::read_to_string(task.join("schedstat")).ok()?;
+    let mut fields = sched.split_whitespace();
+    let run_ns = fields.next()?.parse().ok()?;
+    let wait_ns = fields.next()?.parse().ok()?;
+    let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // After the command: field 3 (state) is at 0, utime (14) at 11, stime (15) at 12.
+    Some(ThreadSched {
+        runnable: *fields.first()? == "R",
+        run_ns,
+        wait: Duration::from_nanos(wait_ns),
+        user_sys_ticks: (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?),
+    })
+}
+
+/// The `vrrp` thread's directory under `/proc/PID/task`.
+fn vrrp_task_dir(pid: u32) -> Option<PathBuf> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
         .ok()?
         .flatten()
-    {
-        let path = task.path();
-        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if comm.trim() == "vrrp" {
-            let sched = std::fs::read_to_string(path.join("schedstat")).ok()?;
-            let mut fields = sched.split_whitespace();
-            let run_ns = fields.next()?.parse().ok()?;
-            let wait_ns = fields.next()?.parse().ok()?;
-            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
-            let state = stat.rsplit_once(')')?.1.split_whitespace().next()?;
-            return Some(ThreadSched {
-                runnable: state == "R",
-                run_ns,
-                wait: Duration::from_nanos(wait_ns),
-            });
-        }
-    }
-    None
+        .map(|task| task.path())
+        .find(|path| {
+            std::fs::read_to_string(path.join("comm")).is_ok_and(|comm| comm.trim() == "vrrp")
+        })
 }
 
-/// Where the `vrrp` thread of process `pid` is now: its state, wait channel and kernel stack,
-/// for a violation's report (a thread blocked in a system call shows there).
+/// Where the `vrrp` thread of process `pid` is: its state, system call (number, or
+/// `running`), wait channel and the innermost frames of its kernel stack. A thread blocked in
+/// a system call shows there.
+fn vrrp_thread_where(task: &std::path::Path) -> String {
+    let read = |name: &str| std::fs::read_to_string(task.join(name)).unwrap_or_default();
+    let stat = read("stat");
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or("?")
+        .to_string();
+    let syscall = read("syscall");
+    let syscall = syscall.split_whitespace().next().unwrap_or("?");
+    let stack: Vec<String> = read("stack")
+        .lines()
+        .take(6)
+        .map(|l| l.split_whitespace().last().unwrap_or("").to_string())
+        .collect();
+    format!(
+        "state {state}, syscall {syscall}, wchan {}, stack {}",
+        read("wchan").trim(),
+        stack.join(" < ")
+    )
+}
+
+/// Where the `vrrp` thread of process `pid` is now, with its schedstat, for a violation's
+/// report.
 pub fn vrrp_thread_now(pid: u32) -> String {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return "no such process".into();
-    };
-    for task in tasks.flatten() {
-        let path = task.path();
-        let read = |name: &str| std::fs::read_to_string(path.join(name)).unwrap_or_default();
-        if read("comm").trim() == "vrrp" {
-            let stat = read("stat");
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .unwrap_or("?")
-                .to_string();
-            let stack: Vec<String> = read("stack")
-                .lines()
-                .map(|l| l.split_whitespace().last().unwrap_or("").to_string())
-                .collect();
-            return format!(
-                "state {state}, wchan {}, schedstat {}, stack {}",
-                read("wchan").trim(),
-                read("schedstat").trim(),
-                stack.join(" < ")
-            );
-        }
+    match vrrp_task_dir(pid) {
+        Some(task) => format!(
+            "{}, schedstat {}",
+            vrrp_thread_where(&task),
+            std::fs::read_to_string(task.join("schedstat"))
+                .unwrap_or_default()
+                .trim()
+        ),
+        None => "no vrrp thread".into(),
     }
-    "no vrrp thread".into()
+}
+
+/// One stretch of samples in which a `vrrp` thread was in the same place (see
+/// [`World::thread_trace`]).
+#[derive(Debug, Clone)]
+pub struct TraceSpan {
+    pub first: Instant,
+    pub last: Instant,
+    pub samples: u32,
+    /// [`vrrp_thread_where`]'s words.
+    pub place: String,
+    /// Its run time (`schedstat`) at the first and the last sample.
+    pub run_ns: (u64, u64),
+    /// Its user and system ticks at the first and the last sample.
+    pub ticks: ((u64, u64), (u64, u64)),
+}
+
+/// Adds a sample of the thread's place to `trace`, merged into the last span when the place
+/// is the same, and forgets spans older than [`CPU_WAIT_HISTORY`].
+fn trace_sample(
+    trace: &mut std::collections::VecDeque<TraceSpan>,
+    place: String,
+    sched: ThreadSched,
+    now: Instant,
+) {
+    match trace.back_mut() {
+        Some(span) if span.place == place => {
+            span.last = now;
+            span.samples += 1;
+            span.run_ns.1 = sched.run_ns;
+            span.ticks.1 = sched.user_sys_ticks;
+        }
+        _ => trace.push_back(TraceSpan {
+            first: now,
+            last: now,
+            samples: 1,
+            place,
+            run_ns: (sched.run_ns, sched.run_ns),
+            ticks: (sched.user_sys_ticks, sched.user_sys_ticks),
+        }),
+    }
+    while trace
+        .front()
+        .is_some_and(|s| now.saturating_duration_since(s.last) > CPU_WAIT_HISTORY)
+    {
+        trace.pop_front();
+    }
+}
+
+/// The trace as lines, times relative to `now`: where the thread was over the last seconds
+/// (a thread silent for seconds shows the system call it sat in, or that it ran).
+pub fn trace_lines(trace: &std::collections::VecDeque<TraceSpan>, now: Instant) -> Vec<String> {
+    trace
+        .iter()
+        .map(|s| {
+            format!(
+                "-{:>5} ms .. -{:>5} ms ({:>3} samples, ran {:>6} us, user {} ms, sys {} ms): {}",
+                now.saturating_duration_since(s.first).as_millis(),
+                now.saturating_duration_since(s.last).as_millis(),
+                s.samples,
+                s.run_ns.1.saturating_sub(s.run_ns.0) / 1000,
+                10 * s.ticks.1 .0.saturating_sub(s.ticks.0 .0),
+                10 * s.ticks.1 .1.saturating_sub(s.ticks.0 .1),
+                s.place
+            )
+        })
+        .collect()
 }
 
 /// The thread's cumulative CPU wait including the wait under way: runnable since `since`
@@ -501,6 +594,84 @@ pub fn recent_cpu_wait(
     latest.saturating_sub(start)
 }
 
+/// How often each CPU's heartbeat thread beats.
+const HEARTBEAT_PERIOD: Duration = Duration::from_millis(5);
+
+/// One thread per CPU, pinned to it at `SCHED_FIFO` 99, writing the time every
+/// [`HEARTBEAT_PERIOD`]. A CPU whose heartbeat is late ran nothing at all meanwhile: the
+/// hypervisor did not run that vCPU (this machine is a VM whose vCPUs are taken away for
+/// seconds at times: `steal` in `/proc/stat`), or the kernel did not yield it. Every thread
+/// queued there, and every timer armed there, waits with it: a master whose VRRP thread sleeps
+/// in `ppoll` on such a CPU sends nothing, without being runnable or waiting for a CPU.
+struct CpuHeartbeats {
+    base: Instant,
+    /// Per CPU: nanoseconds since `base` at its last beat.
+    beats: Arc<Vec<std::sync::atomic::AtomicU64>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl CpuHeartbeats {
+    fn spawn(stop: Arc<AtomicBool>) -> Result<CpuHeartbeats, String> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let base = Instant::now();
+        let beats: Arc<Vec<_>> = Arc::new(
+            (0..cpus)
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
+        );
+        let mut threads = Vec::new();
+        for cpu in 0..cpus {
+            let (beats, stop) = (beats.clone(), stop.clone());
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+            threads.push(std::thread::spawn(move || {
+                let _ = ready_tx.send(pin_realtime(cpu));
+                while !stop.load(Ordering::Relaxed) {
+                    beats[cpu].store(base.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    std::thread::sleep(HEARTBEAT_PERIOD);
+                }
+            }));
+            ready_rx
+                .recv()
+                .map_err(|_| format!("CPU {cpu}'s heartbeat thread died"))??;
+        }
+        Ok(CpuHeartbeats {
+            base,
+            beats,
+            threads,
+        })
+    }
+
+    /// Per CPU, how long since its last beat.
+    fn lags(&self, now: Instant) -> Vec<Duration> {
+        let since_base = now.saturating_duration_since(self.base);
+        self.beats
+            .iter()
+            .map(|b| since_base.saturating_sub(Duration::from_nanos(b.load(Ordering::Relaxed))))
+            .collect()
+    }
+}
+
+/// Pins the calling thread to `cpu` at `SCHED_FIFO` 99 (with `chrt`, so that xtask stays free
+/// of `unsafe`).
+fn pin_realtime(cpu: usize) -> Result<(), String> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)
+        .and_then(|()| nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set))
+        .map_err(|e| format!("pinning a heartbeat thread to CPU {cpu}: {e}"))?;
+    let tid = nix::unistd::gettid().to_string();
+    let out = Command::new("chrt")
+        .args(["-f", "-p", "99", &tid])
+        .output()
+        .map_err(|e| format!("chrt: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "chrt -f -p 99 {tid} (CPU {cpu}'s heartbeat thread): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
 /// Samples the VIP in each router's namespace every [`SAMPLE`] and judges; stops with `stop`.
 pub fn spawn_sampler(
     world: Arc<Mutex<World>>,
@@ -512,6 +683,7 @@ pub fn spawn_sampler(
         route_socket(&namespaces[1])?,
         route_socket(&namespaces[2])?,
     ];
+    let heartbeats = CpuHeartbeats::spawn(stop.clone())?;
     Ok(std::thread::spawn(move || {
         let mut seq = 1u32;
         let mut last = Instant::now();
@@ -528,8 +700,15 @@ pub fn spawn_sampler(
             let now = Instant::now();
             let mut w = world.lock().unwrap();
             for i in 0..2 {
-                let sched = w.ha_pids[i].and_then(vrrp_thread_sched);
+                let task = w.ha_pids[i].and_then(vrrp_task_dir);
+                let sched = task.as_deref().and_then(vrrp_thread_sched);
                 let wait = sched.map(|s| cpu_wait_so_far(s, &mut w.runnable_since[i], now));
+                match (&task, sched) {
+                    (Some(task), Some(sched)) => {
+                        trace_sample(&mut w.thread_trace[i], vrrp_thread_where(task), sched, now)
+                    }
+                    _ => w.thread_trace[i].clear(),
+                }
                 let history = &mut w.cpu_wait[i];
                 match wait {
                     Some(wait) => history.push_back((now, wait)),
@@ -551,6 +730,15 @@ pub fn spawn_sampler(
                     now - last
                 ));
             }
+            for (cpu, lag) in heartbeats.lags(now).into_iter().enumerate() {
+                if lag > limit {
+                    stalled.push(format!(
+                        "CPU {cpu} ran nothing for {lag:?} (its heartbeat thread, pinned at \
+                         SCHED_FIFO 99, was not run: the hypervisor did not run that vCPU or \
+                         the kernel did not yield it; whatever sleeps or waits there waits too)"
+                    ));
+                }
+            }
             for (i, node) in Node::HA.into_iter().enumerate() {
                 let waited = recent_cpu_wait(&w.cpu_wait[i], now, w.master_down);
                 if waited > limit {
@@ -564,6 +752,7 @@ pub fn spawn_sampler(
                 w.in_stall = false;
             } else {
                 w.last_event = now;
+                w.last_stall_at = Some(now);
                 if !w.in_stall {
                     w.in_stall = true;
                     let note = format!(
@@ -595,6 +784,9 @@ pub fn spawn_sampler(
             }
             drop(w);
             std::thread::sleep(SAMPLE.saturating_sub(now.elapsed()));
+        }
+        for t in heartbeats.threads {
+            let _ = t.join();
         }
     }))
 }
@@ -685,6 +877,7 @@ pub fn spawn_prober(
                     }
                     (w.sockets[node.index()].clone(), r.incarnation)
                 };
+                let asked = Instant::now();
                 let result = status_request(&socket, STATUS_LIMIT);
                 let mut w = world.lock().unwrap();
                 let r = w.routers[node.index()];
@@ -695,6 +888,13 @@ pub fn spawn_prober(
                     Ok(took) => {
                         w.status_answers += 1;
                         w.status_worst = w.status_worst.max(took);
+                    }
+                    // The machine did not run a CPU meanwhile (the director's threads may
+                    // be queued there): like a late advert, not the director's doing.
+                    Err(e) if w.last_stall_at.is_some_and(|t| t >= asked) => {
+                        w.status_late_in_stall += 1;
+                        let note = format!("{node}: {e}, during a machine stall");
+                        w.stall_notes.push(note);
                     }
                     Err(e) => {
                         let gap = w.recent_sample_gap;
@@ -888,6 +1088,7 @@ mod tests {
             runnable,
             run_ns,
             wait: ms(wait_ms),
+            user_sys_ticks: (0, 0),
         };
         let mut since = None;
         // Runnable and run between samples: nothing under way.
