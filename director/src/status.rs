@@ -125,6 +125,11 @@ pub struct InstanceReport {
     /// Virtual addresses put back after something else removed them.
     #[serde(default)]
     pub vip_repairs: u64,
+    /// Datagrams the kernel dropped at the full receive queues of the socket the instance
+    /// reads, since it was opened (a flood of bad adverts overflows the queue kept for them;
+    /// adverts that may be valid have a queue of their own). Shared by the instances on it.
+    #[serde(default)]
+    pub socket_drops: u64,
     /// Every virtual address with its options (`virtual_ipaddress`, then
     /// `virtual_ipaddress_excluded`).
     #[serde(default)]
@@ -338,6 +343,7 @@ pub fn report(status: &[InstanceStatus], now_ns: u64) -> Vec<InstanceReport> {
             virtual_addresses: s.addresses.clone(),
             installed_addresses: s.installed_addresses.clone(),
             vip_repairs: s.vip_repairs,
+            socket_drops: s.socket_drops,
             vip_details: s
                 .address_details
                 .iter()

@@ -457,6 +457,12 @@ fn encode_vrrp(registry: &mut Registry, status: &Status) {
         "ha_vrrp_adverts_dropped",
         "Adverts dropped, by reason",
     );
+    let socket_drops = counters::<InstanceLabels>(
+        registry,
+        "ha_vrrp_socket_drops",
+        "Datagrams the kernel dropped at the full receive queues of the instance's socket \
+         (shared by the instances on it; restarts when the socket is opened again)",
+    );
     for i in &status.instances {
         let labels = InstanceLabels {
             iname: i.name.clone(),
@@ -496,6 +502,7 @@ fn encode_vrrp(registry: &mut Registry, status: &Status) {
             .get_or_create(&labels)
             .set(i.installed_addresses.len() as i64);
         repairs.get_or_create(&labels).inc_by(i.vip_repairs);
+        socket_drops.get_or_create(&labels).inc_by(i.socket_drops);
         for reason in DROPPED_ADVERT_STATISTICS {
             dropped
                 .get_or_create(&DropLabels {
@@ -832,7 +839,7 @@ mod tests {
                 "name": "VI_1", "interface": "eth0", "vrid": 51, "state": "MASTER",
                 "priority": 100, "effective_priority": 80, "master_address": "192.168.2.10",
                 "virtual_addresses": ["192.168.2.200", "192.168.2.201"],
-                "installed_addresses": ["192.168.2.200", "192.168.2.201"], "vip_repairs": 2,
+                "installed_addresses": ["192.168.2.200", "192.168.2.201"], "vip_repairs": 2, "socket_drops": 3,
                 "last_transition": null,
                 "statistics": {"rcvd_advertisements": 7, "sent_advertisements": 40,
                     "master_transitions": 2, "ip_ttl_errors": 5, "checksum_errors": 1}
@@ -919,6 +926,7 @@ mod tests {
             "ha_check_duration_seconds_sum 0.5".to_string(),
             r#"ha_vrrp_priority{iname="VI_1",intf="eth0",vrid="51"} 80"#.to_string(),
             r#"ha_vrrp_vip_repairs_total{iname="VI_1",intf="eth0",vrid="51"} 2"#.to_string(),
+            r#"ha_vrrp_socket_drops_total{iname="VI_1",intf="eth0",vrid="51"} 3"#.to_string(),
             r#"ha_vrrp_adverts_dropped_total{iname="VI_1",intf="eth0",vrid="51",reason="checksum_errors"} 1"#.to_string(),
             r#"ha_virtual_server_quorum_up{virtual_server="fwmark 7"} 0"#.to_string(),
             r#"ha_virtual_server_announced{virtual_server="192.168.2.200:80"} 1"#.to_string(),

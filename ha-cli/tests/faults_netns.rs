@@ -527,6 +527,8 @@ fn adverts_queued_behind_a_flood_are_read_before_the_master_is_declared_down() {
         st["statistics"]["ip_ttl_errors"].as_u64().unwrap() >= 400,
         "the flood was not read: {st}"
     );
+    // What the full suspect queue lost is in ha status, counted by the kernel.
+    assert!(st["socket_drops"].as_u64().unwrap() > 0, "{st}");
     assert_eq!(st["state"], "BACKUP", "{st}");
     assert_eq!(st["statistics"]["master_transitions"], 0, "{st}");
     assert!(

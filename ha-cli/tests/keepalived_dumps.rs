@@ -311,6 +311,7 @@ fn instance(name: &str, state: &str, vrid: u8, vips: &[(&str, u8, bool)]) -> Ins
         virtual_addresses: vips.iter().map(|v| v.0.parse().unwrap()).collect(),
         installed_addresses: Vec::new(),
         vip_repairs: 0,
+        socket_drops: 0,
         vip_details: vips
             .iter()
             .map(|(a, prefix, excluded)| VipReport {

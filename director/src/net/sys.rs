@@ -1,6 +1,6 @@
 //! The one place in the director that needs `unsafe`: reading `recvmsg` control messages, reading
-//! datagrams in batches (`recvmmsg`), building link-layer socket addresses, and thread
-//! scheduling. Each block says why it is sound.
+//! datagrams in batches (`recvmmsg`), building link-layer socket addresses, thread
+//! scheduling, and a socket's drop count. Each block says why it is sound.
 #![allow(unsafe_code)]
 
 use std::mem::MaybeUninit;
@@ -148,6 +148,39 @@ pub fn set_thread_nice(nice: i32) -> std::io::Result<()> {
     } else {
         Err(std::io::Error::last_os_error())
     }
+}
+
+/// Datagrams the kernel dropped at socket `fd` because its receive queue was full
+/// (`SO_MEMINFO`'s `SK_MEMINFO_DROPS`, the `drops` column of `/proc/net/raw`; what a socket
+/// filter rejects is not counted there).
+pub fn socket_drops(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<u32> {
+    use std::os::fd::AsRawFd as _;
+    // SK_MEMINFO_VARS in Linux 4.6 and later; SK_MEMINFO_DROPS is the last of them.
+    const SK_MEMINFO_VARS: usize = 9;
+    const SK_MEMINFO_DROPS: usize = 8;
+    let mut meminfo = [0u32; SK_MEMINFO_VARS];
+    let mut len = std::mem::size_of_val(&meminfo) as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `meminfo`, which is that long, and
+    // sets `len` to what it wrote; `fd` is a live descriptor for the call's duration.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_MEMINFO,
+            meminfo.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if (len as usize) < (SK_MEMINFO_DROPS + 1) * std::mem::size_of::<u32>() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "SO_MEMINFO without a drop count (a kernel before 4.6)",
+        ));
+    }
+    Ok(meminfo[SK_MEMINFO_DROPS])
 }
 
 /// One control message: level, type and data.

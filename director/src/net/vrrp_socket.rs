@@ -316,6 +316,16 @@ impl VrrpSocket {
         }
     }
 
+    /// Datagrams the kernel dropped because one of this socket's queues was full, summed over
+    /// its queues (0 where the kernel does not say). A flood overflows the suspect queue by
+    /// design; a drop from the prime queue means adverts that may be valid were lost.
+    pub fn kernel_drops(&self) -> u64 {
+        self.queues()
+            .iter()
+            .map(|&q| cmsg::socket_drops(self.queue_fd(q)).map_or(0, u64::from))
+            .sum()
+    }
+
     /// The descriptor to poll for `queue` (the prime one for a queue this socket lacks).
     pub fn queue_fd(&self, queue: Queue) -> BorrowedFd<'_> {
         match (queue, &self.suspect) {

@@ -166,6 +166,9 @@ pub struct InstanceStatus {
     pub garp_master_delay: Duration,
     /// Virtual addresses put back after something else removed them while master.
     pub vip_repairs: u64,
+    /// Datagrams the kernel dropped at the full queues of the socket this instance reads,
+    /// since it was opened ([`VrrpSocket::kernel_drops`]; shared by the instances on it).
+    pub socket_drops: u64,
     pub statistics: Statistics,
     pub last_transition: Option<Transition>,
     /// Its `vrrp_sync_group` and the group's state.
@@ -1902,6 +1905,11 @@ impl Core {
     }
 
     fn publish_status(&mut self) {
+        let socket_drops: Vec<u64> = self
+            .sockets
+            .iter()
+            .map(|s| s.as_ref().map_or(0, VrrpSocket::kernel_drops))
+            .collect();
         let snapshot: Vec<InstanceStatus> = self
             .members
             .iter()
@@ -1928,6 +1936,11 @@ impl Core {
                 advert_interval: m.spec.config.advert_interval,
                 garp_master_delay: m.spec.config.garp.master_delay,
                 vip_repairs: m.vip_repairs,
+                socket_drops: m
+                    .io
+                    .as_ref()
+                    .and_then(|io| socket_drops.get(io.socket).copied())
+                    .unwrap_or(0),
                 statistics: m.instance.statistics().clone(),
                 last_transition: m.instance.last_transition(),
                 sync_group: m.spec.sync_group.as_ref().map(|name| {

@@ -223,6 +223,21 @@ pub fn render_table(instances: &[InstanceReport]) -> String {
             last
         );
     }
+    // Counted apart from DROPPED: these never reached ha's checks, and the instances on one
+    // socket share the count (shown once).
+    let mut overflowed: Vec<(&str, u64)> = Vec::new();
+    for i in instances.iter().filter(|i| i.socket_drops > 0) {
+        if !overflowed.contains(&(i.interface.as_str(), i.socket_drops)) {
+            overflowed.push((&i.interface, i.socket_drops));
+        }
+    }
+    for (interface, drops) in overflowed {
+        let _ = writeln!(
+            out,
+            "{interface}: the kernel dropped {drops} datagram(s) at full VRRP receive queues \
+             (a flood; adverts that may be valid are queued apart)"
+        );
+    }
     out
 }
 
@@ -384,6 +399,16 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("VI_2"), "{text}");
+    }
+
+    #[test]
+    fn full_receive_queues_are_shown_once_per_socket() {
+        let (mut a, mut b, c) = (instance("VI_1"), instance("VI_2"), instance("VI_3"));
+        (a.socket_drops, b.socket_drops) = (1200, 1200);
+        let text = render_table(&[a, b, c]);
+        let line = "eth0: the kernel dropped 1200 datagram(s) at full VRRP receive queues";
+        assert_eq!(text.matches(line).count(), 1, "{text}");
+        assert!(!render_table(&[instance("VI_1")]).contains("dropped"));
     }
 
     #[test]
