@@ -78,22 +78,28 @@ pub fn send(ns: &Netns, dev: &str, frames: &[Vec<u8>]) {
     });
 }
 
-/// Sends `frame` again and again from `ns` on `dev` for `how_long`, as fast as the socket
-/// goes; returns how many were sent.
-pub fn flood(ns: &Netns, dev: &str, frame: &[u8], how_long: Duration) -> u64 {
+/// Sends `frame` from `ns` on `dev` at `rate` per second (paced every millisecond, as the
+/// chaos suite's flooder) for `how_long`; returns how many were sent. A fixed rate, the
+/// issue's 50,000/s, rather than as fast as the socket goes: unpaced, what the receiver gets
+/// to read depends on how much CPU the sender takes from it on a loaded 2-core machine.
+pub fn flood(ns: &Netns, dev: &str, frame: &[u8], rate: u64, how_long: Duration) -> u64 {
     std::thread::scope(|s| {
         s.spawn(|| {
             ns.enter();
             let socket = raw_socket(dev);
             let to: std::net::SocketAddr = "224.0.0.18:0".parse().unwrap();
-            let until = Instant::now() + how_long;
-            let mut sent = 0u64;
-            while Instant::now() < until {
-                for _ in 0..100 {
+            let start = Instant::now();
+            let (mut sent, mut tried) = (0u64, 0u64);
+            while start.elapsed() < how_long {
+                let due = (rate as f64 * start.elapsed().as_secs_f64()) as u64;
+                // Never more than 10 ms worth at once after a stall.
+                for _ in 0..due.saturating_sub(tried).min(rate / 100 + 1) {
+                    tried += 1;
                     if socket.send_to(frame, &to.into()).is_ok() {
                         sent += 1;
                     }
                 }
+                std::thread::sleep(Duration::from_millis(1));
             }
             sent
         })
