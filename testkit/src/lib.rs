@@ -1,6 +1,7 @@
 //! Test support shared by the workspace's privileged tests: network namespaces created per
-//! test and deleted on drop ([`netns`]), polling with a limit ([`wait_until`]), and the one
-//! rule for tests that cannot run here ([`in_ci`], [`require_root`]).
+//! test and deleted on drop ([`netns`]), polling with a limit ([`wait_until`]), sending at a
+//! paced rate ([`paced`]), and the one rule for tests that cannot run here ([`in_ci`],
+//! [`require_root`]).
 
 pub mod netns;
 
@@ -48,4 +49,24 @@ pub fn wait_every(
 pub fn has_address(ns: &Netns, dev: &str, cidr: &str) -> bool {
     ns.output(&["ip", "-4", "addr", "show", "dev", dev])
         .contains(&format!("inet {cidr}"))
+}
+
+/// Calls `send` `rate` times per second for `how_long`, paced every millisecond (never more
+/// than 10 ms worth at once after a stall): the bad-advert floods of the fault tests and the
+/// chaos suite. Returns how many sends succeeded and how many failed.
+pub fn paced(rate: u64, how_long: Duration, mut send: impl FnMut() -> bool) -> (u64, u64) {
+    let start = Instant::now();
+    let (mut sent, mut errors) = (0u64, 0u64);
+    while start.elapsed() < how_long {
+        let due = (rate as f64 * start.elapsed().as_secs_f64()) as u64;
+        for _ in 0..due.saturating_sub(sent + errors).min(rate / 100 + 1) {
+            if send() {
+                sent += 1;
+            } else {
+                errors += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (sent, errors)
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use testkit::Netns;
 use vrrp_core::wire::{AuthType, ChecksumContext, Family, Repr, Version};
@@ -88,20 +88,7 @@ pub fn flood(ns: &Netns, dev: &str, frame: &[u8], rate: u64, how_long: Duration)
             ns.enter();
             let socket = raw_socket(dev);
             let to: std::net::SocketAddr = "224.0.0.18:0".parse().unwrap();
-            let start = Instant::now();
-            let (mut sent, mut tried) = (0u64, 0u64);
-            while start.elapsed() < how_long {
-                let due = (rate as f64 * start.elapsed().as_secs_f64()) as u64;
-                // Never more than 10 ms worth at once after a stall.
-                for _ in 0..due.saturating_sub(tried).min(rate / 100 + 1) {
-                    tried += 1;
-                    if socket.send_to(frame, &to.into()).is_ok() {
-                        sent += 1;
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            sent
+            testkit::paced(rate, how_long, || socket.send_to(frame, &to.into()).is_ok()).0
         })
         .join()
         .unwrap()

@@ -120,24 +120,7 @@ pub fn flood(
             .map_err(|e| format!("SO_BINDTODEVICE {dev}: {e}"))?;
         let to: socket2::SockAddr = SocketAddr::from((GROUP, 0)).into();
         let start = Instant::now();
-        let (mut sent, mut errors) = (0u64, 0u64);
-        loop {
-            let elapsed = start.elapsed();
-            if elapsed >= length {
-                break;
-            }
-            let due = (rate as f64 * elapsed.as_secs_f64()) as u64;
-            // Never more than 10 ms worth at once after a stall.
-            let mut burst = due.saturating_sub(sent + errors).min(rate / 100 + 1);
-            while burst > 0 {
-                match socket.send_to(&frame, &to) {
-                    Ok(_) => sent += 1,
-                    Err(_) => errors += 1,
-                }
-                burst -= 1;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let (sent, errors) = testkit::paced(rate, length, || socket.send_to(&frame, &to).is_ok());
         Ok(FloodResult {
             sent,
             errors,

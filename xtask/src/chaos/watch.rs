@@ -400,8 +400,8 @@ const CPU_WAIT_HISTORY: Duration = Duration::from_secs(5);
 /// What the scheduler says of the `vrrp` thread of process `pid`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThreadSched {
-    /// State R: running or waiting for a CPU.
-    pub runnable: bool,
+    /// Its state letter from `stat` (R: running or waiting for a CPU).
+    pub state: char,
     /// Time run so far (first field of `schedstat`, nanoseconds).
     pub run_ns: u64,
     /// Time waited for a CPU in waits that have ended (second field).
@@ -409,6 +409,13 @@ pub struct ThreadSched {
     /// User and system time so far (`stat` fields 14 and 15, in clock ticks of 10 ms): a
     /// thread's system time includes the softirq work the kernel does in its context.
     pub user_sys_ticks: (u64, u64),
+}
+
+impl ThreadSched {
+    /// State R: running or waiting for a CPU.
+    pub fn runnable(&self) -> bool {
+        self.state == 'R'
+    }
 }
 
 fn vrrp_thread_sched(task: &std::path::Path) -> Option<ThreadSched> {
@@ -420,7 +427,7 @@ fn vrrp_thread_sched(task: &std::path::Path) -> Option<ThreadSched> {
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     // After the command: field 3 (state) is at 0, utime (14) at 11, stime (15) at 12.
     Some(ThreadSched {
-        runnable: *fields.first()? == "R",
+        state: fields.first()?.chars().next()?,
         run_ns,
         wait: Duration::from_nanos(wait_ns),
         user_sys_ticks: (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?),
@@ -438,17 +445,11 @@ fn vrrp_task_dir(pid: u32) -> Option<PathBuf> {
         })
 }
 
-/// Where the `vrrp` thread of process `pid` is: its state, system call (number, or
+/// Where the `vrrp` thread in `task` is: its `state` (from [`ThreadSched`]), system call (number, or
 /// `running`), wait channel and the innermost frames of its kernel stack. A thread blocked in
 /// a system call shows there.
-fn vrrp_thread_where(task: &std::path::Path) -> String {
+fn vrrp_thread_where(task: &std::path::Path, state: char) -> String {
     let read = |name: &str| std::fs::read_to_string(task.join(name)).unwrap_or_default();
-    let stat = read("stat");
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .unwrap_or("?")
-        .to_string();
     let syscall = read("syscall");
     let syscall = syscall.split_whitespace().next().unwrap_or("?");
     let stack: Vec<String> = read("stack")
@@ -466,16 +467,17 @@ fn vrrp_thread_where(task: &std::path::Path) -> String {
 /// Where the `vrrp` thread of process `pid` is now, with its schedstat, for a violation's
 /// report.
 pub fn vrrp_thread_now(pid: u32) -> String {
-    match vrrp_task_dir(pid) {
-        Some(task) => format!(
-            "{}, schedstat {}",
-            vrrp_thread_where(&task),
-            std::fs::read_to_string(task.join("schedstat"))
-                .unwrap_or_default()
-                .trim()
-        ),
-        None => "no vrrp thread".into(),
-    }
+    let Some(task) = vrrp_task_dir(pid) else {
+        return "no vrrp thread".into();
+    };
+    let state = vrrp_thread_sched(&task).map_or('?', |s| s.state);
+    format!(
+        "{}, schedstat {}",
+        vrrp_thread_where(&task, state),
+        std::fs::read_to_string(task.join("schedstat"))
+            .unwrap_or_default()
+            .trim()
+    )
 }
 
 /// One stretch of samples in which a `vrrp` thread was in the same place (see
@@ -554,11 +556,11 @@ pub fn cpu_wait_so_far(
     now: Instant,
 ) -> Duration {
     match *since {
-        Some((t, run_ns)) if sched.runnable && run_ns == sched.run_ns => {
+        Some((t, run_ns)) if sched.runnable() && run_ns == sched.run_ns => {
             sched.wait + now.saturating_duration_since(t)
         }
         _ => {
-            *since = sched.runnable.then_some((now, sched.run_ns));
+            *since = sched.runnable().then_some((now, sched.run_ns));
             sched.wait
         }
     }
@@ -705,7 +707,8 @@ pub fn spawn_sampler(
                 let wait = sched.map(|s| cpu_wait_so_far(s, &mut w.runnable_since[i], now));
                 match (&task, sched) {
                     (Some(task), Some(sched)) => {
-                        trace_sample(&mut w.thread_trace[i], vrrp_thread_where(task), sched, now)
+                        let place = vrrp_thread_where(task, sched.state);
+                        trace_sample(&mut w.thread_trace[i], place, sched, now)
                     }
                     _ => w.thread_trace[i].clear(),
                 }
@@ -1085,7 +1088,7 @@ mod tests {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         let sched = |runnable, run_ns, wait_ms| ThreadSched {
-            runnable,
+            state: if runnable { 'R' } else { 'S' },
             run_ns,
             wait: ms(wait_ms),
             user_sys_ticks: (0, 0),
